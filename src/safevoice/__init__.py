@@ -1,0 +1,1 @@
+"""SafeVoice: anonymous whistleblower intake with end-to-end encryption."""

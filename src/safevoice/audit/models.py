@@ -1,0 +1,41 @@
+"""Audit log storage.
+
+``audit_entry`` is the chain: each entry's hash covers the previous hash and its stored bytes.
+``audit_staging`` holds reporter-originated events with their day only, until the daily fold
+adds them to the chain in random order (so the log never orders submissions by time of day).
+``audit_head`` is one row that appenders lock, so concurrent appends never fork the chain.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob, Day
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+    __table_args__ = ROW_TABLE_ARGS
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    body: Mapped[Blob]
+    hash: Mapped[Blob]
+
+
+class AuditStaging(Base):
+    __tablename__ = "audit_staging"
+    __table_args__ = ROW_TABLE_ARGS
+
+    id: Mapped[str] = mapped_column(String(22), primary_key=True)
+    on: Mapped[Day]
+    body: Mapped[Blob]
+
+
+class AuditHead(Base):
+    __tablename__ = "audit_head"
+    __table_args__ = ROW_TABLE_ARGS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[Blob]

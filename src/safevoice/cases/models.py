@@ -1,0 +1,70 @@
+"""A case is metadata in the clear plus encrypted objects and wrapped keys.
+
+Stored per case (invariant 2): channel, status, the day of receipt (never a time), deadlines,
+intake mode and key epoch; the reporter's two public keys derived from the follow-up code; the
+head of each object chain. Everything a person wrote is in ``case_object.envelope`` as
+ciphertext; ``wrapped_key`` holds the case keys sealed to each current recipient.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob, Day
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+    __table_args__ = ROW_TABLE_ARGS
+
+    id: Mapped[str] = mapped_column(String(22), primary_key=True)
+    channel: Mapped[str] = mapped_column(ForeignKey("channel.name"))
+    status: Mapped[str] = mapped_column(String(20))
+    intake_mode: Mapped[str] = mapped_column(String(16))
+    received_on: Mapped[Day]
+    ack_due_on: Mapped[Day]
+    feedback_due_on: Mapped[Day]
+    acknowledged_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    reply_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sign_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    thread_next: Mapped[int] = mapped_column(Integer, default=0)
+    thread_head: Mapped[Blob]
+    committee_next: Mapped[int] = mapped_column(Integer, default=0)
+    committee_head: Mapped[Blob]
+
+
+class CaseObject(Base):
+    __tablename__ = "case_object"
+    __table_args__ = (
+        UniqueConstraint("case_id", "chain", "seq"),
+        ROW_TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(22), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"),
+                                         index=True)
+    chain: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer)
+    envelope: Mapped[Blob]
+    hash: Mapped[Blob]
+
+
+class WrappedKey(Base):
+    __tablename__ = "wrapped_key"
+    __table_args__ = ROW_TABLE_ARGS
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recipient: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[Blob]

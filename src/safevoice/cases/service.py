@@ -1,0 +1,96 @@
+"""What members may see of cases.
+
+A member sees a case only while holding a wrapped key for its current epoch (invariant 6,
+COMPLIANCE.md G2); for every other case, existing or not, the answer is the same "not found",
+so nobody learns whom a reporter excluded. Lists are ordered by the random case id, never by
+arrival.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from safevoice.cases import deadlines
+from safevoice.cases.models import Case, CaseObject, WrappedKey
+from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary, WrappedKeyOut
+from safevoice.crypto.casefile import member_label
+from safevoice.crypto.encoding import b64e
+from safevoice.errors import NotFound
+
+NOT_FOUND = "There is no such case, or you are not one of its recipients."
+
+
+def summary(case: Case, today: date) -> CaseSummary:
+    return CaseSummary(
+        id=case.id,
+        channel=case.channel,
+        status=case.status,
+        intake_mode=case.intake_mode,
+        received_on=case.received_on,
+        ack_due_on=case.ack_due_on,
+        feedback_due_on=case.feedback_due_on,
+        acknowledged_on=case.acknowledged_on,
+        closed_on=case.closed_on,
+        outcome=case.outcome,
+        epoch=case.epoch,
+        ack_overdue=case.acknowledged_on is None and deadlines.is_overdue(case.ack_due_on, today),
+        feedback_overdue=case.closed_on is None
+        and deadlines.is_overdue(case.feedback_due_on, today),
+    )
+
+
+def _readable(member_id: str):  # type: ignore[no-untyped-def]
+    return select(Case).join(
+        WrappedKey,
+        and_(
+            WrappedKey.case_id == Case.id,
+            WrappedKey.epoch == Case.epoch,
+            WrappedKey.recipient == member_label(member_id),
+        ),
+    )
+
+
+def list_for_member(session: Session, *, member_id: str, today: date) -> list[CaseSummary]:
+    cases = session.scalars(_readable(member_id).order_by(Case.id))
+    return [summary(case, today) for case in cases]
+
+
+def readable_case(session: Session, *, member_id: str, case_id: str) -> Case:
+    case = session.scalars(_readable(member_id).where(Case.id == case_id)).one_or_none()
+    if case is None:
+        raise NotFound(NOT_FOUND)
+    return case
+
+
+def detail_for_member(
+    session: Session, *, member_id: str, case_id: str, today: date
+) -> CaseDetail:
+    case = readable_case(session, member_id=member_id, case_id=case_id)
+    objects = session.scalars(
+        select(CaseObject)
+        .where(CaseObject.case_id == case.id)
+        .order_by(CaseObject.chain, CaseObject.seq)
+    )
+    wraps = session.scalars(
+        select(WrappedKey).where(
+            WrappedKey.case_id == case.id,
+            WrappedKey.recipient == member_label(member_id),
+        )
+    )
+    return CaseDetail(
+        case=summary(case, today),
+        objects=[
+            CaseObjectOut.model_validate(
+                {"chain": o.chain, "seq": o.seq, "envelope": json.loads(o.envelope)}
+            )
+            for o in objects
+        ],
+        wrapped_keys=[
+            WrappedKeyOut(epoch=w.epoch, recipient=w.recipient, sealed=b64e(w.sealed))
+            for w in wraps
+        ],
+    )

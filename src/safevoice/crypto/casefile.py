@@ -1,0 +1,205 @@
+"""What a reporter's client builds to open a case, and how recipients read it back.
+
+The client picks a random case id and the two case keys, wraps ``K_thread`` and ``K_committee``
+to every recipient named in the verified manifest (minus those the reporter excluded) and
+``K_thread`` alone to the reporter's reply key, and seals the report as object 0 of the thread.
+Inside the encryption the report carries the reporter's public keys and the recipient list
+signed by the reporter's key; the key-epoch mechanism trusts only these, never server metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from safevoice.crypto.code import ReporterKeys
+from safevoice.crypto.encoding import b64d, b64e, canonical_json, u32
+from safevoice.crypto.envelope import (
+    GENESIS,
+    CaseKeys,
+    Envelope,
+    new_case_id,
+    new_key,
+    seal,
+    wrap_case_keys,
+)
+from safevoice.crypto.keys import sign, verify
+from safevoice.crypto.manifest import Manifest
+from safevoice.errors import BadEncoding, BadEnvelope, BadRequest, VerificationFailed
+
+REPORT_FORMAT = "safevoice-report-v1"
+MESSAGE_FORMAT = "safevoice-message-v1"
+RECIPIENTS_CONTEXT = "safevoice-recipients-v1"
+REPORTER = "reporter"
+
+
+def member_label(member_id: str) -> str:
+    """How a member appears as sender and as key recipient."""
+    return f"member:{member_id}"
+
+
+def archive_label(archive_id: str) -> str:
+    return f"archive:{archive_id}"
+
+
+def recipients_signature_fields(
+    case_id: bytes, manifest_version: int, labels: list[str]
+) -> tuple[bytes, ...]:
+    return (case_id, u32(manifest_version), *(label.encode() for label in sorted(labels)))
+
+
+@dataclass(frozen=True)
+class Report:
+    """A decrypted first report."""
+
+    channel: str
+    text: str
+    answers: dict[str, Any]
+    reply_key: bytes
+    sign_key: bytes
+    recipients: list[str]
+    manifest_version: int
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    case_id: bytes
+    keys: CaseKeys
+    report: Envelope
+    wrapped: dict[str, bytes]
+
+    def submission(self, channel: str, reporter: ReporterKeys) -> dict[str, Any]:
+        """The ``case`` object of a submission request (docs/protocol.md)."""
+        return {
+            "id": b64e(self.case_id),
+            "channel": channel,
+            "reporter": {
+                "reply_key": b64e(reporter.reply_public),
+                "sign_key": b64e(reporter.sign_public),
+            },
+            "report": self.report.to_json(),
+            "wrapped_keys": [
+                {"recipient": label, "sealed": b64e(sealed)}
+                for label, sealed in sorted(self.wrapped.items())
+            ],
+        }
+
+
+def create_case(
+    manifest: Manifest,
+    reporter: ReporterKeys,
+    *,
+    channel: str,
+    text: str,
+    answers: dict[str, Any] | None = None,
+    exclude: list[str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> NewCase:
+    """Encrypt a new report to the manifest's members, leaving out those excluded."""
+    excluded = set(exclude or [])
+    unknown = excluded - {m.id for m in manifest.members}
+    if unknown:
+        raise BadRequest("You asked to exclude someone who is not on the committee.")
+    recipients = [m for m in manifest.members if m.id not in excluded]
+    if not recipients:
+        raise BadRequest("At least one committee member must be able to read the report.")
+    if not text.strip():
+        raise BadRequest("The report is empty; please describe what happened.")
+    labels = [member_label(m.id) for m in recipients]
+    if manifest.archive is not None:
+        labels.append(archive_label(manifest.archive.id))
+
+    case_id = new_case_id()
+    keys = CaseKeys(thread=new_key(), committee=new_key())
+    recipients_sig = sign(
+        reporter.sign_seed,
+        RECIPIENTS_CONTEXT,
+        *recipients_signature_fields(case_id, manifest.version, labels),
+    )
+    body = {
+        "format": REPORT_FORMAT,
+        "channel": channel,
+        "text": text,
+        "answers": answers or {},
+        "reply_key": b64e(reporter.reply_public),
+        "sign_key": b64e(reporter.sign_public),
+        "recipients": {
+            "labels": sorted(labels),
+            "manifest_version": manifest.version,
+            "sig": b64e(recipients_sig),
+        },
+        "attachments": attachments or [],
+    }
+    report = seal(
+        keys.thread,
+        canonical_json(body),
+        case_id=case_id,
+        kind="report",
+        sender=REPORTER,
+        seq=0,
+        prev=GENESIS,
+        epoch=0,
+        sign_seed=reporter.sign_seed,
+    )
+    wrapped: dict[str, bytes] = {}
+    for member in recipients:
+        assert member.box_key is not None
+        label = member_label(member.id)
+        wrapped[label] = wrap_case_keys(
+            member.box_key, case_id=case_id, epoch=0, recipient=label, keys=keys
+        )
+    if manifest.archive is not None and manifest.archive.box_key is not None:
+        label = archive_label(manifest.archive.id)
+        wrapped[label] = wrap_case_keys(
+            manifest.archive.box_key, case_id=case_id, epoch=0, recipient=label, keys=keys
+        )
+    wrapped[REPORTER] = wrap_case_keys(
+        reporter.reply_public,
+        case_id=case_id,
+        epoch=0,
+        recipient=REPORTER,
+        keys=CaseKeys(thread=keys.thread, committee=None),
+    )
+    return NewCase(case_id=case_id, keys=keys, report=report, wrapped=wrapped)
+
+
+def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
+    """Parse a decrypted report and verify the reporter's signature on its recipient list."""
+    try:
+        data = json.loads(plaintext.decode("utf-8"))
+        if data["format"] != REPORT_FORMAT:
+            raise BadEnvelope("The report has an unknown format.")
+        recipients = data["recipients"]
+        report = Report(
+            channel=str(data["channel"]),
+            text=str(data["text"]),
+            answers=dict(data["answers"]),
+            reply_key=b64d(data["reply_key"], size=32, what="reply key"),
+            sign_key=b64d(data["sign_key"], size=32, what="signing key"),
+            recipients=[str(x) for x in recipients["labels"]],
+            manifest_version=int(recipients["manifest_version"]),
+            attachments=list(data.get("attachments", [])),
+        )
+        recipients_sig = b64d(recipients["sig"], size=64, what="recipient signature")
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
+            BadEncoding) as exc:
+        raise BadEnvelope("The report inside the envelope is malformed.") from exc
+    try:
+        verify(
+            report.sign_key,
+            recipients_sig,
+            RECIPIENTS_CONTEXT,
+            *recipients_signature_fields(case_id, report.manifest_version, report.recipients),
+        )
+    except VerificationFailed as exc:
+        raise VerificationFailed("The reporter's recipient list is not signed correctly.") from exc
+    return report
+
+
+def message_plaintext(text: str, *, attachments: list[dict[str, Any]] | None = None) -> bytes:
+    if not text.strip():
+        raise BadRequest("The message is empty; please write something before sending.")
+    return canonical_json({"format": MESSAGE_FORMAT, "text": text,
+                           "attachments": attachments or []})

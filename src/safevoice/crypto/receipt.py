@@ -1,0 +1,61 @@
+"""Submission receipts: the instance's signed statement that a case arrived on a given day.
+
+The receipt covers the instance id, the case id, the transcript hash of the encrypted report and
+the day of receipt, under the instance key that the committee's manifest lists as an audit key.
+A reporter who keeps it can later prove exactly which ciphertext was accepted, and when — to the
+day, never the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.keys import sign, verify
+
+RECEIPT_CONTEXT = "safevoice-receipt-v1"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    instance_id: str
+    case_id: str
+    report_hash: bytes
+    day: str
+    sig: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "case_id": self.case_id,
+            "report_hash": b64e(self.report_hash),
+            "day": self.day,
+            "sig": b64e(self.sig),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Receipt:
+        return cls(
+            instance_id=str(data["instance_id"]),
+            case_id=str(data["case_id"]),
+            report_hash=b64d(data["report_hash"], size=32, what="report hash"),
+            day=str(data["day"]),
+            sig=b64d(data["sig"], size=64, what="receipt signature"),
+        )
+
+    def verify(self, instance_key: bytes) -> None:
+        verify(instance_key, self.sig, RECEIPT_CONTEXT, *_fields(
+            self.instance_id, self.case_id, self.report_hash, self.day))
+
+
+def _fields(instance_id: str, case_id: str, report_hash: bytes, day: str) -> tuple[bytes, ...]:
+    return (instance_id.encode(), case_id.encode(), report_hash, day.encode())
+
+
+def issue_receipt(
+    instance_seed: bytes, *, instance_id: str, case_id: str, report_hash: bytes, day: str
+) -> Receipt:
+    sig = sign(instance_seed, RECEIPT_CONTEXT, *_fields(instance_id, case_id, report_hash, day))
+    return Receipt(instance_id=instance_id, case_id=case_id, report_hash=report_hash, day=day,
+                   sig=sig)

@@ -1,0 +1,194 @@
+"""Instance keys, difficulty, time zone and manifest publication.
+
+The instance key signs receipts and audit checkpoints; the committee endorses it by listing its
+public half among the manifest's audit keys. Publishing a manifest checks only what the server
+can check on its own (the signature of the root the manifest names, its limits, a rising
+version, and that it lists this instance's key); whether a root is the right one is decided by
+the clients against their pin (invariant 5), never by the server.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safevoice.audit import service as audit
+from safevoice.crypto import keys as keymod
+from safevoice.crypto import pow as powmod
+from safevoice.crypto.encoding import b64e
+from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
+from safevoice.errors import Conflict, ConfigError, ManifestError, NotFound
+from safevoice.instance.models import PublishedManifest, ServerState
+
+INSTANCE_SEED = "instance_seed"
+CHALLENGE_KEY = "challenge_key"
+DIFFICULTY = "pow_difficulty"
+TIMEZONE = "timezone"
+DEFAULT_DIFFICULTY = 8
+OPERATOR = "operator"
+
+
+def get_state(session: Session, name: str) -> bytes | None:
+    row = session.get(ServerState, name)
+    return row.value if row is not None else None
+
+
+def set_state(session: Session, name: str, value: bytes) -> None:
+    row = session.get(ServerState, name)
+    if row is None:
+        session.add(ServerState(name=name, value=value))
+    else:
+        row.value = value
+
+
+def initialise(session: Session, *, timezone: str, difficulty: int = DEFAULT_DIFFICULTY) -> bool:
+    """Create the instance key and challenge key if missing; return True if anything was new."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"Unknown time zone {timezone!r}.") from None
+    created = False
+    if get_state(session, INSTANCE_SEED) is None:
+        set_state(session, INSTANCE_SEED, keymod.random_bytes(32))
+        created = True
+    if get_state(session, CHALLENGE_KEY) is None:
+        set_state(session, CHALLENGE_KEY, powmod.new_challenge_key())
+        created = True
+    if get_state(session, DIFFICULTY) is None:
+        set_state(session, DIFFICULTY, str(difficulty).encode())
+    set_state(session, TIMEZONE, timezone.encode())
+    return created
+
+
+def set_difficulty(session: Session, difficulty: int) -> None:
+    if not 0 <= difficulty <= powmod.MAX_DIFFICULTY:
+        raise ConfigError(f"The difficulty must be between 0 and {powmod.MAX_DIFFICULTY}.")
+    set_state(session, DIFFICULTY, str(difficulty).encode())
+
+
+def instance_public_key(session: Session) -> bytes:
+    seed = get_state(session, INSTANCE_SEED)
+    if seed is None:
+        raise ConfigError("This instance is not initialised; run `safevoice admin init`.")
+    return keymod.sign_public_key(seed)
+
+
+def current_signed_manifest(session: Session) -> SignedManifest | None:
+    row = session.scalars(
+        select(PublishedManifest).order_by(PublishedManifest.version.desc()).limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    return SignedManifest.from_json(
+        {"payload": b64e(row.payload), "signatures": json.loads(row.signatures)}
+    )
+
+
+def publish_manifest(
+    session: Session, signed: SignedManifest, *, today: date, now: datetime,
+    accept_new_root: bool = False,
+) -> Manifest:
+    """Store a committee-signed manifest as the current one."""
+    manifest = parse_payload(signed.payload)
+    signers = valid_signers(signed)
+    if manifest.root not in signers:
+        raise ManifestError("The manifest is not signed by the committee root it names.")
+    if now >= manifest.expires_at:
+        raise ManifestError("The manifest has expired; ask the committee to sign a new one.")
+    if instance_public_key(session) not in {k.key for k in manifest.audit_keys}:
+        raise ManifestError(
+            "The manifest does not list this server's instance key among its audit keys; "
+            "receipts and checkpoints would not verify."
+        )
+    current = current_signed_manifest(session)
+    if current is not None:
+        previous = parse_payload(current.payload)
+        if current.payload == signed.payload:
+            return manifest
+        if manifest.version <= previous.version:
+            raise Conflict(
+                f"Manifest version {manifest.version} is not newer than the published "
+                f"version {previous.version}."
+            )
+        if manifest.root != previous.root and previous.root not in signers and not (
+            accept_new_root
+        ):
+            raise ManifestError(
+                "The manifest names a new committee root that the current root did not "
+                "cross-sign; publish it only if the committee really replaced its root."
+            )
+    session.add(
+        PublishedManifest(
+            version=manifest.version,
+            payload=signed.payload,
+            signatures=json.dumps(signed.to_json()["signatures"]),
+            root=manifest.root,
+            published_on=today,
+        )
+    )
+    audit.record(
+        session,
+        event="manifest.published",
+        case_id=None,
+        actor=OPERATOR,
+        on=today,
+        detail={"version": manifest.version, "root": manifest.root},
+    )
+    return manifest
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a request needs of the instance state, read once per request."""
+
+    instance_seed: bytes
+    challenge_key: bytes
+    difficulty: int
+    timezone: ZoneInfo
+    signed_manifest: SignedManifest | None
+    manifest: Manifest | None
+
+    @property
+    def instance_id(self) -> str:
+        if self.manifest is None:
+            raise NotFound("No manifest has been published yet.")
+        return self.manifest.instance_id
+
+    def require_manifest(self) -> Manifest:
+        if self.manifest is None:
+            raise NotFound("This instance has no published manifest yet; reports cannot be "
+                           "sent until the committee publishes one.")
+        return self.manifest
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.timezone).date()
+
+
+_parsed_manifests: dict[bytes, Manifest] = {}
+
+
+def snapshot(session: Session) -> Snapshot:
+    rows = {row.name: row.value for row in session.scalars(select(ServerState))}
+    if INSTANCE_SEED not in rows or CHALLENGE_KEY not in rows:
+        raise ConfigError("This instance is not initialised; run `safevoice admin init`.")
+    signed = current_signed_manifest(session)
+    manifest = None
+    if signed is not None:
+        # Parsing is pure and the payload immutable, so a per-process memo is safe.
+        manifest = _parsed_manifests.get(signed.payload)
+        if manifest is None:
+            manifest = parse_payload(signed.payload)
+            _parsed_manifests[signed.payload] = manifest
+    return Snapshot(
+        instance_seed=rows[INSTANCE_SEED],
+        challenge_key=rows[CHALLENGE_KEY],
+        difficulty=int(rows.get(DIFFICULTY, str(DEFAULT_DIFFICULTY).encode())),
+        timezone=ZoneInfo(rows.get(TIMEZONE, b"UTC").decode()),
+        signed_manifest=signed,
+        manifest=manifest,
+    )

@@ -1,0 +1,1 @@
+"""Intake: channels, proof-of-work challenges and case submission."""

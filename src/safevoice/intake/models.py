@@ -1,0 +1,45 @@
+"""Channels and the short-lived rows of the intake: spent challenges and idempotency keys.
+
+Short-lived rows carry a coarse expiry (rounded up to the hour) and nothing else about the
+request that created them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob
+
+
+class Channel(Base):
+    __tablename__ = "channel"
+    __table_args__ = ROW_TABLE_ARGS
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    questionnaire: Mapped[str] = mapped_column(Text, default="[]")
+    retain_days_after_closure: Mapped[int] = mapped_column(Integer)
+    retain_max_days: Mapped[int] = mapped_column(Integer)
+    retain_unused_days: Mapped[int] = mapped_column(Integer)
+
+
+class SpentChallenge(Base):
+    __tablename__ = "spent_challenge"
+    __table_args__ = ROW_TABLE_ARGS
+
+    digest: Mapped[bytes] = mapped_column(primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_key"
+    __table_args__ = ROW_TABLE_ARGS
+
+    key_digest: Mapped[bytes] = mapped_column(primary_key=True)
+    request_digest: Mapped[bytes]
+    response: Mapped[Blob]
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,93 @@
+"""HTTP routes of the intake: what a reporter's client talks to before and while submitting."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, status
+from safevoice.crypto.envelope import MAX_PLAINTEXT
+from safevoice.errors import NotFound
+from safevoice.instance.service import Snapshot
+from safevoice.intake import service
+from safevoice.intake.schemas import (
+    ChallengeOut,
+    ChallengeRequest,
+    ChannelOut,
+    IntakeOut,
+    ManifestOut,
+    SubmissionIn,
+    SubmissionOut,
+)
+from safevoice.web.deps import NowDep, SessionDep, SettingsDep, SnapshotDep
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=16,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="A random value chosen by the client; a retry reuses it.",
+    ),
+]
+
+
+def _manifest(snap: Snapshot) -> ManifestOut:
+    if snap.signed_manifest is None:
+        raise NotFound(
+            "This instance has no published manifest yet; reports cannot be sent until the "
+            "committee publishes one."
+        )
+    return ManifestOut.model_validate(snap.signed_manifest.to_json())
+
+
+@router.get("/manifest", response_model=ManifestOut)
+def get_manifest(snap: SnapshotDep) -> ManifestOut:
+    """The committee-signed manifest; clients verify it against their pinned root."""
+    return _manifest(snap)
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+def get_channels(session: SessionDep) -> list[ChannelOut]:
+    return service.list_channels(session)
+
+
+@router.get("/intake", response_model=IntakeOut)
+def get_intake(
+    session: SessionDep, snap: SnapshotDep, settings: SettingsDep, now: NowDep
+) -> IntakeOut:
+    """Everything a reporter's client needs in one round trip: manifest, channels, challenge."""
+    return IntakeOut(
+        manifest=_manifest(snap),
+        channels=service.list_channels(session),
+        challenge=service.issue_challenge(
+            snap, purpose="submit", now=now, ttl_seconds=settings.challenge_ttl_seconds
+        ),
+        limits={"max_plaintext_bytes": MAX_PLAINTEXT},
+    )
+
+
+@router.post("/challenges", response_model=ChallengeOut)
+def post_challenge(
+    body: ChallengeRequest, snap: SnapshotDep, settings: SettingsDep, now: NowDep
+) -> ChallengeOut:
+    """A fresh stateless challenge for a purpose (submit, reporter-login, member-login)."""
+    return service.issue_challenge(
+        snap, purpose=body.purpose, now=now, ttl_seconds=settings.challenge_ttl_seconds
+    )
+
+
+@router.post("/cases", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED)
+def post_case(
+    body: SubmissionIn,
+    idempotency_key: IdempotencyKey,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> SubmissionOut:
+    """Submit a new encrypted case. The answer carries the receipt signed by the instance."""
+    return service.submit(
+        session, snap, body=body, idempotency_key=idempotency_key, now=now
+    )

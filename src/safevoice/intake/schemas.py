@@ -1,0 +1,119 @@
+"""Request and response bodies of the intake API (docs/protocol.md, "Submission")."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvelopeIn(Strict):
+    v: int
+    case_id: Annotated[B64, Field(min_length=22, max_length=22)]
+    kind: Annotated[str, Field(max_length=16)]
+    sender: Annotated[str, Field(max_length=64)]
+    seq: int
+    prev: Annotated[B64, Field(max_length=43)]
+    epoch: int
+    key_commit: Annotated[B64, Field(max_length=43)]
+    nonce: Annotated[B64, Field(max_length=32)]
+    ct: Annotated[B64, Field(max_length=700_000)]
+    sig: Annotated[B64, Field(max_length=86)]
+
+
+class ReporterKeysIn(Strict):
+    reply_key: Annotated[B64, Field(min_length=43, max_length=43)]
+    sign_key: Annotated[B64, Field(min_length=43, max_length=43)]
+
+
+class WrappedKeyIn(Strict):
+    recipient: Annotated[str, Field(min_length=1, max_length=64)]
+    sealed: Annotated[B64, Field(max_length=400)]
+
+
+class CaseIn(Strict):
+    id: Annotated[B64, Field(min_length=22, max_length=22)]
+    channel: Annotated[str, Field(min_length=1, max_length=64)]
+    reporter: ReporterKeysIn
+    report: EnvelopeIn
+    wrapped_keys: Annotated[list[WrappedKeyIn], Field(min_length=2, max_length=64)]
+
+
+class ProofIn(Strict):
+    challenge: Annotated[B64, Field(max_length=64)]
+    solution: Annotated[B64, Field(max_length=16)]
+
+
+class SubmissionIn(Strict):
+    proof: ProofIn
+    case: CaseIn
+
+
+class ReceiptOut(BaseModel):
+    instance_id: str
+    case_id: str
+    report_hash: str
+    day: str
+    sig: str
+
+
+class SubmissionOut(BaseModel):
+    case_id: str
+    received_on: date
+    receipt: ReceiptOut
+
+
+class ChallengeOut(BaseModel):
+    challenge: str
+    purpose: str
+    difficulty: int
+    expires: int
+
+
+class Question(BaseModel):
+    """One question of a channel's questionnaire, answered inside the encrypted report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+    label: Annotated[str, Field(min_length=1, max_length=300)]
+    type: Literal["text", "choice", "date"]
+    required: bool = False
+    options: list[Annotated[str, Field(max_length=200)]] = []
+    help: Annotated[str, Field(max_length=500)] = ""
+
+
+class ChannelOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    questionnaire: list[Question]
+
+
+class SignatureOut(BaseModel):
+    root_fp: str
+    root_key: str
+    sig: str
+
+
+class ManifestOut(BaseModel):
+    payload: str
+    signatures: list[SignatureOut]
+
+
+class IntakeOut(BaseModel):
+    manifest: ManifestOut
+    channels: list[ChannelOut]
+    challenge: ChallengeOut
+    limits: dict[str, int]
+
+
+class ChallengeRequest(Strict):
+    purpose: Annotated[str, Field(max_length=32)]

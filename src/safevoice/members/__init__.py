@@ -1,0 +1,1 @@
+"""Members and auditors: challenge-response login and short-lived sessions."""

@@ -1,0 +1,34 @@
+"""HTTP routes for member and auditor login."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from safevoice.members import service
+from safevoice.members.schemas import LoginIn, TokenOut
+from safevoice.web.deps import NowDep, SessionDep, SettingsDep, SnapshotDep, TokenDep
+
+router = APIRouter(prefix="/api/v1", tags=["members"])
+
+
+@router.post("/login", response_model=TokenOut)
+def post_login(
+    body: LoginIn, session: SessionDep, snap: SnapshotDep, settings: SettingsDep, now: NowDep
+) -> TokenOut:
+    """Exchange a signed member-login challenge for a short-lived bearer token."""
+    token = service.login(
+        session,
+        snap,
+        role=body.role,
+        subject=body.id,
+        challenge_token=body.challenge,
+        signature=body.signature,
+        now=now,
+        ttl_seconds=settings.session_ttl_seconds,
+    )
+    return TokenOut(token=token.token, expires_at=token.expires_at)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def post_logout(session: SessionDep, token: TokenDep) -> None:
+    service.logout(session, token)

@@ -1,0 +1,97 @@
+"""Login by Ed25519 challenge-response, and the sessions it opens.
+
+A member or auditor signs a fresh challenge with the key the manifest lists for them; the
+server answers an unknown id and a wrong signature with the same refusal. Tokens are random,
+stored only as a digest with a coarse expiry, and expire after a short time. Every login is an
+audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from safevoice.audit import service as audit
+from safevoice.clock import aware, round_up
+from safevoice.crypto import pow as powmod
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.login import new_token, token_digest, verify_login
+from safevoice.errors import BadEncoding, ChallengeRejected, Unauthorized, VerificationFailed
+from safevoice.instance.service import Snapshot
+from safevoice.intake.service import spend_challenge
+from safevoice.members.models import LoginSession
+
+ROLES = ("member", "auditor")
+LOGIN_FAILED = "Login failed: the key is not enrolled in the current manifest, or the signature is wrong."
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    subject: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.subject}"
+
+
+@dataclass(frozen=True)
+class Token:
+    token: str
+    expires_at: datetime
+
+
+def login(
+    session: Session,
+    snap: Snapshot,
+    *,
+    role: str,
+    subject: str,
+    challenge_token: str,
+    signature: str,
+    now: datetime,
+    ttl_seconds: int,
+) -> Token:
+    manifest = snap.require_manifest()
+    challenge = powmod.authenticate(
+        snap.challenge_key, challenge_token, purpose="member-login", now=int(now.timestamp())
+    )
+    key = manifest.member(subject) if role == "member" else manifest.auditor(subject)
+    try:
+        sig = b64d(signature, size=64, what="signature")
+        if key is None:
+            raise VerificationFailed(LOGIN_FAILED)
+        verify_login(key.sign_key, sig, manifest.instance_id, challenge)
+    except (BadEncoding, VerificationFailed):
+        raise Unauthorized(LOGIN_FAILED) from None
+    try:
+        spend_challenge(session, challenge)
+    except ChallengeRejected:
+        raise ChallengeRejected("This login challenge was already used; ask for a new one.") from None
+    token = new_token()
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    session.add(
+        LoginSession(
+            token_digest=token_digest(token),
+            role=role,
+            subject=subject,
+            expires_at=round_up(expires_at),
+        )
+    )
+    audit.record(session, event="login", case_id=None, actor=f"{role}:{subject}",
+                 on=snap.today(now))
+    return Token(token=token, expires_at=expires_at)
+
+
+def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
+    row = session.get(LoginSession, token_digest(token))
+    if row is None or aware(row.expires_at) <= now:
+        raise Unauthorized("Your session has expired or is not valid; log in again.")
+    return Principal(role=row.role, subject=row.subject)
+
+
+def logout(session: Session, token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.token_digest == token_digest(token)))

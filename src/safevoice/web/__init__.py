@@ -1,0 +1,1 @@
+"""The web application: app factory, error mapping, security headers, reporter pages."""

@@ -1,0 +1,45 @@
+"""The application factory.
+
+``create_app(settings)`` wires the domain routers, error mapping and security middleware onto
+one database. It reads no environment itself; ``app_from_env`` is the entry point uvicorn's
+workers call (each worker builds its own app from the same settings).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from safevoice.cases.router import router as cases_router
+from safevoice.intake.router import router as intake_router
+from safevoice.members.router import router as members_router
+from safevoice.settings import Settings
+from safevoice.storage.db import Database
+from safevoice.web import errors
+from safevoice.web.security import BodyLimit, SecurityHeaders
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    app = FastAPI(
+        title="SafeVoice",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database or Database.connect(settings.database_url)
+    errors.install(app)
+    app.include_router(intake_router)
+    app.include_router(members_router)
+    app.include_router(cases_router)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(errors.LastResort)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings come from the environment at start-up."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,137 @@
+"""The one place that turns errors into HTTP answers.
+
+Every refusal is JSON ``{"error": {"code", "message"}}`` with a sentence that never repeats the
+input. Database trouble is a 503 with Retry-After, never a 500 (DESIGN.md, Contracts). Anything
+unexpected is answered with a generic message and logged by type only, because exception
+messages (SQL statements, parameters) can carry submitted data (invariant 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from safevoice.errors import SafeVoiceError
+
+log = logging.getLogger("safevoice.web")
+RETRY_AFTER_SECONDS = "5"
+
+HTTP_MESSAGES = {
+    404: "There is nothing at this address.",
+    405: "This address does not accept that method.",
+    413: "The request is too large.",
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def unavailable() -> JSONResponse:
+    return JSONResponse(
+        error_body("unavailable", "The service is temporarily unavailable; nothing was lost. "
+                   "Please try again in a moment."),
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def _safevoice_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SafeVoiceError)
+    headers = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.status in (429, 503):
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
+                        headers=headers)
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        {
+            "location": ".".join(str(part) for part in error.get("loc", ())),
+            "problem": str(error.get("msg", "invalid")),
+        }
+        for error in exc.errors()[:20]
+    ]
+    return JSONResponse(
+        error_body("invalid_request", "The request is not valid.", fields=fields),
+        status_code=422,
+    )
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    message = HTTP_MESSAGES.get(exc.status_code, "The request was refused.")
+    return JSONResponse(error_body("http_error", message), status_code=exc.status_code,
+                        headers=exc.headers)
+
+
+def _integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        error_body("conflict", "The request conflicts with data already stored."),
+        status_code=409,
+    )
+
+
+def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable (%s)", type(exc).__name__)
+    return unavailable()
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SafeVoiceError, _safevoice_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(sa_exc.IntegrityError, _integrity_error)
+    for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DatabaseError,
+                  sa_exc.TimeoutError, sa_exc.DisconnectionError):
+        app.add_exception_handler(error, _database_error)
+
+
+class LastResort:
+    """Outermost guard: an unexpected exception becomes a generic answer, logged by type only.
+
+    Starlette would otherwise log the exception with its message, which may quote a SQL
+    statement with the submitted values.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the point is to catch everything
+            log.error("unexpected error (%s)", type(exc).__name__)
+            if started:
+                return
+            if isinstance(exc, sa_exc.SQLAlchemyError | OSError):
+                response = unavailable()
+            else:
+                response = JSONResponse(
+                    error_body("internal", "Something went wrong on the server; nothing was "
+                               "stored. Please try again."),
+                    status_code=500,
+                )
+            await response(scope, receive, send)
