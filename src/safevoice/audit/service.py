@@ -26,11 +26,20 @@ HEAD_ROW = 1
 
 
 def entry_body(
-    *, seq: int | None, event: str, case_id: str | None, actor: str, on: date,
+    *,
+    seq: int | None,
+    event: str,
+    case_id: str | None,
+    actor: str,
+    on: date,
     detail: Mapping[str, str | int] | None,
 ) -> bytes:
-    body: dict[str, object] = {"event": event, "case_id": case_id, "actor": actor,
-                               "on": on.isoformat()}
+    body: dict[str, object] = {
+        "event": event,
+        "case_id": case_id,
+        "actor": actor,
+        "on": on.isoformat(),
+    }
     if seq is not None:
         body["seq"] = seq
     if detail:
@@ -53,8 +62,9 @@ def record(
             AuditStaging(
                 id=random_id(),
                 on=on,
-                body=entry_body(seq=None, event=event, case_id=case_id, actor=actor, on=on,
-                                detail=detail),
+                body=entry_body(
+                    seq=None, event=event, case_id=case_id, actor=actor, on=on, detail=detail
+                ),
             )
         )
         return

@@ -47,8 +47,7 @@ class CaseObject(Base):
     )
 
     id: Mapped[str] = mapped_column(String(22), primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"),
-                                         index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
     chain: Mapped[str] = mapped_column(String(16))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from safevoice.cases import deadlines
@@ -43,7 +43,7 @@ def summary(case: Case, today: date) -> CaseSummary:
     )
 
 
-def _readable(member_id: str):  # type: ignore[no-untyped-def]
+def _readable(member_id: str) -> Select[Case]:
     return select(Case).join(
         WrappedKey,
         and_(
@@ -66,9 +66,7 @@ def readable_case(session: Session, *, member_id: str, case_id: str) -> Case:
     return case
 
 
-def detail_for_member(
-    session: Session, *, member_id: str, case_id: str, today: date
-) -> CaseDetail:
+def detail_for_member(session: Session, *, member_id: str, case_id: str, today: date) -> CaseDetail:
     case = readable_case(session, member_id=member_id, case_id=case_id)
     objects = session.scalars(
         select(CaseObject)

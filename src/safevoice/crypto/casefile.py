@@ -145,7 +145,8 @@ def create_case(
     )
     wrapped: dict[str, bytes] = {}
     for member in recipients:
-        assert member.box_key is not None
+        if member.box_key is None:
+            raise BadRequest("A committee member in the manifest has no encryption key.")
         label = member_label(member.id)
         wrapped[label] = wrap_case_keys(
             member.box_key, case_id=case_id, epoch=0, recipient=label, keys=keys
@@ -183,8 +184,14 @@ def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
             attachments=list(data.get("attachments", [])),
         )
         recipients_sig = b64d(recipients["sig"], size=64, what="recipient signature")
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError,
-            BadEncoding) as exc:
+    except (
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+        BadEncoding,
+    ) as exc:
         raise BadEnvelope("The report inside the envelope is malformed.") from exc
     try:
         verify(
@@ -201,5 +208,6 @@ def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
 def message_plaintext(text: str, *, attachments: list[dict[str, Any]] | None = None) -> bytes:
     if not text.strip():
         raise BadRequest("The message is empty; please write something before sending.")
-    return canonical_json({"format": MESSAGE_FORMAT, "text": text,
-                           "attachments": attachments or []})
+    return canonical_json(
+        {"format": MESSAGE_FORMAT, "text": text, "attachments": attachments or []}
+    )

@@ -34,9 +34,7 @@ _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 def _bits_to_chars(data: bytes, count: int) -> str:
     value = int.from_bytes(data, "big")
     total_bits = len(data) * 8
-    return "".join(
-        ALPHABET[(value >> (total_bits - 5 * (i + 1))) & 31] for i in range(count)
-    )
+    return "".join(ALPHABET[(value >> (total_bits - 5 * (i + 1))) & 31] for i in range(count))
 
 
 def _checksum(body: str) -> str:

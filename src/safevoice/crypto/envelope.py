@@ -17,7 +17,6 @@ from typing import Any
 
 import nacl.bindings
 import nacl.exceptions
-import nacl.public
 
 from safevoice.crypto.encoding import b64d, b64e, lp, split_lp, u32
 from safevoice.crypto.keys import blake2b, random_bytes, sign, verify
@@ -82,14 +81,14 @@ def bucket_for(size: int) -> int:
 
 
 def pad(plaintext: bytes) -> bytes:
-    return nacl.bindings.sodium_pad(plaintext, bucket_for(len(plaintext)))  # type: ignore[no-any-return]
+    return nacl.bindings.sodium_pad(plaintext, bucket_for(len(plaintext)))
 
 
 def unpad(padded: bytes) -> bytes:
     if len(padded) not in PAD_BUCKETS:
         raise BadEnvelope("The padded plaintext has an unexpected size.")
     try:
-        return nacl.bindings.sodium_unpad(padded, len(padded))  # type: ignore[no-any-return]
+        return nacl.bindings.sodium_unpad(padded, len(padded))
     except (nacl.exceptions.CryptoError, ValueError) as exc:
         raise BadEnvelope("The padding is invalid.") from exc
 
@@ -157,8 +156,19 @@ class Envelope:
     @classmethod
     def from_json(cls, data: Any) -> Envelope:
         """Parse the wire form strictly: exact field set, canonical encodings, exact sizes."""
-        fields = {"v", "case_id", "kind", "sender", "seq", "prev", "epoch", "key_commit",
-                  "nonce", "ct", "sig"}
+        fields = {
+            "v",
+            "case_id",
+            "kind",
+            "sender",
+            "seq",
+            "prev",
+            "epoch",
+            "key_commit",
+            "nonce",
+            "ct",
+            "sig",
+        }
         if not isinstance(data, dict) or set(data) != fields:
             raise BadEnvelope("The envelope does not have the expected fields.")
         try:
@@ -231,9 +241,12 @@ def seal(
     return Envelope(**{**with_ct.__dict__, "sig": sig})
 
 
-def open_envelope(key: bytes, envelope: Envelope, *, sign_key: bytes) -> bytes:
-    """Verify the signature and key commitment, then decrypt and unpad."""
-    envelope.verify_signature(sign_key)
+def decrypt(key: bytes, envelope: Envelope) -> bytes:
+    """Check the key commitment, decrypt and unpad, without checking the signature.
+
+    Only for the first report, whose signing key is found inside it; callers must then verify
+    the signature with that key. Everything else goes through :func:`open_envelope`.
+    """
     if key_commitment(key, envelope.nonce) != envelope.key_commit:
         raise VerificationFailed("The object was not encrypted under this case key.")
     try:
@@ -243,6 +256,12 @@ def open_envelope(key: bytes, envelope: Envelope, *, sign_key: bytes) -> bytes:
     except nacl.exceptions.CryptoError as exc:
         raise VerificationFailed("The object does not decrypt; it was altered or moved.") from exc
     return unpad(padded)
+
+
+def open_envelope(key: bytes, envelope: Envelope, *, sign_key: bytes) -> bytes:
+    """Verify the sender's signature, then the key commitment; decrypt and unpad."""
+    envelope.verify_signature(sign_key)
+    return decrypt(key, envelope)
 
 
 @dataclass(frozen=True)
@@ -260,9 +279,8 @@ def wrap_case_keys(
     keys: CaseKeys,
 ) -> bytes:
     """Seal a case's keys of one epoch to one recipient (crypto_box_seal)."""
-    plaintext = lp(WRAP_CONTEXT, case_id, u32(epoch), recipient, keys.thread,
-                   keys.committee or b"")
-    return nacl.bindings.crypto_box_seal(plaintext, box_key)  # type: ignore[no-any-return]
+    plaintext = lp(WRAP_CONTEXT, case_id, u32(epoch), recipient, keys.thread, keys.committee or b"")
+    return nacl.bindings.crypto_box_seal(plaintext, box_key)
 
 
 def unwrap_case_keys(
@@ -300,8 +318,4 @@ def wrapped_size(recipient: str, *, with_committee: bool) -> int:
     plain = 4 * 6 + len(WRAP_CONTEXT) + CASE_ID_BYTES + 4 + len(recipient.encode()) + KEY_BYTES
     if with_committee:
         plain += KEY_BYTES
-    return plain + nacl.bindings.crypto_box_SEALBYTES  # type: ignore[no-any-return]
-
-
-def seal_to_public_key(box_key: bytes, plaintext: bytes) -> bytes:
-    return nacl.public.SealedBox(nacl.public.PublicKey(box_key)).encrypt(plaintext)  # type: ignore[no-any-return]
+    return plain + nacl.bindings.crypto_box_SEALBYTES

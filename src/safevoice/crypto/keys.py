@@ -46,16 +46,18 @@ def valid_key_id(value: str) -> bool:
 
 
 def blake2b(data: bytes, *, size: int = 32, key: bytes = b"") -> bytes:
-    return nacl.hash.blake2b(data, digest_size=size, key=key, encoder=RawEncoder)  # type: ignore[no-any-return]
+    return nacl.hash.blake2b(data, digest_size=size, key=key, encoder=RawEncoder)
 
 
 def random_bytes(size: int) -> bytes:
-    return nacl.utils.random(size)  # type: ignore[no-any-return]
+    return nacl.utils.random(size)
 
 
 def fingerprint(kind: str, box_key: bytes | None, sign_key: bytes) -> str:
     """160-bit fingerprint of a public key set, as 40 lowercase hex digits."""
-    digest = blake2b(lp(FINGERPRINT_CONTEXT, kind, box_key or b"", sign_key), size=FINGERPRINT_BYTES)
+    digest = blake2b(
+        lp(FINGERPRINT_CONTEXT, kind, box_key or b"", sign_key), size=FINGERPRINT_BYTES
+    )
     return digest.hex()
 
 
@@ -67,7 +69,7 @@ def format_fingerprint(fp: str) -> str:
 def parse_fingerprint(text: str) -> str:
     """Accept a fingerprint with or without separators; return the canonical hex form."""
     cleaned = re.sub(r"[\s:\-]", "", text).lower()
-    if not re.fullmatch(r"[0-9a-f]{%d}" % (FINGERPRINT_BYTES * 2), cleaned):
+    if not re.fullmatch(f"[0-9a-f]{{{FINGERPRINT_BYTES * 2}}}", cleaned):
         raise BadEncoding(
             f"A fingerprint is {FINGERPRINT_BYTES * 2} hexadecimal digits, "
             "optionally grouped with dashes."
@@ -78,7 +80,7 @@ def parse_fingerprint(text: str) -> str:
 def sign(sign_seed: bytes, context: str, *fields: bytes | str) -> bytes:
     """Ed25519 signature over ``lp(context, *fields)``."""
     key = nacl.signing.SigningKey(sign_seed)
-    return key.sign(lp(context, *fields)).signature  # type: ignore[no-any-return]
+    return key.sign(lp(context, *fields)).signature
 
 
 def verify(sign_key: bytes, signature: bytes, context: str, *fields: bytes | str) -> None:
@@ -94,7 +96,7 @@ def sign_public_key(sign_seed: bytes) -> bytes:
 
 
 def box_public_key(box_secret: bytes) -> bytes:
-    return nacl.bindings.crypto_scalarmult_base(box_secret)  # type: ignore[no-any-return]
+    return nacl.bindings.crypto_scalarmult_base(box_secret)
 
 
 @dataclass(frozen=True)

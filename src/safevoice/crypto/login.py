@@ -1,4 +1,4 @@
-"""Challenge–response login for members, auditors and (with the follow-up code) reporters.
+"""Challenge-response login for members, auditors and (with the follow-up code) reporters.
 
 The client signs ``lp("safevoice-login-v1", instance id, challenge, expiry)`` with its Ed25519
 key; the server checks the challenge's MAC and expiry, the signature against a key it already
@@ -13,7 +13,7 @@ from safevoice.crypto.keys import blake2b, random_bytes, sign, verify
 from safevoice.crypto.pow import Challenge
 
 LOGIN_CONTEXT = "safevoice-login-v1"
-TOKEN_CONTEXT = "safevoice-token-v1"
+TOKEN_CONTEXT = "safevoice-token-v1"  # noqa: S105 - a domain separator, not a secret
 
 
 def login_fields(instance_id: str, challenge: Challenge) -> tuple[bytes, ...]:

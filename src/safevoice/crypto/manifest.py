@@ -128,7 +128,8 @@ class Manifest:
 
     def to_payload(self) -> dict[str, Any]:
         def member_json(m: PublicKey) -> dict[str, Any]:
-            assert m.box_key is not None
+            if m.box_key is None:
+                raise ManifestError("A member needs an encryption key.")
             return {
                 "id": m.id,
                 "name": m.name,
@@ -316,8 +317,9 @@ def parse_payload(payload: bytes) -> Manifest:
         issued_at = _parse_iso(data["issued_at"])
         expires_at = _parse_iso(data["expires_at"])
         code_kdf = tuple(
-            CodeKdf(version=int(k["version"]), opslimit=int(k["opslimit"]),
-                    memlimit=int(k["memlimit"]))
+            CodeKdf(
+                version=int(k["version"]), opslimit=int(k["opslimit"]), memlimit=int(k["memlimit"])
+            )
             for k in data["code_kdf"]
             if k["alg"] == "argon2id13"
         )

@@ -19,7 +19,7 @@ import nacl.pwhash
 
 from safevoice.crypto.encoding import b64d, b64e, lp
 from safevoice.crypto.keys import blake2b, random_bytes
-from safevoice.errors import ChallengeRejected
+from safevoice.errors import BadEncoding, ChallengeRejected
 
 CHALLENGE_VERSION = 1
 MAC_CONTEXT = "safevoice-challenge-v1"
@@ -74,7 +74,7 @@ def parse(token: str) -> Challenge:
     """Parse a challenge without checking its MAC (clients use this to solve it)."""
     try:
         raw = b64d(token, size=CHALLENGE_BYTES, what="challenge")
-    except Exception as exc:
+    except BadEncoding as exc:
         raise ChallengeRejected("The challenge is malformed; ask for a new one.") from exc
     version, purpose_code, difficulty, expires, nonce = _BODY.unpack(raw[: _BODY.size])
     purposes = {v: k for k, v in PURPOSES.items()}
@@ -103,7 +103,7 @@ def authenticate(key: bytes, token: str, *, purpose: str, now: int) -> Challenge
 
 
 def _work(challenge: Challenge, solution: bytes) -> bytes:
-    return nacl.pwhash.argon2id.kdf(  # type: ignore[no-any-return]
+    return nacl.pwhash.argon2id.kdf(
         32,
         lp(WORK_CONTEXT, challenge.raw, solution),
         challenge.nonce,
@@ -120,7 +120,7 @@ def _leading_zero_bits(digest: bytes) -> int:
 def solves(challenge: Challenge, solution: str) -> bool:
     try:
         raw = b64d(solution, size=SOLUTION_BYTES, what="solution")
-    except Exception:
+    except BadEncoding:
         return False
     if challenge.difficulty == 0:
         return True

@@ -45,8 +45,12 @@ class Receipt:
         )
 
     def verify(self, instance_key: bytes) -> None:
-        verify(instance_key, self.sig, RECEIPT_CONTEXT, *_fields(
-            self.instance_id, self.case_id, self.report_hash, self.day))
+        verify(
+            instance_key,
+            self.sig,
+            RECEIPT_CONTEXT,
+            *_fields(self.instance_id, self.case_id, self.report_hash, self.day),
+        )
 
 
 def _fields(instance_id: str, case_id: str, report_hash: bytes, day: str) -> tuple[bytes, ...]:
@@ -57,5 +61,6 @@ def issue_receipt(
     instance_seed: bytes, *, instance_id: str, case_id: str, report_hash: bytes, day: str
 ) -> Receipt:
     sig = sign(instance_seed, RECEIPT_CONTEXT, *_fields(instance_id, case_id, report_hash, day))
-    return Receipt(instance_id=instance_id, case_id=case_id, report_hash=report_hash, day=day,
-                   sig=sig)
+    return Receipt(
+        instance_id=instance_id, case_id=case_id, report_hash=report_hash, day=day, sig=sig
+    )

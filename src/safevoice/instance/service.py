@@ -22,7 +22,7 @@ from safevoice.crypto import keys as keymod
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
-from safevoice.errors import Conflict, ConfigError, ManifestError, NotFound
+from safevoice.errors import ConfigError, Conflict, ManifestError, NotFound
 from safevoice.instance.models import PublishedManifest, ServerState
 
 INSTANCE_SEED = "instance_seed"
@@ -90,7 +90,11 @@ def current_signed_manifest(session: Session) -> SignedManifest | None:
 
 
 def publish_manifest(
-    session: Session, signed: SignedManifest, *, today: date, now: datetime,
+    session: Session,
+    signed: SignedManifest,
+    *,
+    today: date,
+    now: datetime,
     accept_new_root: bool = False,
 ) -> Manifest:
     """Store a committee-signed manifest as the current one."""
@@ -115,8 +119,10 @@ def publish_manifest(
                 f"Manifest version {manifest.version} is not newer than the published "
                 f"version {previous.version}."
             )
-        if manifest.root != previous.root and previous.root not in signers and not (
-            accept_new_root
+        if (
+            manifest.root != previous.root
+            and previous.root not in signers
+            and not (accept_new_root)
         ):
             raise ManifestError(
                 "The manifest names a new committee root that the current root did not "
@@ -161,8 +167,10 @@ class Snapshot:
 
     def require_manifest(self) -> Manifest:
         if self.manifest is None:
-            raise NotFound("This instance has no published manifest yet; reports cannot be "
-                           "sent until the committee publishes one.")
+            raise NotFound(
+                "This instance has no published manifest yet; reports cannot be "
+                "sent until the committee publishes one."
+            )
         return self.manifest
 
     def today(self, now: datetime) -> date:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, status
+
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.errors import NotFound
 from safevoice.instance.service import Snapshot
@@ -88,6 +89,4 @@ def post_case(
     now: NowDep,
 ) -> SubmissionOut:
     """Submit a new encrypted case. The answer carries the receipt signed by the instance."""
-    return service.submit(
-        session, snap, body=body, idempotency_key=idempotency_key, now=now
-    )
+    return service.submit(session, snap, body=body, idempotency_key=idempotency_key, now=now)

@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
-from safevoice.clock import round_up
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, WrappedKey
+from safevoice.clock import round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.encoding import b64d, canonical_json
@@ -219,7 +219,9 @@ def submit(
             return answer
         if session.get(SpentChallenge, challenge.digest) is not None:
             raise ChallengeRejected("This challenge was already used; ask for a new one.") from None
-        raise Conflict("A case with this id already exists; the client must pick a new id.") from None
+        raise Conflict(
+            "A case with this id already exists; the client must pick a new id."
+        ) from None
     return answer
 
 

@@ -25,7 +25,9 @@ from safevoice.intake.service import spend_challenge
 from safevoice.members.models import LoginSession
 
 ROLES = ("member", "auditor")
-LOGIN_FAILED = "Login failed: the key is not enrolled in the current manifest, or the signature is wrong."
+LOGIN_FAILED = (
+    "Login failed: the key is not enrolled in the current manifest, or the signature is wrong."
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ def login(
     try:
         spend_challenge(session, challenge)
     except ChallengeRejected:
-        raise ChallengeRejected("This login challenge was already used; ask for a new one.") from None
+        raise ChallengeRejected(
+            "This login challenge was already used; ask for a new one."
+        ) from None
     token = new_token()
     expires_at = now + timedelta(seconds=ttl_seconds)
     session.add(
@@ -81,8 +85,9 @@ def login(
             expires_at=round_up(expires_at),
         )
     )
-    audit.record(session, event="login", case_id=None, actor=f"{role}:{subject}",
-                 on=snap.today(now))
+    audit.record(
+        session, event="login", case_id=None, actor=f"{role}:{subject}", on=snap.today(now)
+    )
     return Token(token=token, expires_at=expires_at)
 
 

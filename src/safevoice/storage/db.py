@@ -89,9 +89,7 @@ class Database:
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 10) -> Database:
         writer = make_engine(url, writer=True, pool_size=pool_size)
-        reader = (
-            make_engine(url, writer=False, pool_size=pool_size) if is_sqlite(url) else writer
-        )
+        reader = make_engine(url, writer=False, pool_size=pool_size) if is_sqlite(url) else writer
         return cls(url=normalise_url(url), writer=writer, reader=reader)
 
     @property

@@ -9,7 +9,7 @@ messages (SQL statements, parameters) can carry submitted data (invariant 3).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,26 +36,28 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def unavailable() -> JSONResponse:
     return JSONResponse(
-        error_body("unavailable", "The service is temporarily unavailable; nothing was lost. "
-                   "Please try again in a moment."),
+        error_body(
+            "unavailable",
+            "The service is temporarily unavailable; nothing was lost. "
+            "Please try again in a moment.",
+        ),
         status_code=503,
         headers={"Retry-After": RETRY_AFTER_SECONDS},
     )
 
 
-def _safevoice_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SafeVoiceError)
+def _safevoice_error(_request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(SafeVoiceError, raised)
     headers = {}
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.status in (429, 503):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
-                        headers=headers)
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _validation_error(_request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, raised)
     fields = [
         {
             "location": ".".join(str(part) for part in error.get("loc", ())),
@@ -69,11 +71,12 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+def _http_error(_request: Request, raised: Exception) -> JSONResponse:
+    exc = cast(HTTPException, raised)
     message = HTTP_MESSAGES.get(exc.status_code, "The request was refused.")
-    return JSONResponse(error_body("http_error", message), status_code=exc.status_code,
-                        headers=exc.headers)
+    return JSONResponse(
+        error_body("http_error", message), status_code=exc.status_code, headers=exc.headers
+    )
 
 
 def _integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
@@ -93,8 +96,13 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(sa_exc.IntegrityError, _integrity_error)
-    for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DatabaseError,
-                  sa_exc.TimeoutError, sa_exc.DisconnectionError):
+    for error in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DatabaseError,
+        sa_exc.TimeoutError,
+        sa_exc.DisconnectionError,
+    ):
         app.add_exception_handler(error, _database_error)
 
 
@@ -130,8 +138,10 @@ class LastResort:
                 response = unavailable()
             else:
                 response = JSONResponse(
-                    error_body("internal", "Something went wrong on the server; nothing was "
-                               "stored. Please try again."),
+                    error_body(
+                        "internal",
+                        "Something went wrong on the server; nothing was stored. Please try again.",
+                    ),
                     status_code=500,
                 )
             await response(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Command-line tools: ``safevoice`` (committee, auditors, operator) and ``safevoice-report``."""

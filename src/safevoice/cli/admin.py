@@ -1,0 +1,93 @@
+"""``safevoice admin``: install and maintain an instance (operator commands)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from safevoice.cli.common import console, fail, make_app
+from safevoice.cli.ops import operator_database
+from safevoice.crypto.keys import PublicKey, format_fingerprint
+from safevoice.errors import ConfigError
+from safevoice.instance import service as instance
+from safevoice.intake import service as intake
+from safevoice.storage import migrate
+
+app = make_app("Install and maintain a SafeVoice instance (operator).")
+
+Database = Annotated[
+    str | None, typer.Option(help="Database URL (default: SAFEVOICE_DATABASE_URL).")
+]
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+
+
+def initialise(database_url: str | None, config: dict[str, Any], instance_key_out: Path) -> str:
+    """Migrate, create the instance keys, seed channels; write the instance public key."""
+    settings_instance = config.get("instance", {})
+    channels = config.get("channels", [])
+    if not channels:
+        raise ConfigError("The configuration defines no channel; add at least one [[channels]].")
+    db = operator_database(database_url)
+    try:
+        migrate.upgrade(db.writer)
+        with db.unit_of_work() as session:
+            instance.initialise(
+                session,
+                timezone=str(settings_instance.get("timezone", "UTC")),
+                difficulty=int(settings_instance.get("difficulty", instance.DEFAULT_DIFFICULTY)),
+            )
+            intake.seed_channels(session, channels)
+            public = PublicKey(
+                kind="instance",
+                id="instance",
+                name="SafeVoice instance",
+                sign_key=instance.instance_public_key(session),
+            )
+    finally:
+        db.dispose()
+    instance_key_out.parent.mkdir(parents=True, exist_ok=True)
+    instance_key_out.write_text(json.dumps(public.to_json(), indent=2) + "\n", encoding="utf-8")
+    return public.fingerprint
+
+
+@app.command("init")
+def init_command(
+    config: Annotated[Path, typer.Option(help="Instance configuration (TOML).")],
+    database: Database = None,
+    instance_key_out: Annotated[
+        Path, typer.Option(help="Where to write the instance public key for the committee.")
+    ] = Path("keys/instance.pub.json"),
+) -> None:
+    """Create or upgrade the database, the instance keys and the channels."""
+    if not config.is_file():
+        fail(f"There is no configuration file {config}.")
+    fingerprint = initialise(database, load_config(config), instance_key_out)
+    console.print("The instance is ready.")
+    console.print(f"  instance key: {instance_key_out} ({format_fingerprint(fingerprint)})")
+    console.print(
+        "  Give that file to the committee: the manifest must list it "
+        "(`safevoice manifest sign --instance-key …`)."
+    )
+
+
+@app.command("migrate")
+def migrate_command(database: Database = None) -> None:
+    """Apply pending database migrations."""
+    db = operator_database(database)
+    try:
+        migrate.upgrade(db.writer)
+        revision = migrate.current_revision(db.writer)
+    finally:
+        db.dispose()
+    console.print(f"The database is at revision {revision}.")

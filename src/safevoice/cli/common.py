@@ -1,0 +1,121 @@
+"""What every command shares: error presentation, secrets input, key files, output.
+
+Errors are shown as one sentence on standard error with exit status 1, never as a traceback.
+Secrets (passphrases, report text, follow-up codes) come from prompts, files, standard input or
+environment variables, never from command-line arguments, which end up in shell history and in
+the process list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from safevoice.crypto.keys import KeyPair, PublicKey, keyfile_public, open_keyfile
+from safevoice.errors import BadEncoding, SafeVoiceError
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True)
+
+
+class Failure(Exception):
+    """A sentence for the user, shown as ``Error: …`` with exit status 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SafeVoiceGroup(TyperGroup):
+    """Turns SafeVoice errors and file errors anywhere below into one-sentence failures."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own Context type is private
+        try:
+            return super().invoke(ctx)
+        except (Failure, SafeVoiceError) as exc:
+            message = exc.message
+        except FileNotFoundError as exc:
+            message = f"There is no file {exc.filename}."
+        except PermissionError as exc:
+            message = f"Permission denied for {exc.filename}."
+        except IsADirectoryError as exc:
+            message = f"{exc.filename} is a folder, not a file."
+        except KeyboardInterrupt:
+            message = "Interrupted; nothing more was done."
+        err_console.print(f"[bold red]Error:[/] {escape(message)}")
+        raise typer.Exit(code=1)
+
+
+def make_app(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        cls=SafeVoiceGroup,
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+
+
+def fail(message: str) -> NoReturn:
+    raise Failure(message)
+
+
+def read_passphrase(*, confirm: bool = False, what: str = "key file") -> str:
+    """SAFEVOICE_PASSPHRASE if set, otherwise a hidden prompt."""
+    from_env = os.environ.get("SAFEVOICE_PASSPHRASE")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        fail("A passphrase is needed: set SAFEVOICE_PASSPHRASE or run this in a terminal.")
+    value: str = typer.prompt(
+        f"Passphrase for the {what}", hide_input=True, confirmation_prompt=confirm
+    )
+    if confirm and len(value) < 8:
+        fail("Choose a passphrase of at least 8 characters.")
+    return value
+
+
+def read_json_file(path: Path, *, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        fail(f"{path} is not a valid {what} (it is not JSON).")
+
+
+def load_public(path: Path) -> PublicKey:
+    """A public key file, or the public half of a private key file."""
+    data = read_json_file(path, what="key file")
+    try:
+        if isinstance(data, dict) and data.get("format") == "safevoice-key-v1":
+            return keyfile_public(data)
+        return PublicKey.from_json(data)
+    except BadEncoding as exc:
+        fail(f"{path}: {exc.message}")
+
+
+def open_key(path: Path) -> KeyPair:
+    data = read_json_file(path, what="key file")
+    return open_keyfile(data, read_passphrase(what=f"key file {path.name}"))
+
+
+def read_secret_text(path: str | None, *, what: str) -> str:
+    """Text from a file, from standard input (``-``), or typed at a prompt."""
+    if path == "-" or (path is None and not sys.stdin.isatty()):
+        return sys.stdin.read()
+    if path is not None:
+        return Path(path).read_text(encoding="utf-8")
+    err_console.print(f"Type the {what}; finish with an empty line followed by Ctrl-D.")
+    return sys.stdin.read()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")

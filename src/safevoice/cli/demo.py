@@ -1,0 +1,144 @@
+"""``safevoice demo``: a complete local instance in one command, for trying SafeVoice out.
+
+It creates (or reuses) demo keys under keys/demo/ with the passphrase "demo", a SQLite
+database under var/demo/, signs and publishes a manifest, and serves on 127.0.0.1:8000. Demo
+keys are for demonstration only; production mode refuses to start with them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from safevoice.cli.admin import initialise, load_config
+from safevoice.cli.common import console
+from safevoice.cli.keys import write_private
+from safevoice.cli.manifest import write_signed
+from safevoice.cli.ops import operator_database
+from safevoice.cli.serve import serve
+from safevoice.clock import utcnow
+from safevoice.crypto.encoding import b64e
+from safevoice.crypto.keys import (
+    KeyPair,
+    format_fingerprint,
+    generate,
+    open_keyfile,
+    random_bytes,
+    seal_keyfile,
+)
+from safevoice.crypto.manifest import (
+    DEFAULT_CODE_MEMLIMIT,
+    DEFAULT_CODE_OPSLIMIT,
+    AuditKey,
+    CodeKdf,
+    Manifest,
+    parse_payload,
+    sign_manifest,
+)
+from safevoice.instance import service as instance
+
+DEMO_PASSPHRASE = "demo"  # noqa: S105 - the demo's documented, public passphrase
+DEMO_KEYS = Path("keys/demo")
+DEMO_DB = Path("var/demo/safevoice.sqlite")
+DEMO_CONFIG = Path(__file__).with_name("demo.toml")
+MEMBERS = (("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Nguyen"))
+
+
+def _demo_key(kind: str, ident: str, name: str) -> KeyPair:
+    path = DEMO_KEYS / f"{ident}.key"
+    if path.exists():
+        return open_keyfile(json.loads(path.read_text()), DEMO_PASSPHRASE)
+    keys = generate(kind, ident, name)
+    # Demo keys use a light key-file derivation so the demo starts in seconds.
+    sealed = seal_keyfile(keys, DEMO_PASSPHRASE, opslimit=2, memlimit=64 * 1024 * 1024)
+    write_private(path, json.dumps(sealed, indent=2) + "\n")
+    (DEMO_KEYS / f"{ident}.pub.json").write_text(json.dumps(keys.public.to_json(), indent=2))
+    return keys
+
+
+def _command(name: str) -> str:
+    found = shutil.which(name)
+    return found if found else str(Path(sys.executable).parent / name)
+
+
+def prepare(database_url: str) -> str:
+    """Set up keys, database and a fresh enough manifest; return the root fingerprint."""
+    root = _demo_key("root", "root", "Demo committee root")
+    members = [_demo_key("member", ident, name) for ident, name in MEMBERS]
+    initialise(database_url, load_config(DEMO_CONFIG), DEMO_KEYS / "instance.pub.json")
+    db = operator_database(database_url)
+    try:
+        with db.unit_of_work() as session:
+            instance_key = instance.instance_public_key(session)
+            current = instance.current_signed_manifest(session)
+        now = utcnow().replace(microsecond=0)
+        old = parse_payload(current.payload) if current is not None else None
+        if (
+            old is None
+            or old.root != root.public.fingerprint
+            or old.expires_at - now < timedelta(days=7)
+        ):
+            manifest = Manifest(
+                instance_id=old.instance_id if old else b64e(random_bytes(16)),
+                version=old.version + 1 if old else 1,
+                issued_at=now,
+                expires_at=now + timedelta(days=90),
+                root=root.public.fingerprint,
+                instance_salt=old.instance_salt if old else random_bytes(16),
+                code_kdf=(CodeKdf(1, DEFAULT_CODE_OPSLIMIT, DEFAULT_CODE_MEMLIMIT),),
+                envelope_versions=(1,),
+                members=tuple(m.public for m in members),
+                auditors=(),
+                audit_keys=(AuditKey(key=instance_key, from_seq=0),),
+            )
+            signed = sign_manifest(manifest, [root])
+            write_signed(DEMO_KEYS / "manifest.json", signed)
+            with db.unit_of_work() as session:
+                instance.publish_manifest(
+                    session, signed, today=now.date(), now=now, accept_new_root=True
+                )
+    finally:
+        db.dispose()
+    return root.public.fingerprint
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    prepare_only: Annotated[
+        bool, typer.Option("--prepare-only", help="Set everything up but do not serve.")
+    ] = False,
+) -> None:
+    """Start a complete demo instance at http://127.0.0.1:8000 (demo keys, SQLite)."""
+    DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+    database_url = f"sqlite:///{DEMO_DB}"
+    os.environ["SAFEVOICE_DATABASE_URL"] = database_url
+    fingerprint = prepare(database_url)
+    server = f"http://127.0.0.1:{port}"
+    pin = format_fingerprint(fingerprint)
+    report, safevoice = _command("safevoice-report"), _command("safevoice")
+    console.print(f"""
+[bold]SafeVoice demo[/] — {server}
+
+Committee root fingerprint: {pin}
+Demo member keys: {DEMO_KEYS}/alice.key, bob.key, carol.key (passphrase: {DEMO_PASSPHRASE})
+
+Submit a report from the terminal:
+  echo "Something is wrong in the warehouse" | \\
+    {report} submit --server {server} --pin {pin} --channel general --text-file -
+
+Read it as a committee member:
+  SAFEVOICE_PASSPHRASE={DEMO_PASSPHRASE} {safevoice} login --server {server} \\
+    --key {DEMO_KEYS}/alice.key --pin {pin}
+  {safevoice} cases list
+  SAFEVOICE_PASSPHRASE={DEMO_PASSPHRASE} {safevoice} cases show CASE_ID
+""")
+    if prepare_only:
+        return
+    serve(host="127.0.0.1", port=port, workers=2, database=database_url, uds=None)

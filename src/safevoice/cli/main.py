@@ -1,0 +1,23 @@
+"""``safevoice``: the committee's, auditors' and operator's command-line tool."""
+
+from __future__ import annotations
+
+from safevoice.cli import admin, cases, demo, keys, manifest, serve, session
+from safevoice.cli.common import make_app
+
+app = make_app(
+    "SafeVoice: anonymous whistleblower intake with end-to-end encryption.\n\n"
+    "Committee members read and answer cases on their own machines; the server only ever "
+    "holds ciphertext."
+)
+app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.command("login")(session.login)
+app.add_typer(keys.app, name="keys")
+app.add_typer(manifest.app, name="manifest")
+app.add_typer(admin.app, name="admin")
+app.add_typer(cases.app, name="cases")
+
+
+def main() -> None:
+    app()

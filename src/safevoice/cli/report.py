@@ -1,0 +1,169 @@
+"""``safevoice-report``: the reporter's own client, for the terminal and for Tor.
+
+Everything happens on the reporter's machine: the manifest is verified against the pinned root
+before anything is encrypted, the follow-up code is generated and stretched locally, the report
+is encrypted to the committee, the proof of work is solved, and only then is anything sent. The
+report text is read from a file, standard input or a prompt, never from an argument. Without
+``--state DIR`` nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
+from safevoice.client.api import Api
+from safevoice.client.state import State
+from safevoice.client.trust import verify_for
+from safevoice.clock import utcnow
+from safevoice.crypto import pow as powmod
+from safevoice.crypto.casefile import create_case
+from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.keys import format_fingerprint
+from safevoice.crypto.login import random_id
+from safevoice.crypto.receipt import Receipt
+from safevoice.errors import VerificationFailed
+
+app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
+
+ServerOption = Annotated[str, typer.Option(help="The SafeVoice server's address.")]
+PinOption = Annotated[
+    str | None,
+    typer.Option(help="The committee root fingerprint your organisation published."),
+]
+ProxyOption = Annotated[
+    str | None,
+    typer.Option(help="Send everything through this proxy, e.g. socks5h://127.0.0.1:9050 for Tor."),
+]
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Remember the pinned root and manifest version in this folder "
+        "(otherwise nothing is stored)."
+    ),
+]
+
+
+@app.callback()
+def _root() -> None:
+    """Report a concern anonymously; everything is encrypted on this machine."""
+
+
+def _read_answers(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        fail(f"{path} is not valid JSON.")
+    if not isinstance(data, dict):
+        fail(f"{path} must hold a JSON object of question ids and answers.")
+    return data
+
+
+@app.command("submit")
+def submit(
+    server: ServerOption,
+    channel: Annotated[str, typer.Option(help="The channel to report in.")],
+    pin: PinOption = None,
+    text_file: Annotated[
+        str | None, typer.Option(help="Read the report from this file, or - for standard input.")
+    ] = None,
+    answers_file: Annotated[
+        Path | None, typer.Option(help="Answers to the channel's questions (JSON object).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A committee member with a conflict of interest (repeatable). "
+            "The operator can see whom you excluded."
+        ),
+    ] = None,
+    proxy: ProxyOption = None,
+    state: StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Encrypt and submit a report; prints your follow-up code once."""
+    text = read_secret_text(text_file, what="report")
+    answers = _read_answers(answers_file)
+    stored = State.load(state) if state is not None else None
+    remembered = stored.server(server) if stored is not None else None
+    with Api(server, proxy=proxy) as api:
+        intake = api.intake()
+        verified = verify_for(
+            intake.manifest.model_dump(), pin=pin, remembered=remembered, now=utcnow()
+        )
+        manifest = verified.manifest
+        channels = {c.name: c for c in intake.channels}
+        if channel not in channels:
+            fail(f"There is no channel {channel!r}; choose one of: {', '.join(sorted(channels))}.")
+        missing = [
+            q.id
+            for q in channels[channel].questionnaire
+            if q.required and not str(answers.get(q.id, "")).strip()
+        ]
+        if missing:
+            fail(f"Please answer the required questions: {', '.join(missing)} (--answers-file).")
+
+        kdf = manifest.current_code_kdf
+        code = generate_code(kdf.version)
+        if not as_json:
+            err_console.print("Encrypting your report on this machine…")
+        reporter = derive_reporter_keys(
+            parse_code(code),
+            salt=manifest.instance_salt,
+            opslimit=kdf.opslimit,
+            memlimit=kdf.memlimit,
+        )
+        new_case = create_case(
+            manifest, reporter, channel=channel, text=text, answers=answers, exclude=exclude or []
+        )
+        challenge = intake.challenge
+        if challenge.expires - 60 < utcnow().timestamp():
+            challenge = api.challenge("submit")
+        solution = powmod.solve(powmod.parse(challenge.challenge))
+        body = {
+            "proof": {"challenge": challenge.challenge, "solution": solution},
+            "case": new_case.submission(channel, reporter),
+        }
+        answer = api.submit(body, idempotency_key=random_id(16))
+    receipt = Receipt.from_json(answer.receipt.model_dump())
+    try:
+        receipt.verify(manifest.receipt_key)
+    except VerificationFailed:
+        fail(
+            "The server's receipt does not verify; your report may not have been stored by "
+            "the instance your committee named. Do not rely on this submission."
+        )
+    if receipt.report_hash != new_case.report.transcript_hash():
+        fail("The server's receipt is for different content than you sent.")
+    if stored is not None:
+        stored.save()
+    if as_json:
+        print_json(
+            {
+                "code": code,
+                "case_id": answer.case_id,
+                "received_on": answer.received_on.isoformat(),
+                "receipt": answer.receipt.model_dump(),
+            }
+        )
+        return
+    console.print(f"\nYour report was received on {answer.received_on}.\n")
+    console.print("Your follow-up code — write it down now, it is shown only once:\n")
+    console.print(f"    [bold]{code}[/]\n")
+    console.print(
+        "With this code you can read the committee's questions and answer them. "
+        "Nobody else can recover it."
+    )
+    console.print(f"Committee root: {format_fingerprint(verified.pin)}")
+    console.print("Receipt (proof of submission; it contains nothing you wrote):")
+    console.print(json.dumps(answer.receipt.model_dump()), markup=False)
+
+
+def main() -> None:
+    app()
