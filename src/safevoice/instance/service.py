@@ -10,6 +10,7 @@ the clients against their pin (invariant 5), never by the server.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,7 @@ DIFFICULTY = "pow_difficulty"
 TIMEZONE = "timezone"
 DEFAULT_DIFFICULTY = 8
 OPERATOR = "operator"
+log = logging.getLogger("safevoice.instance")
 
 
 def get_state(session: Session, name: str) -> bytes | None:
@@ -190,8 +192,13 @@ def snapshot(session: Session) -> Snapshot:
         # Parsing is pure and the payload immutable, so a per-process memo is safe.
         manifest = _parsed_manifests.get(signed.payload)
         if manifest is None:
-            manifest = parse_payload(signed.payload)
-            _parsed_manifests[signed.payload] = manifest
+            try:
+                manifest = parse_payload(signed.payload)
+            except ManifestError:
+                # Served as stored so clients can see and refuse it; never used by the server.
+                log.warning("the published manifest does not parse; submissions are refused")
+            else:
+                _parsed_manifests[signed.payload] = manifest
     return Snapshot(
         instance_seed=rows[INSTANCE_SEED],
         challenge_key=rows[CHALLENGE_KEY],

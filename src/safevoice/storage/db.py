@@ -113,6 +113,21 @@ class Database:
         finally:
             session.close()
 
+    def sqlite_maintenance(self, *statements: str) -> None:
+        """Run SQLite statements that must not be inside a transaction (checkpoint, vacuum)."""
+        if not self.sqlite:
+            return
+        raw = self.writer.raw_connection()
+        try:
+            for statement in statements:
+                raw.driver_connection.execute(statement).fetchall()  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+    def checkpoint(self) -> None:
+        """Move the SQLite WAL into the main file and truncate it."""
+        self.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         self.writer.dispose()
         if self.reader is not self.writer:

@@ -1,0 +1,208 @@
+"""The committee's and operator's command-line tools, against the real server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from safevoice.crypto.keys import format_fingerprint
+from tests.conftest import Cli
+from tests.e2e.test_intake_e2e import submit_with_cli
+from tests.support.server import ServerProcess
+from tests.support.world import World
+
+
+@pytest.fixture
+def answers(tmp_path: Path) -> Path:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"where": "Lab 2", "ongoing": "Yes"}))
+    return path
+
+
+def login(cli: Cli, server: ServerProcess, world: World, member: str = "alice") -> None:
+    cli.safevoice(
+        "login",
+        "--server",
+        server.url,
+        "--key",
+        str(world.key_file(member)),
+        "--pin",
+        format_fingerprint(world.pin),
+    )
+
+
+def test_a_member_lists_and_reads_a_case_with_answers_and_verified_signature(
+    cli: Cli, server: ServerProcess, world: World, answers: Path
+) -> None:
+    case_id = submit_with_cli(cli, server, world, "Samples are mislabelled.", answers=answers)[
+        "case_id"
+    ]
+    login(cli, server, world)
+
+    listed = json.loads(cli.safevoice("cases", "list", "--json").stdout)
+    shown = cli.safevoice("cases", "show", case_id).stdout
+
+    entry = next(c for c in listed if c["id"] == case_id)
+    assert entry["status"] == "received" and entry["channel"] == "general"
+    assert entry["ack_due_on"] and entry["feedback_due_on"]
+    assert "Samples are mislabelled." in shown
+    assert "where: Lab 2" in shown
+    assert "signature verified" in shown
+
+
+def test_the_pin_is_required_on_first_login_and_remembered_afterwards(
+    cli: Cli, server: ServerProcess, world: World
+) -> None:
+    first = cli.safevoice(
+        "login", "--server", server.url, "--key", str(world.key_file("alice")), expect=1
+    )
+    assert "--pin" in first.stderr
+
+    login(cli, server, world)
+    again = cli.safevoice("login", "--server", server.url, "--key", str(world.key_file("alice")))
+
+    assert "Logged in" in again.stdout
+
+
+def test_a_wrong_pin_is_refused_with_a_sentence(
+    cli: Cli, server: ServerProcess, world: World
+) -> None:
+    result = cli.safevoice(
+        "login",
+        "--server",
+        server.url,
+        "--key",
+        str(world.key_file("alice")),
+        "--pin",
+        "ab" * 20,
+        expect=1,
+    )
+
+    assert "not signed by the committee root you pinned" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_wrong_passphrase_is_a_sentence_not_a_traceback(
+    cli: Cli, server: ServerProcess, world: World
+) -> None:
+    result = cli.safevoice(
+        "login",
+        "--server",
+        server.url,
+        "--key",
+        str(world.key_file("alice")),
+        "--pin",
+        world.pin,
+        env={"SAFEVOICE_PASSPHRASE": "not the passphrase"},
+        expect=1,
+    )
+
+    assert "passphrase does not open" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_server_is_a_sentence(cli: Cli, world: World) -> None:
+    result = cli.safevoice(
+        "login",
+        "--server",
+        "http://127.0.0.1:9",
+        "--key",
+        str(world.key_file("alice")),
+        "--pin",
+        world.pin,
+        expect=1,
+    )
+
+    assert "Cannot reach the SafeVoice server" in result.stderr
+
+
+def test_commands_that_need_a_session_say_so(cli: Cli) -> None:
+    result = cli.safevoice("cases", "list", expect=1)
+
+    assert "not logged in" in result.stderr
+
+
+def test_a_member_excluded_from_a_case_is_told_it_does_not_exist(
+    cli: Cli, server: ServerProcess, world: World, answers: Path
+) -> None:
+    case_id = submit_with_cli(
+        cli, server, world, "About Bob.", "--exclude", "bob", answers=answers
+    )["case_id"]
+    login(cli, server, world, "bob")
+
+    listed = json.loads(cli.safevoice("cases", "list", "--json").stdout)
+    refused = cli.safevoice("cases", "show", case_id, expect=1)
+
+    assert case_id not in {c["id"] for c in listed}
+    assert "no such case, or you are not one of its recipients" in refused.stderr
+
+
+def test_keys_manifest_and_admin_commands_set_up_an_instance(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "instance.toml"
+    config.write_text(
+        '[instance]\ntimezone = "Europe/Vienna"\n\n[[channels]]\nname = "general"\n'
+        'title = "Concerns"\n[channels.retention]\ndays_after_closure = 60\n'
+        "max_age_days = 1095\nunused_days = 90\n"
+    )
+    database = f"sqlite:///{tmp_path / 'instance.sqlite'}"
+    env = {"SAFEVOICE_DATABASE_URL": database}
+
+    cli.safevoice("admin", "init", "--config", str(config), env=env)
+    cli.safevoice("keys", "generate", "root", "Committee Root", "--out", "keys")
+    cli.safevoice("keys", "generate", "member", "Dana Ortiz", "--out", "keys")
+    signed = cli.safevoice(
+        "manifest",
+        "sign",
+        "--root-key",
+        "keys/committee-root.key",
+        "--member",
+        "keys/dana-ortiz.pub.json",
+        "--instance-key",
+        "keys/instance.pub.json",
+        "--out",
+        "keys/manifest.json",
+    )
+    published = cli.safevoice("manifest", "publish", "keys/manifest.json", env=env)
+    shown = json.loads(cli.safevoice("manifest", "show", "keys/manifest.json", "--json").stdout)
+
+    assert "version 1" in signed.stdout and "Published manifest version 1" in published.stdout
+    assert [m["id"] for m in shown["members"]] == ["dana-ortiz"]
+    again = cli.safevoice("keys", "generate", "member", "Dana Ortiz", "--out", "keys", expect=1)
+    assert "never overwrites" in again.stderr
+    renewed = cli.safevoice(
+        "manifest",
+        "sign",
+        "--root-key",
+        "keys/committee-root.key",
+        "--previous",
+        "keys/manifest.json",
+        "--out",
+        "keys/manifest-2.json",
+    )
+    assert "version 2" in renewed.stdout
+    cli.safevoice("manifest", "publish", "keys/manifest-2.json", env=env)
+    stale = cli.safevoice("manifest", "publish", "keys/manifest.json", env=env, expect=1)
+    assert "not newer" in stale.stderr
+
+
+def test_admin_init_refuses_a_channel_without_a_retention_policy(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "instance.toml"
+    config.write_text('[[channels]]\nname = "general"\ntitle = "Concerns"\n')
+
+    result = cli.safevoice(
+        "admin",
+        "init",
+        "--config",
+        str(config),
+        "--instance-key-out",
+        str(tmp_path / "i.pub.json"),
+        env={"SAFEVOICE_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"},
+        expect=1,
+    )
+
+    assert "retention" in result.stderr

@@ -1,0 +1,148 @@
+"""Fixtures shared by the whole suite.
+
+Every database test runs against SQLite and PostgreSQL (``db_kind``). Template databases are
+built once per session by the migrations and cloned per test; one real server per database
+kind serves the end-to-end tests for the whole session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from safevoice.crypto.manifest import Manifest, parse_payload
+from safevoice.instance import service as instance
+from safevoice.settings import Settings
+from safevoice.storage.db import Database
+from safevoice.web.app import create_app
+from tests.support.asgi import client_for
+from tests.support.databases import DatabaseFactory
+from tests.support.server import ServerProcess
+from tests.support.world import PASSPHRASE, World
+
+DB_KINDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return World.create(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session", params=DB_KINDS)
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def db_factory(
+    db_kind: str, world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(db_kind, tmp_path_factory.mktemp(f"db-{db_kind}"), world).build()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def database_url(db_factory: DatabaseFactory) -> Iterator[str]:
+    url = db_factory.clone()
+    yield url
+    db_factory.drop(url)
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database.connect(database_url, pool_size=4)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def manifest(database: Database) -> Manifest:
+    with database.session(write=False) as session:
+        signed = instance.current_signed_manifest(session)
+    assert signed is not None
+    return parse_payload(signed.payload)
+
+
+@pytest.fixture
+def client(database: Database, database_url: str) -> Iterator[httpx.Client]:
+    app = create_app(Settings(database_url=database_url), database=database)
+    with client_for(app) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def server(
+    db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    url = db_factory.clone()
+    process = ServerProcess.start(url, tmp_path_factory.mktemp(f"server-{db_factory.kind}"))
+    yield process
+    process.stop()
+    db_factory.drop(url)
+
+
+class Cli:
+    """Runs the command-line tools in-process with an isolated home and the test passphrase."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.runner = CliRunner()
+
+    def _run(
+        self,
+        app: Any,
+        args: list[str],
+        input: str | None,
+        env: dict[str, str] | None,
+        expect: int | None,
+    ) -> Any:
+        result = self.runner.invoke(
+            app,
+            args,
+            input=input,
+            env={
+                "SAFEVOICE_HOME": str(self.home),
+                "SAFEVOICE_PASSPHRASE": PASSPHRASE,
+                **(env or {}),
+            },
+            catch_exceptions=False,
+        )
+        if expect is not None:
+            assert result.exit_code == expect, (
+                f"exit {result.exit_code}, expected {expect}\nstdout:\n{result.stdout}\n"
+                f"stderr:\n{result.stderr}"
+            )
+        return result
+
+    def safevoice(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        expect: int | None = 0,
+    ) -> Any:
+        from safevoice.cli.main import app
+
+        return self._run(app, list(args), input, env, expect)
+
+    def report(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        expect: int | None = 0,
+    ) -> Any:
+        from safevoice.cli.report import app
+
+        return self._run(app, list(args), input, env, expect)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path / "home")

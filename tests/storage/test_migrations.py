@@ -1,0 +1,100 @@
+"""Every migration upgrades and downgrades cleanly on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from safevoice.storage import migrate
+from safevoice.storage.db import Database
+from safevoice.storage.registry import metadata
+from tests.support.databases import pg_admin, pg_url
+
+
+@pytest.fixture
+def empty_database(db_kind: str, tmp_path: Path) -> Iterator[Database]:
+    if db_kind == "sqlite":
+        db = Database.connect(f"sqlite:///{tmp_path / 'fresh.sqlite'}", pool_size=2)
+        yield db
+        db.dispose()
+        return
+    name = f"sv_mig_{secrets.token_hex(4)}"
+    with pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    db = Database.connect(pg_url(name), pool_size=2)
+    yield db
+    db.dispose()
+    with pg_admin() as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def revisions() -> list[str]:
+    config = Config()
+    config.set_main_option("script_location", str(migrate.script_location()))
+    script = ScriptDirectory.from_config(config)
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def tables(db: Database) -> set[str]:
+    return set(inspect(db.writer).get_table_names()) - {"alembic_version"}
+
+
+def test_each_migration_upgrades_and_downgrades_and_upgrades_again(
+    empty_database: Database,
+) -> None:
+    previous = "base"
+    for revision in revisions():
+        migrate.upgrade(empty_database.writer, revision)
+        assert migrate.current_revision(empty_database.writer) == revision
+        after_upgrade = tables(empty_database)
+        migrate.downgrade(empty_database.writer, previous)
+        migrate.upgrade(empty_database.writer, revision)
+        assert tables(empty_database) == after_upgrade
+        previous = revision
+    assert tables(empty_database) == set(metadata.tables)
+    migrate.downgrade(empty_database.writer, "base")
+    assert tables(empty_database) == set()
+
+
+def test_the_migrated_schema_matches_the_models(empty_database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    migrate.upgrade(empty_database.writer)
+    with empty_database.writer.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert diff == []
+
+
+def test_sqlite_is_incremental_vacuum_wal_without_rowid_and_secure_delete(tmp_path: Path) -> None:
+    database = Database.connect(f"sqlite:///{tmp_path / 'settings.sqlite'}", pool_size=3)
+    try:
+        migrate.upgrade(database.writer)
+        with database.writer.connect() as connection:
+            assert connection.execute(text("PRAGMA auto_vacuum")).scalar() == 2
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            ddl = connection.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                    "AND name != 'alembic_version'"
+                )
+            ).all()
+        assert ddl
+        assert all("WITHOUT ROWID" in sql for _, sql in ddl), [
+            n for n, s in ddl if "WITHOUT" not in s
+        ]
+        # secure_delete must be on for every pooled connection, not just the first.
+        connections = [database.reader.connect() for _ in range(3)]
+        try:
+            assert all(c.execute(text("PRAGMA secure_delete")).scalar() == 1 for c in connections)
+        finally:
+            for c in connections:
+                c.close()
+    finally:
+        database.dispose()

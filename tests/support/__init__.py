@@ -1,0 +1,1 @@
+"""Test support: databases, keys, a real server, a recording proxy and canary search."""

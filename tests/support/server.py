@@ -1,0 +1,104 @@
+"""A real SafeVoice server (uvicorn, two workers) behind a recording proxy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.proxy import RecordingProxy
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    database_url: str
+    workdir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    proxy: RecordingProxy
+    log_path: Path
+    tmp_dir: Path
+
+    @classmethod
+    def start(
+        cls,
+        database_url: str,
+        workdir: Path,
+        *,
+        workers: int = 2,
+        extra_env: dict[str, str] | None = None,
+    ) -> ServerProcess:
+        workdir.mkdir(parents=True, exist_ok=True)
+        tmp_dir = workdir / "tmp"
+        tmp_dir.mkdir(exist_ok=True)
+        log_path = workdir / "server.log"
+        port = free_port()
+        env = {
+            **os.environ,
+            "SAFEVOICE_DATABASE_URL": database_url,
+            "TMPDIR": str(tmp_dir),
+            "SAFEVOICE_BLOB_DIR": str(workdir / "blobs"),
+            **(extra_env or {}),
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(BIN / "safevoice"), "serve", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        proxy = RecordingProxy(upstream_port=port).start()
+        server = cls(database_url, workdir, port, process, proxy, log_path, tmp_dir)
+        server.wait_ready()
+        return server
+
+    @property
+    def direct_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The address clients use: through the recording proxy."""
+        return self.proxy.url
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.direct_url}/api/v1/manifest", timeout=2).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
