@@ -71,7 +71,7 @@ def manifest(database: Database) -> Manifest:
 
 @pytest.fixture
 def client(database: Database, database_url: str) -> Iterator[httpx.Client]:
-    app = create_app(Settings(database_url=database_url), database=database)
+    app = create_app(Settings(database_url=database_url, snapshot_ttl_seconds=0), database=database)
     with client_for(app) as http:
         yield http
 

@@ -48,6 +48,7 @@ class Settings:
     max_request_bytes: int = 2 * 1024 * 1024
     nojs_enabled: bool = False
     nojs_concurrency: int = 2
+    snapshot_ttl_seconds: float = 1.0
     log_level: str = "INFO"
 
     @classmethod
@@ -72,4 +73,8 @@ class Settings:
             ),
             nojs_enabled=_flag(env.get("SAFEVOICE_NOJS"), name="SAFEVOICE_NOJS"),
             log_level=(env.get("SAFEVOICE_LOG_LEVEL") or "INFO").upper(),
+            snapshot_ttl_seconds=float(
+                _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")
+            )
+            / 1000,
         )

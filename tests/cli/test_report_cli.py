@@ -33,7 +33,7 @@ from tests.support.world import World
 
 @pytest.fixture
 def served(database: Database, database_url: str) -> Iterator[str]:
-    with serve_app(create_app(Settings(database_url=database_url), database=database)) as url:
+    with serve_app(create_app(Settings(database_url=database_url, snapshot_ttl_seconds=0), database=database)) as url:
         yield url
 
 

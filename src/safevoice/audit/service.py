@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from safevoice.audit.models import AuditEntry, AuditHead, AuditStaging
@@ -47,6 +47,14 @@ def entry_body(
     return canonical_json(body)
 
 
+def staged_row(
+    *, event: str, case_id: str | None, on: date, detail: Mapping[str, str | int] | None = None
+) -> dict[str, object]:
+    """The staging row of a reporter event, for callers that write rows in bulk."""
+    body = entry_body(seq=None, event=event, case_id=case_id, actor=REPORTER, on=on, detail=detail)
+    return {"id": random_id(), "on": on, "body": body}
+
+
 def record(
     session: Session,
     *,
@@ -58,15 +66,8 @@ def record(
 ) -> None:
     """Record an audit event in the caller's transaction."""
     if actor == REPORTER:
-        session.add(
-            AuditStaging(
-                id=random_id(),
-                on=on,
-                body=entry_body(
-                    seq=None, event=event, case_id=case_id, actor=actor, on=on, detail=detail
-                ),
-            )
-        )
+        row = staged_row(event=event, case_id=case_id, on=on, detail=detail)
+        session.execute(insert(AuditStaging), [row])
         return
     append(session, event=event, case_id=case_id, actor=actor, on=on, detail=detail)
 

@@ -25,6 +25,7 @@ from safevoice.crypto.encoding import b64e
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
 from safevoice.errors import ConfigError, Conflict, ManifestError, NotFound
 from safevoice.instance.models import PublishedManifest, ServerState
+from safevoice.intake.models import Channel
 
 INSTANCE_SEED = "instance_seed"
 CHALLENGE_KEY = "challenge_key"
@@ -160,6 +161,7 @@ class Snapshot:
     timezone: ZoneInfo
     signed_manifest: SignedManifest | None
     manifest: Manifest | None
+    channels: frozenset[str] = frozenset()
 
     @property
     def instance_id(self) -> str:
@@ -206,4 +208,5 @@ def snapshot(session: Session) -> Snapshot:
         timezone=ZoneInfo(rows.get(TIMEZONE, b"UTC").decode()),
         signed_manifest=signed,
         manifest=manifest,
+        channels=frozenset(session.scalars(select(Channel.name))),
     )

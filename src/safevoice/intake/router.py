@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, status
+from starlette.concurrency import run_in_threadpool
 
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.errors import NotFound
@@ -19,7 +21,14 @@ from safevoice.intake.schemas import (
     SubmissionIn,
     SubmissionOut,
 )
-from safevoice.web.deps import NowDep, SessionDep, SettingsDep, SnapshotDep
+from safevoice.web.deps import (
+    DatabaseDep,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    SnapshotDep,
+    WriterDep,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
@@ -81,12 +90,24 @@ def post_challenge(
 
 
 @router.post("/cases", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED)
-def post_case(
+async def post_case(
     body: SubmissionIn,
     idempotency_key: IdempotencyKey,
-    session: SessionDep,
+    writer: WriterDep,
+    database: DatabaseDep,
     snap: SnapshotDep,
     now: NowDep,
 ) -> SubmissionOut:
     """Submit a new encrypted case. The answer carries the receipt signed by the instance."""
-    return service.submit(session, snap, body=body, idempotency_key=idempotency_key, now=now)
+    # One hop to a worker thread for the whole submission (proof of work, lookups, write).
+    return await run_in_threadpool(
+        partial(
+            service.submit,
+            writer,
+            database,
+            snap,
+            body=body,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
+    )

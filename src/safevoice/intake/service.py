@@ -15,11 +15,12 @@ import math
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
+from safevoice.audit.models import AuditStaging
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, WrappedKey
 from safevoice.clock import round_up
@@ -47,9 +48,12 @@ from safevoice.intake.schemas import (
     SubmissionIn,
     SubmissionOut,
 )
+from safevoice.storage.batch import Rows, RowWriter
+from safevoice.storage.db import Database
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 CHALLENGE_PURPOSES = ("submit", "reporter-login", "upload")
+MIN_DIFFICULTY = 1
 
 
 def _timestamp(now: datetime) -> int:
@@ -61,7 +65,8 @@ def issue_challenge(
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
-    difficulty = snap.difficulty if purpose in CHALLENGE_PURPOSES else 0
+    # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
+    difficulty = max(MIN_DIFFICULTY, snap.difficulty) if purpose in CHALLENGE_PURPOSES else 0
     challenge = powmod.issue(
         snap.challenge_key,
         purpose=purpose,
@@ -95,7 +100,7 @@ def list_channels(session: Session) -> list[ChannelOut]:
 
 def spend_challenge(session: Session, challenge: powmod.Challenge) -> None:
     """Remember a challenge as spent until it expires; refuse one that already is."""
-    if session.get(SpentChallenge, challenge.digest) is not None:
+    if _is_spent(session, challenge):
         raise ChallengeRejected("This challenge was already used; ask for a new one.")
     session.add(
         SpentChallenge(
@@ -105,13 +110,15 @@ def spend_challenge(session: Session, challenge: powmod.Challenge) -> None:
     )
 
 
-def _validated_report(body: SubmissionIn) -> tuple[Envelope, bytes, bytes]:
+def _validated_report(body: SubmissionIn, snap: Snapshot) -> tuple[Envelope, bytes, bytes]:
     """Pure checks of the case object; returns the envelope and the reporter's keys."""
     case = body.case
     case_id = b64d(case.id, size=16, what="case id")
     reply_key = b64d(case.reporter.reply_key, size=32, what="reply key")
     sign_key = b64d(case.reporter.sign_key, size=32, what="signing key")
     envelope = Envelope.from_json(case.report.model_dump())
+    if envelope.version not in snap.require_manifest().envelope_versions:
+        raise BadEnvelope("The manifest does not allow this envelope version.")
     if (
         envelope.case_id != case_id
         or envelope.kind != "report"
@@ -143,6 +150,8 @@ def _validated_wraps(body: SubmissionIn, snap: Snapshot) -> list[tuple[str, byte
         raise BadRequest("A wrapped key names a recipient who is not in the current manifest.")
     if not any(label.startswith("member:") for label in members):
         raise BadRequest("At least one committee member must receive the case key.")
+    if manifest.archive is not None and f"archive:{manifest.archive.id}" not in members:
+        raise BadRequest("The manifest names an archive recipient; it must receive the case key.")
     wraps = []
     for wrap in body.case.wrapped_keys:
         sealed = b64d(wrap.sealed, what="wrapped key")
@@ -154,9 +163,13 @@ def _validated_wraps(body: SubmissionIn, snap: Snapshot) -> list[tuple[str, byte
 
 
 def _stored_answer(
-    session: Session, key_digest: bytes, request_digest: bytes
+    session: Connection, key_digest: bytes, request_digest: bytes
 ) -> SubmissionOut | None:
-    row = session.get(IdempotencyKey, key_digest)
+    row = session.execute(
+        select(IdempotencyKey.request_digest, IdempotencyKey.response).where(
+            IdempotencyKey.key_digest == key_digest
+        )
+    ).one_or_none()
     if row is None:
         return None
     if row.request_digest != request_digest:
@@ -164,17 +177,32 @@ def _stored_answer(
     return SubmissionOut.model_validate_json(row.response)
 
 
+def _is_spent(session: Session, challenge: powmod.Challenge) -> bool:
+    digest_ = challenge.digest
+    found = session.scalar(select(SpentChallenge.digest).where(SpentChallenge.digest == digest_))
+    return found is not None
+
+
 def submit(
-    session: Session,
+    writer: RowWriter,
+    database: Database,
     snap: Snapshot,
     *,
     body: SubmissionIn,
     idempotency_key: str,
     now: datetime,
 ) -> SubmissionOut:
-    """Accept a new case in one transaction, or return the first answer to a retry."""
+    """Accept a new case in one transaction, or return the first answer to a retry.
+
+    Every check that can refuse a request runs before the write: the pure ones first
+    (challenge, proof of work, envelope), then one lookup on the reader connection, which
+    never waits for writers. The write then only inserts, atomically, through ``writer``.
+    This is the hottest path under a flood, so it uses plain connections, not ORM sessions.
+    """
     key_digest = digest("safevoice-idempotency-v1", idempotency_key)
-    request_digest = digest("safevoice-request-v1", canonical_json(body.model_dump()))
+    # The parsed body serialised by pydantic: the same for the same request, whatever spacing
+    # or key order the client used.
+    request_digest = digest("safevoice-request-v1", body.model_dump_json())
 
     challenge = powmod.parse(body.proof.challenge)
     try:
@@ -184,49 +212,107 @@ def submit(
     except ChallengeRejected:
         # A retry of a submission that was accepted may come after its challenge expired.
         if challenge.expires <= _timestamp(now):
-            answer = _stored_answer(session, key_digest, request_digest)
+            with database.reader.connect() as reader:
+                answer = _stored_answer(reader, key_digest, request_digest)
             if answer is not None:
                 return answer
         raise
     if not powmod.solves(challenge, body.proof.solution):
         raise ChallengeRejected("The proof of work does not solve the challenge.")
-    envelope, reply_key, sign_key = _validated_report(body)
+    envelope, reply_key, sign_key = _validated_report(body, snap)
     wraps = _validated_wraps(body, snap)
 
-    answer = _stored_answer(session, key_digest, request_digest)
-    if answer is not None:
-        return answer
-    try:
-        answer = _insert_case(
-            session,
-            snap,
-            body=body,
-            envelope=envelope,
-            reply_key=reply_key,
-            sign_key=sign_key,
-            wraps=wraps,
-            challenge=challenge,
+    if body.case.channel not in snap.channels:
+        raise NotFound("There is no such channel.")
+    with database.reader.connect() as reader:
+        answer = _check_unused(
+            reader,
             key_digest=key_digest,
             request_digest=request_digest,
-            now=now,
+            challenge=challenge,
+            case_id=body.case.id,
+            sign_key=sign_key,
         )
-        session.flush()
+    if answer is not None:
+        return answer
+    rows, answer = _case_rows(
+        snap,
+        body=body,
+        envelope=envelope,
+        reply_key=reply_key,
+        sign_key=sign_key,
+        wraps=wraps,
+        challenge=challenge,
+        key_digest=key_digest,
+        request_digest=request_digest,
+        now=now,
+    )
+    try:
+        writer.write(rows)
     except IntegrityError:
-        # A concurrent copy of this request won the race, or the ids collide.
-        session.rollback()
-        answer = _stored_answer(session, key_digest, request_digest)
-        if answer is not None:
-            return answer
-        if session.get(SpentChallenge, challenge.digest) is not None:
-            raise ChallengeRejected("This challenge was already used; ask for a new one.") from None
-        raise Conflict(
-            "A case with this id already exists; the client must pick a new id."
-        ) from None
+        # A concurrent copy of this request won the race (or ids collided in between): look
+        # again in a fresh transaction, which sees what the winner committed.
+        with database.reader.connect() as reader:
+            earlier = _check_unused(
+                reader,
+                key_digest=key_digest,
+                request_digest=request_digest,
+                challenge=challenge,
+                case_id=body.case.id,
+                sign_key=sign_key,
+            )
+        if earlier is not None:
+            return earlier
+        raise
     return answer
 
 
-def _insert_case(
-    session: Session,
+# Plain SQL, compiled once: this runs for every submission and every junk request.
+_UNUSED_QUERY = text(
+    "SELECT"
+    " (SELECT request_digest FROM idempotency_key WHERE key_digest = :key),"
+    " (SELECT response FROM idempotency_key WHERE key_digest = :key),"
+    " EXISTS (SELECT 1 FROM spent_challenge WHERE digest = :challenge),"
+    " EXISTS (SELECT 1 FROM case_file WHERE id = :case),"
+    " EXISTS (SELECT 1 FROM case_file WHERE sign_key = :sign_key)"
+)
+
+
+def _check_unused(
+    session: Connection,
+    *,
+    key_digest: bytes,
+    request_digest: bytes,
+    challenge: powmod.Challenge,
+    case_id: str,
+    sign_key: bytes,
+) -> SubmissionOut | None:
+    """One query for everything a new submission must not reuse.
+
+    Returns the stored answer of an earlier identical request, refuses a reused idempotency
+    key, challenge, case id or follow-up code, and returns None for a fresh submission.
+    """
+    row = session.execute(
+        _UNUSED_QUERY,
+        {"key": key_digest, "challenge": challenge.digest, "case": case_id, "sign_key": sign_key},
+    ).one()
+    earlier_digest, earlier_response, spent, case_taken, code_taken = row
+    if earlier_digest is not None:
+        if earlier_digest != request_digest:
+            raise Conflict("This idempotency key was already used for a different submission.")
+        return SubmissionOut.model_validate_json(earlier_response)
+    if spent:
+        raise ChallengeRejected("This challenge was already used; ask for a new one.")
+    if case_taken:
+        raise Conflict("A case with this id already exists; the client must pick a new id.")
+    if code_taken:
+        raise Conflict(
+            "This follow-up code already belongs to another case; a new report needs a new code."
+        )
+    return None
+
+
+def _case_rows(
     snap: Snapshot,
     *,
     body: SubmissionIn,
@@ -238,52 +324,12 @@ def _insert_case(
     key_digest: bytes,
     request_digest: bytes,
     now: datetime,
-) -> SubmissionOut:
+) -> tuple[Rows, SubmissionOut]:
+    """All rows of a new case, and the answer the reporter gets once they are committed."""
     manifest = snap.require_manifest()
-    channel = session.get(Channel, body.case.channel)
-    if channel is None:
-        raise NotFound("There is no such channel.")
-    spend_challenge(session, challenge)
     today: date = snap.today(now)
     case_id = body.case.id
     report_hash = envelope.transcript_hash()
-    session.add(
-        Case(
-            id=case_id,
-            channel=channel.name,
-            status="received",
-            intake_mode="e2e",
-            received_on=today,
-            ack_due_on=deadlines.ack_due(today),
-            feedback_due_on=deadlines.feedback_due(today, None),
-            acknowledged_on=None,
-            closed_on=None,
-            outcome=None,
-            epoch=0,
-            reply_key=reply_key,
-            sign_key=sign_key,
-            thread_next=1,
-            thread_head=report_hash,
-            committee_next=0,
-            committee_head=GENESIS,
-        )
-    )
-    session.flush()
-    session.add(
-        CaseObject(
-            id=random_id(),
-            case_id=case_id,
-            chain="thread",
-            seq=0,
-            kind="report",
-            sender=REPORTER,
-            epoch=0,
-            envelope=canonical_json(envelope.to_json()),
-            hash=report_hash,
-        )
-    )
-    for recipient, sealed in wraps:
-        session.add(WrappedKey(case_id=case_id, epoch=0, recipient=recipient, sealed=sealed))
     receipt = issue_receipt(
         snap.instance_seed,
         instance_id=manifest.instance_id,
@@ -294,23 +340,62 @@ def _insert_case(
     answer = SubmissionOut.model_validate(
         {"case_id": case_id, "received_on": today, "receipt": receipt.to_json()}
     )
-    session.add(
-        IdempotencyKey(
-            key_digest=key_digest,
-            request_digest=request_digest,
-            response=answer.model_dump_json().encode(),
-            expires_at=round_up(now + IDEMPOTENCY_TTL),
-        )
+    case_row = {
+        "id": case_id,
+        "channel": body.case.channel,
+        "status": "received",
+        "intake_mode": "e2e",
+        "received_on": today,
+        "ack_due_on": deadlines.ack_due(today),
+        "feedback_due_on": deadlines.feedback_due(today, None),
+        "acknowledged_on": None,
+        "closed_on": None,
+        "outcome": None,
+        "epoch": 0,
+        "reply_key": reply_key,
+        "sign_key": sign_key,
+        "thread_next": 1,
+        "thread_head": report_hash,
+        "committee_next": 0,
+        "committee_head": GENESIS,
+    }
+    object_row = {
+        "id": random_id(),
+        "case_id": case_id,
+        "chain": "thread",
+        "seq": 0,
+        "kind": "report",
+        "sender": REPORTER,
+        "epoch": 0,
+        "envelope": canonical_json(envelope.to_json()),
+        "hash": report_hash,
+    }
+    wrap_rows = [
+        {"case_id": case_id, "epoch": 0, "recipient": recipient, "sealed": sealed}
+        for recipient, sealed in wraps
+    ]
+    spent_row = {
+        "digest": challenge.digest,
+        "expires_at": round_up(datetime.fromtimestamp(challenge.expires, UTC)),
+    }
+    idempotency_row = {
+        "key_digest": key_digest,
+        "request_digest": request_digest,
+        "response": answer.model_dump_json().encode(),
+        "expires_at": round_up(now + IDEMPOTENCY_TTL),
+    }
+    audit_row = audit.staged_row(
+        event="case.received", case_id=case_id, on=today, detail={"channel": body.case.channel}
     )
-    audit.record(
-        session,
-        event="case.received",
-        case_id=case_id,
-        actor=audit.REPORTER,
-        on=today,
-        detail={"channel": channel.name},
-    )
-    return answer
+    rows: Rows = [
+        (SpentChallenge, [spent_row]),
+        (Case, [case_row]),
+        (CaseObject, [object_row]),
+        (WrappedKey, wrap_rows),
+        (IdempotencyKey, [idempotency_row]),
+        (AuditStaging, [audit_row]),
+    ]
+    return rows, answer
 
 
 def seed_channels(session: Session, channels: list[dict[str, object]]) -> int:

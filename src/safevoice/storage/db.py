@@ -5,10 +5,19 @@ set before the first table is created), WAL, full fsync on commit (nothing ackno
 lost), ``secure_delete`` (freed pages are overwritten) and foreign keys. Writers begin with
 ``BEGIN IMMEDIATE`` so that two workers never deadlock upgrading a read lock; readers use a
 separate engine with deferred transactions so they never wait for a writer.
+
+Writers queue before ``BEGIN IMMEDIATE`` instead of competing in SQLite's busy handler, whose
+growing sleeps would otherwise turn a burst of submissions into second-long waits: a thread lock
+orders the threads of one process and an advisory file lock (``<database>.writer-lock``) orders
+the processes. Both are released when the connection returns to the pool, right after its
+commit or rollback.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +25,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+SQLITE_POOL_SIZE = 40  # the size of the server's thread pool
 SQLITE_PRAGMAS = (
     "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
@@ -41,11 +51,13 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
+    # SQLite connections are cheap to keep but costly to open (the pragmas above), so the pool
+    # holds as many as the server has threads instead of opening and closing overflow ones.
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
-        pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        pool_size=max(pool_size, SQLITE_POOL_SIZE),
+        max_overflow=pool_size,
         pool_timeout=15,
     )
 
@@ -58,11 +70,72 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
             cursor.execute(pragma)
         cursor.close()
 
+    if not immediate:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_deferred(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+        return engine
+
+    gate = _WriterGate(make_url(url).database)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        info = connection.connection.info  # shared with the pool's connection record
+        if not info.get("gate"):
+            gate.acquire()
+            info["gate"] = True
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop("gate", False):
+            gate.release()
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        if record is not None and record.info.pop("gate", False):
+            gate.release()
 
     return engine
+
+
+class _WriterGate:
+    """One SQLite writer at a time: a thread lock, then a file lock shared by all processes."""
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.Lock()
+        in_file = database not in (None, "", ":memory:")
+        self._path = f"{database}.writer-lock" if in_file else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _lock_fd(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            # A forked child must not share its parent's lock file description.
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        self._threads.acquire()
+        try:
+            fd = self._lock_fd()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 def make_engine(url: str, *, writer: bool = True, pool_size: int = 10) -> Engine:
@@ -72,7 +145,7 @@ def make_engine(url: str, *, writer: bool = True, pool_size: int = 10) -> Engine
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size * 2,
+        max_overflow=pool_size,
         pool_timeout=15,
         pool_pre_ping=True,
     )
@@ -97,8 +170,7 @@ class Database:
         return is_sqlite(self.url)
 
     def session(self, *, write: bool = True) -> Session:
-        factory = sessionmaker(self.writer if write else self.reader, expire_on_commit=False)
-        return factory()
+        return Session(self.writer if write else self.reader, expire_on_commit=False)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -13,8 +13,10 @@ from safevoice.cases.router import router as cases_router
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.settings import Settings
+from safevoice.storage.batch import RowWriter
 from safevoice.storage.db import Database
 from safevoice.web import errors
+from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
 API_PREFIX = "/api/v1"
@@ -30,6 +32,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     )
     app.state.settings = settings
     app.state.database = database or Database.connect(settings.database_url)
+    app.state.writer = RowWriter(app.state.database)
+    app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
     errors.install(app)
     app.include_router(intake_router)
     app.include_router(members_router)

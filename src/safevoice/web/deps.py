@@ -7,33 +7,36 @@ that was not committed (invariant 8). GET requests use the reader engine.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from safevoice.clock import utcnow
 from safevoice.errors import Forbidden, Unauthorized
 from safevoice.instance.service import Snapshot, snapshot
 from safevoice.members.service import Principal, authenticate
 from safevoice.settings import Settings
+from safevoice.storage.batch import RowWriter
 from safevoice.storage.db import Database
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    database = get_database(request)
+    database: Database = request.app.state.database
     session = database.session(write=request.method not in ("GET", "HEAD"))
     try:
         yield session
@@ -45,17 +48,51 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-def get_snapshot(request: Request) -> Snapshot:
-    with get_database(request).session(write=False) as session:
-        return snapshot(session)
+class SnapshotCache:
+    """The instance snapshot, re-read from the database at most once per ``ttl`` seconds.
+
+    Every worker converges on a change (a new manifest, a new difficulty) within ``ttl``; the
+    database stays the only source of truth.
+    """
+
+    def __init__(self, database: Database, ttl: float) -> None:
+        self._database = database
+        self._ttl = ttl
+        self._value: Snapshot | None = None
+        self._loaded_at = 0.0
+
+    def _load(self) -> Snapshot:
+        with self._database.session(write=False) as session:
+            return snapshot(session)
+
+    async def get(self) -> Snapshot:
+        now = time.monotonic()
+        if self._value is None or now - self._loaded_at >= self._ttl:
+            self._value = await run_in_threadpool(self._load)
+            self._loaded_at = now
+        return self._value
 
 
-def get_now() -> datetime:
+async def get_snapshot(request: Request) -> Snapshot:
+    cache: SnapshotCache = request.app.state.snapshots
+    return await cache.get()
+
+
+async def get_now() -> datetime:
     return utcnow()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
+
+
+async def get_writer(request: Request) -> RowWriter:
+    writer: RowWriter = request.app.state.writer
+    return writer
+
+
+WriterDep = Annotated[RowWriter, Depends(get_writer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(get_now)]
 
