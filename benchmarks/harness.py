@@ -115,7 +115,7 @@ def running_server(
     """Run a server command (``{port}`` in args is replaced) until the block ends."""
     port = free_port()
     command = [a.replace("{port}", str(port)) for a in args]
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process = subprocess.Popen(
         command,
         env={**os.environ, **(env or {})},

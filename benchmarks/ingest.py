@@ -51,7 +51,8 @@ TEXT = "x" * 7000  # with the report's JSON around it, this fills the 8 KiB padd
 def random_reporter() -> ReporterKeys:
     """Reporter keys without the Argon2id step: the server cannot tell and does not care."""
     keys = generate("member", "reporter", "reporter")
-    assert keys.box_secret is not None and keys.public.box_key is not None
+    assert keys.box_secret is not None
+    assert keys.public.box_key is not None
     return ReporterKeys(
         reply_secret=keys.box_secret,
         reply_public=keys.public.box_key,

@@ -98,14 +98,14 @@ class Cli:
         self,
         app: Any,
         args: list[str],
-        input: str | None,
+        stdin: str | None,
         env: dict[str, str] | None,
         expect: int | None,
     ) -> Any:
         result = self.runner.invoke(
             app,
             args,
-            input=input,
+            input=stdin,
             env={
                 "SAFEVOICE_HOME": str(self.home),
                 "SAFEVOICE_PASSPHRASE": PASSPHRASE,
@@ -123,24 +123,24 @@ class Cli:
     def safevoice(
         self,
         *args: str,
-        input: str | None = None,
+        stdin: str | None = None,
         env: dict[str, str] | None = None,
         expect: int | None = 0,
     ) -> Any:
         from safevoice.cli.main import app
 
-        return self._run(app, list(args), input, env, expect)
+        return self._run(app, list(args), stdin, env, expect)
 
     def report(
         self,
         *args: str,
-        input: str | None = None,
+        stdin: str | None = None,
         env: dict[str, str] | None = None,
         expect: int | None = 0,
     ) -> Any:
         from safevoice.cli.report import app
 
-        return self._run(app, list(args), input, env, expect)
+        return self._run(app, list(args), stdin, env, expect)
 
 
 @pytest.fixture

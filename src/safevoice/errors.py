@@ -101,8 +101,10 @@ class BadCode(BadRequest):
 
 
 class ConfigError(SafeVoiceError):
+    """The instance or a configuration file is not set up right (503 if a request meets it)."""
+
     code = "config_error"
-    status = 500
+    status = 503
 
 
 class ClientError(SafeVoiceError):

@@ -45,8 +45,10 @@ def test_a_member_lists_and_reads_a_case_with_answers_and_verified_signature(
     shown = cli.safevoice("cases", "show", case_id).stdout
 
     entry = next(c for c in listed if c["id"] == case_id)
-    assert entry["status"] == "received" and entry["channel"] == "general"
-    assert entry["ack_due_on"] and entry["feedback_due_on"]
+    assert entry["status"] == "received"
+    assert entry["channel"] == "general"
+    assert entry["ack_due_on"]
+    assert entry["feedback_due_on"]
     assert "Samples are mislabelled." in shown
     assert "where: Lab 2" in shown
     assert "signature verified" in shown
@@ -170,7 +172,8 @@ def test_keys_manifest_and_admin_commands_set_up_an_instance(
     published = cli.safevoice("manifest", "publish", "keys/manifest.json", env=env)
     shown = json.loads(cli.safevoice("manifest", "show", "keys/manifest.json", "--json").stdout)
 
-    assert "version 1" in signed.stdout and "Published manifest version 1" in published.stdout
+    assert "version 1" in signed.stdout
+    assert "Published manifest version 1" in published.stdout
     assert [m["id"] for m in shown["members"]] == ["dana-ortiz"]
     again = cli.safevoice("keys", "generate", "member", "Dana Ortiz", "--out", "keys", expect=1)
     assert "never overwrites" in again.stderr

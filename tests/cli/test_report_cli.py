@@ -33,7 +33,9 @@ from tests.support.world import World
 
 @pytest.fixture
 def served(database: Database, database_url: str) -> Iterator[str]:
-    with serve_app(create_app(Settings(database_url=database_url, snapshot_ttl_seconds=0), database=database)) as url:
+    with serve_app(
+        create_app(Settings(database_url=database_url, snapshot_ttl_seconds=0), database=database)
+    ) as url:
         yield url
 
 
@@ -73,7 +75,7 @@ def submit(cli: Cli, url: str, world: World, *extra: str, expect: int = 0) -> ob
         "--answers-file",
         str(answers),
         *extra,
-        input="Something is wrong.",
+        stdin="Something is wrong.",
         expect=expect,
     )
 

@@ -50,7 +50,7 @@ def submit_with_cli(
     ]
     if answers is not None:
         args += ["--answers-file", str(answers)]
-    result = cli.report(*args, input=text_)
+    result = cli.report(*args, stdin=text_)
     return dict(json.loads(result.stdout))
 
 
@@ -122,7 +122,8 @@ def test_a_canary_report_reaches_the_member_and_nowhere_else(
 
     requests = server.proxy.requests()
     submissions = [r for r in requests if r.method == "POST" and r.target == "/api/v1/cases"]
-    assert len(submissions) == 1 and case_id.encode() in submissions[0].body
+    assert len(submissions) == 1
+    assert case_id.encode() in submissions[0].body
     for request in requests:
         assert not occurrences(request.raw, canary), request.target
 
@@ -154,7 +155,7 @@ def raw_rows(database_url: str, case_id: str) -> tuple[list[tuple[int, str, byte
 def try_read(
     box_secret: bytes, case_id: str, wraps: list[tuple[int, str, bytes]], envelope: bytes
 ) -> str | None:
-    """The harness: try a private key against every wrapped-key row, read the report if any opens."""
+    """The harness: try a private key on every wrapped-key row; read the report if one opens."""
     case_bytes = b64d(case_id, size=16)
     for epoch, recipient, sealed in wraps:
         for label in {recipient, *(member_label(m) for m in ("alice", "bob", "carol")), REPORTER}:
@@ -183,10 +184,12 @@ def test_an_excluded_member_cannot_decrypt_from_the_raw_rows_but_an_included_one
 
     assert {r for _, r, _ in wraps} == {"member:alice", "member:carol", REPORTER}
     bob, alice = world.members["bob"], world.members["alice"]
-    assert bob.box_secret is not None and alice.box_secret is not None
+    assert bob.box_secret is not None
+    assert alice.box_secret is not None
     assert try_read(bob.box_secret, case_id, wraps, envelope) is None
     read = try_read(alice.box_secret, case_id, wraps, envelope)
-    assert read is not None and canary in read
+    assert read is not None
+    assert canary in read
 
 
 def test_concurrent_retries_with_one_idempotency_key_leave_exactly_one_case(
@@ -243,4 +246,5 @@ def test_the_server_log_has_no_access_lines_addresses_or_agents(server: ServerPr
     log = server.log()
     assert "127.0.0.1:" not in log.replace(f"http://127.0.0.1:{server.port}", "")
     assert "AgentSmith" not in log
-    assert "GET /" not in log and "HTTP/1.1" not in log
+    assert "GET /" not in log
+    assert "HTTP/1.1" not in log

@@ -137,6 +137,7 @@ def data_paths(url: str) -> list[Path]:
         admin.execute("CHECKPOINT")
         row = admin.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
         data_dir = admin.execute("SHOW data_directory").fetchone()
-    assert row is not None and data_dir is not None
+    assert row is not None
+    assert data_dir is not None
     root = Path(str(data_dir[0]))
     return [root / "base" / str(row[0]), root / "pg_wal"]

@@ -6,6 +6,7 @@ Requests are parsed with h11 so chunked bodies are reassembled before searching.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -84,10 +85,8 @@ class RecordingProxy:
                 pass
             finally:
                 for s in (src, dst):
-                    try:
+                    with contextlib.suppress(OSError):
                         s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
 
         back = threading.Thread(target=pipe, args=(upstream, client, False), daemon=True)
         back.start()

@@ -139,8 +139,13 @@ def submit(
             "The server's receipt does not verify; your report may not have been stored by "
             "the instance your committee named. Do not rely on this submission."
         )
-    if receipt.report_hash != new_case.report.transcript_hash():
-        fail("The server's receipt is for different content than you sent.")
+    if (
+        receipt.report_hash != new_case.report.transcript_hash()
+        or receipt.instance_id != manifest.instance_id
+        or receipt.case_id != answer.case_id
+        or receipt.day != answer.received_on.isoformat()
+    ):
+        fail("The server's receipt is for something other than what you sent.")
     if stored is not None:
         stored.save()
     if as_json:

@@ -115,6 +115,10 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
                 read.problem = f"messages are missing before it (expected number {expected_seq})"
             elif envelope.prev != prev:
                 read.problem = "it does not follow the message before it (reordered or replaced)"
+            elif (envelope.kind == "report") != (chain == "thread" and envelope.seq == 0):
+                read.problem = "only the first message of a case can be its report"
+            elif envelope.epoch > detail.case.epoch:
+                read.problem = "it claims a key epoch the case has not reached"
             if key is None:
                 read.problem = read.problem or "you hold no key for this part of the case"
             else:
@@ -123,7 +127,9 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
                     try:
                         report = parse_report(decrypt(key, envelope), case_id=case_id)
                         envelope.verify_signature(report.sign_key)
-                        read.verified = True
+                        if report.channel != detail.case.channel:
+                            read.problem = "the server files it under another channel"
+                        read.verified = read.problem is None
                     except SafeVoiceError as exc:
                         read.problem = exc.message
             if read.problem:

@@ -1,8 +1,10 @@
 """The reporter's follow-up code and the keys derived from it.
 
-Invariant 4: a code carries 110 random bits from the CSPRNG, a KDF version and a 10-bit checksum,
-written as 25 characters of Crockford's base32 in five groups (``1ABCD-EFGHJ-…``) so it can be
-copied by hand and typos are caught before any network request. The reporter's machine derives
+Invariant 4: a code carries 110 random bits from the CSPRNG, a KDF version and a two-character
+checksum, written as 25 characters of Crockford's base32 in five groups (``1ABCD-EFGHJ-…``) so
+it can be copied by hand. The checksum is a position-weighted sum modulo the prime 1021, which
+catches every single wrong character and every swap of two characters before any network
+request. The reporter's machine derives
 ``S = Argon2id(code, instance salt)`` with the manifest's parameters for the code's version, and
 from ``S`` an X25519 reply key and an Ed25519 signing key under separate contexts. The server
 only ever sees the two public keys; a stolen database therefore allows no faster guessing than
@@ -25,7 +27,7 @@ RANDOM_CHARS = 22  # 110 bits
 CHECK_CHARS = 2  # 10 bits
 CODE_CHARS = 1 + RANDOM_CHARS + CHECK_CHARS
 RANDOM_BYTES = 14  # 112 bits drawn, the first 110 used
-CHECK_CONTEXT = b"safevoice-code-check-v1"
+CHECK_MODULUS = 1021  # prime, below 32**2; larger than any weighted difference of two symbols
 REPLY_KEY_CONTEXT = b"safevoice-reply-key-v1"
 SIGN_KEY_CONTEXT = b"safevoice-reporter-sign-v1"
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
@@ -38,8 +40,13 @@ def _bits_to_chars(data: bytes, count: int) -> str:
 
 
 def _checksum(body: str) -> str:
-    digest = blake2b(CHECK_CONTEXT + body.encode("ascii"))
-    return _bits_to_chars(digest[:2], CHECK_CHARS)
+    """Two symbols for ``sum((i + 1) * value(body[i])) mod 1021``.
+
+    A wrong symbol changes the sum by ``(i + 1) * d`` with ``0 < |d| < 32`` and ``i + 1 <= 23``,
+    and swapping symbols i and j by ``(j - i) * d``; both are below 1021 in size and never 0.
+    """
+    total = sum((i + 1) * ALPHABET.index(ch) for i, ch in enumerate(body)) % CHECK_MODULUS
+    return ALPHABET[total // 32] + ALPHABET[total % 32]
 
 
 def _version_char(version: int) -> str:
@@ -78,6 +85,8 @@ def parse_code(text: str) -> ParsedCode:
         )
     if any(ch not in ALPHABET for ch in cleaned):
         raise BadCode("The follow-up code contains a character that codes never use.")
+    if cleaned[0] == ALPHABET[0]:
+        raise BadCode("The follow-up code does not start like a SafeVoice code.")
     body, check = cleaned[:-CHECK_CHARS], cleaned[-CHECK_CHARS:]
     if _checksum(body) != check:
         raise BadCode("The follow-up code has a typo; please compare it character by character.")

@@ -37,6 +37,9 @@ FINGERPRINT_BYTES = 20
 # "moderate" Argon2id cost (256 MiB, 3 passes).
 KEYFILE_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
 KEYFILE_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
+# Refuse to even try parameters no SafeVoice tool writes (a damaged or hostile key file).
+KEYFILE_MAX_OPSLIMIT = 32
+KEYFILE_MAX_MEMLIMIT = 4 * 1024 * 1024 * 1024
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 
@@ -248,6 +251,8 @@ def open_keyfile(data: Any, passphrase: str) -> KeyPair:
         raise BadEncoding("This key file is damaged.") from exc
     if opslimit < nacl.pwhash.argon2id.OPSLIMIT_MIN or memlimit < nacl.pwhash.argon2id.MEMLIMIT_MIN:
         raise BadEncoding("This key file's key derivation parameters are too weak.")
+    if opslimit > KEYFILE_MAX_OPSLIMIT or memlimit > KEYFILE_MAX_MEMLIMIT:
+        raise BadEncoding("This key file is damaged (absurd key derivation parameters).")
     wrapping = nacl.pwhash.argon2id.kdf(
         32, passphrase.encode("utf-8"), salt, opslimit=opslimit, memlimit=memlimit
     )

@@ -30,6 +30,7 @@ from safevoice.errors import BadEncoding, ManifestError, VerificationFailed
 MANIFEST_FORMAT = "safevoice-manifest-v1"
 MANIFEST_CONTEXT = "safevoice-manifest-v1"
 MAX_VALIDITY = timedelta(days=90)
+CLOCK_SKEW = timedelta(minutes=10)
 ENVELOPE_VERSIONS_SUPPORTED = (1,)
 
 # Hard floors that no manifest can lower (DESIGN.md: Argon2id >= 64 MiB).
@@ -268,11 +269,7 @@ def verify_manifest(
     manifest = parse_payload(signed.payload)
     if manifest.root not in signers:
         raise ManifestError("The manifest names a committee root that did not sign it.")
-    if now >= manifest.expires_at:
-        raise ManifestError(
-            "The manifest has expired; the committee must sign a fresh one before reports "
-            "can be sent safely."
-        )
+    check_time(manifest, now)
     if seen is not None:
         if manifest.version < seen.version:
             raise ManifestError(
@@ -285,6 +282,21 @@ def verify_manifest(
                 "one seen before under the same version."
             )
     return Verified(manifest=manifest, pin=manifest.root)
+
+
+def check_time(manifest: Manifest, now: datetime) -> None:
+    """Refuse a manifest outside its validity, or one that claims to be issued later than now
+    (which could otherwise stay valid for far longer than 90 days from today)."""
+    if now >= manifest.expires_at:
+        raise ManifestError(
+            "The manifest has expired; the committee must sign a fresh one before reports "
+            "can be sent safely."
+        )
+    if manifest.issued_at > now + CLOCK_SKEW or manifest.expires_at - now > MAX_VALIDITY:
+        raise ManifestError(
+            "The manifest claims to be issued in the future; check this computer's clock, or "
+            "do not trust the manifest."
+        )
 
 
 def _public_member(entry: Any, kind: str) -> PublicKey:
@@ -316,12 +328,13 @@ def parse_payload(payload: bytes) -> Manifest:
             raise ManifestError("The manifest has an invalid version.")
         issued_at = _parse_iso(data["issued_at"])
         expires_at = _parse_iso(data["expires_at"])
+        if any(k["alg"] != "argon2id13" for k in data["code_kdf"]):
+            raise ManifestError("The manifest names a key derivation this client does not know.")
         code_kdf = tuple(
             CodeKdf(
                 version=int(k["version"]), opslimit=int(k["opslimit"]), memlimit=int(k["memlimit"])
             )
             for k in data["code_kdf"]
-            if k["alg"] == "argon2id13"
         )
         members = tuple(_public_member(m, "member") for m in data["members"])
         auditors = tuple(
@@ -365,6 +378,13 @@ def _check_limits(m: Manifest) -> None:
         raise ManifestError("The manifest claims a validity longer than 90 days.")
     if not m.code_kdf:
         raise ManifestError("The manifest names no key derivation for follow-up codes.")
+    versions = [k.version for k in m.code_kdf]
+    if len(versions) != len(set(versions)) or not all(1 <= v <= 31 for v in versions):
+        raise ManifestError("The manifest's follow-up code versions are invalid.")
+    if not 1 <= len(m.instance_id) <= 64 or not m.instance_id.isascii():
+        raise ManifestError("The manifest's instance id is invalid.")
+    if not all(valid_key_id(a.id) for a in m.auditors):
+        raise ManifestError("The manifest lists an auditor with an invalid id.")
     for kdf in m.code_kdf:
         if kdf.memlimit < MIN_CODE_MEMLIMIT or kdf.opslimit < MIN_CODE_OPSLIMIT:
             raise ManifestError(

@@ -13,6 +13,7 @@ from typing import Any
 
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.keys import sign, verify
+from safevoice.errors import BadEncoding
 
 RECEIPT_CONTEXT = "safevoice-receipt-v1"
 
@@ -36,13 +37,16 @@ class Receipt:
 
     @classmethod
     def from_json(cls, data: Any) -> Receipt:
-        return cls(
-            instance_id=str(data["instance_id"]),
-            case_id=str(data["case_id"]),
-            report_hash=b64d(data["report_hash"], size=32, what="report hash"),
-            day=str(data["day"]),
-            sig=b64d(data["sig"], size=64, what="receipt signature"),
-        )
+        try:
+            return cls(
+                instance_id=str(data["instance_id"]),
+                case_id=str(data["case_id"]),
+                report_hash=b64d(data["report_hash"], size=32, what="report hash"),
+                day=str(data["day"]),
+                sig=b64d(data["sig"], size=64, what="receipt signature"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise BadEncoding("The receipt is malformed.") from exc
 
     def verify(self, instance_key: bytes) -> None:
         verify(

@@ -22,7 +22,13 @@ from safevoice.audit import service as audit
 from safevoice.crypto import keys as keymod
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
+from safevoice.crypto.manifest import (
+    Manifest,
+    SignedManifest,
+    check_time,
+    parse_payload,
+    valid_signers,
+)
 from safevoice.errors import ConfigError, Conflict, ManifestError, NotFound
 from safevoice.instance.models import PublishedManifest, ServerState
 from safevoice.intake.models import Channel
@@ -105,11 +111,10 @@ def publish_manifest(
     signers = valid_signers(signed)
     if manifest.root not in signers:
         raise ManifestError("The manifest is not signed by the committee root it names.")
-    if now >= manifest.expires_at:
-        raise ManifestError("The manifest has expired; ask the committee to sign a new one.")
-    if instance_public_key(session) not in {k.key for k in manifest.audit_keys}:
+    check_time(manifest, now)
+    if instance_public_key(session) != manifest.receipt_key:
         raise ManifestError(
-            "The manifest does not list this server's instance key among its audit keys; "
+            "The manifest does not list this server's instance key as its newest audit key; "
             "receipts and checkpoints would not verify."
         )
     current = current_signed_manifest(session)

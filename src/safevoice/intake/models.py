@@ -1,7 +1,7 @@
 """Channels and the short-lived rows of the intake: spent challenges and idempotency keys.
 
-Short-lived rows carry a coarse expiry (rounded up to the hour) and nothing else about the
-request that created them.
+Short-lived rows carry a coarse expiry (rounded up to a quarter of an hour, see
+``safevoice.clock``) and nothing else about the request that created them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
 
@@ -15,13 +15,13 @@ class Strict(BaseModel):
 
 
 class EnvelopeIn(Strict):
-    v: int
+    v: StrictInt
     case_id: Annotated[B64, Field(min_length=22, max_length=22)]
     kind: Annotated[str, Field(max_length=16)]
     sender: Annotated[str, Field(max_length=64)]
-    seq: int
+    seq: StrictInt
     prev: Annotated[B64, Field(max_length=43)]
-    epoch: int
+    epoch: StrictInt
     key_commit: Annotated[B64, Field(max_length=43)]
     nonce: Annotated[B64, Field(max_length=32)]
     ct: Annotated[B64, Field(max_length=700_000)]

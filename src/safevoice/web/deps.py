@@ -98,9 +98,10 @@ NowDep = Annotated[datetime, Depends(get_now)]
 
 
 def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
-    if not authorization or not authorization.startswith("Bearer "):
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("This needs a session token; log in first.")
-    return authorization.removeprefix("Bearer ").strip()
+    return token.strip()
 
 
 TokenDep = Annotated[str, Depends(bearer_token)]

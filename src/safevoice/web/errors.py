@@ -23,6 +23,7 @@ from safevoice.errors import SafeVoiceError
 log = logging.getLogger("safevoice.web")
 RETRY_AFTER_SECONDS = "5"
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 HTTP_MESSAGES = {
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
@@ -59,10 +60,7 @@ def _safevoice_error(_request: Request, raised: Exception) -> JSONResponse:
 def _validation_error(_request: Request, raised: Exception) -> JSONResponse:
     exc = cast(RequestValidationError, raised)
     fields = [
-        {
-            "location": ".".join(str(part) for part in error.get("loc", ())),
-            "problem": str(error.get("msg", "invalid")),
-        }
+        {"location": _location(error), "problem": str(error.get("msg", "invalid"))}
         for error in exc.errors()[:20]
     ]
     return JSONResponse(
@@ -71,12 +69,22 @@ def _validation_error(_request: Request, raised: Exception) -> JSONResponse:
     )
 
 
+def _location(error: Any) -> str:
+    """Where the problem is, without repeating anything the client chose (a field it invented
+    is named only as "an unknown field")."""
+    parts = [str(part) for part in error.get("loc", ())]
+    if error.get("type") == "extra_forbidden" and parts:
+        parts[-1] = "(unknown field)"
+    if error.get("type") == "json_invalid":
+        parts = parts[:1]
+    return ".".join(parts)
+
+
 def _http_error(_request: Request, raised: Exception) -> JSONResponse:
     exc = cast(HTTPException, raised)
     message = HTTP_MESSAGES.get(exc.status_code, "The request was refused.")
-    return JSONResponse(
-        error_body("http_error", message), status_code=exc.status_code, headers=exc.headers
-    )
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
 def _integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
