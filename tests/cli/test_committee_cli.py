@@ -209,3 +209,19 @@ def test_admin_init_refuses_a_channel_without_a_retention_policy(cli: Cli, tmp_p
     )
 
     assert "retention" in result.stderr
+
+
+def test_the_demo_prepares_keys_a_database_and_a_manifest_it_can_reuse(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    first = cli.safevoice("demo", "--prepare-only")
+    second = cli.safevoice("demo", "--prepare-only")
+
+    assert "safevoice-report" in first.stdout
+    assert "cases show CASE_ID" in first.stdout
+    assert (tmp_path / "keys/demo/alice.key").exists()
+    assert (tmp_path / "var/demo/safevoice.sqlite").exists()
+    pin = next(line for line in first.stdout.splitlines() if "fingerprint" in line).split()[-1]
+    assert pin in second.stdout

@@ -8,7 +8,6 @@ keys are for demonstration only; production mode refuses to start with them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from datetime import timedelta
@@ -118,7 +117,6 @@ def demo(
     """Start a complete demo instance at http://127.0.0.1:8000 (demo keys, SQLite)."""
     DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{DEMO_DB}"
-    os.environ["SAFEVOICE_DATABASE_URL"] = database_url
     fingerprint = prepare(database_url)
     server = f"http://127.0.0.1:{port}"
     pin = format_fingerprint(fingerprint)
