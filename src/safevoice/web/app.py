@@ -3,13 +3,23 @@
 ``create_app(settings)`` wires the domain routers, error mapping and security middleware onto
 one database. It reads no environment itself; ``app_from_env`` is the entry point uvicorn's
 workers call (each worker builds its own app from the same settings).
+
+In production mode every worker runs the production checks before it builds anything and
+refuses to start on the first problem: one sentence on the log, no traceback, and uvicorn's
+"failed to start" exit status so that its supervisor stops instead of restarting the worker.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from fastapi import FastAPI
 
 from safevoice.cases.router import router as cases_router
+from safevoice.clock import utcnow
+from safevoice.errors import ConfigError
+from safevoice.instance import production
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.settings import Settings
@@ -20,9 +30,22 @@ from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
 API_PREFIX = "/api/v1"
+# uvicorn's exit status for a worker that could not start (``uvicorn.config.STARTUP_FAILURE``):
+# its multi-process supervisor then stops the server instead of restarting the worker forever.
+STARTUP_FAILURE = 3
+log = logging.getLogger("safevoice.web")
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    owned = database is None
+    database = database or Database.connect(settings.database_url)
+    if settings.production:
+        try:
+            production.check(settings, database, now=utcnow(), migrate_schema=False)
+        except ConfigError:
+            if owned:
+                database.dispose()
+            raise
     app = FastAPI(
         title="SafeVoice",
         version="1",
@@ -31,7 +54,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.database = database or Database.connect(settings.database_url)
+    app.state.database = database
     app.state.writer = RowWriter(app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
     errors.install(app)
@@ -46,4 +69,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: settings come from the environment at start-up."""
-    return create_app(Settings.from_env())
+    try:
+        return create_app(Settings.from_env())
+    except ConfigError as exc:
+        log.error("SafeVoice refuses to start: %s", exc.message)
+        sys.exit(STARTUP_FAILURE)
