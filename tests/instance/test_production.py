@@ -3,6 +3,7 @@ on SQLite and PostgreSQL, and a sound instance passes."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -259,6 +260,27 @@ def test_an_expired_manifest_is_refused(
     message = refusal(database, settings, now=manifest.expires_at)
 
     assert f"expired on {manifest.expires_at:%Y-%m-%d}" in message
+
+
+def test_a_manifest_close_to_expiry_is_accepted_with_a_warning(
+    database: Database,
+    database_url: str,
+    bundle: Path,
+    manifest: Manifest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = settings_for(database_url, bundle)
+
+    with caplog.at_level(logging.WARNING, logger="safevoice.production"):
+        check(settings, database, now=utcnow(), migrate_schema=False)
+        assert caplog.messages == []
+        check(settings, database, now=manifest.expires_at - timedelta(days=3), migrate_schema=False)
+
+    assert caplog.messages == [
+        f"the published manifest expires on {manifest.expires_at:%Y-%m-%d}; after that reports "
+        "cannot be sent and the server will not start again until the committee publishes a "
+        "new one"
+    ]
 
 
 def test_an_instance_without_channels_is_refused(

@@ -15,11 +15,12 @@ sentence never contains a secret.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import stat
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alembic.util.exc import CommandError
@@ -60,6 +61,10 @@ PLACEHOLDER_PASSWORDS = frozenset(
     }
 )
 PLACEHOLDER_FRAGMENTS = ("changeme", "changethis", "replaceme", "placeholder", "yourpassword")
+# A running server keeps serving an expired manifest's instance (clients then refuse to
+# submit) and refuses to start again once it has expired: warn well before.
+EXPIRY_WARNING = timedelta(days=14)
+log = logging.getLogger("safevoice.production")
 
 
 class ProductionRefused(ConfigError):
@@ -99,12 +104,18 @@ def check(
     try:
         _check_schema(database, migrate_schema=migrate_schema)
         with database.session(write=False) as session:
-            _check_instance(session, now=now)
+            expires_at = _check_instance(session, now=now)
     except SQLAlchemyError as exc:
         raise ProductionRefused(
             f"The database at {where} cannot be used ({type(exc).__name__}); check the "
             "database URL and that the database is running."
         ) from None
+    if expires_at - now < EXPIRY_WARNING:
+        log.warning(
+            "the published manifest expires on %s; after that reports cannot be sent and the "
+            "server will not start again until the committee publishes a new one",
+            f"{expires_at:%Y-%m-%d}",
+        )
 
 
 def database_url_problem(url: str) -> str | None:
@@ -221,7 +232,8 @@ def _check_schema(database: Database, *, migrate_schema: bool) -> None:
         ) from None
 
 
-def _check_instance(session: Session, *, now: datetime) -> None:
+def _check_instance(session: Session, *, now: datetime) -> datetime:
+    """Refuse what is unsafe in the database; return when the published manifest expires."""
     if demo.is_demo(session):
         raise ProductionRefused(
             "This database was set up by `safevoice demo`, whose keys are public; production "
@@ -271,3 +283,4 @@ def _check_instance(session: Session, *, now: datetime) -> None:
                 "days_after_closure, max_age_days and unused_days in the configuration and run "
                 "`safevoice admin init` again."
             )
+    return manifest.expires_at
