@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from safevoice.clock import utcnow
 from safevoice.crypto.manifest import SignedManifest, verify_manifest
@@ -24,6 +25,15 @@ UNIT = DEPLOY / "systemd/safevoice.service"
 LAUNCHER = Path(__file__).resolve().parents[1] / "support/unit_sandbox.py"
 # Debian's interpreter, which has libseccomp's bindings (python3-seccomp, installed by .ci/run).
 SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(autouse=True)
+def libseccomp() -> None:
+    found = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import seccomp"], capture_output=True, timeout=30, check=False
+    )
+    if found.returncode != 0:
+        pytest.fail("python3-seccomp is not installed; .ci/run installs it from Debian's packages.")
 
 
 def sandboxed(*command: str) -> subprocess.CompletedProcess[str]:
