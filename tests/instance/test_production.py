@@ -154,6 +154,25 @@ def test_the_bundle_is_judged_for_the_service_user_not_for_whoever_runs_the_chec
     assert "owned by the service user" in problem
 
 
+def test_a_bundle_file_the_check_cannot_inspect_is_refused_not_a_traceback(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the real service user, a folder without search permission hides its files' modes."""
+    real_lstat = Path.lstat
+
+    def lstat(path: Path) -> os.stat_result:
+        if path.name == "app.js":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path)
+
+    monkeypatch.setattr(Path, "lstat", lstat)
+
+    problem = bundle_problem(bundle, ROOT)
+
+    assert problem is not None
+    assert "static/app.js cannot be read" in problem
+
+
 def test_a_missing_or_unset_bundle_is_refused(tmp_path: Path) -> None:
     unset = bundle_problem(None, ROOT)
     missing = bundle_problem(tmp_path / "nowhere", ROOT)

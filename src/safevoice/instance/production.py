@@ -187,8 +187,14 @@ def bundle_problem(bundle_dir: Path | None, user: ServiceUser) -> str | None:
     for folder, subfolders, files in os.walk(root):
         candidates.extend(Path(folder, name) for name in (*subfolders, *files))
     for path in candidates:
-        info = path.lstat()
         shown = path.relative_to(root).as_posix() if path != root else "the folder itself"
+        try:
+            info = path.lstat()
+        except OSError:
+            return (
+                f"The release bundle {bundle_dir} cannot be inspected ({shown} cannot be "
+                "read); give the service user read access to every file of it."
+            )
         if stat.S_ISLNK(info.st_mode):
             problem = "a symbolic link"
         elif info.st_uid == user.uid:
