@@ -34,6 +34,9 @@ class Case(Base):
     reply_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     sign_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     thread_next: Mapped[int] = mapped_column(Integer, default=0)
+    # Sequence number of the reporter's latest thread object (0: the report), so a member's
+    # client can tell which cases have news from the reporter without the server tracking reads.
+    last_reporter_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     thread_head: Mapped[Blob]
     committee_next: Mapped[int] = mapped_column(Integer, default=0)
     committee_head: Mapped[Blob]

@@ -21,6 +21,8 @@ class CaseSummary(BaseModel):
     closed_on: date | None
     outcome: str | None
     epoch: int
+    thread_length: int
+    last_reporter_seq: int
     ack_overdue: bool
     feedback_overdue: bool
 

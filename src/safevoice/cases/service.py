@@ -37,9 +37,17 @@ def summary(case: Case, today: date) -> CaseSummary:
         closed_on=case.closed_on,
         outcome=case.outcome,
         epoch=case.epoch,
+        thread_length=case.thread_next,
+        last_reporter_seq=case.last_reporter_seq,
         ack_overdue=case.acknowledged_on is None and deadlines.is_overdue(case.ack_due_on, today),
         feedback_overdue=case.closed_on is None
         and deadlines.is_overdue(case.feedback_due_on, today),
+    )
+
+
+def object_out(row: CaseObject) -> CaseObjectOut:
+    return CaseObjectOut.model_validate(
+        {"chain": row.chain, "seq": row.seq, "envelope": json.loads(row.envelope)}
     )
 
 
@@ -81,12 +89,7 @@ def detail_for_member(session: Session, *, member_id: str, case_id: str, today: 
     )
     return CaseDetail(
         case=summary(case, today),
-        objects=[
-            CaseObjectOut.model_validate(
-                {"chain": o.chain, "seq": o.seq, "envelope": json.loads(o.envelope)}
-            )
-            for o in objects
-        ],
+        objects=[object_out(o) for o in objects],
         wrapped_keys=[
             WrappedKeyOut(epoch=w.epoch, recipient=w.recipient, sealed=b64e(w.sealed))
             for w in wraps

@@ -8,10 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from safevoice.cases.schemas import CaseSummary
-from safevoice.cli.common import console, make_app, print_json
-from safevoice.cli.session import Server, logged_in
-from safevoice.client.reader import ReadCase, read_case
+from safevoice.cases.schemas import CaseDetail, CaseSummary
+from safevoice.cli import render
+from safevoice.cli.common import console, fail, make_app, print_json, read_secret_text
+from safevoice.cli.session import Context, Server, logged_in
+from safevoice.client.reader import ReadCase, compare_with_seen, heads_to_state, read_case
+from safevoice.crypto.casefile import message_plaintext
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.envelope import seal
+from safevoice.crypto.manifest import Manifest
+from safevoice.dialogue.schemas import ObjectOut
 
 app = make_app("List and read cases (committee members).")
 
@@ -65,57 +71,42 @@ def list_command(
     console.print(table)
 
 
-def case_json(read: ReadCase) -> dict[str, Any]:
+def case_json(summary: CaseSummary, read: ReadCase, warnings: list[str]) -> dict[str, Any]:
     return {
-        "case": read.summary.model_dump(mode="json"),
-        "report": None
-        if read.report is None
-        else {
-            "channel": read.report.channel,
-            "text": read.report.text,
-            "answers": read.report.answers,
-            "recipients": read.report.recipients,
-        },
-        "objects": [
-            {
-                "chain": o.chain,
-                "seq": o.seq,
-                "kind": o.kind,
-                "sender": o.sender,
-                "epoch": o.epoch,
-                "verified": o.verified,
-                "text": o.text,
-                "problem": o.problem,
-            }
-            for o in read.objects
-        ],
-        "problems": read.problems,
+        "case": summary.model_dump(mode="json"),
+        **render.read_json(read),
+        "warnings": warnings,
     }
 
 
-def print_case(read: ReadCase) -> None:
-    c = read.summary
+def print_case(
+    summary: CaseSummary, read: ReadCase, manifest: Manifest, warnings: list[str]
+) -> None:
+    c = summary
     console.print(f"[bold]Case {c.id}[/] · channel {c.channel} · status {c.status}")
     console.print(
         f"  received {c.received_on} · acknowledgement due {c.ack_due_on} · "
         f"feedback due {c.feedback_due_on}"
     )
     console.print(f"  intake: {INTAKE_MODES.get(c.intake_mode, c.intake_mode)}")
-    if read.problems:
-        console.print("[bold red]Warning: this case's record does not verify:[/]")
-        for problem in read.problems:
-            console.print(f"  [red]- {problem}[/]")
-    for o in read.objects:
-        if o.chain != "thread":
-            continue
-        mark = "signature verified" if o.verified else "[red]NOT VERIFIED[/]"
-        console.print(f"\n[bold]#{o.seq} {o.kind}[/] from {o.sender} · {mark}")
-        if o.kind == "report" and read.report is not None:
-            console.print(read.report.text, markup=False)
-            for question, answer in read.report.answers.items():
-                console.print(f"  {question}: {answer}", markup=False)
-        elif o.text is not None:
-            console.print(o.text, markup=False)
+    render.print_warnings(read.problems + warnings)
+    render.print_thread(read, manifest)
+
+
+def _read(
+    context: Context, case_id: str, key: Path | None
+) -> tuple[CaseDetail, ReadCase, Manifest, list[str]]:
+    manifest = context.manifest()
+    detail = context.api.case(case_id)
+    keys = context.keys(key)
+    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+    seen = context.remembered.heads.get(case_id)
+    warnings = compare_with_seen(read, seen)
+    if not read.problems and not warnings:
+        # Remember only a head that verified, so evidence of tampering is never overwritten.
+        context.remembered.heads[case_id] = heads_to_state(read)
+        context.state.save()
+    return detail, read, manifest, warnings
 
 
 @app.command("show")
@@ -125,16 +116,87 @@ def show_command(
     key: KeyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Decrypt and show a case on this machine, verifying every signature and the chain."""
+    """Decrypt and show a case on this machine, verifying every signature and the chain.
+
+    Exit status 2 means the record does not verify (the output says how).
+    """
     context = logged_in(server)
     with context.api:
-        manifest = context.manifest()
-        detail = context.api.case(case_id)
-    keys = context.keys(key)
-    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+        detail, read, manifest, warnings = _read(context, case_id, key)
     if as_json:
-        print_json(case_json(read))
+        print_json(case_json(detail.case, read, warnings))
     else:
-        print_case(read)
-    if read.problems:
+        print_case(detail.case, read, manifest, warnings)
+    if read.problems or warnings:
         raise typer.Exit(code=2)
+
+
+@app.command("reply")
+def reply_command(
+    case_id: Annotated[str, typer.Argument(help="The case id.")],
+    text_file: Annotated[
+        str | None, typer.Option(help="Read the message from this file, or - for standard input.")
+    ] = None,
+    server: Server = None,
+    key: KeyOption = None,
+) -> None:
+    """Write to the reporter: encrypted here, signed with your key, appended to the thread."""
+    text = read_secret_text(text_file, what="message to the reporter")
+    context = logged_in(server)
+    with context.api:
+        detail, read, _manifest, warnings = _read(context, case_id, key)
+        if read.problems or warnings:
+            render.print_warnings(read.problems + warnings)
+            fail("The case's record does not verify, so nothing was sent; see the warnings above.")
+        posted = _send_reply(context, detail, read, key, text)
+    context.remembered.heads[case_id] = {
+        **context.remembered.heads.get(case_id, {}),
+        "thread": [posted.seq, posted.hash],
+    }
+    context.state.save()
+    console.print(f"Sent as message #{posted.seq} of case {case_id}.")
+
+
+def _send_reply(
+    context: Context, detail: CaseDetail, read: ReadCase, key: Path | None, text: str
+) -> ObjectOut:
+    case_id = detail.case.id
+    keys = context.keys(key)
+    seq, head = read.heads["thread"]
+    envelope = seal(
+        read.keys.thread,
+        message_plaintext(text),
+        case_id=b64d(case_id, size=16, what="case id"),
+        kind="message",
+        sender=context.label,
+        seq=seq + 1,
+        prev=head,
+        epoch=detail.case.epoch,
+        sign_seed=keys.sign_seed,
+    )
+    return context.api.post_case_object(case_id, envelope.to_json())
+
+
+def inbox(
+    server: Server = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Cases with messages from the reporter you have not read yet (in `cases show`)."""
+    context = logged_in(server)
+    with context.api:
+        cases = context.api.cases()
+    unread = []
+    for case in cases:
+        seen = context.remembered.heads.get(case.id, {}).get("thread", [-1])[0]
+        if case.last_reporter_seq > int(seen):
+            unread.append(case)
+    if as_json:
+        print_json([c.model_dump(mode="json") for c in unread])
+        return
+    if not unread:
+        console.print("No unread messages from reporters.")
+        return
+    table = Table("case", "channel", "status", "latest from reporter", "flags")
+    for c in unread:
+        table.add_row(c.id, c.channel, c.status, f"#{c.last_reporter_seq}", _flags(c))
+    console.print(table)

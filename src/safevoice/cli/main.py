@@ -13,6 +13,7 @@ app = make_app(
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("login")(session.login)
+app.command("inbox")(cases.inbox)
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(admin.app, name="admin")

@@ -10,21 +10,26 @@ report text is read from a file, standard input or a prompt, never from an argum
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from safevoice.cli import render
 from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
 from safevoice.client.api import Api
+from safevoice.client.reader import read_as_reporter
 from safevoice.client.state import State
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import create_case
+from safevoice.crypto.casefile import REPORTER, create_case, message_plaintext
 from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.envelope import seal
 from safevoice.crypto.keys import format_fingerprint
-from safevoice.crypto.login import random_id
+from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import VerificationFailed
 
@@ -168,6 +173,107 @@ def submit(
     console.print(f"Committee root: {format_fingerprint(verified.pin)}")
     console.print("Receipt (proof of submission; it contains nothing you wrote):")
     console.print(json.dumps(answer.receipt.model_dump()), markup=False)
+
+
+def _read_code() -> str:
+    """The follow-up code from the first line of standard input, or a hidden prompt."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line.strip():
+            fail("Give your follow-up code on the first line of standard input.")
+        return line
+    return str(typer.prompt("Your follow-up code", hide_input=True))
+
+
+@app.command("follow-up")
+def follow_up(
+    server: ServerOption,
+    pin: PinOption = None,
+    reply_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Send a reply read from this file, or - for the rest of standard "
+            "input (after the code on its first line)."
+        ),
+    ] = None,
+    proxy: ProxyOption = None,
+    state: StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Read the committee's messages with your follow-up code, and answer them.
+
+    The code is read from a hidden prompt or from the first line of standard input, never
+    from an argument. Everything is decrypted and verified on this machine.
+    """
+    code = parse_code(_read_code())
+    reply = read_secret_text(reply_file, what="reply") if reply_file is not None else None
+    stored = State.load(state) if state is not None else None
+    remembered = stored.server(server) if stored is not None else None
+    with Api(server, proxy=proxy) as api:
+        manifest = verify_for(
+            api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
+        ).manifest
+        kdf = manifest.code_kdf_for(code.version)
+        if kdf is None:
+            fail("This follow-up code belongs to a key derivation this server no longer offers.")
+        if not as_json:
+            err_console.print("Deriving your keys from the code on this machine…")
+        reporter = derive_reporter_keys(
+            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
+        )
+        challenge = powmod.parse(api.challenge("reporter-login").challenge)
+        token = api.reporter_login(
+            sign_key=b64e(reporter.sign_public),
+            challenge=challenge.token,
+            solution=powmod.solve(challenge),
+            signature=b64e(sign_login(reporter.sign_seed, manifest.instance_id, challenge)),
+        )
+        api.set_token(token.token)
+        view = api.reporter_case()
+        read = read_as_reporter(view, reporter=reporter, manifest=manifest)
+        sent = None
+        if reply is not None:
+            if read.problems:
+                render.print_warnings(read.problems)
+                fail("The conversation does not verify, so your reply was not sent.")
+            seq, head = read.heads["thread"]
+            envelope = seal(
+                read.keys.thread,
+                message_plaintext(reply),
+                case_id=b64d(view.case.id, size=16, what="case id"),
+                kind="message",
+                sender=REPORTER,
+                seq=seq + 1,
+                prev=head,
+                epoch=view.case.epoch,
+                sign_seed=reporter.sign_seed,
+            )
+            sent = api.post_reporter_object(envelope.to_json())
+    if stored is not None:
+        stored.save()
+    if as_json:
+        print_json(
+            {
+                "case": view.case.model_dump(mode="json"),
+                **render.read_json(read),
+                "sent": None if sent is None else sent.model_dump(),
+            }
+        )
+    else:
+        c = view.case
+        console.print(f"Your report, received on {c.received_on} · status: {c.status}")
+        acknowledged = (
+            f"acknowledged on {c.acknowledged_on}"
+            if c.acknowledged_on
+            else (f"acknowledgement due by {c.ack_due_on}")
+        )
+        console.print(f"  {acknowledged} · feedback due by {c.feedback_due_on}")
+        render.print_warnings(read.problems)
+        render.print_thread(read, manifest)
+        if sent is not None:
+            console.print(f"\nYour reply was sent (message #{sent.seq}).")
+    if read.problems:
+        raise typer.Exit(code=2)
 
 
 def main() -> None:

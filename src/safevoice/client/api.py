@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
 from safevoice.cases.schemas import CaseDetail, CaseSummary
+from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
 
@@ -183,6 +184,26 @@ class Api:
 
     def case(self, case_id: str) -> CaseDetail:
         return self._get(f"/api/v1/cases/{case_id}", CaseDetail)
+
+    def post_case_object(self, case_id: str, envelope: dict[str, Any]) -> ObjectOut:
+        return self._post(f"/api/v1/cases/{case_id}/objects", {"envelope": envelope}, ObjectOut)
+
+    def reporter_login(
+        self, *, sign_key: str, challenge: str, solution: str, signature: str
+    ) -> ReporterTokenOut:
+        body = {
+            "sign_key": sign_key,
+            "challenge": challenge,
+            "solution": solution,
+            "signature": signature,
+        }
+        return self._post("/api/v1/reporter/login", body, ReporterTokenOut)
+
+    def reporter_case(self) -> ReporterCaseView:
+        return self._get("/api/v1/reporter/case", ReporterCaseView)
+
+    def post_reporter_object(self, envelope: dict[str, Any]) -> ObjectOut:
+        return self._post("/api/v1/reporter/objects", {"envelope": envelope}, ObjectOut)
 
 
 def _parse(parser: Callable[[bytes], T], content: bytes) -> T:

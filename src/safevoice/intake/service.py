@@ -61,12 +61,16 @@ def _timestamp(now: datetime) -> int:
 
 
 def issue_challenge(
-    snap: Snapshot, *, purpose: str, now: datetime, ttl_seconds: int
+    snap: Snapshot, *, purpose: str, now: datetime, ttl_seconds: int, extra_difficulty: int = 0
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
     # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
-    difficulty = max(MIN_DIFFICULTY, snap.difficulty) if purpose in CHALLENGE_PURPOSES else 0
+    difficulty = (
+        min(powmod.MAX_DIFFICULTY, max(MIN_DIFFICULTY, snap.difficulty) + extra_difficulty)
+        if purpose in CHALLENGE_PURPOSES
+        else 0
+    )
     challenge = powmod.issue(
         snap.challenge_key,
         purpose=purpose,
@@ -355,6 +359,7 @@ def _case_rows(
         "reply_key": reply_key,
         "sign_key": sign_key,
         "thread_next": 1,
+        "last_reporter_seq": 0,
         "thread_head": report_hash,
         "committee_next": 0,
         "committee_head": GENESIS,

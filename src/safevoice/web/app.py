@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from safevoice.cases.router import router as cases_router
+from safevoice.dialogue.router import router as dialogue_router
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.settings import Settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.include_router(intake_router)
     app.include_router(members_router)
     app.include_router(cases_router)
+    app.include_router(dialogue_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)

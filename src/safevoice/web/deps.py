@@ -73,6 +73,17 @@ class SnapshotCache:
         return self._value
 
 
+def get_reader(request: Request) -> Iterator[Session]:
+    """A read-only session on the reader engine: never waits for writers, never writes."""
+    database: Database = request.app.state.database
+    session = database.session(write=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
 async def get_snapshot(request: Request) -> Snapshot:
     cache: SnapshotCache = request.app.state.snapshots
     return await cache.get()
@@ -84,6 +95,7 @@ async def get_now() -> datetime:
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+ReaderDep = Annotated[Session, Depends(get_reader, scope="function")]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 
@@ -121,3 +133,12 @@ def current_member(principal: PrincipalDep) -> Principal:
 
 
 MemberDep = Annotated[Principal, Depends(current_member)]
+
+
+def current_reporter(principal: PrincipalDep) -> Principal:
+    if principal.role != "reporter":
+        raise Forbidden("This is for the reporter of a case, logged in with the follow-up code.")
+    return principal
+
+
+ReporterDep = Annotated[Principal, Depends(current_reporter)]
