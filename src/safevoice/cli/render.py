@@ -50,7 +50,6 @@ def read_json(read: ReadCase) -> dict[str, Any]:
             "channel": read.report.channel,
             "text": read.report.text,
             "answers": read.report.answers,
-            "recipients": read.report.recipients,
         },
         "objects": [
             {
