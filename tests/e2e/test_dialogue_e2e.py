@@ -4,80 +4,17 @@ server that tampers with the stored thread, as a malicious operator would."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from safevoice.storage.db import Database
-from tests.conftest import Cli
 from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.support.canary import new_canary, occurrences, scan_paths
+from tests.support.conversation import Conversation
 from tests.support.databases import data_paths
 from tests.support.server import ServerProcess
-from tests.support.world import World
-
-
-@dataclass
-class Conversation:
-    cli: Cli
-    server: ServerProcess
-    world: World
-    case_id: str
-    code: str
-
-    def member(self, *args: str, expect: int | None = 0, member: str = "alice") -> object:
-        return self.cli.safevoice(
-            *args, expect=expect, env={"SAFEVOICE_HOME": str(self.cli.home / member)}
-        )
-
-    def login(self, member: str = "alice") -> None:
-        self.member(
-            "login",
-            "--server",
-            self.server.url,
-            "--key",
-            str(self.world.key_file(member)),
-            "--pin",
-            self.world.pin,
-            member=member,
-        )
-
-    def reply(self, text_: str, member: str = "alice") -> None:
-        self.cli.safevoice(
-            "cases",
-            "reply",
-            self.case_id,
-            "--text-file",
-            "-",
-            stdin=text_,
-            env={"SAFEVOICE_HOME": str(self.cli.home / member)},
-        )
-
-    def show(self, *, expect: int | None = 0, member: str = "alice") -> dict[str, object]:
-        result = self.member("cases", "show", self.case_id, "--json", expect=expect, member=member)
-        return dict(json.loads(result.stdout))
-
-    def follow_up(self, reply: str | None = None, *, expect: int | None = 0) -> dict[str, object]:
-        args = ["follow-up", "--server", self.server.url, "--pin", self.world.pin, "--json"]
-        stdin = self.code + "\n"
-        if reply is not None:
-            args += ["--reply-file", "-"]
-            stdin += reply
-        result = self.cli.report(*args, stdin=stdin, expect=expect)
-        return dict(json.loads(result.stdout)) if result.stdout.strip() else {}
-
-
-@pytest.fixture
-def conversation(cli: Cli, server: ServerProcess, world: World, tmp_path: Path) -> Conversation:
-    answers = tmp_path / "answers.json"
-    answers.write_text(json.dumps({"where": "Depot"}))
-    submitted = submit_with_cli(cli, server, world, "The scales are rigged.", answers=answers)
-    talk = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
-    talk.login()
-    return talk
 
 
 def texts(shown: dict[str, object]) -> list[str | None]:
@@ -147,13 +84,6 @@ def test_unicode_round_trips_exactly_and_empty_messages_are_refused(
         expect=1,
     )
     assert "empty" in refused.stderr
-
-
-@pytest.fixture
-def raw(server: ServerProcess) -> Iterator[Database]:
-    database = Database.connect(server.database_url, pool_size=1)
-    yield database
-    database.dispose()
 
 
 def execute(database: Database, sql: str, **params: object) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from safevoice.cases import deadlines
-from safevoice.cases.models import Case, CaseObject, WrappedKey
+from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
 from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary, WrappedKeyOut
 from safevoice.crypto.casefile import member_label
 from safevoice.crypto.encoding import b64e
@@ -34,13 +34,18 @@ def summary(case: Case, today: date) -> CaseSummary:
         ack_due_on=case.ack_due_on,
         feedback_due_on=case.feedback_due_on,
         acknowledged_on=case.acknowledged_on,
+        feedback_on=case.feedback_on,
         closed_on=case.closed_on,
         outcome=case.outcome,
+        handler=case.handler,
+        offered_to=case.offered_to,
         epoch=case.epoch,
+        rekey_needed=case.rekey_needed,
         thread_length=case.thread_next,
         last_reporter_seq=case.last_reporter_seq,
         ack_overdue=case.acknowledged_on is None and deadlines.is_overdue(case.ack_due_on, today),
         feedback_overdue=case.closed_on is None
+        and case.feedback_on is None
         and deadlines.is_overdue(case.feedback_due_on, today),
     )
 
@@ -52,19 +57,35 @@ def object_out(row: CaseObject) -> CaseObjectOut:
 
 
 def _readable(member_id: str) -> Select[Case]:
-    return select(Case).join(
-        WrappedKey,
-        and_(
-            WrappedKey.case_id == Case.id,
-            WrappedKey.epoch == Case.epoch,
-            WrappedKey.recipient == member_label(member_id),
-        ),
+    """Cases for which the member holds a key of the current epoch and has not recused."""
+    recused = select(Recusal.case_id).where(
+        Recusal.case_id == Case.id, Recusal.member_id == member_id
+    )
+    return (
+        select(Case)
+        .join(
+            WrappedKey,
+            and_(
+                WrappedKey.case_id == Case.id,
+                WrappedKey.epoch == Case.epoch,
+                WrappedKey.recipient == member_label(member_id),
+            ),
+        )
+        .where(~recused.exists())
     )
 
 
-def list_for_member(session: Session, *, member_id: str, today: date) -> list[CaseSummary]:
-    cases = session.scalars(_readable(member_id).order_by(Case.id))
-    return [summary(case, today) for case in cases]
+def readable_cases(session: Session, *, member_id: str) -> list[Case]:
+    return list(session.scalars(_readable(member_id).order_by(Case.id)))
+
+
+def list_for_member(
+    session: Session, *, member_id: str, today: date, overdue_only: bool = False
+) -> list[CaseSummary]:
+    summaries = [summary(case, today) for case in readable_cases(session, member_id=member_id)]
+    if overdue_only:
+        return [s for s in summaries if s.ack_overdue or s.feedback_overdue]
+    return summaries
 
 
 def readable_case(session: Session, *, member_id: str, case_id: str) -> Case:
@@ -94,4 +115,7 @@ def detail_for_member(session: Session, *, member_id: str, case_id: str, today: 
             WrappedKeyOut(epoch=w.epoch, recipient=w.recipient, sealed=b64e(w.sealed))
             for w in wraps
         ],
+        recused=sorted(
+            session.scalars(select(Recusal.member_id).where(Recusal.case_id == case.id))
+        ),
     )

@@ -1,4 +1,4 @@
-"""Showing a verified thread in the terminal, the same way for members and reporters."""
+"""Showing a verified case in the terminal, the same way for members and reporters."""
 
 from __future__ import annotations
 
@@ -7,9 +7,25 @@ from typing import Any
 from rich.markup import escape
 
 from safevoice.cli.common import console
-from safevoice.client.reader import ReadCase
+from safevoice.client.reader import ReadCase, ReadObject
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.manifest import Manifest
+
+COMMITTEE_FIELDS = (
+    "text",
+    "decision",
+    "risk_of_detriment",
+    "description",
+    "owner",
+    "due_on",
+    "state",
+    "reason",
+    "outcome",
+    "approver",
+    "actions_taken",
+    "lessons",
+    "protection",
+)
 
 
 def sender_name(sender: str, manifest: Manifest) -> str:
@@ -28,18 +44,43 @@ def print_warnings(warnings: list[str]) -> None:
         console.print(f"  [red]- {escape(warning)}[/]")
 
 
+def _heading(o: ReadObject, manifest: Manifest) -> str:
+    mark = "signature verified" if o.verified else "[red]NOT VERIFIED[/]"
+    what = o.kind
+    if o.kind == "status":
+        what = f"status: {o.body.get('status', '?')}"
+        if o.body.get("outcome"):
+            what += f" ({o.body['outcome']})"
+    elif o.kind == "epoch":
+        what = f"new key epoch {o.epoch}"
+    sender = escape(sender_name(o.sender, manifest))
+    return f"\n[bold]#{o.seq} {escape(what)}[/] from {sender} · {mark}"
+
+
 def print_thread(read: ReadCase, manifest: Manifest) -> None:
     for o in read.thread():
-        mark = "signature verified" if o.verified else "[red]NOT VERIFIED[/]"
-        console.print(
-            f"\n[bold]#{o.seq} {o.kind}[/] from {sender_name(o.sender, manifest)} · {mark}"
-        )
+        console.print(_heading(o, manifest))
         if o.kind == "report" and read.report is not None:
             console.print(read.report.text, markup=False)
             for question, answer in read.report.answers.items():
                 console.print(f"  {question}: {answer}", markup=False)
         elif o.text is not None:
             console.print(o.text, markup=False)
+
+
+def print_committee(read: ReadCase, manifest: Manifest) -> None:
+    """The committee chain: notes, triage, actions and closure (never shown to reporters)."""
+    committee = [o for o in read.objects if o.chain == "committee"]
+    if not committee:
+        return
+    console.print("\n[bold]Committee only[/]")
+    for o in committee:
+        console.print(_heading(o, manifest))
+        for field in COMMITTEE_FIELDS:
+            value = o.body.get(field)
+            if value:
+                label = "" if field == "text" else f"{field.replace('_', ' ')}: "
+                console.print(f"  {label}{value}", markup=False)
 
 
 def read_json(read: ReadCase) -> dict[str, Any]:
@@ -60,6 +101,10 @@ def read_json(read: ReadCase) -> dict[str, Any]:
                 "epoch": o.epoch,
                 "verified": o.verified,
                 "text": o.text,
+                # Epoch records carry keys; they are never printed.
+                "body": {}
+                if o.kind in ("epoch", "report")
+                else {k: v for k, v in o.body.items() if k != "format"},
                 "problem": o.problem,
             }
             for o in read.objects

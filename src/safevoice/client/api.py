@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
-from safevoice.cases.schemas import CaseDetail, CaseSummary
+from safevoice.cases.schemas import ActionOut, CaseDetail, CaseSummary
 from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
@@ -178,15 +178,44 @@ class Api:
             TokenOut,
         )
 
-    def cases(self) -> list[CaseSummary]:
-        content = self._send("GET", "/api/v1/cases").content
+    def cases(self, *, overdue: bool = False) -> list[CaseSummary]:
+        params = {"overdue": "true"} if overdue else None
+        content = self._send("GET", "/api/v1/cases", params=params).content
         return _parse(TypeAdapter(list[CaseSummary]).validate_json, content)
+
+    def change_status(self, case_id: str, body: dict[str, Any]) -> list[ObjectOut]:
+        content = self._send("POST", f"/api/v1/cases/{case_id}/status", json=body).content
+        return _parse(TypeAdapter(list[ObjectOut]).validate_json, content)
+
+    def claim(self, case_id: str, *, offer_to: str | None = None) -> None:
+        self._send("POST", f"/api/v1/cases/{case_id}/claim", json={"offer_to": offer_to})
+
+    def recuse(self, case_id: str) -> None:
+        self._send("POST", f"/api/v1/cases/{case_id}/recuse")
+
+    def rekey(self, case_id: str, body: dict[str, Any]) -> ObjectOut:
+        return self._post(f"/api/v1/cases/{case_id}/rekey", body, ObjectOut)
+
+    def add_action(self, case_id: str, body: dict[str, Any]) -> ActionOut:
+        return self._post(f"/api/v1/cases/{case_id}/actions", body, ActionOut)
+
+    def update_action(self, action_id: str, body: dict[str, Any]) -> ActionOut:
+        response = self._send("PATCH", f"/api/v1/actions/{action_id}", json=body)
+        return _parse(ActionOut.model_validate_json, response.content)
+
+    def actions(self, *, overdue: bool = False) -> list[ActionOut]:
+        params = {"overdue": "true"} if overdue else None
+        content = self._send("GET", "/api/v1/actions", params=params).content
+        return _parse(TypeAdapter(list[ActionOut]).validate_json, content)
 
     def case(self, case_id: str) -> CaseDetail:
         return self._get(f"/api/v1/cases/{case_id}", CaseDetail)
 
-    def post_case_object(self, case_id: str, envelope: dict[str, Any]) -> ObjectOut:
-        return self._post(f"/api/v1/cases/{case_id}/objects", {"envelope": envelope}, ObjectOut)
+    def post_case_object(
+        self, case_id: str, envelope: dict[str, Any], *, feedback: bool = False
+    ) -> ObjectOut:
+        body = {"envelope": envelope, "feedback": feedback}
+        return self._post(f"/api/v1/cases/{case_id}/objects", body, ObjectOut)
 
     def reporter_login(
         self, *, sign_key: str, challenge: str, solution: str, signature: str

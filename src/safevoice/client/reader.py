@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safevoice.cases.schemas import CaseDetail, CaseObjectOut, WrappedKeyOut
-from safevoice.crypto.casefile import REPORTER, Report, parse_report
+from safevoice.crypto.casefile import REPORTER, Report, parse_epoch, parse_report
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import (
@@ -96,6 +96,41 @@ def _sender_key(sender: str, report: Report | None, manifest: Manifest) -> bytes
     return None
 
 
+def epoch_keys(
+    objects: Sequence[CaseObjectOut],
+    *,
+    case_id: str,
+    epoch: int,
+    keys: CaseKeys,
+    manifest: Manifest,
+) -> tuple[dict[int, CaseKeys], list[str], list[str]]:
+    """Keys of every epoch, from the current epoch's record (signed by a member), and the
+    recipients that record names. Returns (keys by epoch, recipients, problems)."""
+    by_epoch = {epoch: keys}
+    if epoch == 0:
+        return by_epoch, [], []
+    case_bytes = b64d(case_id, size=16, what="case id")
+    for item in objects:
+        if item.chain != "thread" or item.envelope.kind != "epoch" or item.envelope.epoch != epoch:
+            continue
+        try:
+            envelope = Envelope.from_json(item.envelope.model_dump())
+            sign_key = _sender_key(envelope.sender, None, manifest)
+            if sign_key is None:
+                return by_epoch, [], ["the key epoch record comes from someone unknown"]
+            labels, earlier = parse_epoch(
+                open_envelope(keys.thread, envelope, sign_key=sign_key),
+                case_id=case_bytes,
+                epoch=epoch,
+                committee_key=keys.committee,
+            )
+        except SafeVoiceError as exc:
+            return by_epoch, [], [f"the key epoch record does not verify: {exc.message}"]
+        by_epoch.update(earlier)
+        return by_epoch, labels, []
+    return by_epoch, [], ["the record of the current key epoch is missing"]
+
+
 def read_objects(
     objects: Sequence[CaseObjectOut],
     *,
@@ -106,15 +141,16 @@ def read_objects(
     manifest: Manifest,
     chains: tuple[str, ...] = ("thread", "committee"),
 ) -> ReadCase:
-    """Verify and decrypt the given chains of a case with its keys."""
+    """Verify and decrypt the given chains of a case with its keys (of every epoch)."""
     case_bytes = b64d(case_id, size=16, what="case id")
-    problems: list[str] = []
+    by_epoch, epoch_labels, problems = epoch_keys(
+        objects, case_id=case_id, epoch=epoch, keys=keys, manifest=manifest
+    )
     read_all: list[ReadObject] = []
     report: Report | None = None
     heads: dict[str, tuple[int, bytes]] = {}
 
     for chain in chains:
-        key = keys.thread if chain == "thread" else keys.committee
         items = sorted((o for o in objects if o.chain == chain), key=lambda o: o.seq)
         prev, expected_seq = GENESIS, 0
         for item in items:
@@ -136,6 +172,10 @@ def read_objects(
             read.problem = _position_problem(
                 envelope, item, chain, case_bytes, expected_seq, prev, epoch
             )
+            object_keys = by_epoch.get(envelope.epoch)
+            key = None
+            if object_keys is not None:
+                key = object_keys.thread if chain == "thread" else object_keys.committee
             if key is None:
                 read.problem = read.problem or "you hold no key for this part of the case"
             elif envelope.kind == "report":
@@ -146,6 +186,12 @@ def read_objects(
                 problems.append(f"{chain} message {read.seq}: {read.problem}")
             prev, expected_seq = read.hash, envelope.seq + 1
         heads[chain] = (expected_seq - 1, prev)
+    if report is not None and epoch_labels:
+        chosen = set(report.recipients) | {REPORTER}
+        if not set(epoch_labels) <= chosen:
+            problems.append(
+                "a key epoch gave the case's keys to someone the reporter did not choose"
+            )
     return ReadCase(report=report, objects=read_all, problems=problems, heads=heads, keys=keys)
 
 
@@ -250,6 +296,15 @@ def read_as_reporter(
         read.problems.append("the report in this thread was not written with your code")
     if read.report is None and not read.problems:
         read.problems.append("the thread does not start with your report")
+    acknowledged = any(
+        o.kind == "status" and o.verified and o.body.get("status") == "acknowledged"
+        for o in read.thread()
+    )
+    if view.case.acknowledged_on is not None and not acknowledged:
+        read.problems.append(
+            "the server says your report was acknowledged, but no committee member signed an "
+            "acknowledgement"
+        )
     return read
 
 

@@ -14,6 +14,7 @@ from safevoice.dialogue.schemas import (
     ReporterLoginIn,
     ReporterTokenOut,
 )
+from safevoice.intake.schemas import ID_PATTERN
 from safevoice.web.deps import (
     DatabaseDep,
     MemberDep,
@@ -25,7 +26,7 @@ from safevoice.web.deps import (
 
 router = APIRouter(prefix="/api/v1", tags=["dialogue"])
 
-CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=r"^[A-Za-z0-9_-]+$")]
+CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 
 
 @router.post("/reporter/login", response_model=ReporterTokenOut)
@@ -76,4 +77,5 @@ def post_case_object(
         case_id=case_id,
         envelope_json=body.envelope.model_dump(),
         now=now,
+        feedback=body.feedback,
     )

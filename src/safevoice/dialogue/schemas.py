@@ -31,6 +31,7 @@ class ObjectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     envelope: EnvelopeIn
+    feedback: bool = False
 
 
 class ObjectOut(BaseModel):

@@ -66,7 +66,7 @@ MAX_PENALTY = 8
 # Kinds each role may append through this path. Status changes, epoch records and the other
 # committee kinds carry workflow rules of their own and are appended by the case workflow.
 REPORTER_KINDS = frozenset({"message"})
-MEMBER_KINDS = frozenset({"message", "note"})
+MEMBER_KINDS = frozenset({"message", "note", "triage"})
 
 
 def _window(now: datetime) -> str:
@@ -196,48 +196,69 @@ def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:
 
 
 @dataclass(frozen=True)
-class _Author:
+class Author:
+    """Who is writing to a case: the label objects must name, and the key that signs them."""
+
     label: str
     sign_key: bytes
-    kinds: frozenset[str]
+
+    @property
+    def is_reporter(self) -> bool:
+        return self.label == REPORTER
 
 
-def _author(session: Session, snap: Snapshot, principal: Principal, case: Case) -> _Author:
+def author_for(session: Session, snap: Snapshot, principal: Principal, case: Case) -> Author:
+    """The writer behind a session, if they may write to this case at all."""
     if principal.role == "reporter":
         if principal.subject != case.id:
             raise NotFound(cases.NOT_FOUND)
-        return _Author(label=REPORTER, sign_key=case.sign_key, kinds=REPORTER_KINDS)
+        return Author(label=REPORTER, sign_key=case.sign_key)
     if principal.role != "member":
         raise Forbidden("Only the reporter and committee members may write to a case.")
     cases.readable_case(session, member_id=principal.subject, case_id=case.id)
     member = snap.require_manifest().member(principal.subject)
     if member is None:
         raise Forbidden("You are no longer in the committee's manifest.")
-    return _Author(label=member_label(member.id), sign_key=member.sign_key, kinds=MEMBER_KINDS)
+    return Author(label=member_label(member.id), sign_key=member.sign_key)
 
 
-def append_object(
-    session: Session,
-    snap: Snapshot,
-    *,
-    principal: Principal,
-    case_id: str,
-    envelope_json: dict[str, object],
-    now: datetime,
-) -> ObjectOut:
-    """Append one encrypted object to its chain if it is exactly the next one."""
+def load_case(session: Session, case_id: str) -> Case:
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(cases.NOT_FOUND)
-    author = _author(session, snap, principal, case)
+    return case
+
+
+def refuse_if_rekey_needed(case: Case) -> None:
+    if case.rekey_needed:
+        raise Conflict(
+            "A member recused from this case: it must be re-keyed (safevoice cases rekey) "
+            "before anything new is written."
+        )
+
+
+def append(
+    session: Session,
+    case: Case,
+    author: Author,
+    envelope_json: dict[str, object],
+    *,
+    kinds: frozenset[str],
+    epoch: int | None = None,
+) -> tuple[Envelope, ObjectOut]:
+    """Append one object if it is exactly the next one of its chain, from this author.
+
+    ``epoch`` is the epoch the object must be in (the case's current one unless a re-key
+    starts the next). The caller records the audit event.
+    """
     envelope = Envelope.from_json(envelope_json)
-    if envelope.kind not in author.kinds:
-        raise Forbidden("You may not add this kind of object to the case.")
+    if envelope.kind not in kinds:
+        raise Forbidden("You may not add this kind of object to the case here.")
     if envelope.case_id != b64d(case.id, size=16, what="case id"):
         raise BadEnvelope("The object was made for another case.")
     if envelope.sender != author.label:
         raise BadEnvelope("The object names another sender than the one logged in.")
-    if envelope.epoch != case.epoch:
+    if envelope.epoch != (case.epoch if epoch is None else epoch):
         raise Conflict("The case has moved to a new key epoch; reload it and encrypt again.")
     try:
         envelope.verify_signature(author.sign_key)
@@ -257,7 +278,7 @@ def append_object(
     values: dict[str, object]
     if chain == "thread":
         values = {"thread_next": expected_seq + 1, "thread_head": digest}
-        if author.label == REPORTER:
+        if author.is_reporter:
             values["last_reporter_seq"] = expected_seq
         column = Case.thread_next
     else:
@@ -281,11 +302,36 @@ def append_object(
             hash=digest,
         )
     )
+    return envelope, ObjectOut(chain=chain, seq=envelope.seq, hash=b64e(digest))
+
+
+def append_object(
+    session: Session,
+    snap: Snapshot,
+    *,
+    principal: Principal,
+    case_id: str,
+    envelope_json: dict[str, object],
+    now: datetime,
+    feedback: bool = False,
+) -> ObjectOut:
+    """Append a message (thread) or a note or triage record (committee chain)."""
+    case = load_case(session, case_id)
+    author = author_for(session, snap, principal, case)
+    refuse_if_rekey_needed(case)
+    kinds = REPORTER_KINDS if author.is_reporter else MEMBER_KINDS
+    envelope, posted = append(session, case, author, envelope_json, kinds=kinds)
+    today = snap.today(now)
+    if feedback and not author.is_reporter and envelope.chain == "thread":
+        if case.acknowledged_on is None:
+            raise Conflict("Acknowledge the case before giving feedback.")
+        if case.feedback_on is None:
+            case.feedback_on = today
     audit.record(
         session,
-        event="message.posted" if chain == "thread" else "note.added",
+        event="message.posted" if envelope.chain == "thread" else f"{envelope.kind}.added",
         case_id=case.id,
-        actor=audit.REPORTER if author.label == REPORTER else author.label,
-        on=snap.today(now),
+        actor=audit.REPORTER if author.is_reporter else author.label,
+        on=today,
     )
-    return ObjectOut(chain=chain, seq=envelope.seq, hash=b64e(digest))
+    return posted
