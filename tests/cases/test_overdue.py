@@ -87,3 +87,27 @@ def test_members_list_only_overdue_cases_when_asked(
 
     assert [c["id"] for c in overdue] == [late.case_id]
     assert len(everything) == 2
+
+
+def test_the_export_pages_through_every_readable_case_once_and_nothing_else(
+    client: httpx.Client, manifest: Manifest, world: World
+) -> None:
+    subs = [new_case(client, manifest, text=f"Case {i}.") for i in range(3)]
+    hidden = new_case(client, manifest, text="Not for Bob.", exclude=["bob"])
+    bob = bearer(login(client, world.members["bob"], manifest))
+
+    seen: list[str] = []
+    after = None
+    while True:
+        params = {"limit": "1", **({"after": after} if after else {})}
+        page = client.get("/api/v1/cases/export", params=params, headers=bob).json()
+        seen += [c["case"]["id"] for c in page["cases"]]
+        for case in page["cases"]:
+            assert [w["recipient"] for w in case["wrapped_keys"]] == ["member:bob"]
+            assert case["objects"][0]["envelope"]["kind"] == "report"
+        after = page["next"]
+        if after is None:
+            break
+
+    assert sorted(seen) == sorted(s.case_id for s in subs)
+    assert hidden.case_id not in seen

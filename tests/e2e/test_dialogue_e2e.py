@@ -185,3 +185,22 @@ def test_deleting_the_last_message_or_rolling_back_is_noticed_by_a_member_who_sa
 
     assert shown["problems"] == []
     assert any("fewer messages" in w for w in shown["warnings"])  # type: ignore[attr-defined]
+
+
+def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
+    conversation: Conversation, raw: Database
+) -> None:
+    conversation.reply("A question.")
+    synced = json.loads(conversation.member("cases", "sync", "--json").stdout)  # type: ignore[attr-defined]
+    assert synced["cases"] >= 1
+    assert synced["failing"] == []
+    execute(
+        raw,
+        "DELETE FROM case_object WHERE case_id = :case AND chain = 'thread' AND seq = 1",
+        case=conversation.case_id,
+    )
+
+    result = conversation.member("cases", "sync", "--json", expect=2)
+
+    failing = json.loads(result.stdout)["failing"]  # type: ignore[attr-defined]
+    assert [f["id"] for f in failing] == [conversation.case_id]

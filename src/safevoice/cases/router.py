@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from safevoice.cases import service, workflow
 from safevoice.cases.schemas import (
@@ -12,6 +12,7 @@ from safevoice.cases.schemas import (
     ActionOut,
     ActionUpdateIn,
     CaseDetail,
+    CaseExport,
     CaseSummary,
     ClaimIn,
     RekeyIn,
@@ -37,6 +38,21 @@ def get_cases(
     """Cases the caller can read, metadata only, in no meaningful order."""
     return service.list_for_member(
         session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
+    )
+
+
+@router.get("/cases/export", response_model=CaseExport)
+def get_cases_export(
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+    after: Annotated[str | None, Query(min_length=22, max_length=22, pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.EXPORT_PAGE)] = service.EXPORT_PAGE,
+) -> CaseExport:
+    """Every readable case with its envelopes and the caller's wrapped keys, page by page."""
+    return service.export_for_member(
+        session, member_id=member.subject, today=snap.today(now), after=after, limit=limit
     )
 
 

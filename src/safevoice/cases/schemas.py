@@ -51,6 +51,13 @@ class CaseDetail(BaseModel):
     recused: list[str] = []
 
 
+class CaseExport(BaseModel):
+    """A page of cases with everything a member needs to read them locally."""
+
+    cases: list[CaseDetail]
+    next: str | None
+
+
 Status = Literal["received", "acknowledged", "investigating", "action_planned", "closed"]
 Outcome = Literal["substantiated", "not_substantiated", "out_of_scope", "no_action_needed"]
 ActionState = Literal["planned", "in_progress", "done", "dropped"]

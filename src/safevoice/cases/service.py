@@ -16,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
-from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary, WrappedKeyOut
+from safevoice.cases.schemas import (
+    CaseDetail,
+    CaseExport,
+    CaseObjectOut,
+    CaseSummary,
+    WrappedKeyOut,
+)
 from safevoice.crypto.casefile import member_label
 from safevoice.crypto.encoding import b64e
 from safevoice.errors import NotFound
@@ -118,4 +124,54 @@ def detail_for_member(session: Session, *, member_id: str, case_id: str, today: 
         recused=sorted(
             session.scalars(select(Recusal.member_id).where(Recusal.case_id == case.id))
         ),
+    )
+
+
+EXPORT_PAGE = 500
+
+
+def export_for_member(
+    session: Session, *, member_id: str, today: date, after: str | None, limit: int
+) -> CaseExport:
+    """Readable cases in pages, each with its objects and the member's own wrapped keys.
+
+    Three queries per page whatever its size, so a member can sync thousands of cases quickly.
+    """
+    query = _readable(member_id).order_by(Case.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Case.id > after)
+    page = list(session.scalars(query))
+    more = len(page) > limit
+    page = page[:limit]
+    ids = [case.id for case in page]
+    objects: dict[str, list[CaseObjectOut]] = {i: [] for i in ids}
+    for row in session.scalars(
+        select(CaseObject)
+        .where(CaseObject.case_id.in_(ids))
+        .order_by(CaseObject.case_id, CaseObject.chain, CaseObject.seq)
+    ):
+        objects[row.case_id].append(object_out(row))
+    wraps: dict[str, list[WrappedKeyOut]] = {i: [] for i in ids}
+    for wrap in session.scalars(
+        select(WrappedKey).where(
+            WrappedKey.case_id.in_(ids), WrappedKey.recipient == member_label(member_id)
+        )
+    ):
+        wraps[wrap.case_id].append(
+            WrappedKeyOut(epoch=wrap.epoch, recipient=wrap.recipient, sealed=b64e(wrap.sealed))
+        )
+    recused: dict[str, list[str]] = {i: [] for i in ids}
+    for recusal in session.scalars(select(Recusal).where(Recusal.case_id.in_(ids))):
+        recused[recusal.case_id].append(recusal.member_id)
+    return CaseExport(
+        cases=[
+            CaseDetail(
+                case=summary(case, today),
+                objects=objects[case.id],
+                wrapped_keys=wraps[case.id],
+                recused=sorted(recused[case.id]),
+            )
+            for case in page
+        ],
+        next=ids[-1] if more else None,
     )

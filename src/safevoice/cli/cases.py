@@ -12,11 +12,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from safevoice.cases.schemas import CaseDetail, CaseSummary
 from safevoice.cli import render
-from safevoice.cli.common import console, fail, make_app, print_json, read_secret_text
+from safevoice.cli.common import (
+    console,
+    err_console,
+    fail,
+    make_app,
+    print_json,
+    read_secret_text,
+)
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client.reader import ReadCase, compare_with_seen, heads_to_state, read_case
 from safevoice.client.workflow import next_object, rekey_body
@@ -426,6 +434,50 @@ def rekey_command(case_id: CaseArgument, server: Server = None, key: KeyOption =
         f"Case {case_id} is now in key epoch {opened.detail.case.epoch + 1}, "
         f"readable by {len(recipients)} committee member(s) and the reporter."
     )
+
+
+@app.command("sync")
+def sync_command(
+    server: Server = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch, verify and decrypt every case you can read, and remember their heads.
+
+    Use it to check the whole record at once (exit status 2 if any case does not verify) and
+    before `inbox`, which then knows what you have read.
+    """
+    context = logged_in(server)
+    results: list[dict[str, Any]] = []
+    with context.api:
+        manifest = context.manifest()
+        keys = context.keys(key)
+        with Progress(transient=True, console=err_console) as progress:
+            task = progress.add_task("Verifying and decrypting cases", total=None)
+            for detail in context.api.export_cases():
+                read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+                warnings = compare_with_seen(read, context.remembered.heads.get(detail.case.id))
+                if not read.problems and not warnings:
+                    context.remembered.heads[detail.case.id] = heads_to_state(read)
+                results.append(
+                    {
+                        "id": detail.case.id,
+                        "problems": read.problems + warnings,
+                        "messages": len(read.objects),
+                    }
+                )
+                progress.advance(task)
+    context.state.save()
+    failing = [r for r in results if r["problems"]]
+    if as_json:
+        print_json({"cases": len(results), "failing": failing})
+    else:
+        console.print(f"{len(results)} case(s) verified and decrypted on this machine.")
+        for result in failing:
+            console.print(f"[red]Case {result['id']} does not verify:[/]")
+            render.print_warnings(result["problems"])
+    if failing:
+        raise typer.Exit(code=2)
 
 
 def inbox(server: Server = None, as_json: JsonOption = False) -> None:

@@ -9,14 +9,14 @@ the proxy, as Tor needs).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseSummary
+from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary
 from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
@@ -207,6 +207,18 @@ class Api:
         params = {"overdue": "true"} if overdue else None
         content = self._send("GET", "/api/v1/actions", params=params).content
         return _parse(TypeAdapter(list[ActionOut]).validate_json, content)
+
+    def export_cases(self) -> Iterator[CaseDetail]:
+        """Every readable case, fetched a page at a time."""
+        after: str | None = None
+        while True:
+            params = {"after": after} if after else None
+            content = self._send("GET", "/api/v1/cases/export", params=params).content
+            page = _parse(CaseExport.model_validate_json, content)
+            yield from page.cases
+            if page.next is None:
+                return
+            after = page.next
 
     def case(self, case_id: str) -> CaseDetail:
         return self._get(f"/api/v1/cases/{case_id}", CaseDetail)
