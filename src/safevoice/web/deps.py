@@ -22,6 +22,7 @@ from safevoice.instance.service import Snapshot, snapshot
 from safevoice.members.service import Principal, authenticate
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
+from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 
 
@@ -124,6 +125,25 @@ def current_principal(session: SessionDep, token: TokenDep, now: NowDep) -> Prin
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def optional_principal(
+    session: SessionDep, now: NowDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal | None:
+    if not authorization:
+        return None
+    return authenticate(session, bearer_token(authorization), now=now)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 
 
 def current_member(principal: PrincipalDep) -> Principal:
