@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0009_attachments"
 down_revision = "0006_workflow"
 branch_labels = None
