@@ -70,7 +70,7 @@ import calendar
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 from statistics import median
@@ -198,7 +198,7 @@ class CaseFacts:
     closed_on: date | None = None
     outcome: str | None = None
     changes: tuple[tuple[str, date], ...] = ()
-    actions: tuple[ActionFacts, ...] = field(default=())
+    actions: tuple[ActionFacts, ...] = ()
 
 
 # -- small counts -------------------------------------------------------------------------------
