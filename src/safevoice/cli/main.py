@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safevoice.cli import actions, admin, cases, demo, keys, manifest, serve, session
+from safevoice.cli import actions, admin, cases, demo, keys, manifest, serve, session, stats
 from safevoice.cli.common import make_app
 
 app = make_app(
@@ -14,6 +14,7 @@ app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("login")(session.login)
 app.command("inbox")(cases.inbox)
+app.command("stats")(stats.stats)
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(admin.app, name="admin")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
 from safevoice.attachments.schemas import UploadOut
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary
+from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary, Statistics
 from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
@@ -223,6 +223,19 @@ class Api:
 
     def case(self, case_id: str) -> CaseDetail:
         return self._get(f"/api/v1/cases/{case_id}", CaseDetail)
+
+    def stats(
+        self,
+        *,
+        period_from: str | None = None,
+        period_to: str | None = None,
+        channel: str | None = None,
+    ) -> Statistics:
+        """Workflow statistics (members and auditors); small counts come back as ``"<5"``."""
+        wanted = {"from": period_from, "to": period_to, "channel": channel}
+        params = {name: value for name, value in wanted.items() if value is not None}
+        content = self._send("GET", "/api/v1/stats", params=params).content
+        return _parse(Statistics.model_validate_json, content)
 
     def post_case_object(
         self,

@@ -155,6 +155,15 @@ def current_member(principal: PrincipalDep) -> Principal:
 MemberDep = Annotated[Principal, Depends(current_member)]
 
 
+def current_member_or_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role not in ("member", "auditor"):
+        raise Forbidden("Only committee members and auditors may do this.")
+    return principal
+
+
+MemberOrAuditorDep = Annotated[Principal, Depends(current_member_or_auditor)]
+
+
 def current_reporter(principal: PrincipalDep) -> Principal:
     if principal.role != "reporter":
         raise Forbidden("This is for the reporter of a case, logged in with the follow-up code.")
