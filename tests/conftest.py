@@ -78,8 +78,15 @@ def manifest(database: Database) -> Manifest:
 
 
 @pytest.fixture
-def client(database: Database, database_url: str) -> Iterator[httpx.Client]:
-    app = create_app(Settings(database_url=database_url, snapshot_ttl_seconds=0), database=database)
+def blob_spec(tmp_path: Path) -> str:
+    """Where the in-process app keeps attachment chunks (a folder by default)."""
+    return f"fs:{tmp_path / 'blobs'}"
+
+
+@pytest.fixture
+def client(database: Database, database_url: str, blob_spec: str) -> Iterator[httpx.Client]:
+    settings = Settings(database_url=database_url, snapshot_ttl_seconds=0, blob_store=blob_spec)
+    app = create_app(settings, database=database)
     with client_for(app) as http:
         yield http
 

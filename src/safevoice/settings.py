@@ -75,7 +75,9 @@ class Settings:
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     production: bool = False
     bundle_dir: Path | None = None
-    blob_dir: Path = field(default_factory=lambda: Path("var/blobs"))
+    blob_store: str = "fs:var/blobs"
+    max_file_bytes: int = 2 * 1024**3
+    max_case_bytes: int = 8 * 1024**3
     challenge_ttl_seconds: int = 3600
     session_ttl_seconds: int = 1800
     max_request_bytes: int = 2 * 1024 * 1024
@@ -92,7 +94,14 @@ class Settings:
             database_url=_database_url(env),
             production=_flag(env.get("SAFEVOICE_PRODUCTION"), name="SAFEVOICE_PRODUCTION"),
             bundle_dir=Path(bundle) if bundle else None,
-            blob_dir=Path(env.get("SAFEVOICE_BLOB_DIR") or "var/blobs"),
+            blob_store=env.get("SAFEVOICE_BLOB_STORE")
+            or f"fs:{env.get('SAFEVOICE_BLOB_DIR') or 'var/blobs'}",
+            max_file_bytes=_int(
+                env.get("SAFEVOICE_MAX_FILE_BYTES"), 2 * 1024**3, name="SAFEVOICE_MAX_FILE_BYTES"
+            ),
+            max_case_bytes=_int(
+                env.get("SAFEVOICE_MAX_CASE_BYTES"), 8 * 1024**3, name="SAFEVOICE_MAX_CASE_BYTES"
+            ),
             challenge_ttl_seconds=_int(
                 env.get("SAFEVOICE_CHALLENGE_TTL"), 3600, name="SAFEVOICE_CHALLENGE_TTL"
             ),

@@ -21,6 +21,7 @@ from safevoice.instance.models import PublishedManifest, ServerState
 from safevoice.instance.production import (
     ProductionRefused,
     ServiceUser,
+    blob_store_problem,
     bundle_problem,
     check,
     database_url_problem,
@@ -103,6 +104,27 @@ def test_a_short_password_and_a_password_less_tcp_connection_are_refused() -> No
 )
 def test_a_long_random_password_a_local_socket_or_sqlite_is_accepted(url: str) -> None:
     assert database_url_problem(url) is None
+
+
+@pytest.mark.parametrize("secret", ["minioadmin", "changeme", "short-Secret1", "x" * 40])
+def test_a_placeholder_s3_secret_is_refused_when_attachments_go_to_s3(secret: str) -> None:
+    spec = "s3://safevoice-blobs/prod?endpoint=https://s3.internal"
+
+    problem = blob_store_problem(spec, {"AWS_SECRET_ACCESS_KEY": secret})
+
+    assert problem is not None
+    assert "AWS_SECRET_ACCESS_KEY is a placeholder or too short" in problem
+    assert secret not in problem
+
+
+def test_an_s3_secret_is_judged_only_where_it_is_used_and_given() -> None:
+    strong = {"AWS_SECRET_ACCESS_KEY": STRONG}
+    weak = {"AWS_SECRET_ACCESS_KEY": "minioadmin"}
+
+    assert blob_store_problem("s3://safevoice-blobs", strong) is None
+    assert blob_store_problem("s3://safevoice-blobs", {}) is None  # AWS's own files or a role
+    assert blob_store_problem("fs:/var/lib/safevoice/blobs", weak) is None
+    assert blob_store_problem("db", weak) is None
 
 
 # --- the release bundle ----------------------------------------------------------------------

@@ -4,23 +4,65 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, status
 
-from safevoice.cases import service
-from safevoice.cases.schemas import CaseDetail, CaseSummary
-from safevoice.web.deps import MemberDep, NowDep, SessionDep, SnapshotDep
+from safevoice.cases import service, stats, workflow
+from safevoice.cases.schemas import (
+    ActionIn,
+    ActionOut,
+    ActionUpdateIn,
+    CaseDetail,
+    CaseExport,
+    CaseSummary,
+    ClaimIn,
+    RekeyIn,
+    Statistics,
+    StatusIn,
+)
+from safevoice.dialogue.schemas import ObjectOut
+from safevoice.intake.schemas import ID_PATTERN
+from safevoice.web.deps import MemberDep, MemberOrAuditorDep, NowDep, SessionDep, SnapshotDep
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
-CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=r"^[A-Za-z0-9_-]+$")]
+CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
+MONTH = r"^[0-9]{4}-[0-9]{2}$"
+FromMonth = Annotated[
+    str | None, Query(alias="from", pattern=MONTH, description="First month (YYYY-MM).")
+]
+ToMonth = Annotated[
+    str | None, Query(alias="to", pattern=MONTH, description="Last month (YYYY-MM).")
+]
+ChannelName = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
 @router.get("/cases", response_model=list[CaseSummary])
 def get_cases(
-    member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+    overdue: bool = False,
 ) -> list[CaseSummary]:
     """Cases the caller can read, metadata only, in no meaningful order."""
-    return service.list_for_member(session, member_id=member.subject, today=snap.today(now))
+    return service.list_for_member(
+        session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
+    )
+
+
+@router.get("/cases/export", response_model=CaseExport)
+def get_cases_export(
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+    after: Annotated[str | None, Query(min_length=22, max_length=22, pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.EXPORT_PAGE)] = service.EXPORT_PAGE,
+) -> CaseExport:
+    """Every readable case with its envelopes and the caller's wrapped keys, page by page."""
+    return service.export_for_member(
+        session, member_id=member.subject, today=snap.today(now), after=after, limit=limit
+    )
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
@@ -30,4 +72,123 @@ def get_case(
     """One case's envelopes and the caller's own wrapped keys; decryption happens locally."""
     return service.detail_for_member(
         session, member_id=member.subject, case_id=case_id, today=snap.today(now)
+    )
+
+
+@router.post(
+    "/cases/{case_id}/status", response_model=list[ObjectOut], status_code=status.HTTP_201_CREATED
+)
+def post_status(
+    case_id: CaseId,
+    body: StatusIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> list[ObjectOut]:
+    """Move a case to a new status, with the signed status object the reporter will see."""
+    return workflow.change_status(
+        session, snap, principal=member, case_id=case_id, body=body, now=now
+    )
+
+
+@router.post("/cases/{case_id}/claim", status_code=status.HTTP_204_NO_CONTENT)
+def post_claim(
+    case_id: CaseId,
+    body: ClaimIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> None:
+    """Take the case (or accept an offer), or offer it to another member."""
+    workflow.claim(session, snap, principal=member, case_id=case_id, body=body, now=now)
+
+
+@router.post("/cases/{case_id}/recuse", status_code=status.HTTP_204_NO_CONTENT)
+def post_recuse(
+    case_id: CaseId, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+) -> None:
+    """Declare a conflict of interest; the case must then be re-keyed by another member."""
+    workflow.recuse(session, snap, principal=member, case_id=case_id, now=now)
+
+
+@router.post(
+    "/cases/{case_id}/rekey", response_model=ObjectOut, status_code=status.HTTP_201_CREATED
+)
+def post_rekey(
+    case_id: CaseId,
+    body: RekeyIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> ObjectOut:
+    """Start the case's next key epoch with an epoch record and new wrapped keys."""
+    return workflow.rekey(session, snap, principal=member, case_id=case_id, body=body, now=now)
+
+
+@router.post(
+    "/cases/{case_id}/actions", response_model=ActionOut, status_code=status.HTTP_201_CREATED
+)
+def post_action(
+    case_id: CaseId,
+    body: ActionIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> ActionOut:
+    """Plan a corrective action with an owner and a due day."""
+    return workflow.add_action(session, snap, principal=member, case_id=case_id, body=body, now=now)
+
+
+@router.patch("/actions/{action_id}", response_model=ActionOut)
+def patch_action(
+    action_id: CaseId,
+    body: ActionUpdateIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> ActionOut:
+    """Move a corrective action on (in progress, done, or dropped with a reason)."""
+    return workflow.update_action(
+        session, snap, principal=member, action_id=action_id, body=body, now=now
+    )
+
+
+@router.get("/actions", response_model=list[ActionOut])
+def get_actions(
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+    overdue: bool = False,
+) -> list[ActionOut]:
+    """Corrective actions of the cases the caller can read."""
+    return workflow.list_actions(
+        session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
+    )
+
+
+@router.get("/stats", response_model=Statistics)
+def get_stats(
+    caller: MemberOrAuditorDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+    period_from: FromMonth = None,
+    period_to: ToMonth = None,
+    channel: ChannelName = None,
+) -> Statistics:
+    """Workflow statistics from metadata only, small counts suppressed: over the cases a member
+    can read, or over every case for an auditor."""
+    return stats.figures(
+        session,
+        period_from=period_from,
+        period_to=period_to,
+        channel=channel,
+        today=snap.today(now),
+        member_id=caller.subject if caller.role == "member" else None,
     )

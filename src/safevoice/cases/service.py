@@ -15,8 +15,14 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from safevoice.cases import deadlines
-from safevoice.cases.models import Case, CaseObject, WrappedKey
-from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary, WrappedKeyOut
+from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
+from safevoice.cases.schemas import (
+    CaseDetail,
+    CaseExport,
+    CaseObjectOut,
+    CaseSummary,
+    WrappedKeyOut,
+)
 from safevoice.crypto.casefile import member_label
 from safevoice.crypto.encoding import b64e
 from safevoice.errors import NotFound
@@ -34,29 +40,58 @@ def summary(case: Case, today: date) -> CaseSummary:
         ack_due_on=case.ack_due_on,
         feedback_due_on=case.feedback_due_on,
         acknowledged_on=case.acknowledged_on,
+        feedback_on=case.feedback_on,
         closed_on=case.closed_on,
         outcome=case.outcome,
+        handler=case.handler,
+        offered_to=case.offered_to,
         epoch=case.epoch,
+        rekey_needed=case.rekey_needed,
+        thread_length=case.thread_next,
+        last_reporter_seq=case.last_reporter_seq,
         ack_overdue=case.acknowledged_on is None and deadlines.is_overdue(case.ack_due_on, today),
         feedback_overdue=case.closed_on is None
+        and case.feedback_on is None
         and deadlines.is_overdue(case.feedback_due_on, today),
     )
 
 
-def _readable(member_id: str) -> Select[Case]:
-    return select(Case).join(
-        WrappedKey,
-        and_(
-            WrappedKey.case_id == Case.id,
-            WrappedKey.epoch == Case.epoch,
-            WrappedKey.recipient == member_label(member_id),
-        ),
+def object_out(row: CaseObject) -> CaseObjectOut:
+    return CaseObjectOut.model_validate(
+        {"chain": row.chain, "seq": row.seq, "envelope": json.loads(row.envelope)}
     )
 
 
-def list_for_member(session: Session, *, member_id: str, today: date) -> list[CaseSummary]:
-    cases = session.scalars(_readable(member_id).order_by(Case.id))
-    return [summary(case, today) for case in cases]
+def _readable(member_id: str) -> Select[Case]:
+    """Cases for which the member holds a key of the current epoch and has not recused."""
+    recused = select(Recusal.case_id).where(
+        Recusal.case_id == Case.id, Recusal.member_id == member_id
+    )
+    return (
+        select(Case)
+        .join(
+            WrappedKey,
+            and_(
+                WrappedKey.case_id == Case.id,
+                WrappedKey.epoch == Case.epoch,
+                WrappedKey.recipient == member_label(member_id),
+            ),
+        )
+        .where(~recused.exists())
+    )
+
+
+def readable_cases(session: Session, *, member_id: str) -> list[Case]:
+    return list(session.scalars(_readable(member_id).order_by(Case.id)))
+
+
+def list_for_member(
+    session: Session, *, member_id: str, today: date, overdue_only: bool = False
+) -> list[CaseSummary]:
+    summaries = [summary(case, today) for case in readable_cases(session, member_id=member_id)]
+    if overdue_only:
+        return [s for s in summaries if s.ack_overdue or s.feedback_overdue]
+    return summaries
 
 
 def readable_case(session: Session, *, member_id: str, case_id: str) -> Case:
@@ -81,14 +116,62 @@ def detail_for_member(session: Session, *, member_id: str, case_id: str, today: 
     )
     return CaseDetail(
         case=summary(case, today),
-        objects=[
-            CaseObjectOut.model_validate(
-                {"chain": o.chain, "seq": o.seq, "envelope": json.loads(o.envelope)}
-            )
-            for o in objects
-        ],
+        objects=[object_out(o) for o in objects],
         wrapped_keys=[
             WrappedKeyOut(epoch=w.epoch, recipient=w.recipient, sealed=b64e(w.sealed))
             for w in wraps
         ],
+        recused=sorted(
+            session.scalars(select(Recusal.member_id).where(Recusal.case_id == case.id))
+        ),
+    )
+
+
+EXPORT_PAGE = 500
+
+
+def export_for_member(
+    session: Session, *, member_id: str, today: date, after: str | None, limit: int
+) -> CaseExport:
+    """Readable cases in pages, each with its objects and the member's own wrapped keys.
+
+    Three queries per page whatever its size, so a member can sync thousands of cases quickly.
+    """
+    query = _readable(member_id).order_by(Case.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Case.id > after)
+    page = list(session.scalars(query))
+    more = len(page) > limit
+    page = page[:limit]
+    ids = [case.id for case in page]
+    objects: dict[str, list[CaseObjectOut]] = {i: [] for i in ids}
+    for row in session.scalars(
+        select(CaseObject)
+        .where(CaseObject.case_id.in_(ids))
+        .order_by(CaseObject.case_id, CaseObject.chain, CaseObject.seq)
+    ):
+        objects[row.case_id].append(object_out(row))
+    wraps: dict[str, list[WrappedKeyOut]] = {i: [] for i in ids}
+    for wrap in session.scalars(
+        select(WrappedKey).where(
+            WrappedKey.case_id.in_(ids), WrappedKey.recipient == member_label(member_id)
+        )
+    ):
+        wraps[wrap.case_id].append(
+            WrappedKeyOut(epoch=wrap.epoch, recipient=wrap.recipient, sealed=b64e(wrap.sealed))
+        )
+    recused: dict[str, list[str]] = {i: [] for i in ids}
+    for recusal in session.scalars(select(Recusal).where(Recusal.case_id.in_(ids))):
+        recused[recusal.case_id].append(recusal.member_id)
+    return CaseExport(
+        cases=[
+            CaseDetail(
+                case=summary(case, today),
+                objects=objects[case.id],
+                wrapped_keys=wraps[case.id],
+                recused=sorted(recused[case.id]),
+            )
+            for case in page
+        ],
+        next=ids[-1] if more else None,
     )

@@ -1,28 +1,73 @@
-"""``safevoice cases``: list cases by metadata and read them, decrypting on this machine."""
+"""``safevoice cases`` and ``safevoice inbox``: the committee's work on cases.
+
+Everything a member writes is encrypted and signed on this machine; everything read is
+decrypted and verified here. Before writing, a command reads the case and refuses to go on if
+its record does not verify, so nobody builds on a history the server may have altered.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
-from safevoice.cases.schemas import CaseSummary
-from safevoice.cli.common import console, make_app, print_json
-from safevoice.cli.session import Server, logged_in
-from safevoice.client.reader import ReadCase, read_case
+from safevoice.cases.schemas import CaseDetail, CaseSummary
+from safevoice.cli import render
+from safevoice.cli.common import (
+    console,
+    err_console,
+    fail,
+    make_app,
+    print_json,
+    read_secret_text,
+)
+from safevoice.cli.session import Context, Server, logged_in
+from safevoice.client import cleaning
+from safevoice.client.files import Attachment, download
+from safevoice.client.reader import ReadCase, compare_with_seen, heads_to_state, read_case
+from safevoice.client.workflow import next_object, rekey_body
+from safevoice.clock import utcnow
+from safevoice.crypto.casefile import (
+    CLOSURE_FORMAT,
+    NOTE_FORMAT,
+    STATUS_FORMAT,
+    TRIAGE_FORMAT,
+    body_plaintext,
+    message_plaintext,
+)
+from safevoice.crypto.keys import KeyPair
+from safevoice.crypto.manifest import Manifest
+from safevoice.errors import Conflict
 
-app = make_app("List and read cases (committee members).")
+app = make_app("Read and handle cases (committee members).")
 
 INTAKE_MODES = {
     "e2e": "end-to-end encrypted in the reporter's client",
     "server_sealed": "sealed by the server (the plaintext passed through server memory)",
 }
+STATUSES = ("acknowledged", "investigating", "action_planned", "closed")
+OUTCOMES = ("substantiated", "not_substantiated", "out_of_scope", "no_action_needed")
+DEFAULT_STATUS_TEXT = {
+    "acknowledged": (
+        "Thank you for your report. The ethics committee has received it and is looking into "
+        "it. We will tell you what we are doing about it by {feedback_due} at the latest. You "
+        "can read our messages and answer them here with your follow-up code."
+    ),
+    "investigating": "The committee is now investigating what you reported.",
+    "action_planned": "The committee has decided on corrective actions and is following them up.",
+    "closed": "The committee has finished its work on your report. Thank you for speaking up.",
+}
 
 KeyOption = Annotated[
     Path | None, typer.Option(envvar="SAFEVOICE_KEY", help="Your private key file.")
 ]
+CaseArgument = Annotated[str, typer.Argument(help="The case id.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _flags(case: CaseSummary) -> str:
@@ -31,6 +76,8 @@ def _flags(case: CaseSummary) -> str:
         flags.append("ack overdue")
     if case.feedback_overdue:
         flags.append("feedback overdue")
+    if case.rekey_needed:
+        flags.append("re-key needed")
     if case.intake_mode == "server_sealed":
         flags.append("server-sealed")
     return ", ".join(flags)
@@ -39,24 +86,30 @@ def _flags(case: CaseSummary) -> str:
 @app.command("list")
 def list_command(
     server: Server = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    overdue: Annotated[
+        bool, typer.Option(help="Only cases whose acknowledgement or feedback is overdue.")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Cases you can read, with their metadata and deadlines."""
+    """Cases you can read, with their metadata and legal deadlines."""
     context = logged_in(server)
     with context.api:
-        cases = context.api.cases()
+        cases = context.api.cases(overdue=overdue)
     if as_json:
         print_json([c.model_dump(mode="json") for c in cases])
         return
     if not cases:
-        console.print("No cases.")
+        console.print("No overdue cases." if overdue else "No cases.")
         return
-    table = Table("case", "channel", "status", "received", "ack due", "feedback due", "flags")
+    table = Table(
+        "case", "channel", "status", "handler", "received", "ack due", "feedback due", "flags"
+    )
     for c in cases:
         table.add_row(
             c.id,
             c.channel,
             c.status,
+            c.handler or "",
             str(c.received_on),
             str(c.ack_due_on),
             str(c.feedback_due_on),
@@ -65,76 +118,476 @@ def list_command(
     console.print(table)
 
 
-def case_json(read: ReadCase) -> dict[str, Any]:
+@dataclass
+class Opened:
+    """A case read and verified on this machine, with the member's own keys."""
+
+    detail: CaseDetail
+    read: ReadCase
+    manifest: Manifest
+    warnings: list[str]
+    keys: KeyPair
+
+    @property
+    def trustworthy(self) -> bool:
+        return not self.read.problems and not self.warnings
+
+
+def open_case(context: Context, case_id: str, key: Path | None) -> Opened:
+    manifest = context.manifest()
+    detail = context.api.case(case_id)
+    keys = context.keys(key)
+    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+    warnings = compare_with_seen(read, context.remembered.heads.get(case_id))
+    if not read.problems and not warnings:
+        # Remember only a head that verified, so evidence of tampering is never overwritten.
+        context.remembered.heads[case_id] = heads_to_state(read)
+        context.state.save()
+    return Opened(detail=detail, read=read, manifest=manifest, warnings=warnings, keys=keys)
+
+
+def open_for_writing(context: Context, case_id: str, key: Path | None) -> Opened:
+    opened = open_case(context, case_id, key)
+    if not opened.trustworthy:
+        render.print_warnings(opened.read.problems + opened.warnings)
+        fail("The case's record does not verify, so nothing was written; see the warnings.")
+    return opened
+
+
+def case_json(opened: Opened) -> dict[str, Any]:
     return {
-        "case": read.summary.model_dump(mode="json"),
-        "report": None
-        if read.report is None
-        else {
-            "channel": read.report.channel,
-            "text": read.report.text,
-            "answers": read.report.answers,
-            "recipients": read.report.recipients,
-        },
-        "objects": [
-            {
-                "chain": o.chain,
-                "seq": o.seq,
-                "kind": o.kind,
-                "sender": o.sender,
-                "epoch": o.epoch,
-                "verified": o.verified,
-                "text": o.text,
-                "problem": o.problem,
-            }
-            for o in read.objects
-        ],
-        "problems": read.problems,
+        "case": opened.detail.case.model_dump(mode="json"),
+        **render.read_json(opened.read),
+        "warnings": opened.warnings,
     }
 
 
-def print_case(read: ReadCase) -> None:
-    c = read.summary
-    console.print(f"[bold]Case {c.id}[/] · channel {c.channel} · status {c.status}")
+def print_case(opened: Opened) -> None:
+    c = opened.detail.case
+    console.print(
+        f"[bold]Case {c.id}[/] · channel {c.channel} · status {c.status}"
+        + (f" ({c.outcome})" if c.outcome else "")
+    )
     console.print(
         f"  received {c.received_on} · acknowledgement due {c.ack_due_on} · "
         f"feedback due {c.feedback_due_on}"
     )
-    console.print(f"  intake: {INTAKE_MODES.get(c.intake_mode, c.intake_mode)}")
-    if read.problems:
-        console.print("[bold red]Warning: this case's record does not verify:[/]")
-        for problem in read.problems:
-            console.print(f"  [red]- {problem}[/]")
-    for o in read.objects:
-        if o.chain != "thread":
-            continue
-        mark = "signature verified" if o.verified else "[red]NOT VERIFIED[/]"
-        console.print(f"\n[bold]#{o.seq} {o.kind}[/] from {o.sender} · {mark}")
-        if o.kind == "report" and read.report is not None:
-            console.print(read.report.text, markup=False)
-            for question, answer in read.report.answers.items():
-                console.print(f"  {question}: {answer}", markup=False)
-        elif o.text is not None:
-            console.print(o.text, markup=False)
+    console.print(
+        f"  handler: {c.handler or 'nobody yet'} · intake: "
+        f"{INTAKE_MODES.get(c.intake_mode, c.intake_mode)}"
+    )
+    render.print_warnings(opened.read.problems + opened.warnings)
+    render.print_thread(opened.read, opened.manifest)
+    render.print_committee(opened.read, opened.manifest)
 
 
 @app.command("show")
 def show_command(
-    case_id: Annotated[str, typer.Argument(help="The case id.")],
+    case_id: CaseArgument,
     server: Server = None,
     key: KeyOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Decrypt and show a case on this machine, verifying every signature and the chain."""
+    """Decrypt and show a case on this machine, verifying every signature and the chain.
+
+    Exit status 2 means the record does not verify (the output says how).
+    """
     context = logged_in(server)
     with context.api:
-        manifest = context.manifest()
-        detail = context.api.case(case_id)
-    keys = context.keys(key)
-    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+        opened = open_case(context, case_id, key)
     if as_json:
-        print_json(case_json(read))
+        print_json(case_json(opened))
     else:
-        print_case(read)
-    if read.problems:
+        print_case(opened)
+    if not opened.trustworthy:
         raise typer.Exit(code=2)
+
+
+def remember_head(context: Context, case_id: str, chain: str, seq: int, digest: str) -> None:
+    heads = context.remembered.heads.setdefault(case_id, {})
+    heads[chain] = [seq, digest]
+    context.state.save()
+
+
+@app.command("reply")
+def reply_command(
+    case_id: CaseArgument,
+    text_file: Annotated[
+        str | None, typer.Option(help="Read the message from this file, or - for standard input.")
+    ] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            help="This message gives the reporter feedback (counts for the "
+            "3-month feedback deadline)."
+        ),
+    ] = False,
+    server: Server = None,
+    key: KeyOption = None,
+) -> None:
+    """Write to the reporter: encrypted here, signed with your key, appended to the thread."""
+    text = read_secret_text(text_file, what="message to the reporter")
+    plaintext = message_plaintext(text)
+    context = logged_in(server)
+    with context.api:
+        opened = open_for_writing(context, case_id, key)
+        envelope = next_object(
+            opened.read, opened.detail, kind="message", plaintext=plaintext, keys=opened.keys
+        )
+        posted = context.api.post_case_object(case_id, envelope.to_json(), feedback=feedback)
+    remember_head(context, case_id, "thread", posted.seq, posted.hash)
+    console.print(f"Sent as message #{posted.seq} of case {case_id}.")
+
+
+@app.command("note")
+def note_command(
+    case_id: CaseArgument,
+    text_file: Annotated[
+        str | None, typer.Option(help="Read the note from this file, or - for standard input.")
+    ] = None,
+    triage: Annotated[
+        bool, typer.Option(help="Record the triage decision (ISO 37002 8.3) instead of a note.")
+    ] = False,
+    risk: Annotated[
+        str | None,
+        typer.Option(
+            help="With --triage: the assessed risk of detriment to the reporter "
+            "(low, medium or high)."
+        ),
+    ] = None,
+    server: Server = None,
+    key: KeyOption = None,
+) -> None:
+    """Add an internal note (or the triage record) that only the committee can read."""
+    if triage and risk not in ("low", "medium", "high"):
+        fail("A triage record needs --risk low, medium or high.")
+    if risk is not None and not triage:
+        fail("--risk belongs to a triage record (--triage).")
+    text = read_secret_text(text_file, what="note")
+    if not text.strip():
+        fail("The note is empty; please write something.")
+    plaintext = (
+        body_plaintext(TRIAGE_FORMAT, decision=text, risk_of_detriment=risk)
+        if triage
+        else body_plaintext(NOTE_FORMAT, text=text)
+    )
+    context = logged_in(server)
+    with context.api:
+        opened = open_for_writing(context, case_id, key)
+        envelope = next_object(
+            opened.read,
+            opened.detail,
+            kind="triage" if triage else "note",
+            plaintext=plaintext,
+            keys=opened.keys,
+        )
+        posted = context.api.post_case_object(case_id, envelope.to_json())
+    remember_head(context, case_id, "committee", posted.seq, posted.hash)
+    console.print(f"Added {'the triage record' if triage else 'a note'} to case {case_id}.")
+
+
+def _optional_text(path: Path | None) -> str:
+    return path.read_text(encoding="utf-8").strip() if path is not None else ""
+
+
+@app.command("status")
+def status_command(
+    case_id: CaseArgument,
+    status: Annotated[
+        str,
+        typer.Argument(
+            help="acknowledged, investigating, action_planned "
+            "or closed (closed → investigating reopens)."
+        ),
+    ],
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="When closing: substantiated, not_substantiated, out_of_scope or no_action_needed."
+        ),
+    ] = None,
+    text_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Your message to the reporter about the change (default: a "
+            "standard sentence), or - for standard input."
+        ),
+    ] = None,
+    actions_taken_file: Annotated[
+        Path | None, typer.Option(help="When closing: the actions taken (committee only).")
+    ] = None,
+    lessons_file: Annotated[
+        Path | None, typer.Option(help="When closing: lessons learned (committee only).")
+    ] = None,
+    protection_file: Annotated[
+        Path | None,
+        typer.Option(help="When closing: how the reporter stays protected (committee only)."),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Close even though corrective actions are open.")
+    ] = False,
+    server: Server = None,
+    key: KeyOption = None,
+) -> None:
+    """Move a case on; the reporter receives the change signed by you."""
+    if status not in STATUSES:
+        fail(f"The status must be one of: {', '.join(STATUSES)}.")
+    closing = status == "closed"
+    if closing and outcome not in OUTCOMES:
+        fail(f"Closing needs --outcome, one of: {', '.join(OUTCOMES)}.")
+    if not closing and outcome is not None:
+        fail("--outcome is only for closing a case.")
+    custom = read_secret_text(text_file, what="message") if text_file is not None else None
+    context = logged_in(server)
+    with context.api:
+        opened = open_for_writing(context, case_id, key)
+        today = utcnow().date().isoformat()
+        feedback_due = opened.detail.case.feedback_due_on
+        text = (
+            custom
+            if custom and custom.strip()
+            else DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due)
+        )
+        status_object = next_object(
+            opened.read,
+            opened.detail,
+            kind="status",
+            keys=opened.keys,
+            plaintext=body_plaintext(
+                STATUS_FORMAT, status=status, outcome=outcome, on=today, text=text
+            ),
+        )
+        body: dict[str, Any] = {"status": status, "envelope": status_object.to_json()}
+        if closing:
+            closure = next_object(
+                opened.read,
+                opened.detail,
+                kind="closure",
+                keys=opened.keys,
+                plaintext=body_plaintext(
+                    CLOSURE_FORMAT,
+                    outcome=outcome,
+                    approver=opened.keys.public.id,
+                    on=today,
+                    actions_taken=_optional_text(actions_taken_file),
+                    lessons=_optional_text(lessons_file),
+                    protection=_optional_text(protection_file),
+                ),
+            )
+            body.update(outcome=outcome, closure=closure.to_json(), confirm_open_actions=yes)
+        try:
+            posted = context.api.change_status(case_id, body)
+        except Conflict as exc:
+            if not closing or "open corrective actions" not in exc.message or yes:
+                raise
+            if not typer.confirm("The case still has open corrective actions. Close it anyway?"):
+                fail("The case was not closed.")
+            body["confirm_open_actions"] = True
+            posted = context.api.change_status(case_id, body)
+    for item in posted:
+        remember_head(context, case_id, item.chain, item.seq, item.hash)
+    console.print(f"Case {case_id} is now {status}" + (f" ({outcome})." if outcome else "."))
+
+
+@app.command("claim")
+def claim_command(
+    case_id: CaseArgument,
+    offer_to: Annotated[
+        str | None, typer.Option(help="Offer the case to this member instead of taking it.")
+    ] = None,
+    server: Server = None,
+) -> None:
+    """Handle a case yourself (or accept an offer), or offer it to another member."""
+    context = logged_in(server)
+    with context.api:
+        context.api.claim(case_id, offer_to=offer_to)
+    if offer_to:
+        console.print(
+            f"Offered case {case_id} to {offer_to}; they accept with "
+            f"`safevoice cases claim {case_id}`."
+        )
+    else:
+        console.print(f"You now handle case {case_id}.")
+
+
+@app.command("recuse")
+def recuse_command(case_id: CaseArgument, server: Server = None) -> None:
+    """Declare a conflict of interest: you will hold no key for anything new in this case."""
+    context = logged_in(server)
+    with context.api:
+        context.api.recuse(case_id)
+    console.print(
+        f"You recused from case {case_id}. Another member must now re-key it "
+        f"(`safevoice cases rekey {case_id}`); you will not read anything new."
+    )
+
+
+@app.command("rekey")
+def rekey_command(case_id: CaseArgument, server: Server = None, key: KeyOption = None) -> None:
+    """Start a new key epoch for a case (after a recusal or a membership change)."""
+    context = logged_in(server)
+    with context.api:
+        opened = open_for_writing(context, case_id, key)
+        body, recipients = rekey_body(
+            opened.read, opened.detail, keys=opened.keys, manifest=opened.manifest
+        )
+        posted = context.api.rekey(case_id, body)
+    remember_head(context, case_id, "thread", posted.seq, posted.hash)
+    console.print(
+        f"Case {case_id} is now in key epoch {opened.detail.case.epoch + 1}, "
+        f"readable by {len(recipients)} committee member(s) and the reporter."
+    )
+
+
+def attachments_of(read: ReadCase) -> list[Attachment]:
+    """Files described inside verified objects of the thread (report and messages)."""
+    found: list[Attachment] = []
+    for o in read.thread():
+        if not o.verified:
+            continue
+        described = (
+            read.report.attachments
+            if o.kind == "report" and read.report is not None
+            else o.body.get("attachments", [])
+        )
+        found += [Attachment.from_descriptor(d, seq=o.seq) for d in described or []]
+    return found
+
+
+@app.command("files")
+def files_command(
+    case_id: CaseArgument,
+    server: Server = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a case's attachments (names and sizes are known only after decryption)."""
+    context = logged_in(server)
+    with context.api:
+        opened = open_case(context, case_id, key)
+    files = attachments_of(opened.read)
+    render.print_warnings(opened.read.problems + opened.warnings)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": f.name,
+                    "type": f.type,
+                    "size": f.size,
+                    "message": f.seq,
+                    "id": f.upload_id,
+                }
+                for f in files
+            ]
+        )
+        return
+    if not files:
+        console.print("No attachments.")
+        return
+    table = Table("message", "name", "type", "size")
+    for f in files:
+        table.add_row(f"#{f.seq}", f.name, f.type, f"{f.size:,} bytes")
+    console.print(table)
+
+
+@app.command("download")
+def download_command(
+    case_id: CaseArgument,
+    out: Annotated[Path, typer.Option(help="Folder to save the files in.")] = Path("."),
+    strip_metadata: Annotated[
+        bool,
+        typer.Option(
+            help="Also write a copy of each image and PDF without its metadata (NAME.clean.EXT)."
+        ),
+    ] = False,
+    server: Server = None,
+    key: KeyOption = None,
+) -> None:
+    """Fetch, verify and decrypt a case's attachments on this machine."""
+    context = logged_in(server)
+    with context.api:
+        opened = open_for_writing(context, case_id, key)
+        files = attachments_of(opened.read)
+        if not files:
+            console.print("No attachments.")
+            return
+        with Progress(console=err_console, transient=True) as progress:
+            for attachment in files:
+                task = progress.add_task(f"Decrypting {attachment.name}", total=attachment.size)
+                saved = download(
+                    context.api, attachment, out, progress=partial(progress.advance, task)
+                )
+                console.print(f"Saved {saved} ({attachment.size:,} bytes, verified).")
+                if strip_metadata:
+                    cleaned = cleaning.strip_metadata(saved)
+                    console.print(
+                        f"  cleaned copy: {cleaned}"
+                        if cleaned
+                        else "  no metadata cleaner for this type; the copy was not made."
+                    )
+
+
+@app.command("sync")
+def sync_command(
+    server: Server = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch, verify and decrypt every case you can read, and remember their heads.
+
+    Use it to check the whole record at once (exit status 2 if any case does not verify) and
+    before `inbox`, which then knows what you have read.
+    """
+    context = logged_in(server)
+    results: list[dict[str, Any]] = []
+    with context.api:
+        manifest = context.manifest()
+        keys = context.keys(key)
+        with Progress(transient=True, console=err_console) as progress:
+            task = progress.add_task("Verifying and decrypting cases", total=None)
+            for detail in context.api.export_cases():
+                read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+                warnings = compare_with_seen(read, context.remembered.heads.get(detail.case.id))
+                if not read.problems and not warnings:
+                    context.remembered.heads[detail.case.id] = heads_to_state(read)
+                results.append(
+                    {
+                        "id": detail.case.id,
+                        "problems": read.problems + warnings,
+                        "messages": len(read.objects),
+                    }
+                )
+                progress.advance(task)
+    context.state.save()
+    failing = [r for r in results if r["problems"]]
+    if as_json:
+        print_json({"cases": len(results), "failing": failing})
+    else:
+        console.print(f"{len(results)} case(s) verified and decrypted on this machine.")
+        for result in failing:
+            console.print(f"[red]Case {result['id']} does not verify:[/]")
+            render.print_warnings(result["problems"])
+    if failing:
+        raise typer.Exit(code=2)
+
+
+def inbox(server: Server = None, as_json: JsonOption = False) -> None:
+    """Cases with messages from the reporter you have not read yet (in `cases show`)."""
+    context = logged_in(server)
+    with context.api:
+        cases = context.api.cases()
+    unread = []
+    for case in cases:
+        seen = context.remembered.heads.get(case.id, {}).get("thread", [-1])[0]
+        if case.last_reporter_seq > int(seen):
+            unread.append(case)
+    if as_json:
+        print_json([c.model_dump(mode="json") for c in unread])
+        return
+    if not unread:
+        console.print("No unread messages from reporters.")
+        return
+    table = Table("case", "channel", "status", "latest from reporter", "flags")
+    for c in unread:
+        table.add_row(c.id, c.channel, c.status, f"#{c.last_reporter_seq}", _flags(c))
+    console.print(table)

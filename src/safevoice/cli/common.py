@@ -50,6 +50,15 @@ class SafeVoiceGroup(TyperGroup):
             message = f"{exc.filename} is a folder, not a file."
         except KeyboardInterrupt:
             message = "Interrupted; nothing more was done."
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if os.environ.get("SAFEVOICE_DEBUG"):
+                raise
+            message = (
+                f"Something unexpected went wrong ({type(exc).__name__}); nothing more was "
+                "done. Set SAFEVOICE_DEBUG=1 to see the details."
+            )
         err_console.print(f"[bold red]Error:[/] {escape(message)}")
         raise typer.Exit(code=1)
 

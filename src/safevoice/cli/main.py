@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safevoice.cli import admin, cases, demo, keys, manifest, serve, session
+from safevoice.cli import actions, admin, cases, demo, keys, manifest, serve, session, stats
 from safevoice.cli.common import make_app
 
 app = make_app(
@@ -13,10 +13,13 @@ app = make_app(
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("login")(session.login)
+app.command("inbox")(cases.inbox)
+app.command("stats")(stats.stats)
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(admin.app, name="admin")
 app.add_typer(cases.app, name="cases")
+app.add_typer(actions.app, name="actions")
 
 
 def main() -> None:

@@ -10,21 +10,30 @@ report text is read from a file, standard input or a prompt, never from an argum
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 
+from safevoice.cli import render
 from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
 from safevoice.client.api import Api
+from safevoice.client.files import PendingUpload, UploadJournal, upload_file
+from safevoice.client.reader import read_as_reporter
 from safevoice.client.state import State
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import create_case
+from safevoice.crypto.casefile import REPORTER, create_case, message_plaintext
 from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.envelope import new_case_id, seal
 from safevoice.crypto.keys import format_fingerprint
-from safevoice.crypto.login import random_id
+from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import VerificationFailed
 
@@ -46,6 +55,67 @@ StateOption = Annotated[
         "(otherwise nothing is stored)."
     ),
 ]
+
+
+AttachOption = Annotated[
+    list[Path] | None,
+    typer.Option(help="A file to attach, encrypted on this machine (repeatable)."),
+]
+
+
+def _readable_files(paths: list[Path] | None) -> list[Path]:
+    files = list(paths or [])
+    for path in files:
+        if not path.is_file():
+            fail(f"There is no file {path} to attach.")
+    return files
+
+
+def _send_files(
+    api: Api,
+    files: list[Path],
+    *,
+    case_id: str,
+    start: Callable[[], str],
+    journal: UploadJournal,
+    quiet: bool,
+) -> list[dict[str, Any]]:
+    """Upload each file, resuming what a state folder remembers; return their descriptors."""
+    if not files:
+        return []
+    saved = journal.load()
+    if saved.get("case_id") != case_id:
+        saved = {"case_id": case_id, "files": {}, "done": {}}
+    descriptors = []
+    with Progress(console=err_console, transient=True, disable=quiet) as progress:
+        for path in files:
+            name = str(path.resolve())
+            if name in saved["done"]:
+                descriptors.append(saved["done"][name])
+                continue
+            pending = saved["files"].get(name)
+            task = progress.add_task(
+                f"Encrypting and sending {path.name}", total=path.stat().st_size
+            )
+
+            def remember(upload: PendingUpload, name: str = name) -> None:
+                saved["files"][name] = upload.to_json()
+                journal.save(saved)
+
+            descriptor = upload_file(
+                api,
+                path,
+                case_id=case_id,
+                start=start,
+                pending=PendingUpload(**pending) if pending else None,
+                remember=remember,
+                progress=partial(progress.advance, task),
+            )
+            saved["done"][name] = descriptor
+            saved["files"].pop(name, None)
+            journal.save(saved)
+            descriptors.append(descriptor)
+    return descriptors
 
 
 @app.callback()
@@ -83,11 +153,13 @@ def submit(
             "The operator can see whom you excluded."
         ),
     ] = None,
+    attach: AttachOption = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Encrypt and submit a report; prints your follow-up code once."""
+    files = _readable_files(attach)
     text = read_secret_text(text_file, what="report")
     answers = _read_answers(answers_file)
     stored = State.load(state) if state is not None else None
@@ -119,8 +191,29 @@ def submit(
             opslimit=kdf.opslimit,
             memlimit=kdf.memlimit,
         )
+        journal = UploadJournal(state)
+        saved = journal.load()
+        case_id = b64d(saved["case_id"], size=16) if files and "case_id" in saved else None
+        case_id = case_id or new_case_id()
+
+        def start() -> str:
+            # A new case has no session yet: each upload costs a proof of work instead.
+            challenge = powmod.parse(api.challenge("upload").challenge)
+            proof = {"challenge": challenge.token, "solution": powmod.solve(challenge)}
+            return api.start_upload(b64e(case_id), proof=proof).id
+
+        descriptors = _send_files(
+            api, files, case_id=b64e(case_id), start=start, journal=journal, quiet=as_json
+        )
         new_case = create_case(
-            manifest, reporter, channel=channel, text=text, answers=answers, exclude=exclude or []
+            manifest,
+            reporter,
+            channel=channel,
+            text=text,
+            answers=answers,
+            exclude=exclude or [],
+            attachments=descriptors,
+            case_id=case_id,
         )
         challenge = intake.challenge
         if challenge.expires - 60 < utcnow().timestamp():
@@ -128,9 +221,12 @@ def submit(
         solution = powmod.solve(powmod.parse(challenge.challenge))
         body = {
             "proof": {"challenge": challenge.challenge, "solution": solution},
-            "case": new_case.submission(channel, reporter),
+            "case": new_case.submission(
+                channel, reporter, uploads=[d["upload_id"] for d in descriptors]
+            ),
         }
         answer = api.submit(body, idempotency_key=random_id(16))
+        journal.clear()
     receipt = Receipt.from_json(answer.receipt.model_dump())
     try:
         receipt.verify(manifest.receipt_key)
@@ -168,6 +264,124 @@ def submit(
     console.print(f"Committee root: {format_fingerprint(verified.pin)}")
     console.print("Receipt (proof of submission; it contains nothing you wrote):")
     console.print(json.dumps(answer.receipt.model_dump()), markup=False)
+
+
+def _read_code() -> str:
+    """The follow-up code from the first line of standard input, or a hidden prompt."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line.strip():
+            fail("Give your follow-up code on the first line of standard input.")
+        return line
+    return str(typer.prompt("Your follow-up code", hide_input=True))
+
+
+@app.command("follow-up")
+def follow_up(
+    server: ServerOption,
+    pin: PinOption = None,
+    reply_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Send a reply read from this file, or - for the rest of standard "
+            "input (after the code on its first line)."
+        ),
+    ] = None,
+    attach: AttachOption = None,
+    proxy: ProxyOption = None,
+    state: StateOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Read the committee's messages with your follow-up code, and answer them.
+
+    The code is read from a hidden prompt or from the first line of standard input, never
+    from an argument. Everything is decrypted and verified on this machine.
+    """
+    files = _readable_files(attach)
+    code = parse_code(_read_code())
+    reply = read_secret_text(reply_file, what="reply") if reply_file is not None else None
+    if files and reply is None:
+        fail("Files go with a reply: add --reply-file.")
+    stored = State.load(state) if state is not None else None
+    remembered = stored.server(server) if stored is not None else None
+    with Api(server, proxy=proxy) as api:
+        manifest = verify_for(
+            api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
+        ).manifest
+        kdf = manifest.code_kdf_for(code.version)
+        if kdf is None:
+            fail("This follow-up code belongs to a key derivation this server no longer offers.")
+        if not as_json:
+            err_console.print("Deriving your keys from the code on this machine…")
+        reporter = derive_reporter_keys(
+            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
+        )
+        challenge = powmod.parse(api.challenge("reporter-login").challenge)
+        token = api.reporter_login(
+            sign_key=b64e(reporter.sign_public),
+            challenge=challenge.token,
+            solution=powmod.solve(challenge),
+            signature=b64e(sign_login(reporter.sign_seed, manifest.instance_id, challenge)),
+        )
+        api.set_token(token.token)
+        view = api.reporter_case()
+        read = read_as_reporter(view, reporter=reporter, manifest=manifest)
+        sent = None
+        if reply is not None:
+            if read.problems:
+                render.print_warnings(read.problems)
+                fail("The conversation does not verify, so your reply was not sent.")
+            seq, head = read.heads["thread"]
+            plaintext = message_plaintext(reply)
+            journal = UploadJournal(state)
+            descriptors = _send_files(
+                api,
+                files,
+                case_id=view.case.id,
+                start=lambda: api.start_upload(view.case.id).id,
+                journal=journal,
+                quiet=as_json,
+            )
+            envelope = seal(
+                read.keys.thread,
+                message_plaintext(reply, attachments=descriptors) if descriptors else plaintext,
+                case_id=b64d(view.case.id, size=16, what="case id"),
+                kind="message",
+                sender=REPORTER,
+                seq=seq + 1,
+                prev=head,
+                epoch=view.case.epoch,
+                sign_seed=reporter.sign_seed,
+            )
+            sent = api.post_reporter_object(
+                envelope.to_json(), uploads=[d["upload_id"] for d in descriptors]
+            )
+            journal.clear()
+    if stored is not None:
+        stored.save()
+    if as_json:
+        print_json(
+            {
+                "case": view.case.model_dump(mode="json"),
+                **render.read_json(read),
+                "sent": None if sent is None else sent.model_dump(),
+            }
+        )
+    else:
+        c = view.case
+        console.print(f"Your report, received on {c.received_on} · status: {c.status}")
+        acknowledged = (
+            f"acknowledged on {c.acknowledged_on}"
+            if c.acknowledged_on
+            else (f"acknowledgement due by {c.ack_due_on}")
+        )
+        console.print(f"  {acknowledged} · feedback due by {c.feedback_due_on}")
+        render.print_warnings(read.problems)
+        render.print_thread(read, manifest)
+        if sent is not None:
+            console.print(f"\nYour reply was sent (message #{sent.seq}).")
+    if read.problems:
+        raise typer.Exit(code=2)
 
 
 def main() -> None:

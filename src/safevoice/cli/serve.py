@@ -88,6 +88,6 @@ def _check_production(settings: Settings) -> None:
     """Migrate and run the production checks once, in this process, before any worker."""
     db = Database.connect(settings.database_url, pool_size=2)
     try:
-        production.check(settings, db, now=utcnow(), migrate_schema=True)
+        production.check(settings, db, now=utcnow(), migrate_schema=True, env=os.environ)
     finally:
         db.dispose()

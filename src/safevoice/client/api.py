@@ -9,14 +9,16 @@ the proxy, as Tor needs).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
-from safevoice.cases.schemas import CaseDetail, CaseSummary
+from safevoice.attachments.schemas import UploadOut
+from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary, Statistics
+from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
 
@@ -177,12 +179,115 @@ class Api:
             TokenOut,
         )
 
-    def cases(self) -> list[CaseSummary]:
-        content = self._send("GET", "/api/v1/cases").content
+    def cases(self, *, overdue: bool = False) -> list[CaseSummary]:
+        params = {"overdue": "true"} if overdue else None
+        content = self._send("GET", "/api/v1/cases", params=params).content
         return _parse(TypeAdapter(list[CaseSummary]).validate_json, content)
+
+    def change_status(self, case_id: str, body: dict[str, Any]) -> list[ObjectOut]:
+        content = self._send("POST", f"/api/v1/cases/{case_id}/status", json=body).content
+        return _parse(TypeAdapter(list[ObjectOut]).validate_json, content)
+
+    def claim(self, case_id: str, *, offer_to: str | None = None) -> None:
+        self._send("POST", f"/api/v1/cases/{case_id}/claim", json={"offer_to": offer_to})
+
+    def recuse(self, case_id: str) -> None:
+        self._send("POST", f"/api/v1/cases/{case_id}/recuse")
+
+    def rekey(self, case_id: str, body: dict[str, Any]) -> ObjectOut:
+        return self._post(f"/api/v1/cases/{case_id}/rekey", body, ObjectOut)
+
+    def add_action(self, case_id: str, body: dict[str, Any]) -> ActionOut:
+        return self._post(f"/api/v1/cases/{case_id}/actions", body, ActionOut)
+
+    def update_action(self, action_id: str, body: dict[str, Any]) -> ActionOut:
+        response = self._send("PATCH", f"/api/v1/actions/{action_id}", json=body)
+        return _parse(ActionOut.model_validate_json, response.content)
+
+    def actions(self, *, overdue: bool = False) -> list[ActionOut]:
+        params = {"overdue": "true"} if overdue else None
+        content = self._send("GET", "/api/v1/actions", params=params).content
+        return _parse(TypeAdapter(list[ActionOut]).validate_json, content)
+
+    def export_cases(self) -> Iterator[CaseDetail]:
+        """Every readable case, fetched a page at a time."""
+        after: str | None = None
+        while True:
+            params = {"after": after} if after else None
+            content = self._send("GET", "/api/v1/cases/export", params=params).content
+            page = _parse(CaseExport.model_validate_json, content)
+            yield from page.cases
+            if page.next is None:
+                return
+            after = page.next
 
     def case(self, case_id: str) -> CaseDetail:
         return self._get(f"/api/v1/cases/{case_id}", CaseDetail)
+
+    def stats(
+        self,
+        *,
+        period_from: str | None = None,
+        period_to: str | None = None,
+        channel: str | None = None,
+    ) -> Statistics:
+        """Workflow statistics (members and auditors); small counts come back as ``"<5"``."""
+        wanted = {"from": period_from, "to": period_to, "channel": channel}
+        params = {name: value for name, value in wanted.items() if value is not None}
+        content = self._send("GET", "/api/v1/stats", params=params).content
+        return _parse(Statistics.model_validate_json, content)
+
+    def post_case_object(
+        self,
+        case_id: str,
+        envelope: dict[str, Any],
+        *,
+        feedback: bool = False,
+        uploads: list[str] | None = None,
+    ) -> ObjectOut:
+        body = {"envelope": envelope, "feedback": feedback, "uploads": uploads or []}
+        return self._post(f"/api/v1/cases/{case_id}/objects", body, ObjectOut)
+
+    def start_upload(self, case_id: str, *, proof: dict[str, str] | None = None) -> UploadOut:
+        return self._post("/api/v1/uploads", {"case_id": case_id, "proof": proof}, UploadOut)
+
+    def upload_status(self, upload_id: str) -> UploadOut:
+        return self._get(f"/api/v1/uploads/{upload_id}", UploadOut)
+
+    def put_chunk(self, upload_id: str, index: int, data: bytes) -> UploadOut:
+        response = self._send(
+            "PUT",
+            f"/api/v1/uploads/{upload_id}/chunks/{index}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return _parse(UploadOut.model_validate_json, response.content)
+
+    def finish_upload(self, upload_id: str, chunks: int) -> UploadOut:
+        return self._post(f"/api/v1/uploads/{upload_id}/finish", {"chunks": chunks}, UploadOut)
+
+    def get_chunk(self, upload_id: str, index: int) -> bytes:
+        return self._send("GET", f"/api/v1/uploads/{upload_id}/chunks/{index}").content
+
+    def reporter_login(
+        self, *, sign_key: str, challenge: str, solution: str, signature: str
+    ) -> ReporterTokenOut:
+        body = {
+            "sign_key": sign_key,
+            "challenge": challenge,
+            "solution": solution,
+            "signature": signature,
+        }
+        return self._post("/api/v1/reporter/login", body, ReporterTokenOut)
+
+    def reporter_case(self) -> ReporterCaseView:
+        return self._get("/api/v1/reporter/case", ReporterCaseView)
+
+    def post_reporter_object(
+        self, envelope: dict[str, Any], *, uploads: list[str] | None = None
+    ) -> ObjectOut:
+        body = {"envelope": envelope, "uploads": uploads or []}
+        return self._post("/api/v1/reporter/objects", body, ObjectOut)
 
 
 def _parse(parser: Callable[[bytes], T], content: bytes) -> T:

@@ -1,22 +1,25 @@
-"""Reading a case on a member's machine: unwrap, verify, decrypt, check the chains.
+"""Reading a case on a member's or reporter's machine: unwrap, verify, decrypt, check the chains.
 
 Nothing here trusts the server: the case key comes from a wrapped key that must open with the
-member's own private key and name this case, epoch and member; every object's signature is
+reader's own private key and name this case, epoch and reader; every object's signature is
 checked against the key of its sender (the manifest for members, the reporter's key from inside
 the decrypted report for the reporter); each chain must run from 0 without gaps, each object
 naming the hash of the one before (invariant 7). Problems are collected and shown, never
-silently skipped.
+silently skipped. A member's client also compares the thread with the head it saw last time,
+so a server that later shows an older or a different history is noticed.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safevoice.cases.schemas import CaseDetail, CaseSummary
-from safevoice.crypto.casefile import REPORTER, Report, parse_report
-from safevoice.crypto.encoding import b64d
+from safevoice.cases.schemas import CaseDetail, CaseObjectOut, WrappedKeyOut
+from safevoice.crypto.casefile import REPORTER, Report, parse_epoch, parse_report
+from safevoice.crypto.code import ReporterKeys
+from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import (
     GENESIS,
     CaseKeys,
@@ -27,6 +30,7 @@ from safevoice.crypto.envelope import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
+from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
 
 
@@ -38,6 +42,7 @@ class ReadObject:
     sender: str
     epoch: int
     verified: bool
+    hash: bytes = b""
     body: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
 
@@ -49,24 +54,33 @@ class ReadObject:
 
 @dataclass
 class ReadCase:
-    summary: CaseSummary
     report: Report | None
     objects: list[ReadObject]
     problems: list[str]
     heads: dict[str, tuple[int, bytes]]
+    keys: CaseKeys
+
+    def thread(self) -> list[ReadObject]:
+        return [o for o in self.objects if o.chain == "thread"]
 
 
-def unwrap_for(detail: CaseDetail, keys: KeyPair, label: str) -> CaseKeys:
-    if keys.box_secret is None:
+def unwrap(
+    wrapped_keys: Sequence[WrappedKeyOut],
+    *,
+    case_id: str,
+    epoch: int,
+    label: str,
+    box_secret: bytes | None,
+) -> CaseKeys:
+    if box_secret is None:
         raise VerificationFailed("This key cannot decrypt cases.")
-    case_id = b64d(detail.case.id, size=16, what="case id")
-    for wrapped in detail.wrapped_keys:
-        if wrapped.epoch == detail.case.epoch and wrapped.recipient == label:
+    for wrapped in wrapped_keys:
+        if wrapped.epoch == epoch and wrapped.recipient == label:
             return unwrap_case_keys(
-                keys.box_secret,
+                box_secret,
                 b64d(wrapped.sealed, what="wrapped key"),
-                case_id=case_id,
-                epoch=wrapped.epoch,
+                case_id=b64d(case_id, size=16, what="case id"),
+                epoch=epoch,
                 recipient=label,
             )
     raise NotFound("The server sent no key for you for this case.")
@@ -82,23 +96,68 @@ def _sender_key(sender: str, report: Report | None, manifest: Manifest) -> bytes
     return None
 
 
-def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manifest) -> ReadCase:
-    case_keys = unwrap_for(detail, keys, label)
-    case_id = b64d(detail.case.id, size=16, what="case id")
-    problems: list[str] = []
-    objects: list[ReadObject] = []
+def epoch_keys(
+    objects: Sequence[CaseObjectOut],
+    *,
+    case_id: str,
+    epoch: int,
+    keys: CaseKeys,
+    manifest: Manifest,
+) -> tuple[dict[int, CaseKeys], list[str], list[str]]:
+    """Keys of every epoch, from the current epoch's record (signed by a member), and the
+    recipients that record names. Returns (keys by epoch, recipients, problems)."""
+    by_epoch = {epoch: keys}
+    if epoch == 0:
+        return by_epoch, [], []
+    case_bytes = b64d(case_id, size=16, what="case id")
+    for item in objects:
+        if item.chain != "thread" or item.envelope.kind != "epoch" or item.envelope.epoch != epoch:
+            continue
+        try:
+            envelope = Envelope.from_json(item.envelope.model_dump())
+            sign_key = _sender_key(envelope.sender, None, manifest)
+            if sign_key is None:
+                return by_epoch, [], ["the key epoch record comes from someone unknown"]
+            labels, earlier = parse_epoch(
+                open_envelope(keys.thread, envelope, sign_key=sign_key),
+                case_id=case_bytes,
+                epoch=epoch,
+                committee_key=keys.committee,
+            )
+        except SafeVoiceError as exc:
+            return by_epoch, [], [f"the key epoch record does not verify: {exc.message}"]
+        by_epoch.update(earlier)
+        return by_epoch, labels, []
+    return by_epoch, [], ["the record of the current key epoch is missing"]
+
+
+def read_objects(
+    objects: Sequence[CaseObjectOut],
+    *,
+    case_id: str,
+    epoch: int,
+    channel: str | None,
+    keys: CaseKeys,
+    manifest: Manifest,
+    chains: tuple[str, ...] = ("thread", "committee"),
+) -> ReadCase:
+    """Verify and decrypt the given chains of a case with its keys (of every epoch)."""
+    case_bytes = b64d(case_id, size=16, what="case id")
+    by_epoch, epoch_labels, problems = epoch_keys(
+        objects, case_id=case_id, epoch=epoch, keys=keys, manifest=manifest
+    )
+    read_all: list[ReadObject] = []
     report: Report | None = None
     heads: dict[str, tuple[int, bytes]] = {}
 
-    for chain in ("thread", "committee"):
-        key = case_keys.thread if chain == "thread" else case_keys.committee
-        items = sorted((o for o in detail.objects if o.chain == chain), key=lambda o: o.seq)
+    for chain in chains:
+        items = sorted((o for o in objects if o.chain == chain), key=lambda o: o.seq)
         prev, expected_seq = GENESIS, 0
         for item in items:
             try:
                 envelope = Envelope.from_json(item.envelope.model_dump())
             except BadEnvelope as exc:
-                problems.append(f"{chain} object {item.seq} is malformed: {exc.message}")
+                problems.append(f"{chain} message {item.seq} is malformed: {exc.message}")
                 continue
             read = ReadObject(
                 chain=chain,
@@ -107,50 +166,80 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
                 sender=envelope.sender,
                 epoch=envelope.epoch,
                 verified=False,
+                hash=envelope.transcript_hash(),
             )
-            objects.append(read)
-            if envelope.case_id != case_id or envelope.chain != chain or envelope.seq != item.seq:
-                read.problem = "it belongs to another case or position"
-            elif envelope.seq != expected_seq:
-                read.problem = f"messages are missing before it (expected number {expected_seq})"
-            elif envelope.prev != prev:
-                read.problem = "it does not follow the message before it (reordered or replaced)"
-            elif (envelope.kind == "report") != (chain == "thread" and envelope.seq == 0):
-                read.problem = "only the first message of a case can be its report"
-            elif envelope.epoch > detail.case.epoch:
-                read.problem = "it claims a key epoch the case has not reached"
+            read_all.append(read)
+            read.problem = _position_problem(
+                envelope, item, chain, case_bytes, expected_seq, prev, epoch
+            )
+            object_keys = by_epoch.get(envelope.epoch)
+            key = None
+            if object_keys is not None:
+                key = object_keys.thread if chain == "thread" else object_keys.committee
             if key is None:
                 read.problem = read.problem or "you hold no key for this part of the case"
+            elif envelope.kind == "report":
+                report = _open_report(read, envelope, key, case_bytes, channel) or report
             else:
                 _open_into(read, envelope, key, report, manifest)
-                if chain == "thread" and envelope.seq == 0 and read.problem is None:
-                    try:
-                        report = parse_report(decrypt(key, envelope), case_id=case_id)
-                        envelope.verify_signature(report.sign_key)
-                        if report.channel != detail.case.channel:
-                            read.problem = "the server files it under another channel"
-                        read.verified = read.problem is None
-                    except SafeVoiceError as exc:
-                        read.problem = exc.message
             if read.problem:
                 problems.append(f"{chain} message {read.seq}: {read.problem}")
-            prev, expected_seq = envelope.transcript_hash(), envelope.seq + 1
+            prev, expected_seq = read.hash, envelope.seq + 1
         heads[chain] = (expected_seq - 1, prev)
-    return ReadCase(
-        summary=detail.case, report=report, objects=objects, problems=problems, heads=heads
-    )
+    if report is not None and epoch_labels:
+        chosen = set(report.recipients) | {REPORTER}
+        if not set(epoch_labels) <= chosen:
+            problems.append(
+                "a key epoch gave the case's keys to someone the reporter did not choose"
+            )
+    return ReadCase(report=report, objects=read_all, problems=problems, heads=heads, keys=keys)
+
+
+def _position_problem(
+    envelope: Envelope,
+    item: CaseObjectOut,
+    chain: str,
+    case_bytes: bytes,
+    expected_seq: int,
+    prev: bytes,
+    epoch: int,
+) -> str | None:
+    if envelope.case_id != case_bytes or envelope.chain != chain or envelope.seq != item.seq:
+        return "it belongs to another case or position"
+    if envelope.seq < expected_seq:
+        return "it repeats a position already taken (a replayed message)"
+    if envelope.seq != expected_seq:
+        return f"messages are missing before it (expected number {expected_seq})"
+    if envelope.prev != prev:
+        return "it does not follow the message before it (reordered or replaced)"
+    if (envelope.kind == "report") != (chain == "thread" and envelope.seq == 0):
+        return "only the first message of a case can be its report"
+    if envelope.epoch > epoch:
+        return "it claims a key epoch the case has not reached"
+    return None
+
+
+def _open_report(
+    read: ReadObject, envelope: Envelope, key: bytes, case_bytes: bytes, channel: str | None
+) -> Report | None:
+    """The report is verified with the reporter key found inside it."""
+    try:
+        plaintext = decrypt(key, envelope)
+        read.body = json.loads(plaintext)
+        report = parse_report(plaintext, case_id=case_bytes)
+        envelope.verify_signature(report.sign_key)
+    except (SafeVoiceError, ValueError) as exc:
+        read.problem = read.problem or getattr(exc, "message", "it does not decrypt")
+        return None
+    if channel is not None and report.channel != channel:
+        read.problem = read.problem or "the server files it under another channel"
+    read.verified = read.problem is None
+    return report
 
 
 def _open_into(
     read: ReadObject, envelope: Envelope, key: bytes, report: Report | None, manifest: Manifest
 ) -> None:
-    if envelope.kind == "report":
-        # The report is verified with the reporter key found inside it (see read_case).
-        try:
-            read.body = json.loads(decrypt(key, envelope))
-        except (SafeVoiceError, ValueError) as exc:
-            read.problem = getattr(exc, "message", "it does not decrypt")
-        return
     sign_key = _sender_key(envelope.sender, report, manifest)
     if sign_key is None:
         read.problem = read.problem or "its sender is unknown"
@@ -159,6 +248,84 @@ def _open_into(
         read.body = json.loads(open_envelope(key, envelope, sign_key=sign_key))
         read.verified = read.problem is None
     except VerificationFailed as exc:
-        read.problem = exc.message
+        read.problem = read.problem or exc.message
     except (SafeVoiceError, ValueError):
-        read.problem = "it does not decrypt"
+        read.problem = read.problem or "it does not decrypt"
+
+
+def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manifest) -> ReadCase:
+    """A member reads a case with their own key pair."""
+    case_keys = unwrap(
+        detail.wrapped_keys,
+        case_id=detail.case.id,
+        epoch=detail.case.epoch,
+        label=label,
+        box_secret=keys.box_secret,
+    )
+    return read_objects(
+        detail.objects,
+        case_id=detail.case.id,
+        epoch=detail.case.epoch,
+        channel=detail.case.channel,
+        keys=case_keys,
+        manifest=manifest,
+    )
+
+
+def read_as_reporter(
+    view: ReporterCaseView, *, reporter: ReporterKeys, manifest: Manifest
+) -> ReadCase:
+    """The reporter reads the thread with the keys derived from the follow-up code."""
+    case_keys = unwrap(
+        view.wrapped_keys,
+        case_id=view.case.id,
+        epoch=view.case.epoch,
+        label=REPORTER,
+        box_secret=reporter.reply_secret,
+    )
+    read = read_objects(
+        view.objects,
+        case_id=view.case.id,
+        epoch=view.case.epoch,
+        channel=None,
+        keys=case_keys,
+        manifest=manifest,
+        chains=("thread",),
+    )
+    if read.report is not None and read.report.sign_key != reporter.sign_public:
+        read.problems.append("the report in this thread was not written with your code")
+    if read.report is None and not read.problems:
+        read.problems.append("the thread does not start with your report")
+    acknowledged = any(
+        o.kind == "status" and o.verified and o.body.get("status") == "acknowledged"
+        for o in read.thread()
+    )
+    if view.case.acknowledged_on is not None and not acknowledged:
+        read.problems.append(
+            "the server says your report was acknowledged, but no committee member signed an "
+            "acknowledgement"
+        )
+    return read
+
+
+def compare_with_seen(read: ReadCase, seen: dict[str, Any] | None) -> list[str]:
+    """Warnings when the server shows an older or a different thread than seen before."""
+    if not seen or "thread" not in seen:
+        return []
+    seen_seq, seen_hash = int(seen["thread"][0]), str(seen["thread"][1])
+    thread = {o.seq: o for o in read.thread()}
+    if seen_seq >= 0 and seen_seq not in thread:
+        return [
+            f"The server now shows fewer messages than you saw before (you saw up to "
+            f"#{seen_seq}): messages were removed or the thread was rolled back."
+        ]
+    if seen_seq >= 0 and b64e(thread[seen_seq].hash) != seen_hash:
+        return [
+            f"The server shows a different history than before: message #{seen_seq} is not "
+            "the one you saw. Messages were replaced or reordered."
+        ]
+    return []
+
+
+def heads_to_state(read: ReadCase) -> dict[str, list[int | str]]:
+    return {chain: [seq, b64e(digest)] for chain, (seq, digest) in read.heads.items()}

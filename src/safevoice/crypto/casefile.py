@@ -21,7 +21,9 @@ from safevoice.crypto.envelope import (
     Envelope,
     new_case_id,
     new_key,
+    open_key_history,
     seal,
+    seal_key_history,
     wrap_case_keys,
 )
 from safevoice.crypto.keys import sign, verify
@@ -30,6 +32,12 @@ from safevoice.errors import BadEncoding, BadEnvelope, BadRequest, VerificationF
 
 REPORT_FORMAT = "safevoice-report-v1"
 MESSAGE_FORMAT = "safevoice-message-v1"
+STATUS_FORMAT = "safevoice-status-v1"
+EPOCH_FORMAT = "safevoice-epoch-v1"
+NOTE_FORMAT = "safevoice-note-v1"
+TRIAGE_FORMAT = "safevoice-triage-v1"
+ACTION_FORMAT = "safevoice-action-v1"
+CLOSURE_FORMAT = "safevoice-closure-v1"
 RECIPIENTS_CONTEXT = "safevoice-recipients-v1"
 REPORTER = "reporter"
 
@@ -70,9 +78,12 @@ class NewCase:
     report: Envelope
     wrapped: dict[str, bytes]
 
-    def submission(self, channel: str, reporter: ReporterKeys) -> dict[str, Any]:
+    def submission(
+        self, channel: str, reporter: ReporterKeys, *, uploads: list[str] | None = None
+    ) -> dict[str, Any]:
         """The ``case`` object of a submission request (docs/protocol.md)."""
         return {
+            "uploads": uploads or [],
             "id": b64e(self.case_id),
             "channel": channel,
             "reporter": {
@@ -96,6 +107,7 @@ def create_case(
     answers: dict[str, Any] | None = None,
     exclude: list[str] | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    case_id: bytes | None = None,
 ) -> NewCase:
     """Encrypt a new report to the manifest's members, leaving out those excluded."""
     excluded = set(exclude or [])
@@ -111,7 +123,7 @@ def create_case(
     if manifest.archive is not None:
         labels.append(archive_label(manifest.archive.id))
 
-    case_id = new_case_id()
+    case_id = case_id if case_id is not None else new_case_id()
     keys = CaseKeys(thread=new_key(), committee=new_key())
     recipients_sig = sign(
         reporter.sign_seed,
@@ -211,3 +223,59 @@ def message_plaintext(text: str, *, attachments: list[dict[str, Any]] | None = N
     return canonical_json(
         {"format": MESSAGE_FORMAT, "text": text, "attachments": attachments or []}
     )
+
+
+def body_plaintext(format_: str, **fields: Any) -> bytes:
+    """Plaintext of a workflow object (status, note, triage, action, closure): canonical JSON."""
+    return canonical_json({"format": format_, **fields})
+
+
+def epoch_plaintext(
+    *,
+    case_id: bytes,
+    epoch: int,
+    labels: list[str],
+    earlier: dict[int, CaseKeys],
+    committee_key: bytes,
+) -> bytes:
+    """The epoch record: who holds the new keys, earlier thread keys, and the earlier committee
+    keys sealed under the new committee key (so the reporter, who reads the thread, never gets
+    them)."""
+    committee = {e: k.committee for e, k in earlier.items() if k.committee is not None}
+    return canonical_json(
+        {
+            "format": EPOCH_FORMAT,
+            "epoch": epoch,
+            "recipients": sorted(labels),
+            "thread_keys": {str(e): b64e(k.thread) for e, k in sorted(earlier.items())},
+            "committee_keys": b64e(
+                seal_key_history(committee_key, committee, case_id=case_id, epoch=epoch)
+            ),
+        }
+    )
+
+
+def parse_epoch(
+    plaintext: bytes, *, case_id: bytes, epoch: int, committee_key: bytes | None
+) -> tuple[list[str], dict[int, CaseKeys]]:
+    """Recipients and earlier keys from an epoch record (committee keys only with K_committee)."""
+    try:
+        data = json.loads(plaintext.decode("utf-8"))
+        if data["format"] != EPOCH_FORMAT or data["epoch"] != epoch:
+            raise BadEnvelope("The epoch record does not describe this epoch.")
+        threads = {int(e): b64d(k, size=32, what="key") for e, k in data["thread_keys"].items()}
+        labels = [str(label) for label in data["recipients"]]
+        sealed = b64d(data["committee_keys"], what="key history")
+    except (
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+        BadEncoding,
+    ) as exc:
+        raise BadEnvelope("The epoch record is malformed.") from exc
+    committees: dict[int, bytes] = {}
+    if committee_key is not None:
+        committees = open_key_history(committee_key, sealed, case_id=case_id, epoch=epoch)
+    return labels, {e: CaseKeys(thread=k, committee=committees.get(e)) for e, k in threads.items()}

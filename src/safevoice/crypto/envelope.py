@@ -28,6 +28,7 @@ SIGN_CONTEXT = "safevoice-message-v1"
 TRANSCRIPT_CONTEXT = "safevoice-transcript-v1"
 COMMIT_CONTEXT = "safevoice-key-commit-v1"
 WRAP_CONTEXT = "safevoice-keys-v1"
+HISTORY_CONTEXT = "safevoice-key-history-v1"
 
 KEY_BYTES = 32
 NONCE_BYTES = 24
@@ -69,7 +70,12 @@ def new_key() -> bytes:
 
 
 def new_case_id() -> bytes:
-    return random_bytes(CASE_ID_BYTES)
+    """16 random bytes whose base64url form does not start with "-" (so a case id never looks
+    like a command-line option); this leaves 127.9 bits of randomness."""
+    while True:
+        case_id = random_bytes(CASE_ID_BYTES)
+        if case_id[0] >> 2 != 62:  # 62 is "-" in base64url
+            return case_id
 
 
 def bucket_for(size: int) -> int:
@@ -319,3 +325,34 @@ def wrapped_size(recipient: str, *, with_committee: bool) -> int:
     if with_committee:
         plain += KEY_BYTES
     return plain + nacl.bindings.crypto_box_SEALBYTES
+
+
+def seal_key_history(key: bytes, earlier: dict[int, bytes], *, case_id: bytes, epoch: int) -> bytes:
+    """Encrypt earlier epochs' keys under the new epoch's key (nonce ‖ ciphertext).
+
+    Epoch records carry the committee keys of earlier epochs this way, so that only holders of
+    the new committee key (never the reporter) can read the committee's whole history.
+    """
+    nonce = random_bytes(NONCE_BYTES)
+    plaintext = lp(*(lp(u32(e), k) for e, k in sorted(earlier.items())))
+    ad = lp(HISTORY_CONTEXT, case_id, u32(epoch))
+    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, ad, nonce, key
+    )
+
+
+def open_key_history(key: bytes, sealed: bytes, *, case_id: bytes, epoch: int) -> dict[int, bytes]:
+    ad = lp(HISTORY_CONTEXT, case_id, u32(epoch))
+    try:
+        plaintext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed[NONCE_BYTES:], ad, sealed[:NONCE_BYTES], key
+        )
+        history: dict[int, bytes] = {}
+        for entry in split_lp(plaintext):
+            raw_epoch, old_key = split_lp(entry)
+            if len(raw_epoch) != 4 or len(old_key) != KEY_BYTES:
+                raise VerificationFailed("The key history is malformed.")
+            history[int.from_bytes(raw_epoch, "big")] = old_key
+    except (nacl.exceptions.CryptoError, BadEncoding, ValueError) as exc:
+        raise VerificationFailed("The key history does not open with this case key.") from exc
+    return history

@@ -37,8 +37,12 @@ def token_digest(token: str) -> bytes:
 
 
 def random_id(size: int = 16) -> str:
-    """A random identifier (128 bits by default) in base64url."""
-    return b64e(random_bytes(size))
+    """A random identifier (128 bits by default, less 1/64 of them) in base64url that does not
+    start with "-", so it can be given as a command-line argument."""
+    while True:
+        ident = b64e(random_bytes(size))
+        if not ident.startswith("-"):
+            return ident
 
 
 def digest(*fields: bytes | str) -> bytes:

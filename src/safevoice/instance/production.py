@@ -1,11 +1,12 @@
 """Production mode: the start-up checks that make a server fail closed.
 
 With ``SAFEVOICE_PRODUCTION=1`` a server refuses to start, and says why in one sentence, when
-any of these holds: the database password is a placeholder (or missing over TCP); the release
-bundle is missing or could be changed by the service user; the database cannot be reached or
-brought to the current schema; the database ran the demo or the manifest names demo keys; the
-instance is not initialised; no manifest is published, or it has expired; there is no channel,
-or a channel has no retention policy.
+any of these holds: the database password or the S3 blob store's secret key is a placeholder,
+or the database password is missing over TCP; the release bundle is missing or could be
+changed by the service user; the database cannot be reached or brought to the current schema;
+the database ran the demo or the manifest names demo keys; the instance is not initialised; no
+manifest is published, or it has expired; there is no channel, or a channel has no retention
+policy.
 
 ``safevoice serve`` runs the checks once before any worker starts, and migrates the database
 there; every worker runs them again in ``create_app`` without migrating, so a worker started
@@ -19,6 +20,7 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,6 +50,8 @@ PLACEHOLDER_PASSWORDS = frozenset(
         "changeme",
         "default",
         "example",
+        "minio123",
+        "minioadmin",
         "pass",
         "passw0rd",
         "password",
@@ -91,11 +95,17 @@ def check(
     *,
     now: datetime,
     migrate_schema: bool,
+    env: Mapping[str, str] | None = None,
     user: ServiceUser | None = None,
 ) -> None:
-    """Raise ProductionRefused with the first reason not to serve in production."""
+    """Raise ProductionRefused with the first reason not to serve in production.
+
+    ``env`` is the process environment, for the secrets that libraries read from it directly
+    (the S3 blob store's credentials); the entry points pass ``os.environ``.
+    """
     for problem in (
         database_url_problem(settings.database_url),
+        blob_store_problem(settings.blob_store, env or {}),
         bundle_problem(settings.bundle_dir, user or ServiceUser.current()),
     ):
         if problem is not None:
@@ -135,12 +145,7 @@ def database_url_problem(url: str) -> str | None:
             "role a long random password (or connect through the local socket)."
         )
     password = str(password)
-    normalised = re.sub(r"[^a-z0-9]", "", password.lower())
-    if (
-        normalised in PLACEHOLDER_PASSWORDS
-        or any(fragment in normalised for fragment in PLACEHOLDER_FRAGMENTS)
-        or len(set(password)) < MIN_DISTINCT_CHARACTERS
-    ):
+    if _is_placeholder(password):
         return (
             "The database password in the database URL is a placeholder; replace it with a "
             "long random one (for example from `openssl rand -hex 32`)."
@@ -152,6 +157,33 @@ def database_url_problem(url: str) -> str | None:
             "`openssl rand -hex 32`)."
         )
     return None
+
+
+def blob_store_problem(spec: str, env: Mapping[str, str]) -> str | None:
+    """Why the S3 blob store's secret key is unfit for production, or None.
+
+    Its credentials may also come from AWS's own files or an instance role, which SafeVoice
+    does not read; only a secret given in the environment can be judged here."""
+    if not spec.startswith("s3://"):
+        return None
+    secret = env.get("AWS_SECRET_ACCESS_KEY")
+    if secret is None:
+        return None
+    if _is_placeholder(secret) or len(secret) < MIN_PASSWORD_LENGTH:
+        return (
+            "The S3 secret key in AWS_SECRET_ACCESS_KEY is a placeholder or too short; give "
+            "the blob store's account a long random secret."
+        )
+    return None
+
+
+def _is_placeholder(secret: str) -> bool:
+    normalised = re.sub(r"[^a-z0-9]", "", secret.lower())
+    return (
+        normalised in PLACEHOLDER_PASSWORDS
+        or any(fragment in normalised for fragment in PLACEHOLDER_FRAGMENTS)
+        or len(set(secret)) < MIN_DISTINCT_CHARACTERS
+    )
 
 
 def _local_socket(url: URL) -> bool:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, status
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.crypto.envelope import MAX_PLAINTEXT
+from safevoice.dialogue import service as dialogue
 from safevoice.errors import NotFound
 from safevoice.instance.service import Snapshot
 from safevoice.intake import service
@@ -24,6 +25,7 @@ from safevoice.intake.schemas import (
 from safevoice.web.deps import (
     DatabaseDep,
     NowDep,
+    ReaderDep,
     SessionDep,
     SettingsDep,
     SnapshotDep,
@@ -81,11 +83,20 @@ def get_intake(
 
 @router.post("/challenges", response_model=ChallengeOut)
 def post_challenge(
-    body: ChallengeRequest, snap: SnapshotDep, settings: SettingsDep, now: NowDep
+    body: ChallengeRequest,
+    reader: ReaderDep,
+    snap: SnapshotDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> ChallengeOut:
     """A fresh stateless challenge for a purpose (submit, reporter-login, member-login)."""
+    penalty = dialogue.login_penalty(reader, now=now) if body.purpose == "reporter-login" else 0
     return service.issue_challenge(
-        snap, purpose=body.purpose, now=now, ttl_seconds=settings.challenge_ttl_seconds
+        snap,
+        purpose=body.purpose,
+        now=now,
+        ttl_seconds=settings.challenge_ttl_seconds,
+        extra_difficulty=penalty,
     )
 
 

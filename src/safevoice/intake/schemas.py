@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
+# Random ids are base64url that never starts with "-" (it would read as a command-line option).
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
 
 
 class Strict(BaseModel):
@@ -39,11 +41,15 @@ class WrappedKeyIn(Strict):
 
 
 class CaseIn(Strict):
-    id: Annotated[B64, Field(min_length=22, max_length=22)]
+    id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
     channel: Annotated[str, Field(min_length=1, max_length=64)]
     reporter: ReporterKeysIn
     report: EnvelopeIn
     wrapped_keys: Annotated[list[WrappedKeyIn], Field(min_length=2, max_length=64)]
+    uploads: Annotated[
+        list[Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]],
+        Field(max_length=20),
+    ] = []
 
 
 class ProofIn(Strict):

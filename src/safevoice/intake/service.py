@@ -19,6 +19,8 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from safevoice.attachments import service as attachments
+from safevoice.attachments.models import Attachment
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditStaging
 from safevoice.cases import deadlines
@@ -61,12 +63,16 @@ def _timestamp(now: datetime) -> int:
 
 
 def issue_challenge(
-    snap: Snapshot, *, purpose: str, now: datetime, ttl_seconds: int
+    snap: Snapshot, *, purpose: str, now: datetime, ttl_seconds: int, extra_difficulty: int = 0
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
     # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
-    difficulty = max(MIN_DIFFICULTY, snap.difficulty) if purpose in CHALLENGE_PURPOSES else 0
+    difficulty = (
+        min(powmod.MAX_DIFFICULTY, max(MIN_DIFFICULTY, snap.difficulty) + extra_difficulty)
+        if purpose in CHALLENGE_PURPOSES
+        else 0
+    )
     challenge = powmod.issue(
         snap.challenge_key,
         purpose=purpose,
@@ -96,18 +102,6 @@ def list_channels(session: Session) -> list[ChannelOut]:
         )
         for row in rows
     ]
-
-
-def spend_challenge(session: Session, challenge: powmod.Challenge) -> None:
-    """Remember a challenge as spent until it expires; refuse one that already is."""
-    if _is_spent(session, challenge):
-        raise ChallengeRejected("This challenge was already used; ask for a new one.")
-    session.add(
-        SpentChallenge(
-            digest=challenge.digest,
-            expires_at=round_up(datetime.fromtimestamp(challenge.expires, UTC)),
-        )
-    )
 
 
 def _validated_report(body: SubmissionIn, snap: Snapshot) -> tuple[Envelope, bytes, bytes]:
@@ -177,12 +171,6 @@ def _stored_answer(
     return SubmissionOut.model_validate_json(row.response)
 
 
-def _is_spent(session: Session, challenge: powmod.Challenge) -> bool:
-    digest_ = challenge.digest
-    found = session.scalar(select(SpentChallenge.digest).where(SpentChallenge.digest == digest_))
-    return found is not None
-
-
 def submit(
     writer: RowWriter,
     database: Database,
@@ -235,6 +223,11 @@ def submit(
         )
     if answer is not None:
         return answer
+    if body.case.uploads:
+        with database.session(write=False) as session:
+            attachments.check_bindable(
+                session, case_id=body.case.id, upload_ids=body.case.uploads, now=now
+            )
     rows, answer = _case_rows(
         snap,
         body=body,
@@ -355,6 +348,7 @@ def _case_rows(
         "reply_key": reply_key,
         "sign_key": sign_key,
         "thread_next": 1,
+        "last_reporter_seq": 0,
         "thread_head": report_hash,
         "committee_next": 0,
         "committee_head": GENESIS,
@@ -394,6 +388,7 @@ def _case_rows(
         (WrappedKey, wrap_rows),
         (IdempotencyKey, [idempotency_row]),
         (AuditStaging, [audit_row]),
+        (Attachment, attachments.attachment_rows(case_id, body.case.uploads)),
     ]
     return rows, answer
 

@@ -12,18 +12,23 @@ refuses to start on the first problem: one sentence on the log, no traceback, an
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Mapping
 
 from fastapi import FastAPI
 
+from safevoice.attachments.router import router as attachments_router
 from safevoice.cases.router import router as cases_router
 from safevoice.clock import utcnow
+from safevoice.dialogue.router import router as dialogue_router
 from safevoice.errors import ConfigError
 from safevoice.instance import production
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
+from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from safevoice.web import errors
 from safevoice.web.deps import SnapshotCache
@@ -36,12 +41,17 @@ STARTUP_FAILURE = 3
 log = logging.getLogger("safevoice.web")
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    env: Mapping[str, str] | None = None,
+) -> FastAPI:
     owned = database is None
     database = database or Database.connect(settings.database_url)
     if settings.production:
         try:
-            production.check(settings, database, now=utcnow(), migrate_schema=False)
+            production.check(settings, database, now=utcnow(), migrate_schema=False, env=env)
         except ConfigError:
             if owned:
                 database.dispose()
@@ -56,11 +66,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.settings = settings
     app.state.database = database
     app.state.writer = RowWriter(app.state.database)
+    app.state.blobs = open_blob_store(settings.blob_store, app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
     errors.install(app)
     app.include_router(intake_router)
     app.include_router(members_router)
     app.include_router(cases_router)
+    app.include_router(dialogue_router)
+    app.include_router(attachments_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)
@@ -70,7 +83,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: settings come from the environment at start-up."""
     try:
-        return create_app(Settings.from_env())
+        return create_app(Settings.from_env(), env=os.environ)
     except ConfigError as exc:
         log.error("SafeVoice refuses to start: %s", exc.message)
         sys.exit(STARTUP_FAILURE)

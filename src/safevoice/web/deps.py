@@ -22,6 +22,7 @@ from safevoice.instance.service import Snapshot, snapshot
 from safevoice.members.service import Principal, authenticate
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
+from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 
 
@@ -73,6 +74,17 @@ class SnapshotCache:
         return self._value
 
 
+def get_reader(request: Request) -> Iterator[Session]:
+    """A read-only session on the reader engine: never waits for writers, never writes."""
+    database: Database = request.app.state.database
+    session = database.session(write=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
 async def get_snapshot(request: Request) -> Snapshot:
     cache: SnapshotCache = request.app.state.snapshots
     return await cache.get()
@@ -84,6 +96,7 @@ async def get_now() -> datetime:
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+ReaderDep = Annotated[Session, Depends(get_reader, scope="function")]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 
@@ -114,6 +127,25 @@ def current_principal(session: SessionDep, token: TokenDep, now: NowDep) -> Prin
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+def optional_principal(
+    session: SessionDep, now: NowDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal | None:
+    if not authorization:
+        return None
+    return authenticate(session, bearer_token(authorization), now=now)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+
+
 def current_member(principal: PrincipalDep) -> Principal:
     if principal.role != "member":
         raise Forbidden("Only committee members may do this.")
@@ -121,3 +153,21 @@ def current_member(principal: PrincipalDep) -> Principal:
 
 
 MemberDep = Annotated[Principal, Depends(current_member)]
+
+
+def current_member_or_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role not in ("member", "auditor"):
+        raise Forbidden("Only committee members and auditors may do this.")
+    return principal
+
+
+MemberOrAuditorDep = Annotated[Principal, Depends(current_member_or_auditor)]
+
+
+def current_reporter(principal: PrincipalDep) -> Principal:
+    if principal.role != "reporter":
+        raise Forbidden("This is for the reporter of a case, logged in with the follow-up code.")
+    return principal
+
+
+ReporterDep = Annotated[Principal, Depends(current_reporter)]

@@ -1,0 +1,113 @@
+"""Showing a verified case in the terminal, the same way for members and reporters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+
+from safevoice.cli.common import console
+from safevoice.client.reader import ReadCase, ReadObject
+from safevoice.crypto.casefile import REPORTER
+from safevoice.crypto.manifest import Manifest
+
+COMMITTEE_FIELDS = (
+    "text",
+    "decision",
+    "risk_of_detriment",
+    "description",
+    "owner",
+    "due_on",
+    "state",
+    "reason",
+    "outcome",
+    "approver",
+    "actions_taken",
+    "lessons",
+    "protection",
+)
+
+
+def sender_name(sender: str, manifest: Manifest) -> str:
+    if sender == REPORTER:
+        return "the reporter"
+    kind, _, ident = sender.partition(":")
+    member = manifest.member(ident) if kind == "member" else None
+    return f"{member.name} (committee)" if member is not None else sender
+
+
+def print_warnings(warnings: list[str]) -> None:
+    if not warnings:
+        return
+    console.print("[bold red]Warning: this case's record does not verify:[/]")
+    for warning in warnings:
+        console.print(f"  [red]- {escape(warning)}[/]")
+
+
+def _heading(o: ReadObject, manifest: Manifest) -> str:
+    mark = "signature verified" if o.verified else "[red]NOT VERIFIED[/]"
+    what = o.kind
+    if o.kind == "status":
+        what = f"status: {o.body.get('status', '?')}"
+        if o.body.get("outcome"):
+            what += f" ({o.body['outcome']})"
+    elif o.kind == "epoch":
+        what = f"new key epoch {o.epoch}"
+    sender = escape(sender_name(o.sender, manifest))
+    return f"\n[bold]#{o.seq} {escape(what)}[/] from {sender} · {mark}"
+
+
+def print_thread(read: ReadCase, manifest: Manifest) -> None:
+    for o in read.thread():
+        console.print(_heading(o, manifest))
+        if o.kind == "report" and read.report is not None:
+            console.print(read.report.text, markup=False)
+            for question, answer in read.report.answers.items():
+                console.print(f"  {question}: {answer}", markup=False)
+        elif o.text is not None:
+            console.print(o.text, markup=False)
+
+
+def print_committee(read: ReadCase, manifest: Manifest) -> None:
+    """The committee chain: notes, triage, actions and closure (never shown to reporters)."""
+    committee = [o for o in read.objects if o.chain == "committee"]
+    if not committee:
+        return
+    console.print("\n[bold]Committee only[/]")
+    for o in committee:
+        console.print(_heading(o, manifest))
+        for field in COMMITTEE_FIELDS:
+            value = o.body.get(field)
+            if value:
+                label = "" if field == "text" else f"{field.replace('_', ' ')}: "
+                console.print(f"  {label}{value}", markup=False)
+
+
+def read_json(read: ReadCase) -> dict[str, Any]:
+    return {
+        "report": None
+        if read.report is None
+        else {
+            "channel": read.report.channel,
+            "text": read.report.text,
+            "answers": read.report.answers,
+        },
+        "objects": [
+            {
+                "chain": o.chain,
+                "seq": o.seq,
+                "kind": o.kind,
+                "sender": o.sender,
+                "epoch": o.epoch,
+                "verified": o.verified,
+                "text": o.text,
+                # Epoch records carry keys; they are never printed.
+                "body": {}
+                if o.kind in ("epoch", "report")
+                else {k: v for k, v in o.body.items() if k != "format"},
+                "problem": o.problem,
+            }
+            for o in read.objects
+        ],
+        "problems": read.problems,
+    }

@@ -1,0 +1,137 @@
+"""Composing the workflow's encrypted objects on a member's machine.
+
+Each function takes a case the member has just read and verified (``ReadCase``) and returns the
+request body for the server: the next object of the right chain, sealed with the current
+epoch's key and signed with the member's key. Re-keying builds a new epoch from the recipient
+list the reporter signed inside the first report, never from anything the server says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from safevoice.cases.schemas import CaseDetail
+from safevoice.client.reader import ReadCase, epoch_keys
+from safevoice.crypto.casefile import (
+    REPORTER,
+    archive_label,
+    epoch_plaintext,
+    member_label,
+)
+from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.envelope import CaseKeys, Envelope, new_key, seal, wrap_case_keys
+from safevoice.crypto.keys import KeyPair
+from safevoice.crypto.manifest import Manifest
+from safevoice.errors import Conflict
+
+
+def next_object(
+    read: ReadCase,
+    detail: CaseDetail,
+    *,
+    kind: str,
+    plaintext: bytes,
+    keys: KeyPair,
+    epoch: int | None = None,
+    key: bytes | None = None,
+) -> Envelope:
+    """The next object of the chain its kind belongs to."""
+    chain = "committee" if kind in ("note", "triage", "action", "closure") else "thread"
+    seq, head = read.heads.get(chain, (-1, bytes(32)))
+    if key is None:
+        key = read.keys.thread if chain == "thread" else read.keys.committee
+    if key is None:
+        raise Conflict("You hold no key for the committee's part of this case.")
+    return seal(
+        key,
+        plaintext,
+        case_id=b64d(detail.case.id, size=16, what="case id"),
+        kind=kind,
+        sender=member_label(keys.public.id),
+        seq=seq + 1,
+        prev=head,
+        epoch=detail.case.epoch if epoch is None else epoch,
+        sign_seed=keys.sign_seed,
+    )
+
+
+def rekey_body(
+    read: ReadCase, detail: CaseDetail, *, keys: KeyPair, manifest: Manifest
+) -> tuple[dict[str, Any], list[str]]:
+    """New keys for the next epoch and the recipients they go to.
+
+    The keys are wrapped to the recipients the reporter signed inside the report who are still
+    in the manifest and have not recused, and to the reporter's reply key from inside the
+    report (never to a key the server names).
+    """
+    report = read.report
+    if report is None:
+        raise Conflict("The report does not verify, so the case cannot be re-keyed safely.")
+    recused = {member_label(m) for m in detail.recused}
+    enrolled = {member_label(m.id): m for m in manifest.members}
+    if manifest.archive is not None:
+        enrolled[archive_label(manifest.archive.id)] = manifest.archive
+    labels = sorted(
+        label for label in report.recipients if label in enrolled and label not in recused
+    )
+    if not any(label.startswith("member:") for label in labels):
+        raise Conflict("No committee member chosen by the reporter could keep this case.")
+    case_bytes = b64d(detail.case.id, size=16, what="case id")
+    new_epoch = detail.case.epoch + 1
+    earlier, _, problems = epoch_keys(
+        detail.objects,
+        case_id=detail.case.id,
+        epoch=detail.case.epoch,
+        keys=read.keys,
+        manifest=manifest,
+    )
+    if problems:
+        raise Conflict("The case's earlier keys do not verify: " + "; ".join(problems))
+    thread_key, committee_key = new_key(), new_key()
+    fresh = CaseKeys(thread=thread_key, committee=committee_key)
+    plaintext = epoch_plaintext(
+        case_id=case_bytes,
+        epoch=new_epoch,
+        labels=[*labels, REPORTER],
+        earlier=earlier,
+        committee_key=committee_key,
+    )
+    envelope = next_object(
+        read,
+        detail,
+        kind="epoch",
+        plaintext=plaintext,
+        keys=keys,
+        epoch=new_epoch,
+        key=fresh.thread,
+    )
+    wraps = []
+    for label in labels:
+        box_key = enrolled[label].box_key
+        if box_key is None:
+            raise Conflict(f"{label} has no encryption key in the manifest.")
+        wraps.append(
+            {
+                "recipient": label,
+                "sealed": b64e(
+                    wrap_case_keys(
+                        box_key, case_id=case_bytes, epoch=new_epoch, recipient=label, keys=fresh
+                    )
+                ),
+            }
+        )
+    wraps.append(
+        {
+            "recipient": REPORTER,
+            "sealed": b64e(
+                wrap_case_keys(
+                    report.reply_key,
+                    case_id=case_bytes,
+                    epoch=new_epoch,
+                    recipient=REPORTER,
+                    keys=CaseKeys(thread=fresh.thread, committee=None),
+                )
+            ),
+        }
+    )
+    return {"envelope": envelope.to_json(), "wrapped_keys": wraps}, labels

@@ -1,0 +1,1 @@
+"""Dialogue: the reporter's login with the follow-up code and the chained, signed thread."""

@@ -1,0 +1,82 @@
+"""HTTP routes of the dialogue: reporter login, the reporter's view, and appending objects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from safevoice.dialogue import service
+from safevoice.dialogue.schemas import (
+    ObjectIn,
+    ObjectOut,
+    ReporterCaseView,
+    ReporterLoginIn,
+    ReporterTokenOut,
+)
+from safevoice.intake.schemas import ID_PATTERN
+from safevoice.web.deps import (
+    DatabaseDep,
+    MemberDep,
+    NowDep,
+    ReporterDep,
+    SessionDep,
+    SnapshotDep,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["dialogue"])
+
+CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
+
+
+@router.post("/reporter/login", response_model=ReporterTokenOut)
+def post_reporter_login(
+    body: ReporterLoginIn, database: DatabaseDep, snap: SnapshotDep, now: NowDep
+) -> ReporterTokenOut:
+    """Log in as a case's reporter with a challenge signed by the key derived from the code."""
+    return service.reporter_login(database, snap, body=body, now=now)
+
+
+@router.get("/reporter/case", response_model=ReporterCaseView)
+def get_reporter_case(reporter: ReporterDep, session: SessionDep) -> ReporterCaseView:
+    """The reporter's thread, status and deadlines, and the reporter's own wrapped key."""
+    return service.reporter_view(session, case_id=reporter.subject)
+
+
+@router.post("/reporter/objects", response_model=ObjectOut, status_code=status.HTTP_201_CREATED)
+def post_reporter_object(
+    body: ObjectIn, reporter: ReporterDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+) -> ObjectOut:
+    """Append the reporter's next message to the thread."""
+    return service.append_object(
+        session,
+        snap,
+        principal=reporter,
+        case_id=reporter.subject,
+        envelope_json=body.envelope.model_dump(),
+        now=now,
+        uploads=body.uploads,
+    )
+
+
+@router.post(
+    "/cases/{case_id}/objects", response_model=ObjectOut, status_code=status.HTTP_201_CREATED
+)
+def post_case_object(
+    case_id: CaseId,
+    body: ObjectIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> ObjectOut:
+    """Append a member's next message (thread) or note (committee chain) to a case."""
+    return service.append_object(
+        session,
+        snap,
+        principal=member,
+        case_id=case_id,
+        envelope_json=body.envelope.model_dump(),
+        now=now,
+        feedback=body.feedback,
+    )
