@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safevoice.cli import admin, cases, demo, keys, manifest, serve, session
+from safevoice.cli import admin, cases, demo, keys, manifest, serve, session, web
 from safevoice.cli.common import make_app
 
 app = make_app(
@@ -16,6 +16,7 @@ app.command("login")(session.login)
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(admin.app, name="admin")
+app.add_typer(web.app, name="web")
 app.add_typer(cases.app, name="cases")
 
 
