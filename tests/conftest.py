@@ -19,7 +19,9 @@ from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
+from safevoice.web import bundle
 from safevoice.web.app import create_app
+from safevoice.web.bundle import Bundle
 from tests.support.asgi import client_for
 from tests.support.databases import DatabaseFactory
 from tests.support.server import ServerProcess
@@ -77,11 +79,25 @@ def client(database: Database, database_url: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="session")
+def web_bundle(world: World, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """The reporter pages' release bundle for the test committee's root."""
+    return bundle.build(
+        pin=world.pin,
+        out=tmp_path_factory.mktemp("bundle") / "pages",
+        node_modules=bundle.default_node_modules(),
+    )
+
+
+@pytest.fixture(scope="session")
 def server(
-    db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+    db_factory: DatabaseFactory, web_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     url = db_factory.clone()
-    process = ServerProcess.start(url, tmp_path_factory.mktemp(f"server-{db_factory.kind}"))
+    process = ServerProcess.start(
+        url,
+        tmp_path_factory.mktemp(f"server-{db_factory.kind}"),
+        extra_env={"SAFEVOICE_BUNDLE_DIR": str(web_bundle.folder)},
+    )
     yield process
     process.stop()
     db_factory.drop(url)

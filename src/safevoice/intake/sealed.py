@@ -58,11 +58,12 @@ class SealedAnswer:
 class SealingSlots:
     """At most ``size`` server-side derivations at once in this process."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, wait_seconds: float = WAIT_SECONDS) -> None:
         self._slots = threading.BoundedSemaphore(max(1, size))
+        self._wait = wait_seconds
 
     def acquire(self) -> None:
-        if not self._slots.acquire(timeout=WAIT_SECONDS):
+        if not self._slots.acquire(timeout=self._wait):
             raise Unavailable("Too many reports are being sealed right now; please try again.")
 
     def release(self) -> None:
@@ -77,8 +78,9 @@ def parse_form(channel: str, fields: list[tuple[str, str]]) -> SealedReport:
     for name, value in fields:
         if name == "text":
             text = value
-        elif name.startswith("answer.") and value.strip():
-            answers[name.removeprefix("answer.")] = value
+        elif name.startswith("answer."):
+            if value.strip():
+                answers[name.removeprefix("answer.")] = value
         elif name == "exclude":
             exclude.append(value)
         else:

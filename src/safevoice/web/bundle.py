@@ -55,6 +55,7 @@ class BundleFile:
 class Bundle:
     """A loaded, checked bundle: its record and the exact bytes of every file."""
 
+    folder: Path
     record: bytes
     pin: str
     csp: str
@@ -281,6 +282,7 @@ def load(folder: Path) -> Bundle:
             content_type=CONTENT_TYPES[Path(name).suffix],
         )
     return Bundle(
+        folder=folder,
         record=record_bytes,
         pin=parse_fingerprint(record["pin"]),
         csp=record["csp"],

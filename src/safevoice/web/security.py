@@ -30,7 +30,7 @@ BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (
         b"permissions-policy",
-        b"accelerometer=(), ambient-light-sensor=(), autoplay=(), bluetooth=(), "
+        b"accelerometer=(), autoplay=(), "
         b"browsing-topics=(), camera=(), clipboard-read=(), display-capture=(), "
         b"encrypted-media=(), fullscreen=(), "
         b"geolocation=(), gyroscope=(), hid=(), idle-detection=(), interest-cohort=(), "
