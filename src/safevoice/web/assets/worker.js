@@ -165,29 +165,56 @@ function checkReceipt(answer, newCase) {
   );
 }
 
+// A send that gave up (no answer, or only 503s) may still have been stored. Pressing the button
+// again with the same report resends the identical request under the same idempotency key, so
+// the server answers with the first case instead of making a second one (protocol 11.7).
+let unanswered = null;
+
+async function preparedOrAgain() {
+  try {
+    return await prepared;
+  } catch {
+    prepared = prepare();
+    prepared.catch(() => {});
+    return prepared;
+  }
+}
+
 async function submit(report) {
-  const { code, keys } = await prepared;
-  let { proof } = await prepared;
-  const newCase = sv.createCase(manifest, keys, report);
-  progress("encrypt", 1);
-  const caseBody = sv.submissionCase(newCase, report.channel, keys);
+  const wording = JSON.stringify(report);
+  let attempt = unanswered && unanswered.wording === wording ? unanswered : null;
+  if (!attempt) {
+    if (unanswered) {
+      // The report changed after an unanswered send: it gets a code of its own.
+      prepared = prepare();
+      prepared.catch(() => {});
+    }
+    const { code, keys, proof } = await preparedOrAgain();
+    const newCase = sv.createCase(manifest, keys, report);
+    progress("encrypt", 1);
+    const body = { proof, case: sv.submissionCase(newCase, report.channel, keys) };
+    attempt = { wording, code, newCase, body, key: idempotencyKey() };
+  }
   progress("send", 0);
-  let response = await send({ proof, case: caseBody }, idempotencyKey());
+  unanswered = attempt;
+  let response = await send(attempt.body, attempt.key);
   if (response.status === 400 && (await errorCode(response.clone())) === "challenge_rejected") {
     // The challenge ran out while the reporter was writing: solve a new one and send again.
-    proof = await solve({ challenge: "", expires: 0 });
+    attempt.body = { ...attempt.body, proof: await solve({ challenge: "", expires: 0 }) };
+    attempt.key = idempotencyKey();
     progress("send", 0);
-    response = await send({ proof, case: caseBody }, idempotencyKey());
+    response = await send(attempt.body, attempt.key);
   }
+  unanswered = null;
   if (response.status !== 201) {
     throw new Refusal(response.status === 413 ? "too_large" : "server");
   }
   const answer = await response.json();
-  if (!checkReceipt(answer, newCase)) throw new Refusal("receipt");
+  if (!checkReceipt(answer, attempt.newCase)) throw new Refusal("receipt");
   progress("send", 1);
-  newCase.keys.thread.fill(0);
-  newCase.keys.committee.fill(0);
-  return { code, receivedOn: answer.received_on, receipt: answer.receipt };
+  attempt.newCase.keys.thread.fill(0);
+  attempt.newCase.keys.committee.fill(0);
+  return { code: attempt.code, receivedOn: answer.received_on, receipt: answer.receipt };
 }
 
 async function start(data) {
