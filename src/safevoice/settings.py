@@ -114,6 +114,9 @@ class Settings:
                 name="SAFEVOICE_MAX_REQUEST_BYTES",
             ),
             nojs_enabled=_flag(env.get("SAFEVOICE_NOJS"), name="SAFEVOICE_NOJS"),
+            nojs_concurrency=_int(
+                env.get("SAFEVOICE_NOJS_CONCURRENCY"), 2, name="SAFEVOICE_NOJS_CONCURRENCY"
+            ),
             log_level=_log_level(env.get("SAFEVOICE_LOG_LEVEL")),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")

@@ -4,6 +4,7 @@ headers, nothing about clients passed on or logged."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
 from collections.abc import Iterator
@@ -13,7 +14,11 @@ import httpx
 import pytest
 
 from safevoice.settings import Settings
-from safevoice.web.security import API_CSP, BASE_HEADERS
+from safevoice.storage.db import Database
+from safevoice.web.app import create_app
+from safevoice.web.bundle import Bundle
+from safevoice.web.security import PAGE_CSP
+from tests.support.asgi import client_for
 from tests.support.canary import new_canary
 from tests.support.deploy import (
     DEPLOY,
@@ -25,30 +30,41 @@ from tests.support.deploy import (
 )
 from tests.support.server import free_port
 
-SCRIPT = b"console.log('reporter page');\n" * 64
 
-
-def make_bundle(root: Path) -> Path:
+def make_bundle(root: Path, source: Bundle) -> Path:
+    """A copy of the real release bundle, with a hidden file and a symbolic link added to its
+    static folder that must never be served."""
     bundle = root / "bundle"
-    bundle.mkdir()
-    (bundle / "app.js").write_bytes(SCRIPT)
-    (bundle / ".secret").write_text("never served")
-    (bundle / "assets").mkdir()
-    (bundle / "assets" / "style.css").write_text("body { margin: 0 }\n")
-    (bundle / "linked").symlink_to("/etc/hostname")
+    shutil.copytree(source.folder, bundle)
+    static = bundle / "static"
+    static.chmod(0o755)
+    (static / ".secret").write_text("never served")
+    (static / "linked.js").symlink_to("/etc/hostname")
     return bundle
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Nginx, Upstream]]:
+def site(
+    web_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Nginx, Upstream]]:
     work = tmp_path_factory.mktemp("nginx")
     upstream = Upstream(temp_dir=work / "client_body").start()
-    nginx = Nginx.render(
-        work, upstream=f"127.0.0.1:{upstream.port}", bundle=make_bundle(work)
-    ).start()
+    bundle = make_bundle(work, web_bundle)
+    nginx = Nginx.render(work, upstream=f"127.0.0.1:{upstream.port}", bundle=bundle).start()
     yield nginx, upstream
     nginx.stop()
     upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def app(web_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """SafeVoice itself serving the same bundle (its static route needs no database)."""
+    unused = tmp_path_factory.mktemp("app") / "unused.sqlite"
+    database = Database.connect(f"sqlite:///{unused}", pool_size=1)
+    settings = Settings(database_url=f"sqlite:///{unused}", bundle_dir=web_bundle.folder)
+    with client_for(create_app(settings, database=database)) as http:
+        yield http
+    database.dispose()
 
 
 def tls_client(nginx: Nginx) -> httpx.Client:
@@ -148,35 +164,65 @@ def test_nginx_passes_on_no_client_address_agent_referrer_or_cookie(
             assert "203.0.113.7" not in value
 
 
-def test_the_bundle_is_served_under_static_with_safevoices_security_headers(
-    site: tuple[Nginx, Upstream],
+# What nginx adds on its own: HSTS over TLS, its name without a version, and validators.
+NGINX_ONLY = {"strict-transport-security", "server", "date", "etag", "last-modified"}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "accept-ranges"}
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_nginx_serves_the_bundle_exactly_as_safevoice_does(
+    site: tuple[Nginx, Upstream], app: httpx.Client, web_bundle: Bundle, encoding: str
 ) -> None:
     nginx, upstream = site
     upstream.seen.clear()
+    headers = {"Accept-Encoding": encoding}
 
     with tls_client(nginx) as http:
-        script = http.get("/static/app.js", headers={"Accept-Encoding": "gzip"})
-        nested = http.get("/static/assets/style.css")
-        hidden = http.get("/static/.secret")
-        linked = http.get("/static/linked")
-        listing = http.get("/static/")
-        posted = http.post("/static/app.js", content=b"x")
+        for url in web_bundle.files:
+            direct = app.get(url, headers=headers)
+            with http.stream("GET", url, headers=headers) as proxied:
+                raw = b"".join(proxied.iter_raw())
+            # SafeVoice sends the precompressed twin when gzip is accepted: so must nginx.
+            file = web_bundle.files[url]
+            expected = file.gzipped if encoding == "gzip" else file.data
 
-    assert script.status_code == 200
-    assert script.content == SCRIPT
-    assert script.headers["content-encoding"] == "gzip"
-    assert script.headers["content-type"] == "application/javascript"
-    for name, value in BASE_HEADERS:
-        assert script.headers[name.decode()] == value.decode(), name
-    assert script.headers["content-security-policy"] == API_CSP
-    assert script.headers["cache-control"] == "no-store"
-    assert script.headers["strict-transport-security"].startswith("max-age=")
-    assert script.headers.get("server", "nginx") == "nginx"  # no version
-    assert nested.status_code == 200
-    assert hidden.status_code == 404
-    assert linked.status_code in (403, 404)
-    assert listing.status_code in (403, 404)
-    assert posted.status_code == 403
+            assert proxied.status_code == direct.status_code == 200, url
+            assert raw == expected, url
+            assert direct.content == file.data, url
+            theirs = {k: v for k, v in proxied.headers.items() if k not in NGINX_ONLY | HOP_BY_HOP}
+            ours = {k: v for k, v in direct.headers.items() if k not in HOP_BY_HOP}
+            assert theirs == ours, url
+            assert proxied.headers["strict-transport-security"] == "max-age=63072000"
+            assert proxied.headers["server"] == "nginx"  # no version
+    assert upstream.seen == []
+
+
+def test_nothing_but_the_bundles_own_files_is_served_from_its_folder(
+    site: tuple[Nginx, Upstream], app: httpx.Client, web_bundle: Bundle
+) -> None:
+    nginx, upstream = site
+    upstream.seen.clear()
+    script = next(iter(web_bundle.files))
+
+    with tls_client(nginx) as http:
+        refused = {
+            "hidden file": http.get("/static/.secret").status_code,
+            "symbolic link": http.get("/static/linked.js").status_code,
+            "folder listing": http.get("/static/").status_code,
+            "compressed twin": http.get(f"{script}.gz").status_code,
+            "not in the bundle": http.get("/static/missing.js").status_code,
+            "post": http.post(script, content=b"x").status_code,
+        }
+
+    assert refused == {
+        "hidden file": 404,
+        "symbolic link": 403,
+        "folder listing": 403,
+        "compressed twin": 404,
+        "not in the bundle": 404,
+        "post": 403,
+    }
+    assert app.get(f"{script}.gz").status_code == 404
     assert upstream.seen == []
 
 
@@ -199,7 +245,7 @@ def test_tls_sessions_are_never_resumed_so_visits_cannot_be_linked(
     nginx, _ = site
     context = ssl.create_default_context(cafile=str(nginx.cert))
     context.maximum_version = ssl.TLSVersion.TLSv1_2  # where resumption is visible to a client
-    request = b"GET /static/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    request = b"GET /api/v1/intake HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
     def visit(session: ssl.SSLSession | None) -> tuple[ssl.SSLSession | None, bool]:
         raw = socket.create_connection(("127.0.0.1", nginx.https_port), timeout=10)
@@ -227,18 +273,20 @@ def test_plain_http_on_the_intranet_only_redirects_to_https(site: tuple[Nginx, U
     assert upstream.seen == []
 
 
-def test_the_onion_listener_serves_without_tls_or_hsts(site: tuple[Nginx, Upstream]) -> None:
+def test_the_onion_listener_serves_without_tls_or_hsts(
+    site: tuple[Nginx, Upstream], web_bundle: Bundle
+) -> None:
     nginx, upstream = site
     upstream.seen.clear()
 
     proxied = httpx.get(f"{nginx.onion}/api/v1/intake", timeout=30)
-    static = httpx.get(f"{nginx.onion}/static/app.js", timeout=30)
+    static = httpx.get(f"{nginx.onion}{next(iter(web_bundle.files))}", timeout=30)
 
     assert proxied.status_code == 200
     assert static.status_code == 200
     assert "strict-transport-security" not in proxied.headers
     assert "strict-transport-security" not in static.headers
-    assert static.headers["content-security-policy"] == API_CSP
+    assert static.headers["content-security-policy"] == PAGE_CSP
     assert len(upstream.seen) == 1
 
 

@@ -107,7 +107,7 @@ def test_each_service_runs_hardened_as_the_dedicated_user(name: str) -> None:
         if line.startswith("SAFEVOICE_BUNDLE_DIR=")
     )
     assert bundle.startswith("/opt/safevoice/")
-    assert "alias /opt/safevoice/bundle/;" in (DEPLOY / "nginx/safevoice-proxy.conf").read_text()
+    assert "root /opt/safevoice/bundle;" in (DEPLOY / "nginx/safevoice-proxy.conf").read_text()
 
 
 def test_the_server_runs_several_workers_on_the_socket_nginx_uses_and_stops_on_refusal() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from safevoice.clock import utcnow
 from safevoice.crypto.manifest import SignedManifest, verify_manifest
+from safevoice.web.bundle import Bundle
 from tests.api.test_login import login_body
 from tests.support.deploy import DEPLOY
 from tests.support.production import make_bundle, production_env
@@ -64,12 +65,12 @@ def test_the_sandbox_really_forbids_what_the_unit_forbids() -> None:
 
 
 def test_safevoice_takes_reports_and_logins_inside_the_units_sandbox(
-    database_url: str, world: World, tmp_path: Path
+    database_url: str, world: World, web_bundle: Bundle, tmp_path: Path
 ) -> None:
     server = ServerProcess.start(
         database_url,
         tmp_path / "server",
-        extra_env=production_env(database_url, make_bundle(tmp_path)),
+        extra_env=production_env(database_url, make_bundle(tmp_path, web_bundle)),
         command_prefix=[SYSTEM_PYTHON, str(LAUNCHER), str(UNIT)],
     )
     try:

@@ -16,6 +16,7 @@ from sqlalchemy import text, update
 
 from safevoice.intake.models import Channel
 from safevoice.storage.db import Database
+from safevoice.web.bundle import Bundle
 from tests.conftest import Cli
 from tests.support.databases import DatabaseFactory
 from tests.support.production import make_bundle, production_env
@@ -68,6 +69,15 @@ def drop_retention(url: str) -> None:
         database.dispose()
 
 
+def tamper(bundle: Path) -> None:
+    """Change one byte of a script behind the bundle record's back (ownership stays right)."""
+    script = sorted((bundle / "static").glob("page.*.js"))[0]
+    mode = script.stat().st_mode
+    script.chmod(0o644)
+    script.write_bytes(script.read_bytes().replace(b"function", b"functiom", 1))
+    script.chmod(mode)
+
+
 # Problems found before the database is opened (the same on every database kind) ...
 SETTINGS_BREAKERS: dict[str, tuple[Callable[[Path, dict[str, str]], object], str]] = {
     "placeholder password": (
@@ -79,6 +89,10 @@ SETTINGS_BREAKERS: dict[str, tuple[Callable[[Path, dict[str, str]], object], str
     "bundle writable": (
         lambda bundle, env: (bundle / "static").chmod(0o777),
         "static is writable by every user",
+    ),
+    "bundle changed": (
+        lambda bundle, env: tamper(bundle),
+        "does not match its record",
     ),
 }
 # ... and problems in the database, on SQLite and PostgreSQL.
@@ -95,8 +109,10 @@ DATABASE_BREAKERS: dict[str, tuple[Callable[[str], object], str]] = {
 
 
 @pytest.mark.parametrize("breaker", list(SETTINGS_BREAKERS))
-def test_serve_refuses_unsafe_settings_in_one_sentence(breaker: str, tmp_path: Path) -> None:
-    bundle = make_bundle(tmp_path)
+def test_serve_refuses_unsafe_settings_in_one_sentence(
+    breaker: str, web_bundle: Bundle, tmp_path: Path
+) -> None:
+    bundle = make_bundle(tmp_path, web_bundle)
     env = production_env(f"sqlite:///{tmp_path / 'never-opened.sqlite'}", bundle)
     breaks, expected = SETTINGS_BREAKERS[breaker]
     breaks(bundle, env)
@@ -107,30 +123,32 @@ def test_serve_refuses_unsafe_settings_in_one_sentence(breaker: str, tmp_path: P
 
 @pytest.mark.parametrize("breaker", list(DATABASE_BREAKERS))
 def test_serve_refuses_an_unsafe_database_in_one_sentence(
-    breaker: str, database_url: str, tmp_path: Path
+    breaker: str, database_url: str, web_bundle: Bundle, tmp_path: Path
 ) -> None:
     breaks, expected = DATABASE_BREAKERS[breaker]
     breaks(database_url)
+    env = production_env(database_url, make_bundle(tmp_path, web_bundle))
 
-    assert_refused(serve(production_env(database_url, make_bundle(tmp_path)), tmp_path), expected)
+    assert_refused(serve(env, tmp_path), expected)
 
 
-def test_serve_refuses_the_demo_instance_in_production_mode(cli: Cli, tmp_path: Path) -> None:
-    os.chdir(tmp_path)
+def test_serve_refuses_the_demo_instance_in_production_mode(
+    cli: Cli, web_bundle: Bundle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     cli.safevoice("demo", "--prepare-only")
-    env = production_env(
-        f"sqlite:///{tmp_path / 'var/demo/safevoice.sqlite'}", make_bundle(tmp_path)
-    )
+    demo_database = f"sqlite:///{tmp_path / 'var/demo/safevoice.sqlite'}"
+    env = production_env(demo_database, make_bundle(tmp_path, web_bundle))
 
     assert_refused(serve(env, tmp_path), "set up by `safevoice demo`")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_uvicorn_workers_started_without_safevoice_serve_refuse_too(
-    workers: int, tmp_path: Path
+    workers: int, web_bundle: Bundle, tmp_path: Path
 ) -> None:
-    bundle = make_bundle(tmp_path)
-    (bundle / "index.html").chmod(0o666)
+    bundle = make_bundle(tmp_path, web_bundle)
+    (bundle / "bundle.json").chmod(0o666)
     env = production_env(f"sqlite:///{tmp_path / 'never-opened.sqlite'}", bundle)
     result = subprocess.run(
         [
@@ -152,7 +170,7 @@ def test_uvicorn_workers_started_without_safevoice_serve_refuse_too(
     output = result.stdout + result.stderr
 
     assert "SafeVoice refuses to start: The release bundle" in output
-    assert "index.html is writable by every user" in output
+    assert "bundle.json is writable by every user" in output
     assert "Traceback" not in output
     # One worker runs in uvicorn's own process: its "failed to start" status is the exit
     # status. With several, uvicorn's supervisor stops the server once a worker fails so,
@@ -163,14 +181,14 @@ def test_uvicorn_workers_started_without_safevoice_serve_refuse_too(
 
 
 def test_a_sound_instance_starts_in_production_mode_and_serves(
-    world: World, tmp_path: Path
+    world: World, web_bundle: Bundle, tmp_path: Path
 ) -> None:
     """On SQLite, the single-host default (tests/e2e/test_shared_state.py starts two servers in
     production mode on PostgreSQL)."""
     factory = DatabaseFactory("sqlite", tmp_path, world).build()
     url = factory.clone()
     server = ServerProcess.start(
-        url, tmp_path / "server", extra_env=production_env(url, make_bundle(tmp_path))
+        url, tmp_path / "server", extra_env=production_env(url, make_bundle(tmp_path, web_bundle))
     )
     try:
         answer = httpx.get(f"{server.url}/api/v1/intake", timeout=30)

@@ -22,6 +22,7 @@ from safevoice.clock import utcnow
 from safevoice.crypto.manifest import Manifest, SignedManifest, verify_manifest
 from safevoice.instance import service as instance
 from safevoice.storage.db import Database
+from safevoice.web.bundle import Bundle
 from tests.api.test_login import login_body
 from tests.support.databases import DatabaseFactory
 from tests.support.production import make_bundle, production_env
@@ -46,11 +47,14 @@ class Hosts:
 
 @pytest.fixture(scope="module")
 def hosts(
-    pg_factory: DatabaseFactory, world: World, tmp_path_factory: pytest.TempPathFactory
+    pg_factory: DatabaseFactory,
+    world: World,
+    web_bundle: Bundle,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Hosts]:
     url = pg_factory.clone()
     work = tmp_path_factory.mktemp("two-hosts")
-    env = {**production_env(url, make_bundle(work)), "SAFEVOICE_SNAPSHOT_TTL_MS": "100"}
+    env = {**production_env(url, make_bundle(work, web_bundle)), "SAFEVOICE_SNAPSHOT_TTL_MS": "100"}
     # Two separate `safevoice serve` processes, started side by side as two hosts would be.
     with ThreadPoolExecutor(max_workers=2) as pool:
         starting = [

@@ -30,6 +30,7 @@ from safevoice.intake.models import Channel
 from safevoice.settings import Settings
 from safevoice.storage import migrate
 from safevoice.storage.db import Database
+from safevoice.web.bundle import Bundle
 from tests.support.databases import pg_admin, pg_url
 from tests.support.production import OTHER_UID, make_bundle, with_password
 from tests.support.world import World
@@ -38,8 +39,13 @@ STRONG = "9f2c4e7a1b3d5f60a8c2e4b6d8f0a1c3"
 
 
 @pytest.fixture
-def bundle(tmp_path: Path) -> Path:
-    return make_bundle(tmp_path)
+def bundle(tmp_path: Path, web_bundle: Bundle) -> Path:
+    return make_bundle(tmp_path, web_bundle)
+
+
+def a_script(bundle: Path) -> str:
+    """The bundle-relative name of one of its scripts (their names carry a content hash)."""
+    return next(f"static/{p.name}" for p in sorted((bundle / "static").glob("page.*.js")))
 
 
 def settings_for(database_url: str, bundle: Path | None) -> Settings:
@@ -139,23 +145,42 @@ def test_a_bundle_owned_by_another_user_and_writable_by_nobody_else_is_accepted(
     assert bundle_problem(bundle, ServiceUser.current()) is None
 
 
+def owned_by_root(bundle: Path) -> str:
+    os.chown(bundle / a_script(bundle), 0, 0)
+    return f"{a_script(bundle)} is owned by the service user"
+
+
+def folder_owned_by_root(bundle: Path) -> str:
+    os.chown(bundle, 0, 0)
+    return "the folder itself is owned by the service user"
+
+
+def writable_by_all(bundle: Path) -> str:
+    (bundle / "static").chmod(0o757)
+    return "static is writable by every user"
+
+
+def writable_by_our_group(bundle: Path) -> str:
+    os.chown(bundle / "bundle.json", OTHER_UID, 0)
+    (bundle / "bundle.json").chmod(0o664)
+    return "bundle.json is writable by a group of the service user"
+
+
+def a_symbolic_link(bundle: Path) -> str:
+    (bundle / "static").chmod(0o755)
+    (bundle / "static/extra.js").symlink_to("/etc/hostname")
+    (bundle / "static").chmod(0o555)
+    return "static/extra.js is a symbolic link"
+
+
 @pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (lambda b: os.chown(b / "static/app.js", 0, 0), "static/app.js is owned by the service"),
-        (lambda b: os.chown(b, 0, 0), "the folder itself is owned by the service user"),
-        (lambda b: (b / "static").chmod(0o757), "static is writable by every user"),
-        (
-            lambda b: (os.chown(b / "index.html", OTHER_UID, 0), (b / "index.html").chmod(0o664)),
-            "index.html is writable by a group of the service user",
-        ),
-        (lambda b: (b / "static/extra.js").symlink_to("/etc/hostname"), "a symbolic link"),
-    ],
+    "change",
+    [owned_by_root, folder_owned_by_root, writable_by_all, writable_by_our_group, a_symbolic_link],
 )
 def test_a_bundle_the_service_user_could_change_is_refused(
-    bundle: Path, change: Callable[[Path], object], expected: str
+    bundle: Path, change: Callable[[Path], str]
 ) -> None:
-    change(bundle)
+    expected = change(bundle)
 
     problem = bundle_problem(bundle, ROOT)
 
@@ -168,7 +193,7 @@ def test_the_bundle_is_judged_for_the_service_user_not_for_whoever_runs_the_chec
 ) -> None:
     """A bundle group-writable by a group the service user is not in is fine; owned by the
     service user (here nobody) it is not, even when root runs the check."""
-    (bundle / "index.html").chmod(0o664)
+    (bundle / "bundle.json").chmod(0o664)
 
     assert bundle_problem(bundle, ROOT) is None
     problem = bundle_problem(bundle, ServiceUser(uid=OTHER_UID, gids=frozenset({1})))
@@ -181,9 +206,10 @@ def test_a_bundle_file_the_check_cannot_inspect_is_refused_not_a_traceback(
 ) -> None:
     """As the real service user, a folder without search permission hides its files' modes."""
     real_lstat = Path.lstat
+    hidden = a_script(bundle)
 
     def lstat(path: Path) -> os.stat_result:
-        if path.name == "app.js":
+        if path.as_posix().endswith(hidden):
             raise PermissionError(13, "Permission denied", str(path))
         return real_lstat(path)
 
@@ -192,7 +218,7 @@ def test_a_bundle_file_the_check_cannot_inspect_is_refused_not_a_traceback(
     problem = bundle_problem(bundle, ROOT)
 
     assert problem is not None
-    assert "static/app.js cannot be read" in problem
+    assert f"{hidden} cannot be read" in problem
 
 
 def test_a_missing_or_unset_bundle_is_refused(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ class Nginx:
         snippet = render(
             (DEPLOY / "nginx/safevoice-proxy.conf").read_text(),
             {
-                "/opt/safevoice/bundle/": f"{bundle}/",
+                "root /opt/safevoice/bundle;": f"root {bundle};",
                 "/var/log/nginx/safevoice.error.log": error_log,
                 **(snippet_changes or {}),
             },

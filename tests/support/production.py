@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from safevoice.web.bundle import Bundle
 
 # nobody:nogroup on Debian. The tests run as root, so a bundle root owned would count as the
 # service user's own; this owner is someone else, as root is for the real service user.
@@ -15,15 +18,13 @@ OTHER_UID = 65534
 OTHER_GID = 65534
 
 
-def make_bundle(root: Path) -> Path:
-    """A small release bundle owned by another user, folders 0755 and files 0644."""
+def make_bundle(root: Path, source: Bundle) -> Path:
+    """A copy of a real release bundle, owned by another user: folders 0555, files 0444 (as
+    ``safevoice web build`` leaves them), so that the service user cannot change it."""
     bundle = root / "bundle"
-    (bundle / "static").mkdir(parents=True)
-    (bundle / "index.html").write_text("<!doctype html><title>SafeVoice</title>\n")
-    (bundle / "static" / "app.js").write_text("console.log('reporter page');\n")
+    shutil.copytree(source.folder, bundle)
     for path in (bundle, *bundle.rglob("*")):
-        os.chown(path, OTHER_UID, OTHER_GID)
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        os.chown(path, OTHER_UID, OTHER_GID, follow_symlinks=False)
     return bundle
 
 

@@ -23,6 +23,7 @@ from safevoice.errors import ConfigError
 from safevoice.instance import production
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
+from safevoice.web import bundle
 
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a configuration error that a restart will not fix
 
@@ -86,8 +87,12 @@ def serve(
 
 def _check_production(settings: Settings) -> None:
     """Migrate and run the production checks once, in this process, before any worker."""
+    production.check_settings(settings, env=os.environ)
+    if settings.bundle_dir is not None:
+        # Every file against the bundle record, as each worker will: refused here, once.
+        bundle.load(settings.bundle_dir)
     db = Database.connect(settings.database_url, pool_size=2)
     try:
-        production.check(settings, db, now=utcnow(), migrate_schema=True, env=os.environ)
+        production.check_database(settings, db, now=utcnow(), migrate_schema=True)
     finally:
         db.dispose()

@@ -103,6 +103,17 @@ def check(
     ``env`` is the process environment, for the secrets that libraries read from it directly
     (the S3 blob store's credentials); the entry points pass ``os.environ``.
     """
+    check_settings(settings, env=env, user=user)
+    check_database(settings, database, now=now, migrate_schema=migrate_schema)
+
+
+def check_settings(
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    user: ServiceUser | None = None,
+) -> None:
+    """The checks that need no database: secrets and the release bundle's ownership."""
     for problem in (
         database_url_problem(settings.database_url),
         blob_store_problem(settings.blob_store, env or {}),
@@ -110,6 +121,12 @@ def check(
     ):
         if problem is not None:
             raise ProductionRefused(problem)
+
+
+def check_database(
+    settings: Settings, database: Database, *, now: datetime, migrate_schema: bool
+) -> None:
+    """The schema (migrated first if ``migrate_schema``) and the instance it holds."""
     where = _safe_url(settings.database_url)
     try:
         _check_schema(database, migrate_schema=migrate_schema)

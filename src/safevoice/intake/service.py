@@ -319,9 +319,53 @@ def _case_rows(
     now: datetime,
 ) -> tuple[Rows, SubmissionOut]:
     """All rows of a new case, and the answer the reporter gets once they are committed."""
+    rows, answer = case_rows(
+        snap,
+        case_id=body.case.id,
+        channel=body.case.channel,
+        envelope=envelope,
+        reply_key=reply_key,
+        sign_key=sign_key,
+        wraps=wraps,
+        intake_mode="e2e",
+        now=now,
+        uploads=body.case.uploads,
+    )
+    spent_row = {
+        "digest": challenge.digest,
+        "expires_at": round_up(datetime.fromtimestamp(challenge.expires, UTC)),
+    }
+    idempotency_row = {
+        "key_digest": key_digest,
+        "request_digest": request_digest,
+        "response": answer.model_dump_json().encode(),
+        "expires_at": round_up(now + IDEMPOTENCY_TTL),
+    }
+    return [
+        (SpentChallenge, [spent_row]),
+        *rows,
+        (IdempotencyKey, [idempotency_row]),
+    ], answer
+
+
+def case_rows(
+    snap: Snapshot,
+    *,
+    case_id: str,
+    channel: str,
+    envelope: Envelope,
+    reply_key: bytes,
+    sign_key: bytes,
+    wraps: list[tuple[str, bytes]],
+    intake_mode: str,
+    now: datetime,
+    uploads: list[str] | None = None,
+) -> tuple[Rows, SubmissionOut]:
+    """The case, its report, its wrapped keys, its attachments and the staged audit event,
+    with the answer
+    (and receipt) the reporter gets once they are committed."""
     manifest = snap.require_manifest()
     today: date = snap.today(now)
-    case_id = body.case.id
     report_hash = envelope.transcript_hash()
     receipt = issue_receipt(
         snap.instance_seed,
@@ -335,9 +379,9 @@ def _case_rows(
     )
     case_row = {
         "id": case_id,
-        "channel": body.case.channel,
+        "channel": channel,
         "status": "received",
-        "intake_mode": "e2e",
+        "intake_mode": intake_mode,
         "received_on": today,
         "ack_due_on": deadlines.ack_due(today),
         "feedback_due_on": deadlines.feedback_due(today, None),
@@ -368,27 +412,15 @@ def _case_rows(
         {"case_id": case_id, "epoch": 0, "recipient": recipient, "sealed": sealed}
         for recipient, sealed in wraps
     ]
-    spent_row = {
-        "digest": challenge.digest,
-        "expires_at": round_up(datetime.fromtimestamp(challenge.expires, UTC)),
-    }
-    idempotency_row = {
-        "key_digest": key_digest,
-        "request_digest": request_digest,
-        "response": answer.model_dump_json().encode(),
-        "expires_at": round_up(now + IDEMPOTENCY_TTL),
-    }
     audit_row = audit.staged_row(
-        event="case.received", case_id=case_id, on=today, detail={"channel": body.case.channel}
+        event="case.received", case_id=case_id, on=today, detail={"channel": channel}
     )
     rows: Rows = [
-        (SpentChallenge, [spent_row]),
         (Case, [case_row]),
         (CaseObject, [object_row]),
         (WrappedKey, wrap_rows),
-        (IdempotencyKey, [idempotency_row]),
         (AuditStaging, [audit_row]),
-        (Attachment, attachments.attachment_rows(case_id, body.case.uploads)),
+        (Attachment, attachments.attachment_rows(case_id, uploads or [])),
     ]
     return rows, answer
 

@@ -1,8 +1,8 @@
 """The application factory.
 
-``create_app(settings)`` wires the domain routers, error mapping and security middleware onto
-one database. It reads no environment itself; ``app_from_env`` is the entry point uvicorn's
-workers call (each worker builds its own app from the same settings).
+``create_app(settings)`` wires the domain routers, the reporter pages, error mapping and
+security middleware onto one database. It reads no environment itself; ``app_from_env`` is the
+entry point uvicorn's workers call (each worker builds its own app from the same settings).
 
 In production mode every worker runs the production checks before it builds anything and
 refuses to start on the first problem: one sentence on the log, no traceback, and uvicorn's
@@ -30,7 +30,7 @@ from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
-from safevoice.web import errors
+from safevoice.web import bundle, errors, pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
@@ -68,7 +68,11 @@ def create_app(
     app.state.writer = RowWriter(app.state.database)
     app.state.blobs = open_blob_store(settings.blob_store, app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
+    # The bundle is read and checked once, at start-up; the folder is never written.
+    installed = bundle.load(settings.bundle_dir) if settings.bundle_dir is not None else None
+    app.state.pages = pages.Pages.create(settings, installed)
     errors.install(app)
+    app.include_router(pages.router)
     app.include_router(intake_router)
     app.include_router(members_router)
     app.include_router(cases_router)
