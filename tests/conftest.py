@@ -51,6 +51,14 @@ def db_factory(
     factory.close()
 
 
+@pytest.fixture(scope="session")
+def pg_factory(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """PostgreSQL only, for the tests that are about PostgreSQL by nature (several hosts)."""
+    factory = DatabaseFactory("postgresql", tmp_path_factory.mktemp("db-pg-only"), world).build()
+    yield factory
+    factory.close()
+
+
 @pytest.fixture
 def database_url(db_factory: DatabaseFactory) -> Iterator[str]:
     url = db_factory.clone()

@@ -3,18 +3,25 @@
 One frozen object, built explicitly by the command that starts a process (``from_env``) and
 passed down; nothing reads the environment at import time. Instance state that every worker
 must share (keys, difficulty, channels, time zone) is not here but in the database.
+
+The database URL can carry a password, so it is kept out of the object's ``repr`` and may be
+read from a file (``SAFEVOICE_DATABASE_URL_FILE``, for container secrets) instead of the
+environment. Production mode (``SAFEVOICE_PRODUCTION``) makes the server check, before it
+serves anything, that none of these settings is a placeholder or unsafe
+(``safevoice.instance.production``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from safevoice.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///var/safevoice.sqlite"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _flag(value: str | None, *, name: str) -> bool:
@@ -28,6 +35,31 @@ def _flag(value: str | None, *, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false.")
 
 
+def _database_url(env: Mapping[str, str]) -> str:
+    direct = env.get("SAFEVOICE_DATABASE_URL")
+    path = env.get("SAFEVOICE_DATABASE_URL_FILE")
+    if not path:
+        return direct or DEFAULT_DATABASE_URL
+    if direct:
+        raise ConfigError("Set SAFEVOICE_DATABASE_URL or SAFEVOICE_DATABASE_URL_FILE, not both.")
+    try:
+        url = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(
+            f"SAFEVOICE_DATABASE_URL_FILE names {path}, which cannot be read."
+        ) from None
+    if not url:
+        raise ConfigError(f"The database URL file {path} is empty.")
+    return url
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"SAFEVOICE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}.")
+    return level
+
+
 def _int(value: str | None, default: int, *, name: str) -> int:
     if value is None or value == "":
         return default
@@ -39,7 +71,8 @@ def _int(value: str | None, default: int, *, name: str) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    # May hold the database password: never part of a repr that could reach a log.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     production: bool = False
     bundle_dir: Path | None = None
     blob_store: str = "fs:var/blobs"
@@ -58,7 +91,7 @@ class Settings:
         env = os.environ if env is None else env
         bundle = env.get("SAFEVOICE_BUNDLE_DIR")
         return cls(
-            database_url=env.get("SAFEVOICE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=_database_url(env),
             production=_flag(env.get("SAFEVOICE_PRODUCTION"), name="SAFEVOICE_PRODUCTION"),
             bundle_dir=Path(bundle) if bundle else None,
             blob_store=env.get("SAFEVOICE_BLOB_STORE")
@@ -84,7 +117,7 @@ class Settings:
             nojs_concurrency=_int(
                 env.get("SAFEVOICE_NOJS_CONCURRENCY"), 2, name="SAFEVOICE_NOJS_CONCURRENCY"
             ),
-            log_level=(env.get("SAFEVOICE_LOG_LEVEL") or "INFO").upper(),
+            log_level=_log_level(env.get("SAFEVOICE_LOG_LEVEL")),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")
             )

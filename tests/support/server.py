@@ -42,6 +42,7 @@ class ServerProcess:
         *,
         workers: int = 2,
         extra_env: dict[str, str] | None = None,
+        command_prefix: list[str] | None = None,
     ) -> ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         tmp_dir = workdir / "tmp"
@@ -57,7 +58,15 @@ class ServerProcess:
         }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [str(BIN / "safevoice"), "serve", "--port", str(port), "--workers", str(workers)],
+                [
+                    *(command_prefix or []),
+                    str(BIN / "safevoice"),
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

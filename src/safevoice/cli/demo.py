@@ -1,9 +1,10 @@
 """``safevoice demo``: a complete local instance in one command, for trying SafeVoice out.
 
-It creates (or reuses) demo keys under keys/demo/ with the passphrase "demo", a SQLite
-database under var/demo/, signs and publishes a manifest, builds the reporter pages' bundle for
-the demo root under var/demo/bundle/, and serves pages and API on 127.0.0.1:8000. Demo keys are
-for demonstration only; production mode refuses to start with them.
+It writes the demo keys under keys/demo/ with the passphrase "demo", a SQLite database under
+var/demo/, signs and publishes a manifest, builds the reporter pages' bundle for the demo root
+under var/demo/bundle/, and serves pages and API on 127.0.0.1:8000. Demo keys are derived from
+public constants, so anyone can read what is sent to a demo instance; production mode
+recognises them (and the database the demo marks) and refuses to start with them.
 """
 
 from __future__ import annotations
@@ -19,21 +20,14 @@ from typing import Annotated
 import typer
 
 from safevoice.cli.admin import initialise, load_config
-from safevoice.cli.common import console
+from safevoice.cli.common import console, fail
 from safevoice.cli.keys import write_private
 from safevoice.cli.manifest import write_signed
 from safevoice.cli.ops import operator_database
 from safevoice.cli.serve import serve
 from safevoice.clock import utcnow
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.keys import (
-    KeyPair,
-    format_fingerprint,
-    generate,
-    open_keyfile,
-    random_bytes,
-    seal_keyfile,
-)
+from safevoice.crypto.keys import KeyPair, PublicKey, format_fingerprint, random_bytes, seal_keyfile
 from safevoice.crypto.manifest import (
     DEFAULT_CODE_MEMLIMIT,
     DEFAULT_CODE_OPSLIMIT,
@@ -43,6 +37,8 @@ from safevoice.crypto.manifest import (
     parse_payload,
     sign_manifest,
 )
+from safevoice.errors import SafeVoiceError
+from safevoice.instance import demo as demo_instance
 from safevoice.instance import service as instance
 from safevoice.web import bundle as web_bundle
 from safevoice.web.bundle import format_digest
@@ -52,19 +48,28 @@ DEMO_KEYS = Path("keys/demo")
 DEMO_DB = Path("var/demo/safevoice.sqlite")
 DEMO_BUNDLE = Path("var/demo/bundle")
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
-MEMBERS = (("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Nguyen"))
 
 
-def _demo_key(kind: str, ident: str, name: str) -> KeyPair:
-    path = DEMO_KEYS / f"{ident}.key"
+def _write_demo_key(keys: KeyPair) -> None:
+    """Write a demo key file, or keep the one in place if it already holds this (public) key."""
+    path = DEMO_KEYS / f"{keys.public.id}.key"
     if path.exists():
-        return open_keyfile(json.loads(path.read_text()), DEMO_PASSPHRASE)
-    keys = generate(kind, ident, name)
+        try:
+            current = PublicKey.from_json(json.loads(path.read_text())["public"])
+        except (ValueError, KeyError, TypeError, SafeVoiceError):
+            current = None
+        if current != keys.public:
+            fail(
+                f"{path} is not this version's demo key (an earlier demo made it); delete "
+                f"{DEMO_KEYS} and {DEMO_DB.parent} to start a fresh demo."
+            )
+        return
     # Demo keys use a light key-file derivation so the demo starts in seconds.
     sealed = seal_keyfile(keys, DEMO_PASSPHRASE, opslimit=2, memlimit=64 * 1024 * 1024)
     write_private(path, json.dumps(sealed, indent=2) + "\n")
-    (DEMO_KEYS / f"{ident}.pub.json").write_text(json.dumps(keys.public.to_json(), indent=2))
-    return keys
+    (DEMO_KEYS / f"{keys.public.id}.pub.json").write_text(
+        json.dumps(keys.public.to_json(), indent=2)
+    )
 
 
 def _command(name: str) -> str:
@@ -74,12 +79,14 @@ def _command(name: str) -> str:
 
 def prepare(database_url: str) -> str:
     """Set up keys, database and a fresh enough manifest; return the root fingerprint."""
-    root = _demo_key("root", "root", "Demo committee root")
-    members = [_demo_key("member", ident, name) for ident, name in MEMBERS]
+    root, *members = demo_instance.demo_keys()
+    for keys in (root, *members):
+        _write_demo_key(keys)
     initialise(database_url, load_config(DEMO_CONFIG), DEMO_KEYS / "instance.pub.json")
     db = operator_database(database_url)
     try:
         with db.unit_of_work() as session:
+            demo_instance.mark_demo(session)
             instance_key = instance.instance_public_key(session)
             current = instance.current_signed_manifest(session)
         now = utcnow().replace(microsecond=0)

@@ -2,6 +2,11 @@
 
 Invariant 3: uvicorn's access log is disabled and the log format carries no client address;
 the application logs only fixed messages and counts.
+
+In production mode (``SAFEVOICE_PRODUCTION=1``) the command first brings the database to the
+current schema and runs every production check once, before any worker starts; on the first
+problem it prints one sentence and exits with status 78 (``EX_CONFIG``), which the shipped
+systemd unit treats as "do not restart". Each worker checks again on its own.
 """
 
 from __future__ import annotations
@@ -12,24 +17,37 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-LOG_CONFIG: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "stream": "ext://sys.stderr",
+from safevoice.cli.common import err_console
+from safevoice.clock import utcnow
+from safevoice.errors import ConfigError
+from safevoice.instance import production
+from safevoice.settings import Settings
+from safevoice.storage.db import Database
+from safevoice.web import bundle
+
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a configuration error that a restart will not fix
+
+
+def log_config(level: str = "INFO") -> dict[str, Any]:
+    """uvicorn's logging: plain lines on standard error, no access logger at all."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            },
         },
-    },
-    "loggers": {
-        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "uvicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-        "safevoice": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-    },
-}
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+            "safevoice": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }
 
 
 def serve(
@@ -44,6 +62,13 @@ def serve(
     """Run the SafeVoice server (reporter pages and API)."""
     if database:
         os.environ["SAFEVOICE_DATABASE_URL"] = database
+    try:
+        settings = Settings.from_env()
+        if settings.production:
+            _check_production(settings)
+    except ConfigError as exc:
+        err_console.print(f"Error: {exc.message}", markup=False)
+        raise typer.Exit(code=EXIT_CONFIG) from None
     uvicorn.run(
         "safevoice.web.app:app_from_env",
         factory=True,
@@ -52,9 +77,22 @@ def serve(
         uds=uds,
         workers=workers,
         access_log=False,
-        log_config=LOG_CONFIG,
+        log_config=log_config(settings.log_level),
         server_header=False,
         date_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _check_production(settings: Settings) -> None:
+    """Migrate and run the production checks once, in this process, before any worker."""
+    production.check_settings(settings, env=os.environ)
+    if settings.bundle_dir is not None:
+        # Every file against the bundle record, as each worker will: refused here, once.
+        bundle.load(settings.bundle_dir)
+    db = Database.connect(settings.database_url, pool_size=2)
+    try:
+        production.check_database(settings, db, now=utcnow(), migrate_schema=True)
+    finally:
+        db.dispose()

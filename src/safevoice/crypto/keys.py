@@ -32,6 +32,7 @@ PUBLIC_FORMAT = "safevoice-public-key-v1"
 FINGERPRINT_CONTEXT = b"safevoice-fingerprint-v1"
 KEYFILE_CONTEXT = b"safevoice-keyfile-v1"
 FINGERPRINT_BYTES = 20
+DEMO_KEY_CONTEXT = b"safevoice-demo-key-v1"
 
 # Key files are opened rarely and protect keys that read every report: use libsodium's
 # "moderate" Argon2id cost (256 MiB, 3 passes).
@@ -168,6 +169,22 @@ def generate(kind: str, key_id: str, name: str) -> KeyPair:
         raise ValueError(f"unknown key kind {kind!r}")
     sign_seed = random_bytes(32)
     box_secret = random_bytes(32) if kind in KINDS_WITH_BOX_KEY else None
+    return keypair_from_secrets(kind, key_id, name, sign_seed=sign_seed, box_secret=box_secret)
+
+
+def public_demo_keypair(kind: str, key_id: str, name: str) -> KeyPair:
+    """A key pair derived from public constants only, for ``safevoice demo``.
+
+    Dangerous by design: anyone can recompute it, so it protects nothing. That is what makes
+    demo keys recognisable: production mode compares fingerprints against these and refuses
+    to start wherever a demo key turns up, whichever database or file it came through.
+    """
+    if kind not in KEY_KINDS:
+        raise ValueError(f"unknown key kind {kind!r}")
+    sign_seed = blake2b(lp(DEMO_KEY_CONTEXT, "sign", kind, key_id))
+    box_secret = (
+        blake2b(lp(DEMO_KEY_CONTEXT, "box", kind, key_id)) if kind in KINDS_WITH_BOX_KEY else None
+    )
     return keypair_from_secrets(kind, key_id, name, sign_seed=sign_seed, box_secret=box_secret)
 
 

@@ -3,15 +3,27 @@
 ``create_app(settings)`` wires the domain routers, the reporter pages, error mapping and
 security middleware onto one database. It reads no environment itself; ``app_from_env`` is the
 entry point uvicorn's workers call (each worker builds its own app from the same settings).
+
+In production mode every worker runs the production checks before it builds anything and
+refuses to start on the first problem: one sentence on the log, no traceback, and uvicorn's
+"failed to start" exit status so that its supervisor stops instead of restarting the worker.
 """
 
 from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
 
 from fastapi import FastAPI
 
 from safevoice.attachments.router import router as attachments_router
 from safevoice.cases.router import router as cases_router
+from safevoice.clock import utcnow
 from safevoice.dialogue.router import router as dialogue_router
+from safevoice.errors import ConfigError
+from safevoice.instance import production
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.settings import Settings
@@ -23,9 +35,27 @@ from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
 API_PREFIX = "/api/v1"
+# uvicorn's exit status for a worker that could not start (``uvicorn.config.STARTUP_FAILURE``):
+# its multi-process supervisor then stops the server instead of restarting the worker forever.
+STARTUP_FAILURE = 3
+log = logging.getLogger("safevoice.web")
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    env: Mapping[str, str] | None = None,
+) -> FastAPI:
+    owned = database is None
+    database = database or Database.connect(settings.database_url)
+    if settings.production:
+        try:
+            production.check(settings, database, now=utcnow(), migrate_schema=False, env=env)
+        except ConfigError:
+            if owned:
+                database.dispose()
+            raise
     app = FastAPI(
         title="SafeVoice",
         version="1",
@@ -34,7 +64,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.database = database or Database.connect(settings.database_url)
+    app.state.database = database
     app.state.writer = RowWriter(app.state.database)
     app.state.blobs = open_blob_store(settings.blob_store, app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
@@ -56,4 +86,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: settings come from the environment at start-up."""
-    return create_app(Settings.from_env())
+    try:
+        return create_app(Settings.from_env(), env=os.environ)
+    except ConfigError as exc:
+        log.error("SafeVoice refuses to start: %s", exc.message)
+        sys.exit(STARTUP_FAILURE)
