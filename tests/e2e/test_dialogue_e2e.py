@@ -191,9 +191,11 @@ def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
     conversation: Conversation, raw: Database
 ) -> None:
     conversation.reply("A question.")
-    synced = json.loads(conversation.member("cases", "sync", "--json").stdout)  # type: ignore[attr-defined]
+    # The session server also holds cases that earlier tests tampered with on purpose.
+    synced = json.loads(conversation.member("cases", "sync", "--json", expect=None).stdout)  # type: ignore[attr-defined]
+    failing_before = {f["id"] for f in synced["failing"]}
     assert synced["cases"] >= 1
-    assert synced["failing"] == []
+    assert conversation.case_id not in failing_before
     execute(
         raw,
         "DELETE FROM case_object WHERE case_id = :case AND chain = 'thread' AND seq = 1",
@@ -203,4 +205,4 @@ def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
     result = conversation.member("cases", "sync", "--json", expect=2)
 
     failing = json.loads(result.stdout)["failing"]  # type: ignore[attr-defined]
-    assert [f["id"] for f in failing] == [conversation.case_id]
+    assert {f["id"] for f in failing} - failing_before == {conversation.case_id}
