@@ -1,9 +1,9 @@
 """Login by Ed25519 challenge-response, and the sessions it opens.
 
-A member or auditor signs a fresh challenge with the key the manifest lists for them; the
-server answers an unknown id and a wrong signature with the same refusal. Tokens are random,
-stored only as a digest with a coarse expiry, and expire after a short time. Every login is an
-audit entry.
+A member, an auditor or the archive recipient signs a fresh challenge with the key the manifest
+lists for them; the server answers an unknown id and a wrong signature with the same refusal.
+Tokens are random, stored only as a digest with a coarse expiry, and expire after a short time.
+Every login is an audit entry.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from safevoice.instance.service import Snapshot
 from safevoice.intake.service import spend_challenge
 from safevoice.members.models import LoginSession
 
-ROLES = ("member", "auditor")
+ROLES = ("member", "auditor", "archive")
 LOGIN_FAILED = (
     "Login failed: the key is not enrolled in the current manifest, or the signature is wrong."
 )
@@ -61,7 +61,14 @@ def login(
     challenge = powmod.authenticate(
         snap.challenge_key, challenge_token, purpose="member-login", now=int(now.timestamp())
     )
-    key = manifest.member(subject) if role == "member" else manifest.auditor(subject)
+    if role == "member":
+        key = manifest.member(subject)
+    elif role == "auditor":
+        key = manifest.auditor(subject)
+    else:
+        # The archive recipient's key exists only as k-of-n shares; logging in with it means a
+        # quorum rebuilt it, and the audit log shows it.
+        key = manifest.archive if manifest.archive and manifest.archive.id == subject else None
     try:
         sig = b64d(signature, size=64, what="signature")
         if key is None:

@@ -135,6 +135,16 @@ def current_member(principal: PrincipalDep) -> Principal:
 MemberDep = Annotated[Principal, Depends(current_member)]
 
 
+def current_recipient(principal: PrincipalDep) -> Principal:
+    """A member, or the archive recipient (which may only read its cases and re-key them)."""
+    if principal.role not in ("member", "archive"):
+        raise Forbidden("Only committee members may do this.")
+    return principal
+
+
+RecipientDep = Annotated[Principal, Depends(current_recipient)]
+
+
 def current_reporter(principal: PrincipalDep) -> Principal:
     if principal.role != "reporter":
         raise Forbidden("This is for the reporter of a case, logged in with the follow-up code.")
