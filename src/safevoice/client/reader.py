@@ -59,6 +59,9 @@ class ReadCase:
     problems: list[str]
     heads: dict[str, tuple[int, bytes]]
     keys: CaseKeys
+    recipients: list[str] = field(default_factory=list)
+    """Who holds the current epoch's keys: the labels of the current epoch record, or of the
+    reporter-signed list for a case never re-keyed (with ``reporter``)."""
 
     def thread(self) -> list[ReadObject]:
         return [o for o in self.objects if o.chain == "thread"]
@@ -76,13 +79,23 @@ def unwrap(
         raise VerificationFailed("This key cannot decrypt cases.")
     for wrapped in wrapped_keys:
         if wrapped.epoch == epoch and wrapped.recipient == label:
-            return unwrap_case_keys(
-                box_secret,
-                b64d(wrapped.sealed, what="wrapped key"),
-                case_id=b64d(case_id, size=16, what="case id"),
-                epoch=epoch,
-                recipient=label,
-            )
+            try:
+                return unwrap_case_keys(
+                    box_secret,
+                    b64d(wrapped.sealed, what="wrapped key"),
+                    case_id=b64d(case_id, size=16, what="case id"),
+                    epoch=epoch,
+                    recipient=label,
+                )
+            except VerificationFailed as exc:
+                if label == REPORTER:
+                    raise
+                raise VerificationFailed(
+                    f"{exc.message} If the committee replaced your key, the cases are still "
+                    "wrapped to the old one until they are re-keyed: run `safevoice cases "
+                    "rekey --all --old-key OLD.key` (or ask another member to run "
+                    "`safevoice cases rekey --all`)."
+                ) from exc
     raise NotFound("The server sent no key for you for this case.")
 
 
@@ -257,7 +270,18 @@ def read_objects(
             problems.append(
                 "a key epoch gave the case's keys to someone the reporter did not choose"
             )
-    return ReadCase(report=report, objects=read_all, problems=problems, heads=heads, keys=keys)
+    if epoch > 0:
+        recipients = list(found.labels)
+    else:
+        recipients = [*report.recipients, REPORTER] if report is not None else []
+    return ReadCase(
+        report=report,
+        objects=read_all,
+        problems=problems,
+        heads=heads,
+        keys=keys,
+        recipients=recipients,
+    )
 
 
 def _epoch_head_problems(objects: list[ReadObject], chains: tuple[str, ...]) -> list[str]:
