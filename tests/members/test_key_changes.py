@@ -181,3 +181,38 @@ def test_the_archive_recipient_logs_in_with_its_own_key_and_may_only_read_and_re
 
 def test_the_intake_says_when_there_is_no_archive_recipient(client: httpx.Client) -> None:
     assert client.get("/api/v1/intake").json()["archive"] is False
+
+
+def test_a_session_that_raced_the_publication_ends_with_the_members_removal(
+    client: httpx.Client, database: Database, manifest: Manifest, world: World
+) -> None:
+    from datetime import timedelta
+
+    from safevoice.crypto.login import new_token, token_digest
+    from safevoice.members.models import LoginSession
+
+    publish(
+        database,
+        world,
+        successor(
+            manifest,
+            root=world.pin,
+            now=utcnow(),
+            days=30,
+            members=(world.members["alice"].public, world.members["bob"].public),
+        ),
+    )
+    raced, kept = new_token(), new_token()
+    with database.unit_of_work() as session:
+        for token, subject in ((raced, "carol"), (kept, "bob")):
+            session.add(
+                LoginSession(
+                    token_digest=token_digest(token),
+                    role="member",
+                    subject=subject,
+                    expires_at=utcnow() + timedelta(minutes=10),
+                )
+            )
+
+    assert client.get("/api/v1/cases", headers=bearer(raced)).status_code == 401
+    assert client.get("/api/v1/cases", headers=bearer(kept)).status_code == 200

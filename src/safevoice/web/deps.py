@@ -119,8 +119,10 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def current_principal(session: SessionDep, token: TokenDep, now: NowDep) -> Principal:
-    return authenticate(session, token, now=now)
+def current_principal(
+    session: SessionDep, token: TokenDep, now: NowDep, snap: SnapshotDep
+) -> Principal:
+    return authenticate(session, token, now=now, manifest=snap.manifest)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
