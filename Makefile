@@ -1,8 +1,11 @@
 # The two commands of the README: `make demo` and `make test`. Both set everything up first.
 PYTHON ?= python3
+NPM ?= npm
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# libsodium.js for the reporter pages, exactly as pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: demo test setup lint
 
@@ -11,7 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	$(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 demo: setup
 	$(BIN)/safevoice demo

@@ -70,7 +70,7 @@ def fresh_database(kind: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def set_up(url: str, *, difficulty: int = 1, members: int = 3) -> Instance:
+def set_up(url: str, *, difficulty: int = 1, members: int = 3, code_opslimit: int = 2) -> Instance:
     """Migrate, initialise, seed a channel and publish a manifest signed by a new root."""
     root = generate("root", "root", "Benchmark root")
     keys = [generate("member", f"m{i}", f"Member {i}") for i in range(members)]
@@ -90,7 +90,7 @@ def set_up(url: str, *, difficulty: int = 1, members: int = 3) -> Instance:
             expires_at=now + timedelta(days=30),
             root=root.public.fingerprint,
             instance_salt=random_bytes(16),
-            code_kdf=(CodeKdf(1, 2, 64 * 1024 * 1024),),
+            code_kdf=(CodeKdf(1, code_opslimit, 64 * 1024 * 1024),),
             envelope_versions=(1,),
             members=tuple(k.public for k in keys),
             auditors=(),

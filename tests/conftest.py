@@ -13,14 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from typer.testing import CliRunner
 
 from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
+from safevoice.web import bundle
 from safevoice.web.app import create_app
+from safevoice.web.bundle import Bundle
 from tests.support.asgi import client_for
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.databases import DatabaseFactory
 from tests.support.server import ServerProcess
 from tests.support.world import PASSPHRASE, World
@@ -70,21 +74,57 @@ def manifest(database: Database) -> Manifest:
 
 
 @pytest.fixture
-def client(database: Database, database_url: str) -> Iterator[httpx.Client]:
-    app = create_app(Settings(database_url=database_url, snapshot_ttl_seconds=0), database=database)
+def blob_spec(tmp_path: Path) -> str:
+    """Where the in-process app keeps attachment chunks (a folder by default)."""
+    return f"fs:{tmp_path / 'blobs'}"
+
+
+@pytest.fixture
+def client(database: Database, database_url: str, blob_spec: str) -> Iterator[httpx.Client]:
+    settings = Settings(database_url=database_url, snapshot_ttl_seconds=0, blob_store=blob_spec)
+    app = create_app(settings, database=database)
     with client_for(app) as http:
         yield http
 
 
 @pytest.fixture(scope="session")
+def web_bundle(world: World, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    """The reporter pages' release bundle for the test committee's root."""
+    return bundle.build(
+        pin=world.pin,
+        out=tmp_path_factory.mktemp("bundle") / "pages",
+        node_modules=bundle.default_node_modules(),
+    )
+
+
+@pytest.fixture(scope="session")
 def server(
-    db_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+    db_factory: DatabaseFactory, web_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     url = db_factory.clone()
-    process = ServerProcess.start(url, tmp_path_factory.mktemp(f"server-{db_factory.kind}"))
+    process = ServerProcess.start(
+        url,
+        tmp_path_factory.mktemp(f"server-{db_factory.kind}"),
+        extra_env={"SAFEVOICE_BUNDLE_DIR": str(web_bundle.folder)},
+    )
     yield process
     process.stop()
     db_factory.drop(url)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """One Playwright driver for the whole session (its sync API allows only one)."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """A plain headless Chromium for tests that only need to render something."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 class Cli:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from safevoice.errors import ConfigError
@@ -42,7 +42,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     production: bool = False
     bundle_dir: Path | None = None
-    blob_dir: Path = field(default_factory=lambda: Path("var/blobs"))
+    blob_store: str = "fs:var/blobs"
+    max_file_bytes: int = 2 * 1024**3
+    max_case_bytes: int = 8 * 1024**3
     challenge_ttl_seconds: int = 3600
     session_ttl_seconds: int = 1800
     max_request_bytes: int = 2 * 1024 * 1024
@@ -59,7 +61,14 @@ class Settings:
             database_url=env.get("SAFEVOICE_DATABASE_URL") or DEFAULT_DATABASE_URL,
             production=_flag(env.get("SAFEVOICE_PRODUCTION"), name="SAFEVOICE_PRODUCTION"),
             bundle_dir=Path(bundle) if bundle else None,
-            blob_dir=Path(env.get("SAFEVOICE_BLOB_DIR") or "var/blobs"),
+            blob_store=env.get("SAFEVOICE_BLOB_STORE")
+            or f"fs:{env.get('SAFEVOICE_BLOB_DIR') or 'var/blobs'}",
+            max_file_bytes=_int(
+                env.get("SAFEVOICE_MAX_FILE_BYTES"), 2 * 1024**3, name="SAFEVOICE_MAX_FILE_BYTES"
+            ),
+            max_case_bytes=_int(
+                env.get("SAFEVOICE_MAX_CASE_BYTES"), 8 * 1024**3, name="SAFEVOICE_MAX_CASE_BYTES"
+            ),
             challenge_ttl_seconds=_int(
                 env.get("SAFEVOICE_CHALLENGE_TTL"), 3600, name="SAFEVOICE_CHALLENGE_TTL"
             ),
@@ -72,6 +81,9 @@ class Settings:
                 name="SAFEVOICE_MAX_REQUEST_BYTES",
             ),
             nojs_enabled=_flag(env.get("SAFEVOICE_NOJS"), name="SAFEVOICE_NOJS"),
+            nojs_concurrency=_int(
+                env.get("SAFEVOICE_NOJS_CONCURRENCY"), 2, name="SAFEVOICE_NOJS_CONCURRENCY"
+            ),
             log_level=(env.get("SAFEVOICE_LOG_LEVEL") or "INFO").upper(),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")

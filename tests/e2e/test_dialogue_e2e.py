@@ -191,11 +191,11 @@ def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
     conversation: Conversation, raw: Database
 ) -> None:
     conversation.reply("A question.")
-    # The session server also holds cases that earlier tests tampered with on purpose.
-    synced = json.loads(conversation.member("cases", "sync", "--json", expect=None).stdout)  # type: ignore[attr-defined]
-    failing_before = {f["id"] for f in synced["failing"]}
+    # The session server also holds cases other tests tampered with on purpose.
+    before = conversation.member("cases", "sync", "--json", expect=None)
+    synced = json.loads(before.stdout)  # type: ignore[attr-defined]
     assert synced["cases"] >= 1
-    assert conversation.case_id not in failing_before
+    assert conversation.case_id not in [f["id"] for f in synced["failing"]]
     execute(
         raw,
         "DELETE FROM case_object WHERE case_id = :case AND chain = 'thread' AND seq = 1",
@@ -205,4 +205,4 @@ def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
     result = conversation.member("cases", "sync", "--json", expect=2)
 
     failing = json.loads(result.stdout)["failing"]  # type: ignore[attr-defined]
-    assert {f["id"] for f in failing} - failing_before == {conversation.case_id}
+    assert conversation.case_id in [f["id"] for f in failing]

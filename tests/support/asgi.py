@@ -3,30 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from fastapi import FastAPI
 
 
 class SyncASGITransport(httpx.BaseTransport):
-    """Run each request through the ASGI app on a fresh event loop."""
+    """Run each request through the ASGI app on a fresh event loop.
+
+    The loop runs on a thread of its own, because Playwright's synchronous API keeps an event
+    loop running on the test thread while the browser tests' session-wide browser is open.
+    """
 
     def __init__(self, app: FastAPI) -> None:
         self._transport = httpx.ASGITransport(app=app)
+        self._thread = ThreadPoolExecutor(max_workers=1)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         async def run() -> httpx.Response:
             request.stream = httpx.ByteStream(request.read())
             response = await self._transport.handle_async_request(request)
-            content = await response.aread()
-            return httpx.Response(
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+            # The raw bytes: httpx decodes a compressed body once, when it is read.
+            answer = httpx.Response(
                 response.status_code,
                 headers=response.headers,
-                content=content,
+                stream=httpx.ByteStream(raw),
                 request=request,
             )
+            answer.read()
+            return answer
 
-        return asyncio.run(run())
+        return self._thread.submit(asyncio.run, run()).result()
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
 
 
 def client_for(app: FastAPI) -> httpx.Client:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from safevoice.cases import service, workflow
+from safevoice.cases import service, stats, workflow
 from safevoice.cases.schemas import (
     ActionIn,
     ActionOut,
@@ -16,15 +16,31 @@ from safevoice.cases.schemas import (
     CaseSummary,
     ClaimIn,
     RekeyIn,
+    Statistics,
     StatusIn,
 )
 from safevoice.dialogue.schemas import ObjectOut
 from safevoice.intake.schemas import ID_PATTERN
-from safevoice.web.deps import MemberDep, NowDep, RecipientDep, SessionDep, SnapshotDep
+from safevoice.web.deps import (
+    MemberDep,
+    MemberOrAuditorDep,
+    NowDep,
+    RecipientDep,
+    SessionDep,
+    SnapshotDep,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
+MONTH = r"^[0-9]{4}-[0-9]{2}$"
+FromMonth = Annotated[
+    str | None, Query(alias="from", pattern=MONTH, description="First month (YYYY-MM).")
+]
+ToMonth = Annotated[
+    str | None, Query(alias="to", pattern=MONTH, description="Last month (YYYY-MM).")
+]
+ChannelName = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
 @router.get("/cases", response_model=list[CaseSummary])
@@ -160,4 +176,26 @@ def get_actions(
     """Corrective actions of the cases the caller can read."""
     return workflow.list_actions(
         session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
+    )
+
+
+@router.get("/stats", response_model=Statistics)
+def get_stats(
+    caller: MemberOrAuditorDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+    period_from: FromMonth = None,
+    period_to: ToMonth = None,
+    channel: ChannelName = None,
+) -> Statistics:
+    """Workflow statistics from metadata only, small counts suppressed: over the cases a member
+    can read, or over every case for an auditor."""
+    return stats.figures(
+        session,
+        period_from=period_from,
+        period_to=period_to,
+        channel=channel,
+        today=snap.today(now),
+        member_id=caller.subject if caller.role == "member" else None,
     )

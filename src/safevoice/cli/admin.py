@@ -48,6 +48,7 @@ def initialise(database_url: str | None, config: dict[str, Any], instance_key_ou
                 difficulty=int(settings_instance.get("difficulty", instance.DEFAULT_DIFFICULTY)),
             )
             intake.seed_channels(session, channels)
+            instance.set_external_channels(session, config.get("external_channels", []))
             public = PublicKey(
                 kind="instance",
                 id="instance",

@@ -8,6 +8,7 @@ its record does not verify, so nobody builds on a history the server may have al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ from safevoice.cli.common import (
     read_secret_text,
 )
 from safevoice.cli.session import Context, Server, logged_in
+from safevoice.client import cleaning
+from safevoice.client.files import Attachment, download
 from safevoice.client.reader import ReadCase, compare_with_seen, heads_to_state, read_case
 from safevoice.client.workflow import next_object, rekey_body
 from safevoice.clock import utcnow
@@ -577,6 +580,94 @@ def rekey_command(
             console.print(f"[red]Case {failure['id']} was not re-keyed:[/] {failure['problem']}")
     if failed:
         raise typer.Exit(code=2)
+
+
+def attachments_of(read: ReadCase) -> list[Attachment]:
+    """Files described inside verified objects of the thread (report and messages)."""
+    found: list[Attachment] = []
+    for o in read.thread():
+        if not o.verified:
+            continue
+        described = (
+            read.report.attachments
+            if o.kind == "report" and read.report is not None
+            else o.body.get("attachments", [])
+        )
+        found += [Attachment.from_descriptor(d, seq=o.seq) for d in described or []]
+    return found
+
+
+@app.command("files")
+def files_command(
+    case_id: CaseArgument,
+    server: Server = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a case's attachments (names and sizes are known only after decryption)."""
+    context = logged_in(server)
+    with context.api:
+        opened = open_case(context, case_id, key)
+    files = attachments_of(opened.read)
+    render.print_warnings(opened.read.problems + opened.warnings)
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": f.name,
+                    "type": f.type,
+                    "size": f.size,
+                    "message": f.seq,
+                    "id": f.upload_id,
+                }
+                for f in files
+            ]
+        )
+        return
+    if not files:
+        console.print("No attachments.")
+        return
+    table = Table("message", "name", "type", "size")
+    for f in files:
+        table.add_row(f"#{f.seq}", f.name, f.type, f"{f.size:,} bytes")
+    console.print(table)
+
+
+@app.command("download")
+def download_command(
+    case_id: CaseArgument,
+    out: Annotated[Path, typer.Option(help="Folder to save the files in.")] = Path("."),
+    strip_metadata: Annotated[
+        bool,
+        typer.Option(
+            help="Also write a copy of each image and PDF without its metadata (NAME.clean.EXT)."
+        ),
+    ] = False,
+    server: Server = None,
+    key: KeyOption = None,
+) -> None:
+    """Fetch, verify and decrypt a case's attachments on this machine."""
+    context = logged_in(server)
+    with context.api:
+        opened = open_for_writing(context, case_id, key)
+        files = attachments_of(opened.read)
+        if not files:
+            console.print("No attachments.")
+            return
+        with Progress(console=err_console, transient=True) as progress:
+            for attachment in files:
+                task = progress.add_task(f"Decrypting {attachment.name}", total=attachment.size)
+                saved = download(
+                    context.api, attachment, out, progress=partial(progress.advance, task)
+                )
+                console.print(f"Saved {saved} ({attachment.size:,} bytes, verified).")
+                if strip_metadata:
+                    cleaned = cleaning.strip_metadata(saved)
+                    console.print(
+                        f"  cleaned copy: {cleaned}"
+                        if cleaned
+                        else "  no metadata cleaner for this type; the copy was not made."
+                    )
 
 
 @app.command("sync")

@@ -1,13 +1,15 @@
 """``safevoice demo``: a complete local instance in one command, for trying SafeVoice out.
 
 It creates (or reuses) demo keys under keys/demo/ with the passphrase "demo", a SQLite
-database under var/demo/, signs and publishes a manifest, and serves on 127.0.0.1:8000. Demo
-keys are for demonstration only; production mode refuses to start with them.
+database under var/demo/, signs and publishes a manifest, builds the reporter pages' bundle for
+the demo root under var/demo/bundle/, and serves pages and API on 127.0.0.1:8000. Demo keys are
+for demonstration only; production mode refuses to start with them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from datetime import timedelta
@@ -42,10 +44,13 @@ from safevoice.crypto.manifest import (
     sign_manifest,
 )
 from safevoice.instance import service as instance
+from safevoice.web import bundle as web_bundle
+from safevoice.web.bundle import format_digest
 
 DEMO_PASSPHRASE = "demo"  # noqa: S105 - the demo's documented, public passphrase
 DEMO_KEYS = Path("keys/demo")
 DEMO_DB = Path("var/demo/safevoice.sqlite")
+DEMO_BUNDLE = Path("var/demo/bundle")
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 MEMBERS = (("alice", "Alice Martin"), ("bob", "Bob Okafor"), ("carol", "Carol Nguyen"))
 
@@ -118,6 +123,9 @@ def demo(
     DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{DEMO_DB}"
     fingerprint = prepare(database_url)
+    pages = web_bundle.build(
+        pin=fingerprint, out=DEMO_BUNDLE, node_modules=web_bundle.default_node_modules()
+    )
     server = f"http://127.0.0.1:{port}"
     pin = format_fingerprint(fingerprint)
     report, safevoice = _command("safevoice-report"), _command("safevoice")
@@ -125,9 +133,12 @@ def demo(
 [bold]SafeVoice demo[/] — {server}
 
 Committee root fingerprint: {pin}
+Page bundle hash:           {format_digest(pages.digest)}
 Demo member keys: {DEMO_KEYS}/alice.key, bob.key, carol.key (passphrase: {DEMO_PASSPHRASE})
 
-Submit a report from the terminal:
+Report in a browser: open {server} (the pages encrypt in the browser).
+
+Or submit a report from the terminal:
   echo "Something is wrong in the warehouse" | \\
     {report} submit --server {server} --pin {pin} --channel general --text-file -
 
@@ -139,4 +150,5 @@ Read it as a committee member:
 """)
     if prepare_only:
         return
+    os.environ["SAFEVOICE_BUNDLE_DIR"] = str(DEMO_BUNDLE.resolve())
     serve(host="127.0.0.1", port=port, workers=2, database=database_url, uds=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safevoice.cli import actions, admin, cases, demo, keys, manifest, serve, session
+from safevoice.cli import actions, admin, cases, demo, keys, manifest, serve, session, stats, web
 from safevoice.cli.common import make_app
 
 app = make_app(
@@ -14,9 +14,11 @@ app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("login")(session.login)
 app.command("inbox")(cases.inbox)
+app.command("stats")(stats.stats)
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(admin.app, name="admin")
+app.add_typer(web.app, name="web")
 app.add_typer(cases.app, name="cases")
 app.add_typer(actions.app, name="actions")
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 
 from safevoice.cli import render
 from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
 from safevoice.client.api import Api
+from safevoice.client.files import PendingUpload, UploadJournal, upload_file
 from safevoice.client.reader import read_as_reporter
 from safevoice.client.state import State
 from safevoice.client.trust import verify_for
@@ -27,7 +31,7 @@ from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import REPORTER, create_case, message_plaintext
 from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.envelope import seal
+from safevoice.crypto.envelope import new_case_id, seal
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
@@ -57,6 +61,67 @@ StateOption = Annotated[
         "(otherwise nothing is stored)."
     ),
 ]
+
+
+AttachOption = Annotated[
+    list[Path] | None,
+    typer.Option(help="A file to attach, encrypted on this machine (repeatable)."),
+]
+
+
+def _readable_files(paths: list[Path] | None) -> list[Path]:
+    files = list(paths or [])
+    for path in files:
+        if not path.is_file():
+            fail(f"There is no file {path} to attach.")
+    return files
+
+
+def _send_files(
+    api: Api,
+    files: list[Path],
+    *,
+    case_id: str,
+    start: Callable[[], str],
+    journal: UploadJournal,
+    quiet: bool,
+) -> list[dict[str, Any]]:
+    """Upload each file, resuming what a state folder remembers; return their descriptors."""
+    if not files:
+        return []
+    saved = journal.load()
+    if saved.get("case_id") != case_id:
+        saved = {"case_id": case_id, "files": {}, "done": {}}
+    descriptors = []
+    with Progress(console=err_console, transient=True, disable=quiet) as progress:
+        for path in files:
+            name = str(path.resolve())
+            if name in saved["done"]:
+                descriptors.append(saved["done"][name])
+                continue
+            pending = saved["files"].get(name)
+            task = progress.add_task(
+                f"Encrypting and sending {path.name}", total=path.stat().st_size
+            )
+
+            def remember(upload: PendingUpload, name: str = name) -> None:
+                saved["files"][name] = upload.to_json()
+                journal.save(saved)
+
+            descriptor = upload_file(
+                api,
+                path,
+                case_id=case_id,
+                start=start,
+                pending=PendingUpload(**pending) if pending else None,
+                remember=remember,
+                progress=partial(progress.advance, task),
+            )
+            saved["done"][name] = descriptor
+            saved["files"].pop(name, None)
+            journal.save(saved)
+            descriptors.append(descriptor)
+    return descriptors
 
 
 @app.callback()
@@ -94,11 +159,13 @@ def submit(
             "The operator can see whom you excluded."
         ),
     ] = None,
+    attach: AttachOption = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Encrypt and submit a report; prints your follow-up code once."""
+    files = _readable_files(attach)
     text = read_secret_text(text_file, what="report")
     answers = _read_answers(answers_file)
     stored = State.load(state) if state is not None else None
@@ -132,8 +199,29 @@ def submit(
             opslimit=kdf.opslimit,
             memlimit=kdf.memlimit,
         )
+        journal = UploadJournal(state)
+        saved = journal.load()
+        case_id = b64d(saved["case_id"], size=16) if files and "case_id" in saved else None
+        case_id = case_id or new_case_id()
+
+        def start() -> str:
+            # A new case has no session yet: each upload costs a proof of work instead.
+            challenge = powmod.parse(api.challenge("upload").challenge)
+            proof = {"challenge": challenge.token, "solution": powmod.solve(challenge)}
+            return api.start_upload(b64e(case_id), proof=proof).id
+
+        descriptors = _send_files(
+            api, files, case_id=b64e(case_id), start=start, journal=journal, quiet=as_json
+        )
         new_case = create_case(
-            manifest, reporter, channel=channel, text=text, answers=answers, exclude=exclude or []
+            manifest,
+            reporter,
+            channel=channel,
+            text=text,
+            answers=answers,
+            exclude=exclude or [],
+            attachments=descriptors,
+            case_id=case_id,
         )
         challenge = intake.challenge
         if challenge.expires - 60 < utcnow().timestamp():
@@ -141,9 +229,12 @@ def submit(
         solution = powmod.solve(powmod.parse(challenge.challenge))
         body = {
             "proof": {"challenge": challenge.challenge, "solution": solution},
-            "case": new_case.submission(channel, reporter),
+            "case": new_case.submission(
+                channel, reporter, uploads=[d["upload_id"] for d in descriptors]
+            ),
         }
         answer = api.submit(body, idempotency_key=random_id(16))
+        journal.clear()
     receipt = Receipt.from_json(answer.receipt.model_dump())
     try:
         receipt.verify(manifest.receipt_key)
@@ -205,6 +296,7 @@ def follow_up(
             "input (after the code on its first line)."
         ),
     ] = None,
+    attach: AttachOption = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -214,8 +306,11 @@ def follow_up(
     The code is read from a hidden prompt or from the first line of standard input, never
     from an argument. Everything is decrypted and verified on this machine.
     """
+    files = _readable_files(attach)
     code = parse_code(_read_code())
     reply = read_secret_text(reply_file, what="reply") if reply_file is not None else None
+    if files and reply is None:
+        fail("Files go with a reply: add --reply-file.")
     stored = State.load(state) if state is not None else None
     remembered = stored.server(server) if stored is not None else None
     with Api(server, proxy=proxy) as api:
@@ -246,9 +341,19 @@ def follow_up(
                 render.print_warnings(read.problems)
                 fail("The conversation does not verify, so your reply was not sent.")
             seq, head = read.heads["thread"]
+            plaintext = message_plaintext(reply)
+            journal = UploadJournal(state)
+            descriptors = _send_files(
+                api,
+                files,
+                case_id=view.case.id,
+                start=lambda: api.start_upload(view.case.id).id,
+                journal=journal,
+                quiet=as_json,
+            )
             envelope = seal(
                 read.keys.thread,
-                message_plaintext(reply),
+                message_plaintext(reply, attachments=descriptors) if descriptors else plaintext,
                 case_id=b64d(view.case.id, size=16, what="case id"),
                 kind="message",
                 sender=REPORTER,
@@ -257,7 +362,10 @@ def follow_up(
                 epoch=view.case.epoch,
                 sign_seed=reporter.sign_seed,
             )
-            sent = api.post_reporter_object(envelope.to_json())
+            sent = api.post_reporter_object(
+                envelope.to_json(), uploads=[d["upload_id"] for d in descriptors]
+            )
+            journal.clear()
     if stored is not None:
         stored.save()
     if as_json:

@@ -16,7 +16,8 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary
+from safevoice.attachments.schemas import UploadOut
+from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary, Statistics
 from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
@@ -223,11 +224,50 @@ class Api:
     def case(self, case_id: str) -> CaseDetail:
         return self._get(f"/api/v1/cases/{case_id}", CaseDetail)
 
+    def stats(
+        self,
+        *,
+        period_from: str | None = None,
+        period_to: str | None = None,
+        channel: str | None = None,
+    ) -> Statistics:
+        """Workflow statistics (members and auditors); small counts come back as ``"<5"``."""
+        wanted = {"from": period_from, "to": period_to, "channel": channel}
+        params = {name: value for name, value in wanted.items() if value is not None}
+        content = self._send("GET", "/api/v1/stats", params=params).content
+        return _parse(Statistics.model_validate_json, content)
+
     def post_case_object(
-        self, case_id: str, envelope: dict[str, Any], *, feedback: bool = False
+        self,
+        case_id: str,
+        envelope: dict[str, Any],
+        *,
+        feedback: bool = False,
+        uploads: list[str] | None = None,
     ) -> ObjectOut:
-        body = {"envelope": envelope, "feedback": feedback}
+        body = {"envelope": envelope, "feedback": feedback, "uploads": uploads or []}
         return self._post(f"/api/v1/cases/{case_id}/objects", body, ObjectOut)
+
+    def start_upload(self, case_id: str, *, proof: dict[str, str] | None = None) -> UploadOut:
+        return self._post("/api/v1/uploads", {"case_id": case_id, "proof": proof}, UploadOut)
+
+    def upload_status(self, upload_id: str) -> UploadOut:
+        return self._get(f"/api/v1/uploads/{upload_id}", UploadOut)
+
+    def put_chunk(self, upload_id: str, index: int, data: bytes) -> UploadOut:
+        response = self._send(
+            "PUT",
+            f"/api/v1/uploads/{upload_id}/chunks/{index}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return _parse(UploadOut.model_validate_json, response.content)
+
+    def finish_upload(self, upload_id: str, chunks: int) -> UploadOut:
+        return self._post(f"/api/v1/uploads/{upload_id}/finish", {"chunks": chunks}, UploadOut)
+
+    def get_chunk(self, upload_id: str, index: int) -> bytes:
+        return self._send("GET", f"/api/v1/uploads/{upload_id}/chunks/{index}").content
 
     def reporter_login(
         self, *, sign_key: str, challenge: str, solution: str, signature: str
@@ -243,8 +283,11 @@ class Api:
     def reporter_case(self) -> ReporterCaseView:
         return self._get("/api/v1/reporter/case", ReporterCaseView)
 
-    def post_reporter_object(self, envelope: dict[str, Any]) -> ObjectOut:
-        return self._post("/api/v1/reporter/objects", {"envelope": envelope}, ObjectOut)
+    def post_reporter_object(
+        self, envelope: dict[str, Any], *, uploads: list[str] | None = None
+    ) -> ObjectOut:
+        body = {"envelope": envelope, "uploads": uploads or []}
+        return self._post("/api/v1/reporter/objects", body, ObjectOut)
 
 
 def _parse(parser: Callable[[bytes], T], content: bytes) -> T:

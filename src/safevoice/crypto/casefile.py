@@ -78,9 +78,12 @@ class NewCase:
     report: Envelope
     wrapped: dict[str, bytes]
 
-    def submission(self, channel: str, reporter: ReporterKeys) -> dict[str, Any]:
+    def submission(
+        self, channel: str, reporter: ReporterKeys, *, uploads: list[str] | None = None
+    ) -> dict[str, Any]:
         """The ``case`` object of a submission request (docs/protocol.md)."""
         return {
+            "uploads": uploads or [],
             "id": b64e(self.case_id),
             "channel": channel,
             "reporter": {
@@ -104,6 +107,7 @@ def create_case(
     answers: dict[str, Any] | None = None,
     exclude: list[str] | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    case_id: bytes | None = None,
 ) -> NewCase:
     """Encrypt a new report to the manifest's members, leaving out those excluded."""
     excluded = set(exclude or [])
@@ -119,7 +123,7 @@ def create_case(
     if manifest.archive is not None:
         labels.append(archive_label(manifest.archive.id))
 
-    case_id = new_case_id()
+    case_id = case_id if case_id is not None else new_case_id()
     keys = CaseKeys(thread=new_key(), committee=new_key())
     recipients_sig = sign(
         reporter.sign_seed,

@@ -55,6 +55,7 @@ def post_reporter_object(
         case_id=reporter.subject,
         envelope_json=body.envelope.model_dump(),
         now=now,
+        uploads=body.uploads,
     )
 
 

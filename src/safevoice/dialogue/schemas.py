@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from safevoice.cases.schemas import CaseObjectOut, WrappedKeyOut
-from safevoice.intake.schemas import EnvelopeIn
+from safevoice.intake.schemas import ID_PATTERN, EnvelopeIn
 
 B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
 
@@ -32,6 +32,10 @@ class ObjectIn(BaseModel):
 
     envelope: EnvelopeIn
     feedback: bool = False
+    uploads: Annotated[
+        list[Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]],
+        Field(max_length=20),
+    ] = []
 
 
 class ObjectOut(BaseModel):

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from safevoice.attachments import service as attachments
 from safevoice.audit import service as audit
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CaseObject, WrappedKey
@@ -42,6 +43,7 @@ from safevoice.dialogue.schemas import (
 )
 from safevoice.errors import (
     BadEnvelope,
+    BadRequest,
     ChallengeRejected,
     Conflict,
     Forbidden,
@@ -50,7 +52,7 @@ from safevoice.errors import (
     VerificationFailed,
 )
 from safevoice.instance.service import Snapshot
-from safevoice.intake.service import spend_challenge
+from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 from safevoice.members.service import Principal
 from safevoice.storage.db import Database
@@ -338,6 +340,7 @@ def append_object(
     envelope_json: dict[str, object],
     now: datetime,
     feedback: bool = False,
+    uploads: list[str] | None = None,
 ) -> ObjectOut:
     """Append a message (thread) or a note or triage record (committee chain)."""
     case = load_case(session, case_id)
@@ -345,6 +348,10 @@ def append_object(
     refuse_if_rekey_needed(case, reporter=author.is_reporter)
     kinds = REPORTER_KINDS if author.is_reporter else MEMBER_KINDS
     envelope, posted = append(session, case, author, envelope_json, kinds=kinds)
+    if uploads:
+        if envelope.chain != "thread":
+            raise BadRequest("Files go with messages in the thread.")
+        attachments.bind(session, case_id=case.id, upload_ids=uploads, now=now)
     today = snap.today(now)
     if feedback and not author.is_reporter and envelope.chain == "thread":
         if case.acknowledged_on is None:

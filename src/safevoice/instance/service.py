@@ -40,6 +40,7 @@ INSTANCE_SEED = "instance_seed"
 CHALLENGE_KEY = "challenge_key"
 DIFFICULTY = "pow_difficulty"
 TIMEZONE = "timezone"
+EXTERNAL_CHANNELS = "external_channels"
 DEFAULT_DIFFICULTY = 8
 OPERATOR = "operator"
 log = logging.getLogger("safevoice.instance")
@@ -75,6 +76,30 @@ def initialise(session: Session, *, timezone: str, difficulty: int = DEFAULT_DIF
         set_state(session, DIFFICULTY, str(difficulty).encode())
     set_state(session, TIMEZONE, timezone.encode())
     return created
+
+
+@dataclass(frozen=True)
+class ExternalChannel:
+    """A competent authority a reporter may turn to (EU Directive 2019/1937, Art. 9(1)(g))."""
+
+    name: str
+    description: str = ""
+    address: str = ""
+
+
+def set_external_channels(session: Session, entries: list[dict[str, object]]) -> None:
+    """Replace the list of external reporting channels shown on the start page."""
+    channels = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ConfigError("Every external channel needs a name.")
+        values = {key: entry.get(key, "") for key in ("name", "description", "address")}
+        if not all(isinstance(v, str) and len(v) <= 500 for v in values.values()):
+            raise ConfigError(
+                "An external channel's name, description and address are short texts."
+            )
+        channels.append(values)
+    set_state(session, EXTERNAL_CHANNELS, json.dumps(channels).encode())
 
 
 def set_difficulty(session: Session, difficulty: int) -> None:
@@ -210,6 +235,7 @@ class Snapshot:
     signed_manifest: SignedManifest | None
     manifest: Manifest | None
     channels: frozenset[str] = frozenset()
+    external_channels: tuple[ExternalChannel, ...] = ()
 
     @property
     def instance_id(self) -> str:
@@ -257,4 +283,7 @@ def snapshot(session: Session) -> Snapshot:
         signed_manifest=signed,
         manifest=manifest,
         channels=frozenset(session.scalars(select(Channel.name))),
+        external_channels=tuple(
+            ExternalChannel(**entry) for entry in json.loads(rows.get(EXTERNAL_CHANNELS, b"[]"))
+        ),
     )

@@ -46,6 +46,10 @@ class CaseIn(Strict):
     reporter: ReporterKeysIn
     report: EnvelopeIn
     wrapped_keys: Annotated[list[WrappedKeyIn], Field(min_length=2, max_length=64)]
+    uploads: Annotated[
+        list[Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]],
+        Field(max_length=20),
+    ] = []
 
 
 class ProofIn(Strict):

@@ -19,6 +19,8 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from safevoice.attachments import service as attachments
+from safevoice.attachments.models import Attachment
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditStaging
 from safevoice.cases import deadlines
@@ -102,18 +104,6 @@ def list_channels(session: Session) -> list[ChannelOut]:
     ]
 
 
-def spend_challenge(session: Session, challenge: powmod.Challenge) -> None:
-    """Remember a challenge as spent until it expires; refuse one that already is."""
-    if _is_spent(session, challenge):
-        raise ChallengeRejected("This challenge was already used; ask for a new one.")
-    session.add(
-        SpentChallenge(
-            digest=challenge.digest,
-            expires_at=round_up(datetime.fromtimestamp(challenge.expires, UTC)),
-        )
-    )
-
-
 def _validated_report(body: SubmissionIn, snap: Snapshot) -> tuple[Envelope, bytes, bytes]:
     """Pure checks of the case object; returns the envelope and the reporter's keys."""
     case = body.case
@@ -181,12 +171,6 @@ def _stored_answer(
     return SubmissionOut.model_validate_json(row.response)
 
 
-def _is_spent(session: Session, challenge: powmod.Challenge) -> bool:
-    digest_ = challenge.digest
-    found = session.scalar(select(SpentChallenge.digest).where(SpentChallenge.digest == digest_))
-    return found is not None
-
-
 def submit(
     writer: RowWriter,
     database: Database,
@@ -239,6 +223,11 @@ def submit(
         )
     if answer is not None:
         return answer
+    if body.case.uploads:
+        with database.session(write=False) as session:
+            attachments.check_bindable(
+                session, case_id=body.case.id, upload_ids=body.case.uploads, now=now
+            )
     rows, answer = _case_rows(
         snap,
         body=body,
@@ -330,9 +319,53 @@ def _case_rows(
     now: datetime,
 ) -> tuple[Rows, SubmissionOut]:
     """All rows of a new case, and the answer the reporter gets once they are committed."""
+    rows, answer = case_rows(
+        snap,
+        case_id=body.case.id,
+        channel=body.case.channel,
+        envelope=envelope,
+        reply_key=reply_key,
+        sign_key=sign_key,
+        wraps=wraps,
+        intake_mode="e2e",
+        now=now,
+        uploads=body.case.uploads,
+    )
+    spent_row = {
+        "digest": challenge.digest,
+        "expires_at": round_up(datetime.fromtimestamp(challenge.expires, UTC)),
+    }
+    idempotency_row = {
+        "key_digest": key_digest,
+        "request_digest": request_digest,
+        "response": answer.model_dump_json().encode(),
+        "expires_at": round_up(now + IDEMPOTENCY_TTL),
+    }
+    return [
+        (SpentChallenge, [spent_row]),
+        *rows,
+        (IdempotencyKey, [idempotency_row]),
+    ], answer
+
+
+def case_rows(
+    snap: Snapshot,
+    *,
+    case_id: str,
+    channel: str,
+    envelope: Envelope,
+    reply_key: bytes,
+    sign_key: bytes,
+    wraps: list[tuple[str, bytes]],
+    intake_mode: str,
+    now: datetime,
+    uploads: list[str] | None = None,
+) -> tuple[Rows, SubmissionOut]:
+    """The case, its report, its wrapped keys, its attachments and the staged audit event,
+    with the answer
+    (and receipt) the reporter gets once they are committed."""
     manifest = snap.require_manifest()
     today: date = snap.today(now)
-    case_id = body.case.id
     report_hash = envelope.transcript_hash()
     receipt = issue_receipt(
         snap.instance_seed,
@@ -346,9 +379,9 @@ def _case_rows(
     )
     case_row = {
         "id": case_id,
-        "channel": body.case.channel,
+        "channel": channel,
         "status": "received",
-        "intake_mode": "e2e",
+        "intake_mode": intake_mode,
         "received_on": today,
         "ack_due_on": deadlines.ack_due(today),
         "feedback_due_on": deadlines.feedback_due(today, None),
@@ -379,26 +412,15 @@ def _case_rows(
         {"case_id": case_id, "epoch": 0, "recipient": recipient, "sealed": sealed}
         for recipient, sealed in wraps
     ]
-    spent_row = {
-        "digest": challenge.digest,
-        "expires_at": round_up(datetime.fromtimestamp(challenge.expires, UTC)),
-    }
-    idempotency_row = {
-        "key_digest": key_digest,
-        "request_digest": request_digest,
-        "response": answer.model_dump_json().encode(),
-        "expires_at": round_up(now + IDEMPOTENCY_TTL),
-    }
     audit_row = audit.staged_row(
-        event="case.received", case_id=case_id, on=today, detail={"channel": body.case.channel}
+        event="case.received", case_id=case_id, on=today, detail={"channel": channel}
     )
     rows: Rows = [
-        (SpentChallenge, [spent_row]),
         (Case, [case_row]),
         (CaseObject, [object_row]),
         (WrappedKey, wrap_rows),
-        (IdempotencyKey, [idempotency_row]),
         (AuditStaging, [audit_row]),
+        (Attachment, attachments.attachment_rows(case_id, uploads or [])),
     ]
     return rows, answer
 

@@ -22,7 +22,7 @@ from safevoice.crypto.login import new_token, token_digest, verify_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadEncoding, ChallengeRejected, Unauthorized, VerificationFailed
 from safevoice.instance.service import Snapshot
-from safevoice.intake.service import spend_challenge
+from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 
 ROLES = ("member", "auditor", "archive")

@@ -1,17 +1,21 @@
 """Imports every domain's models so that ``Base.metadata`` knows all tables."""
 
+from safevoice.attachments import models as attachments_models
 from safevoice.audit import models as audit_models
 from safevoice.cases import models as cases_models
 from safevoice.dialogue import models as dialogue_models
 from safevoice.instance import models as instance_models
 from safevoice.intake import models as intake_models
 from safevoice.members import models as members_models
+from safevoice.storage import blob_models
 from safevoice.storage.base import Base
 
 metadata = Base.metadata
 
 __all__ = [
+    "attachments_models",
     "audit_models",
+    "blob_models",
     "cases_models",
     "dialogue_models",
     "instance_models",

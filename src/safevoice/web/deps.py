@@ -22,6 +22,7 @@ from safevoice.instance.service import Snapshot, snapshot
 from safevoice.members.service import Principal, authenticate
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
+from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 
 
@@ -128,6 +129,28 @@ def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+def optional_principal(
+    session: SessionDep,
+    now: NowDep,
+    snap: SnapshotDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal | None:
+    if not authorization:
+        return None
+    return authenticate(session, bearer_token(authorization), now=now, manifest=snap.manifest)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+
+
 def current_member(principal: PrincipalDep) -> Principal:
     if principal.role != "member":
         raise Forbidden("Only committee members may do this.")
@@ -145,6 +168,15 @@ def current_recipient(principal: PrincipalDep) -> Principal:
 
 
 RecipientDep = Annotated[Principal, Depends(current_recipient)]
+
+
+def current_member_or_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role not in ("member", "auditor"):
+        raise Forbidden("Only committee members and auditors may do this.")
+    return principal
+
+
+MemberOrAuditorDep = Annotated[Principal, Depends(current_member_or_auditor)]
 
 
 def current_reporter(principal: PrincipalDep) -> Principal:

@@ -9,11 +9,12 @@ messages (SQL statements, parameters) can carry submitted data (invariant 3).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,13 +48,31 @@ def unavailable() -> JSONResponse:
     )
 
 
-def _safevoice_error(_request: Request, raised: Exception) -> JSONResponse:
+def _for_person(request: Request) -> bool:
+    """Reporter pages answer errors with a page in the catalogue's words; the API with JSON."""
+    path = request.url.path
+    return (
+        not path.startswith("/api/")
+        and not path.startswith("/static/")
+        and getattr(request.app.state, "pages", None) is not None
+    )
+
+
+def _page(request: Request, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    response: Response = request.app.state.pages.error(status)
+    response.headers.update(headers or {})
+    return response
+
+
+def _safevoice_error(request: Request, raised: Exception) -> Response:
     exc = cast(SafeVoiceError, raised)
     headers = {}
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if exc.status in (429, 503):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if _for_person(request):
+        return _page(request, exc.status, headers)
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
 
 
@@ -80,8 +99,10 @@ def _location(error: Any) -> str:
     return ".".join(parts)
 
 
-def _http_error(_request: Request, raised: Exception) -> JSONResponse:
+def _http_error(request: Request, raised: Exception) -> Response:
     exc = cast(HTTPException, raised)
+    if _for_person(request):
+        return _page(request, exc.status_code, exc.headers)
     message = HTTP_MESSAGES.get(exc.status_code, "The request was refused.")
     code = HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
@@ -94,8 +115,10 @@ def _integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
-def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+def _database_error(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable (%s)", type(exc).__name__)
+    if _for_person(request):
+        return _page(request, 503, {"Retry-After": RETRY_AFTER_SECONDS})
     return unavailable()
 
 

@@ -1,8 +1,11 @@
 """Security headers on every response and a hard limit on request bodies.
 
 Both are plain ASGI middleware so that they also cover error answers, static files and 404s.
-Pages may set a more specific Content-Security-Policy (the reporter pages need their scripts);
-every other answer gets a policy that allows nothing at all.
+The reporter pages and the bundle's files carry ``PAGE_CSP``: scripts and workers only from this
+server, no inline script or style, no eval (WebAssembly compilation for libsodium.js is the one
+exception, ``'wasm-unsafe-eval'``), network requests only back to this server, forms posting only
+here, no framing. Every other answer gets a policy that allows nothing at all. Nothing is ever
+cached (``no-store``), so a reporter's browser keeps no copy of a page, a script or an answer.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from safevoice.web.errors import error_body
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+    "connect-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 
 BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
@@ -22,9 +30,13 @@ BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (
         b"permissions-policy",
-        b"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
-        b"microphone=(), payment=(), usb=(), interest-cohort=(), clipboard-read=(), "
-        b"display-capture=(), fullscreen=(self)",
+        b"accelerometer=(), autoplay=(), "
+        b"browsing-topics=(), camera=(), clipboard-read=(), display-capture=(), "
+        b"encrypted-media=(), fullscreen=(), "
+        b"geolocation=(), gyroscope=(), hid=(), idle-detection=(), interest-cohort=(), "
+        b"magnetometer=(), microphone=(), midi=(), payment=(), picture-in-picture=(), "
+        b"publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), "
+        b"xr-spatial-tracking=()",
     ),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),

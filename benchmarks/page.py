@@ -1,0 +1,164 @@
+"""What a reporter's browser does on the report page (DESIGN.md, Performance).
+
+Starts the real server (two workers, SQLite) with a release bundle, opens the report page in
+headless Debian Chromium with its network log switched on (``--log-net-log``, which also sees
+the Web Worker's requests), fills the form, presses submit and waits for the follow-up code.
+Measured:
+
+- ``page_bytes``: bytes on the wire (compressed bodies plus response headers) of everything
+  the page loads from opening it to showing the code, the submission's answer included;
+- ``waves``: sequential request waves in that time, from the network log. A request belongs
+  to wave 1 + the highest wave of the requests that had finished before it started, so
+  independent parallel requests share a wave and each dependent one adds one;
+- ``submit_to_code_ms``: from pressing submit right after the page said it was ready (so the
+  Argon2id derivation of the code and the proof of work, which the page starts while the
+  reporter writes, are mostly still to do) to the code on screen;
+- ``other_origin_requests``: requests the page made anywhere but the server (must be 0).
+
+Instance: Argon2id 64 MiB with 3 passes for the code (the default of ``safevoice manifest
+sign``) and proof-of-work difficulty 8 (the default of an instance).
+
+Usage: .venv/bin/python -m benchmarks.page [--runs 3]. Prints one JSON object on its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import sync_playwright
+
+from benchmarks.harness import emit, fresh_database, running_server, safevoice_server, set_up
+from safevoice.web import bundle
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DIFFICULTY = 8
+CODE_OPSLIMIT = 3
+
+
+def requests_from_net_log(path: Path) -> list[dict[str, Any]]:
+    """URL requests in Chromium's network log: url, start, end, bytes received."""
+    log = json.loads(path.read_text())
+    event_types = {v: k for k, v in log["constants"]["logEventTypes"].items()}
+    source_types = {v: k for k, v in log["constants"]["logSourceType"].items()}
+    found: dict[int, dict[str, Any]] = {}
+    for event in log["events"]:
+        if source_types.get(event["source"]["type"]) != "URL_REQUEST":
+            continue
+        kind = event_types[event["type"]]
+        entry = found.setdefault(
+            event["source"]["id"], {"raw": 0, "filtered": 0, "headers": 0, "url": None}
+        )
+        params = event.get("params", {})
+        time_ms = int(event["time"])
+        if kind == "REQUEST_ALIVE" and event.get("phase") == 1:
+            entry["url"], entry["start"] = params.get("url"), time_ms
+        elif kind == "URL_REQUEST_START_JOB" and "initiator" in params:
+            entry.setdefault("initiator", params["initiator"])
+        elif kind == "REQUEST_ALIVE" and event.get("phase") == 2:
+            entry["end"] = time_ms
+        elif kind == "URL_REQUEST_JOB_BYTES_READ":
+            entry["raw"] += params.get("byte_count", 0)
+        elif kind == "URL_REQUEST_JOB_FILTERED_BYTES_READ":
+            entry["filtered"] += params.get("byte_count", 0)
+        elif kind == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS":
+            entry["headers"] += sum(len(h) + 2 for h in params.get("headers", []))
+    return [r for r in found.values() if r["url"] and "start" in r and "end" in r]
+
+
+def waves(requests: list[dict[str, Any]]) -> int:
+    ordered = sorted(requests, key=lambda r: r["start"])
+    for request in ordered:
+        before = [r["wave"] for r in ordered if "wave" in r and r["end"] <= request["start"]]
+        request["wave"] = 1 + max(before, default=0)
+    return max((r["wave"] for r in ordered), default=0)
+
+
+def one_run(base: str, net_log: Path) -> dict[str, Any]:
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*ARGS, f"--log-net-log={net_log}", "--net-log-capture-mode=Default"],
+        )
+        page = browser.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{base}/report/general")
+        page.wait_for_selector("#pin-line:not([hidden])")
+        page.fill("#report-text", "A near-miss at the loading bay: the barrier was left open.")
+        started = time.perf_counter()
+        page.click("#submit-button")
+        page.wait_for_selector("#code-panel:not([hidden])")
+        submit_to_code = (time.perf_counter() - started) * 1000
+        browser.close()
+    origin = urlsplit(base)
+    everything = requests_from_net_log(net_log)
+    ours = [r for r in everything if urlsplit(r["url"]).netloc == origin.netloc]
+    # Chromium's own background requests (update checks) have no page as initiator; anything
+    # the page itself asked of another origin would carry the server's origin as initiator.
+    page_origin = f"{origin.scheme}://{origin.netloc}"
+    elsewhere = [
+        r
+        for r in everything
+        if r.get("initiator") == page_origin and urlsplit(r["url"]).netloc != origin.netloc
+    ]
+    return {
+        "other_origin_requests": len(elsewhere),
+        "page_bytes": sum((r["raw"] or r["filtered"]) + r["headers"] for r in ours),
+        "requests": len(ours),
+        "waves": waves(ours),
+        "submit_to_code_ms": round(submit_to_code),
+        "urls": sorted({urlsplit(r["url"]).path for r in ours}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    results = []
+    with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
+        instance = set_up(url, difficulty=DIFFICULTY, code_opslimit=CODE_OPSLIMIT)
+        built = bundle.build(
+            pin=instance.root.public.fingerprint,
+            out=Path(folder) / "bundle",
+            node_modules=bundle.default_node_modules(),
+        )
+        env = {"SAFEVOICE_BUNDLE_DIR": str(built.folder)}
+        with running_server(safevoice_server(url), env=env) as (base, _process):
+            for run in range(args.runs):
+                result = one_run(base, Path(folder) / f"net-{run}.json")
+                print(json.dumps(result, sort_keys=True))
+                results.append(result)
+    emit(
+        {
+            "page_bytes": max(r["page_bytes"] for r in results),
+            "page_kb": round(max(r["page_bytes"] for r in results) / 1024, 1),
+            "waves": max(r["waves"] for r in results),
+            "submit_to_code_ms": round(statistics.median(r["submit_to_code_ms"] for r in results)),
+            "submit_to_code_ms_max": max(r["submit_to_code_ms"] for r in results),
+            "other_origin_requests": sum(r["other_origin_requests"] for r in results),
+            "runs": len(results),
+            "difficulty": DIFFICULTY,
+            "code_kdf": f"argon2id 64 MiB x {CODE_OPSLIMIT}",
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""HTTP routes of uploads: start, send chunks (raw bytes), finish, and read them back."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from safevoice.attachments import service
+from safevoice.attachments.schemas import FinishIn, UploadCreateIn, UploadOut
+from safevoice.intake.schemas import ID_PATTERN
+from safevoice.web.deps import (
+    BlobsDep,
+    DatabaseDep,
+    NowDep,
+    OptionalPrincipalDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    SnapshotDep,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["attachments"])
+
+UploadId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
+Index = Annotated[int, Path(ge=0, lt=1_000_000)]
+
+
+@router.post("/uploads", response_model=UploadOut, status_code=status.HTTP_201_CREATED)
+def post_upload(
+    body: UploadCreateIn,
+    principal: OptionalPrincipalDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> UploadOut:
+    """Start an upload of one encrypted file for a case."""
+    return service.create_upload(
+        session,
+        snap,
+        body=body,
+        principal=principal,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+    )
+
+
+@router.get("/uploads/{upload_id}", response_model=UploadOut)
+def get_upload(
+    upload_id: UploadId, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> UploadOut:
+    """How many chunks the server holds: where to resume after a dropped connection."""
+    return service.status(
+        session, upload_id=upload_id, now=now, max_file_bytes=settings.max_file_bytes
+    )
+
+
+@router.put("/uploads/{upload_id}/chunks/{index}", response_model=UploadOut)
+async def put_chunk(
+    upload_id: UploadId,
+    index: Index,
+    request: Request,
+    database: DatabaseDep,
+    blobs: BlobsDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> UploadOut:
+    """Store the next encrypted chunk (the raw request body)."""
+    data = await request.body()
+    return await run_in_threadpool(
+        partial(
+            service.put_chunk,
+            database,
+            blobs,
+            upload_id=upload_id,
+            index=index,
+            data=data,
+            now=now,
+            max_file_bytes=settings.max_file_bytes,
+            max_case_bytes=settings.max_case_bytes,
+        )
+    )
+
+
+@router.post("/uploads/{upload_id}/finish", response_model=UploadOut)
+def post_finish(
+    upload_id: UploadId, body: FinishIn, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> UploadOut:
+    """Declare the upload complete with its number of chunks."""
+    return service.finish(
+        session,
+        upload_id=upload_id,
+        chunks=body.chunks,
+        now=now,
+        max_file_bytes=settings.max_file_bytes,
+    )
+
+
+@router.get("/uploads/{upload_id}/chunks/{index}", response_class=Response)
+def get_chunk(
+    upload_id: UploadId,
+    index: Index,
+    principal: PrincipalDep,
+    session: SessionDep,
+    blobs: BlobsDep,
+) -> Response:
+    """An encrypted chunk of an attached file, for those who can read its case."""
+    data = service.read_chunk(session, blobs, principal=principal, upload_id=upload_id, index=index)
+    return Response(content=data, media_type="application/octet-stream")

@@ -1,0 +1,30 @@
+"""Request and response bodies of the upload API (docs/protocol.md, "Attachments")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from safevoice.intake.schemas import ID_PATTERN, ProofIn
+
+
+class UploadCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
+    proof: ProofIn | None = None
+
+
+class UploadOut(BaseModel):
+    id: str
+    received: int
+    total: int | None
+    chunk_bytes: int
+    max_chunks: int
+
+
+class FinishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chunks: Annotated[int, Field(ge=1)]

@@ -1,0 +1,268 @@
+"""Rules of uploads: who may start one, chunks strictly in order, limits, binding, expiry.
+
+A chunk is stored in the blob store before the upload's counter moves on, and the counter moves
+only from exactly the chunk's index, so a retried or concurrent chunk never leaves a gap or a
+duplicate and a dropped connection resumes from what the server reports. The server never
+holds more than one chunk in memory. Limits are checked at the first chunk that would cross
+them; the upload is then deleted entirely, so nothing of it remains.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from safevoice.attachments.models import Attachment, Upload
+from safevoice.attachments.schemas import UploadCreateIn, UploadOut
+from safevoice.cases import service as cases
+from safevoice.cases.models import Case
+from safevoice.clock import aware, round_up
+from safevoice.crypto import pow as powmod
+from safevoice.crypto.login import random_id
+from safevoice.crypto.stream import CHUNK_CIPHERTEXT, chunk_count
+from safevoice.errors import (
+    BadRequest,
+    ChallengeRejected,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
+from safevoice.instance.service import Snapshot
+from safevoice.intake.challenges import spend_challenge
+from safevoice.members.service import Principal
+from safevoice.storage.blobs import BlobStore
+from safevoice.storage.db import Database
+
+UPLOAD_TTL = timedelta(hours=24)
+MAX_ATTACHMENTS = 20
+NO_UPLOAD = "There is no such upload, or it has expired."
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:g} GiB" if size >= 1024**3 else f"{size / 1024**2:g} MiB"
+
+
+def create_upload(
+    session: Session,
+    snap: Snapshot,
+    *,
+    body: UploadCreateIn,
+    principal: Principal | None,
+    now: datetime,
+    max_file_bytes: int,
+) -> UploadOut:
+    """Start an upload for a case: a reporter or member session of that case, or, for a report
+    not yet submitted, a solved proof-of-work challenge."""
+    existing = session.get(Case, body.case_id)
+    if principal is None:
+        if body.proof is None:
+            raise Unauthorized("Starting an upload needs a session or a proof of work.")
+        challenge = powmod.authenticate(
+            snap.challenge_key, body.proof.challenge, purpose="upload", now=int(now.timestamp())
+        )
+        if not powmod.solves(challenge, body.proof.solution):
+            raise ChallengeRejected("The proof of work does not solve the challenge.")
+        if existing is not None:
+            raise Unauthorized("Files for an existing case need the case's session.")
+        spend_challenge(session, challenge)
+    elif principal.role == "reporter":
+        if principal.subject != body.case_id:
+            raise NotFound(cases.NOT_FOUND)
+    elif principal.role == "member":
+        cases.readable_case(session, label=principal.label, case_id=body.case_id)
+    else:
+        raise Forbidden("Only reporters and committee members add files to cases.")
+    upload = Upload(
+        id=random_id(),
+        case_id=body.case_id,
+        received=0,
+        total=None,
+        expires_at=round_up(now + UPLOAD_TTL),
+    )
+    session.add(upload)
+    return _out(upload, max_file_bytes)
+
+
+def _out(upload: Upload, max_file_bytes: int) -> UploadOut:
+    return UploadOut(
+        id=upload.id,
+        received=upload.received,
+        total=upload.total,
+        chunk_bytes=CHUNK_CIPHERTEXT,
+        max_chunks=chunk_count(max_file_bytes),
+    )
+
+
+def _live(session: Session, upload_id: str, now: datetime) -> Upload:
+    upload = session.get(Upload, upload_id)
+    if upload is None:
+        raise NotFound(NO_UPLOAD)
+    bound = session.get(Attachment, upload_id) is not None
+    if not bound and aware(upload.expires_at) <= now:
+        raise NotFound(NO_UPLOAD)
+    return upload
+
+
+def status(session: Session, *, upload_id: str, now: datetime, max_file_bytes: int) -> UploadOut:
+    return _out(_live(session, upload_id, now), max_file_bytes)
+
+
+def put_chunk(
+    database: Database,
+    store: BlobStore,
+    *,
+    upload_id: str,
+    index: int,
+    data: bytes,
+    now: datetime,
+    max_file_bytes: int,
+    max_case_bytes: int,
+) -> UploadOut:
+    """Store chunk ``index`` if it is the next one; a chunk already stored is acknowledged."""
+    with database.session(write=False) as reader:
+        upload = _live(reader, upload_id, now)
+        reader.expunge(upload)
+        case_chunks = (
+            reader.scalar(
+                select(func.coalesce(func.sum(Upload.received), 0)).where(
+                    Upload.case_id == upload.case_id
+                )
+            )
+            or 0
+        )
+    if index < upload.received:
+        return _out(upload, max_file_bytes)  # a resend after a lost answer
+    if upload.total is not None:
+        raise Conflict("This upload is finished; it takes no more chunks.")
+    if index > upload.received:
+        raise Conflict(f"The server expects chunk {upload.received} next; resume from there.")
+    if len(data) != CHUNK_CIPHERTEXT:
+        raise BadRequest(f"Every chunk is exactly {CHUNK_CIPHERTEXT} bytes.")
+    if index + 1 > chunk_count(max_file_bytes):
+        discard(database, store, upload_id)
+        raise TooLarge(
+            f"The file is larger than this server accepts ({_gib(max_file_bytes)} per file); "
+            "nothing of it was kept."
+        )
+    if case_chunks + 1 > max_case_bytes // CHUNK_CIPHERTEXT:
+        discard(database, store, upload_id)
+        raise TooLarge(
+            f"The files of this case are larger than this server accepts "
+            f"({_gib(max_case_bytes)} per case); nothing of this file was kept."
+        )
+    store.put_chunk(upload_id, index, data)
+    with database.unit_of_work() as session:
+        moved = session.execute(
+            update(Upload)
+            .where(Upload.id == upload_id, Upload.received == index, Upload.total.is_(None))
+            .values(received=index + 1)
+        )
+        upload.received = index + 1 if moved.rowcount == 1 else upload.received  # type: ignore[attr-defined]
+    return _out(upload, max_file_bytes)
+
+
+def finish(
+    session: Session, *, upload_id: str, chunks: int, now: datetime, max_file_bytes: int
+) -> UploadOut:
+    upload = _live(session, upload_id, now)
+    if chunks < 1 or chunks != upload.received:
+        raise Conflict(
+            f"The server holds {upload.received} chunk(s) of this upload, not {chunks}; send the "
+            "missing ones first."
+        )
+    upload.total = chunks
+    return _out(upload, max_file_bytes)
+
+
+def check_bindable(session: Session, *, case_id: str, upload_ids: list[str], now: datetime) -> None:
+    """Refuse to write a report or message that names an upload it cannot own."""
+    if len(upload_ids) > MAX_ATTACHMENTS:
+        raise BadRequest(f"A report or message carries at most {MAX_ATTACHMENTS} files.")
+    if len(set(upload_ids)) != len(upload_ids):
+        raise BadRequest("The same file is attached twice.")
+    for upload_id in upload_ids:
+        upload = _live(session, upload_id, now)
+        if upload.case_id != case_id:
+            raise BadRequest("A file was uploaded for another case.")
+        if upload.total is None:
+            raise Conflict("A file has not been uploaded completely yet.")
+        if session.get(Attachment, upload_id) is not None:
+            raise Conflict("A file is already attached.")
+
+
+def attachment_rows(case_id: str, upload_ids: list[str]) -> list[dict[str, object]]:
+    return [{"upload_id": upload_id, "case_id": case_id} for upload_id in upload_ids]
+
+
+def bind(session: Session, *, case_id: str, upload_ids: list[str], now: datetime) -> None:
+    check_bindable(session, case_id=case_id, upload_ids=upload_ids, now=now)
+    for row in attachment_rows(case_id, upload_ids):
+        session.add(Attachment(**row))
+
+
+def read_chunk(
+    session: Session,
+    store: BlobStore,
+    *,
+    principal: Principal,
+    upload_id: str,
+    index: int,
+) -> bytes:
+    """A stored chunk, for the reporter of its case or a member who can read the case."""
+    attachment = session.get(Attachment, upload_id)
+    if attachment is None:
+        raise NotFound(NO_UPLOAD)
+    if principal.role == "reporter":
+        if principal.subject != attachment.case_id:
+            raise NotFound(NO_UPLOAD)
+    elif principal.role in ("member", "archive"):
+        # The archive recipient reads the files of the cases it holds, like their messages.
+        try:
+            cases.readable_case(session, label=principal.label, case_id=attachment.case_id)
+        except NotFound:
+            raise NotFound(NO_UPLOAD) from None
+    else:
+        raise Forbidden("Only reporters and committee members read files.")
+    upload = session.get(Upload, upload_id)
+    if upload is None or not 0 <= index < (upload.total or 0):
+        raise NotFound("There is no such chunk.")
+    return store.get_chunk(upload_id, index)
+
+
+def discard(database: Database, store: BlobStore, upload_id: str) -> None:
+    store.delete(upload_id)
+    with database.unit_of_work() as session:
+        upload = session.get(Upload, upload_id)
+        if upload is not None:
+            session.delete(upload)
+
+
+def sweep_expired(database: Database, store: BlobStore, *, now: datetime, limit: int = 100) -> int:
+    """Delete uploads that never became attachments and have expired; returns how many."""
+    with database.session(write=False) as reader:
+        expired = list(
+            reader.scalars(
+                select(Upload.id)
+                .where(
+                    Upload.expires_at < now,
+                    ~select(Attachment.upload_id).where(Attachment.upload_id == Upload.id).exists(),
+                )
+                .limit(limit)
+            )
+        )
+    for upload_id in expired:
+        discard(database, store, upload_id)
+    return len(expired)
+
+
+def delete_for_case(database: Database, store: BlobStore, case_id: str) -> int:
+    """Every upload and chunk of a case (used when a case is purged)."""
+    with database.session(write=False) as reader:
+        ids = list(reader.scalars(select(Upload.id).where(Upload.case_id == case_id)))
+    for upload_id in ids:
+        discard(database, store, upload_id)
+    return len(ids)

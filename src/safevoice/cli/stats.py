@@ -1,0 +1,96 @@
+"""``safevoice stats``: the workflow statistics, for committee members and auditors.
+
+The figures come from the server already suppressed (``cases/stats.py``); this command only
+shows them: a table in the terminal, JSON with ``--json``, or a self-contained HTML page with
+``--html FILE`` for a committee meeting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from safevoice.cases.schemas import Statistics
+from safevoice.cli import stats_html
+from safevoice.cli.common import console, print_json
+from safevoice.cli.session import Server, logged_in
+
+RULE = (
+    "Figures from fewer than {n} cases are shown as <{n}; a count is 'hidden' where it "
+    "would give a <{n} away by subtraction from the total."
+)
+
+
+def print_stats(stats: Statistics) -> None:
+    scope = escape(f"channel {stats.channel}" if stats.channel else "all channels")
+    console.print(
+        f"[bold]Cases received {stats.period_from} to {stats.period_to}[/], {scope}, "
+        f"as of {stats.today}"
+    )
+    figures = Table("figure", "value", title="Workflow", title_justify="left")
+    figures.columns[1].justify = "right"
+    figures.add_row("reports received", stats_html.count_text(stats.received_total))
+    figures.add_row(
+        "median time to acknowledge", stats_html.days_text(stats.median_days_to_acknowledge)
+    )
+    figures.add_row("median time to close", stats_html.days_text(stats.median_days_to_close))
+    for step in stats.median_days_per_step:
+        label = stats_html.STEP_LABELS.get(step.status, step.status)
+        figures.add_row(f"median time: {label.lower()}", stats_html.days_text(step.median_days))
+    for label, value in (
+        ("acknowledged within 7 days", stats.percent_acknowledged_within_7_days),
+        ("feedback within 3 months", stats.percent_feedback_within_3_months),
+        ("closed cases substantiated", stats.percent_substantiated),
+        ("closed cases with corrective action", stats.percent_closed_with_corrective_action),
+        ("corrective actions done on time", stats.percent_actions_done_on_time),
+    ):
+        figures.add_row(label, stats_html.percent_text(value))
+    months = Table("month", "received", title="Per month", title_justify="left")
+    months.columns[1].justify = "right"
+    for month in stats.received_per_month:
+        months.add_row(month.month, stats_html.count_text(month.count))
+    channels = Table("channel", "received", title="Per channel", title_justify="left")
+    channels.columns[1].justify = "right"
+    for channel in stats.received_per_channel:
+        channels.add_row(channel.channel, stats_html.count_text(channel.count))
+    console.print(figures, months, channels, markup=False)
+    console.print(RULE.format(n=stats.threshold), markup=False)
+
+
+def stats(
+    server: Server = None,
+    period_from: Annotated[
+        str | None,
+        typer.Option("--from", help="First month of the period, YYYY-MM (default: a year ago)."),
+    ] = None,
+    period_to: Annotated[
+        str | None,
+        typer.Option("--to", help="Last month of the period, YYYY-MM (default: this month)."),
+    ] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report with charts to this file.",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Statistics of the case workflow, from metadata only, with small counts suppressed."""
+    context = logged_in(server)
+    with context.api:
+        figures = context.api.stats(period_from=period_from, period_to=period_to, channel=channel)
+    if html is not None:
+        html.write_text(stats_html.render(figures), encoding="utf-8")
+    if as_json:
+        print_json(figures.model_dump(mode="json"))
+    else:
+        print_stats(figures)
+    if html is not None and not as_json:
+        console.print(f"Wrote the HTML report to {html}.", markup=False)

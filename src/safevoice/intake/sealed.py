@@ -1,0 +1,175 @@
+"""The server-sealed intake: the no-JavaScript form, for onion deployments that want Tor Browser
+at its "Safest" level (off unless the operator turns it on).
+
+The server does in memory what a reporter's client does (DESIGN.md, "No-JavaScript fallback"):
+it generates the follow-up code, stretches it with the manifest's Argon2id parameters, encrypts
+the report to the published manifest's members with ``safevoice.crypto.casefile.create_case``,
+and stores the case exactly like an end-to-end one, marked ``server_sealed`` and with an audit
+entry saying so. The plaintext exists only in this process's memory during the request: it is
+never written, logged or put in an error message. Python cannot wipe a string, so the memory is
+released, not overwritten; SECURITY.md states this. No proof of work is asked: the onion
+service's own proof of work protects this form, and ``Settings.nojs_concurrency`` bounds how
+many derivations (64 MiB or more each) one process runs at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from safevoice.audit import service as audit
+from safevoice.crypto.casefile import create_case
+from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.encoding import b64e
+from safevoice.errors import BadRequest, NotFound, Unavailable
+from safevoice.instance.service import Snapshot
+from safevoice.intake import service
+from safevoice.intake.schemas import Question, ReceiptOut
+from safevoice.storage.db import Database
+
+INTAKE_MODE = "server_sealed"
+MAX_TEXT_CHARS = 20_000
+MAX_ANSWER_CHARS = 500
+WAIT_SECONDS = 20.0
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class SealedReport:
+    """What the no-JavaScript form sent, parsed but not yet checked against the channel."""
+
+    channel: str
+    text: str
+    answers: dict[str, str]
+    exclude: list[str]
+
+
+@dataclass(frozen=True)
+class SealedAnswer:
+    code: str
+    case_id: str
+    received_on: date
+    receipt: ReceiptOut
+
+
+class SealingSlots:
+    """At most ``size`` server-side derivations at once in this process."""
+
+    def __init__(self, size: int, *, wait_seconds: float = WAIT_SECONDS) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, size))
+        self._wait = wait_seconds
+
+    def acquire(self) -> None:
+        if not self._slots.acquire(timeout=self._wait):
+            raise Unavailable("Too many reports are being sealed right now; please try again.")
+
+    def release(self) -> None:
+        self._slots.release()
+
+
+def parse_form(channel: str, fields: list[tuple[str, str]]) -> SealedReport:
+    """The form's fields: ``text``, ``answer.<question id>`` and repeated ``exclude``."""
+    text = ""
+    answers: dict[str, str] = {}
+    exclude: list[str] = []
+    for name, value in fields:
+        if name == "text":
+            text = value
+        elif name.startswith("answer."):
+            if value.strip():
+                answers[name.removeprefix("answer.")] = value
+        elif name == "exclude":
+            exclude.append(value)
+        else:
+            raise BadRequest("The form has a field it should not have.")
+    return SealedReport(channel=channel, text=text, answers=answers, exclude=exclude)
+
+
+def _check(report: SealedReport, questionnaire: list[Question]) -> None:
+    if not report.text.strip() or len(report.text) > MAX_TEXT_CHARS:
+        raise BadRequest("The description is empty or too long.")
+    questions = {q.id: q for q in questionnaire}
+    if any(key not in questions for key in report.answers):
+        raise BadRequest("The form answers a question this channel does not ask.")
+    for q in questionnaire:
+        answer = report.answers.get(q.id, "")
+        if q.required and not answer.strip():
+            raise BadRequest("A required question was not answered.")
+        if not answer:
+            continue
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise BadRequest("An answer is too long.")
+        if q.type == "choice" and answer not in q.options:
+            raise BadRequest("A choice was not one of the options.")
+        if q.type == "date" and not _DATE.match(answer):
+            raise BadRequest("A date was not in the expected form.")
+
+
+def submit(
+    database: Database,
+    snap: Snapshot,
+    slots: SealingSlots,
+    *,
+    report: SealedReport,
+    now: datetime,
+) -> SealedAnswer:
+    """Seal and store one report on the reporter's behalf; return the code to show once."""
+    manifest = snap.require_manifest()
+    with database.session(write=False) as session:
+        channels = {c.name: c for c in service.list_channels(session)}
+    if report.channel not in channels:
+        raise NotFound("There is no such channel.")
+    _check(report, channels[report.channel].questionnaire)
+    answers: dict[str, Any] = dict(report.answers)
+
+    slots.acquire()
+    try:
+        kdf = manifest.current_code_kdf
+        code = generate_code(kdf.version)
+        reporter = derive_reporter_keys(
+            parse_code(code),
+            salt=manifest.instance_salt,
+            opslimit=kdf.opslimit,
+            memlimit=kdf.memlimit,
+        )
+    finally:
+        slots.release()
+    new_case = create_case(
+        manifest,
+        reporter,
+        channel=report.channel,
+        text=report.text,
+        answers=answers,
+        exclude=report.exclude,
+    )
+    del answers
+    case_id = b64e(new_case.case_id)
+    rows, answer = service.case_rows(
+        snap,
+        case_id=case_id,
+        channel=report.channel,
+        envelope=new_case.report,
+        reply_key=reporter.reply_public,
+        sign_key=reporter.sign_public,
+        wraps=sorted(new_case.wrapped.items()),
+        intake_mode=INTAKE_MODE,
+        now=now,
+    )
+    with database.unit_of_work() as session:
+        for model, values in rows:
+            if values:
+                session.execute(model.__table__.insert(), values)
+        audit.record(
+            session,
+            event="case.server_sealed",
+            case_id=case_id,
+            actor=audit.REPORTER,
+            on=answer.received_on,
+            detail={"channel": report.channel},
+        )
+    return SealedAnswer(
+        code=code, case_id=case_id, received_on=answer.received_on, receipt=answer.receipt
+    )

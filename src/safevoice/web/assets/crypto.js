@@ -1,0 +1,939 @@
+// SafeVoice reporter cryptography for the browser: the formats of docs/protocol.md, version 1.
+//
+// This is the browser's counterpart of src/safevoice/crypto/ and follows it function by
+// function; tests/web/vectors.mjs checks it against tests/vectors/crypto-v1.json. Every
+// operation goes through libsodium.js (the sumo build, for Argon2id). Nothing here touches the
+// network, the page or any storage: callers pass bytes in and get bytes out, so the same module
+// serves the first report today and reporter login (derive the keys again, sign a challenge)
+// and the dialogue (open and seal envelopes) later.
+//
+// Module rules kept for the release bundle (safevoice.web.bundle): no imports, and exports
+// only as `export function` declarations.
+
+export function createCrypto(sodium, options = {}) {
+  const randomBytes = options.randomBytes || ((size) => sodium.randombytes_buf(size));
+  const encoder = new TextEncoder();
+  const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+  const SUITE = "safevoice-xchacha20poly1305-ed25519-blake2b-v1";
+  const MESSAGE_CONTEXT = "safevoice-message-v1";
+  const TRANSCRIPT_CONTEXT = "safevoice-transcript-v1";
+  const COMMIT_CONTEXT = "safevoice-key-commit-v1";
+  const WRAP_CONTEXT = "safevoice-keys-v1";
+  const RECIPIENTS_CONTEXT = "safevoice-recipients-v1";
+  const RECEIPT_CONTEXT = "safevoice-receipt-v1";
+  const LOGIN_CONTEXT = "safevoice-login-v1";
+  const MANIFEST_CONTEXT = "safevoice-manifest-v1";
+  const FINGERPRINT_CONTEXT = "safevoice-fingerprint-v1";
+  const POW_CONTEXT = "safevoice-pow-v1";
+  const REPLY_KEY_CONTEXT = "safevoice-reply-key-v1";
+  const SIGN_KEY_CONTEXT = "safevoice-reporter-sign-v1";
+  const REPORT_FORMAT = "safevoice-report-v1";
+  const MESSAGE_FORMAT = "safevoice-message-v1";
+  const REPORTER = "reporter";
+
+  const PAD_BUCKETS = [512, 2048, 8192, 32768, 131072, 524288];
+  const MAX_PLAINTEXT = PAD_BUCKETS[PAD_BUCKETS.length - 1] - 1;
+  const TAG_BYTES = 16;
+  const GENESIS = new Uint8Array(32);
+  const KIND_CHAIN = {
+    report: "thread",
+    message: "thread",
+    status: "thread",
+    epoch: "thread",
+    note: "committee",
+    triage: "committee",
+    action: "committee",
+    closure: "committee",
+  };
+
+  const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const CODE_RANDOM_CHARS = 22;
+  const CODE_RANDOM_BYTES = 14;
+  const CODE_CHARS = 25;
+  const CHECK_MODULUS = 1021;
+  const CONFUSABLE = { O: "0", I: "1", L: "1", U: "V" };
+
+  const MIN_CODE_MEMLIMIT = 64 * 1024 * 1024;
+  const MIN_CODE_OPSLIMIT = 2;
+  const MAX_CODE_MEMLIMIT = 1024 * 1024 * 1024;
+  const MAX_CODE_OPSLIMIT = 16;
+  const MAX_VALIDITY_MS = 90 * 24 * 3600 * 1000;
+  const CLOCK_SKEW_MS = 10 * 60 * 1000;
+  const KEY_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+
+  const PURPOSES = { submit: 1, "reporter-login": 2, "member-login": 3, upload: 4 };
+  const CHALLENGE_BYTES = 43;
+  const CHALLENGE_BODY_BYTES = 27;
+  const WORK_MEMLIMIT = 1024 * 1024;
+  const WORK_OPSLIMIT = 1;
+
+  class SafeVoiceCryptoError extends Error {
+    constructor(reason, message) {
+      super(message);
+      this.reason = reason;
+    }
+  }
+
+  function fail(reason, message) {
+    throw new SafeVoiceCryptoError(reason, message);
+  }
+
+  // --- bytes and encodings (protocol 1.1-1.4) ---
+
+  function utf8(text) {
+    return encoder.encode(text);
+  }
+
+  function concat(...parts) {
+    const total = parts.reduce((sum, part) => sum + part.length, 0);
+    const out = new Uint8Array(total);
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  function equalBytes(a, b) {
+    if (a.length !== b.length) return false;
+    let diff = 0;
+    for (let i = 0; i < a.length; i += 1) diff |= a[i] ^ b[i];
+    return diff === 0;
+  }
+
+  function b64e(bytes) {
+    return sodium.to_base64(bytes, sodium.base64_variants.URLSAFE_NO_PADDING);
+  }
+
+  function b64d(text, size, what = "value") {
+    if (typeof text !== "string" || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
+      fail("encoding", `The ${what} is not valid base64url.`);
+    }
+    let bytes;
+    try {
+      bytes = sodium.from_base64(text, sodium.base64_variants.URLSAFE_NO_PADDING);
+    } catch {
+      fail("encoding", `The ${what} is not valid base64url.`);
+    }
+    if (b64e(bytes) !== text) fail("encoding", `The ${what} is not canonical base64url.`);
+    if (size !== undefined && size !== null && bytes.length !== size) {
+      fail("encoding", `The ${what} has the wrong length.`);
+    }
+    return bytes;
+  }
+
+  function hex(bytes) {
+    return sodium.to_hex(bytes);
+  }
+
+  function u32(value) {
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setUint32(0, value, false);
+    return out;
+  }
+
+  function u64(value) {
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, BigInt(value), false);
+    return out;
+  }
+
+  function field(value) {
+    return typeof value === "string" ? utf8(value) : value;
+  }
+
+  function lp(...fields) {
+    const parts = [];
+    for (const raw of fields) {
+      const bytes = field(raw);
+      parts.push(u32(bytes.length), bytes);
+    }
+    return concat(...parts);
+  }
+
+  function splitLp(data) {
+    const fields = [];
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    let pos = 0;
+    while (pos < data.length) {
+      if (pos + 4 > data.length) fail("encoding", "A length-prefixed field is truncated.");
+      const size = view.getUint32(pos, false);
+      pos += 4;
+      if (pos + size > data.length) fail("encoding", "A length-prefixed field is truncated.");
+      fields.push(data.slice(pos, pos + size));
+      pos += size;
+    }
+    return fields;
+  }
+
+  function compareCodePoints(a, b) {
+    const left = Array.from(a);
+    const right = Array.from(b);
+    const length = Math.min(left.length, right.length);
+    for (let i = 0; i < length; i += 1) {
+      const diff = left[i].codePointAt(0) - right[i].codePointAt(0);
+      if (diff !== 0) return diff;
+    }
+    return left.length - right.length;
+  }
+
+  // Canonical JSON (protocol 1.4): sorted keys by code point, no spaces, integers only.
+  function canonicalText(value) {
+    if (value === null || typeof value === "boolean") return JSON.stringify(value);
+    if (typeof value === "number") {
+      if (!Number.isSafeInteger(value)) fail("encoding", "Only whole numbers can be signed.");
+      return String(value);
+    }
+    if (typeof value === "string") return JSON.stringify(value);
+    if (Array.isArray(value)) return `[${value.map(canonicalText).join(",")}]`;
+    if (typeof value === "object") {
+      const keys = Object.keys(value).sort(compareCodePoints);
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalText(value[k])}`).join(",")}}`;
+    }
+    return fail("encoding", "This value cannot be written as JSON.");
+  }
+
+  function canonicalJson(value) {
+    return utf8(canonicalText(value));
+  }
+
+  // --- hashing, keys and signatures (protocol 1.5-1.7, 2) ---
+
+  function blake2b(data, size = 32, key = null) {
+    return sodium.crypto_generichash(size, data, key);
+  }
+
+  function fingerprint(kind, boxKey, signKey) {
+    return hex(blake2b(lp(FINGERPRINT_CONTEXT, kind, boxKey || new Uint8Array(0), signKey), 20));
+  }
+
+  function formatFingerprint(fp) {
+    return fp.match(/.{1,4}/g).join("-");
+  }
+
+  function parseFingerprint(text) {
+    const cleaned = String(text).replace(/[\s:-]/g, "").toLowerCase();
+    if (!/^[0-9a-f]{40}$/.test(cleaned)) fail("encoding", "A fingerprint has 40 hex digits.");
+    return cleaned;
+  }
+
+  function signPair(seed) {
+    return sodium.crypto_sign_seed_keypair(seed);
+  }
+
+  function sign(seed, context, ...fields) {
+    return sodium.crypto_sign_detached(lp(context, ...fields), signPair(seed).privateKey);
+  }
+
+  function verifies(publicKey, signature, context, ...fields) {
+    try {
+      return sodium.crypto_sign_verify_detached(signature, lp(context, ...fields), publicKey);
+    } catch {
+      return false;
+    }
+  }
+
+  // --- the manifest (protocol 3) ---
+
+  function parseTime(text) {
+    if (typeof text !== "string" || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(text)) {
+      fail("manifest", "The manifest has a malformed date.");
+    }
+    const ms = Date.parse(text);
+    if (Number.isNaN(ms) || new Date(ms).toISOString().replace(".000Z", "Z") !== text) {
+      fail("manifest", "The manifest has a malformed date.");
+    }
+    return ms;
+  }
+
+  function isInteger(value) {
+    return typeof value === "number" && Number.isSafeInteger(value);
+  }
+
+  function requireString(value) {
+    if (typeof value !== "string") fail("manifest", "The manifest is malformed.");
+    return value;
+  }
+
+  function decodeWire(wire) {
+    if (!wire || typeof wire !== "object" || !Array.isArray(wire.signatures)) {
+      fail("manifest", "The manifest is malformed.");
+    }
+    try {
+      return {
+        payload: b64d(wire.payload, null, "manifest payload"),
+        signatures: wire.signatures.map((s) => ({
+          rootFp: requireString(s.root_fp),
+          rootKey: b64d(s.root_key, 32, "root key"),
+          sig: b64d(s.sig, 64, "manifest signature"),
+        })),
+      };
+    } catch (error) {
+      if (error instanceof SafeVoiceCryptoError) fail("manifest", "The manifest is malformed.");
+      throw error;
+    }
+  }
+
+  function validSigners(signed) {
+    const good = new Set();
+    for (const s of signed.signatures) {
+      if (fingerprint("root", null, s.rootKey) !== s.rootFp) continue;
+      if (verifies(s.rootKey, s.sig, MANIFEST_CONTEXT, signed.payload)) good.add(s.rootFp);
+    }
+    return good;
+  }
+
+  function member(entry, kind) {
+    if (!entry || typeof entry !== "object") fail("manifest", "The manifest is malformed.");
+    const parsed = {
+      kind,
+      id: requireString(entry.id),
+      name: requireString(entry.name),
+      signKey: b64d(entry.sign_key, 32, "signing key"),
+      boxKey: b64d(entry.box_key, 32, "encryption key"),
+    };
+    if (!KEY_ID.test(parsed.id)) fail("manifest", "The manifest lists a member with an invalid id.");
+    return parsed;
+  }
+
+  function parsePayload(payload) {
+    let data;
+    try {
+      data = JSON.parse(strictDecoder.decode(payload));
+    } catch {
+      fail("manifest", "The manifest is malformed.");
+    }
+    if (!data || typeof data !== "object" || Array.isArray(data)) {
+      fail("manifest", "The manifest is malformed.");
+    }
+    let canonical;
+    try {
+      canonical = canonicalJson(data);
+    } catch {
+      fail("manifest", "The manifest was re-serialised; only the exact signed bytes count.");
+    }
+    if (!equalBytes(canonical, payload)) {
+      fail("manifest", "The manifest was re-serialised; only the exact signed bytes count.");
+    }
+    if (data.format !== "safevoice-manifest-v1") fail("manifest", "The manifest has an unknown format.");
+    let manifest;
+    try {
+      if (!isInteger(data.version) || data.version < 1) {
+        fail("manifest", "The manifest has an invalid version.");
+      }
+      if (!Array.isArray(data.code_kdf) || data.code_kdf.some((k) => k.alg !== "argon2id13")) {
+        fail("manifest", "The manifest names a key derivation this client does not know.");
+      }
+      const codeKdf = data.code_kdf.map((k) => {
+        if (![k.version, k.opslimit, k.memlimit].every(isInteger)) {
+          fail("manifest", "The manifest is malformed.");
+        }
+        return { version: k.version, opslimit: k.opslimit, memlimit: k.memlimit };
+      });
+      const auditKeys = data.audit_keys.map((k) => {
+        if (!isInteger(k.from_seq)) fail("manifest", "The manifest is malformed.");
+        return { key: b64d(k.key, 32, "audit key"), fromSeq: k.from_seq };
+      });
+      if (!Array.isArray(data.envelope_versions) || !data.envelope_versions.every(isInteger)) {
+        fail("manifest", "The manifest is malformed.");
+      }
+      manifest = {
+        instanceId: requireString(data.instance_id),
+        version: data.version,
+        issuedAt: parseTime(data.issued_at),
+        expiresAt: parseTime(data.expires_at),
+        root: requireString(data.root),
+        instanceSalt: b64d(data.instance_salt, 16, "instance salt"),
+        codeKdf,
+        envelopeVersions: data.envelope_versions,
+        members: data.members.map((m) => member(m, "member")),
+        auditors: data.auditors.map((a) => ({
+          kind: "auditor",
+          id: requireString(a.id),
+          name: requireString(a.name),
+          signKey: b64d(a.key, 32, "auditor key"),
+        })),
+        auditKeys,
+        archive: data.archive ? member(data.archive, "archive") : null,
+      };
+    } catch (error) {
+      if (error instanceof SafeVoiceCryptoError && error.reason === "manifest") throw error;
+      fail("manifest", "The manifest is malformed.");
+    }
+    checkLimits(manifest);
+    return manifest;
+  }
+
+  function checkLimits(m) {
+    if (m.expiresAt - m.issuedAt > MAX_VALIDITY_MS) {
+      fail("manifest", "The manifest claims a validity longer than 90 days.");
+    }
+    if (m.codeKdf.length === 0) {
+      fail("manifest", "The manifest names no key derivation for follow-up codes.");
+    }
+    const versions = m.codeKdf.map((k) => k.version);
+    if (new Set(versions).size !== versions.length || !versions.every((v) => v >= 1 && v <= 31)) {
+      fail("manifest", "The manifest's follow-up code versions are invalid.");
+    }
+    // Printable ASCII is all the Python side lets through here as well.
+    if (m.instanceId.length < 1 || m.instanceId.length > 64 || !/^[\x00-\x7f]*$/.test(m.instanceId)) {
+      fail("manifest", "The manifest's instance id is invalid.");
+    }
+    if (!m.auditors.every((a) => KEY_ID.test(a.id))) {
+      fail("manifest", "The manifest lists an auditor with an invalid id.");
+    }
+    for (const kdf of m.codeKdf) {
+      if (kdf.memlimit < MIN_CODE_MEMLIMIT || kdf.opslimit < MIN_CODE_OPSLIMIT) {
+        fail(
+          "manifest",
+          "The manifest asks for a follow-up code derivation weaker than SafeVoice allows.",
+        );
+      }
+      if (kdf.memlimit > MAX_CODE_MEMLIMIT || kdf.opslimit > MAX_CODE_OPSLIMIT) {
+        fail("manifest", "The manifest asks for an unreasonably costly key derivation.");
+      }
+    }
+    if (!m.envelopeVersions.includes(1)) {
+      fail("manifest", "The manifest allows no envelope version this client supports.");
+    }
+    const ids = [...m.members, ...m.auditors].map((k) => k.id);
+    if (m.archive) ids.push(m.archive.id);
+    if (new Set(ids).size !== ids.length) fail("manifest", "The manifest lists the same id twice.");
+    if (m.members.length === 0) fail("manifest", "The manifest lists no committee member.");
+    if (m.auditKeys.length === 0) fail("manifest", "The manifest lists no audit key.");
+  }
+
+  // Verify a manifest in its wire form against the pinned root (protocol 3.3, steps 1-6; this
+  // client keeps no history, so step 7 does not apply). Returns the parsed manifest.
+  function verifyManifest(wire, { pin, now }) {
+    const signed = decodeWire(wire);
+    const signers = validSigners(signed);
+    if (!signers.has(pin)) {
+      fail(
+        "pin",
+        "The committee's list of readers is not signed by the committee root built into this " +
+          "page.",
+      );
+    }
+    const manifest = parsePayload(signed.payload);
+    if (!signers.has(manifest.root)) {
+      fail("manifest", "The manifest names a committee root that did not sign it.");
+    }
+    if (now >= manifest.expiresAt) fail("expired", "The committee's list of readers has expired.");
+    if (manifest.issuedAt > now + CLOCK_SKEW_MS || manifest.expiresAt - now > MAX_VALIDITY_MS) {
+      fail("future", "The manifest claims to be issued in the future.");
+    }
+    manifest.digest = b64e(blake2b(signed.payload));
+    manifest.pinAfter = manifest.root;
+    return manifest;
+  }
+
+  function currentCodeKdf(manifest) {
+    return manifest.codeKdf.reduce((best, k) => (k.version > best.version ? k : best));
+  }
+
+  function receiptKey(manifest) {
+    return manifest.auditKeys.reduce((best, k) => (k.fromSeq > best.fromSeq ? k : best)).key;
+  }
+
+  // --- follow-up codes (protocol 4) ---
+
+  function checksum(body) {
+    let total = 0;
+    for (let i = 0; i < body.length; i += 1) total += (i + 1) * ALPHABET.indexOf(body[i]);
+    total %= CHECK_MODULUS;
+    return ALPHABET[Math.floor(total / 32)] + ALPHABET[total % 32];
+  }
+
+  function displayCode(canonical) {
+    return canonical.match(/.{1,5}/g).join("-");
+  }
+
+  function generateCode(version, randomness = null) {
+    const data = randomness || randomBytes(CODE_RANDOM_BYTES);
+    if (data.length !== CODE_RANDOM_BYTES) fail("code", "A code needs 14 random bytes.");
+    if (!(version >= 1 && version < ALPHABET.length)) fail("code", "Code version out of range.");
+    let value = 0n;
+    for (const byte of data) value = (value << 8n) | BigInt(byte);
+    let body = ALPHABET[version];
+    for (let i = 0; i < CODE_RANDOM_CHARS; i += 1) {
+      body += ALPHABET[Number((value >> BigInt(112 - 5 * (i + 1))) & 31n)];
+    }
+    return displayCode(body + checksum(body));
+  }
+
+  function parseCode(text) {
+    let cleaned = "";
+    for (const ch of String(text).toUpperCase()) {
+      if (/\s/.test(ch) || ch === "-") continue;
+      cleaned += CONFUSABLE[ch] || ch;
+    }
+    if (cleaned.length !== CODE_CHARS) {
+      fail("code", `A follow-up code has ${CODE_CHARS} characters in five groups.`);
+    }
+    if ([...cleaned].some((ch) => !ALPHABET.includes(ch))) {
+      fail("code", "The follow-up code contains a character that codes never use.");
+    }
+    if (cleaned[0] === ALPHABET[0]) {
+      fail("code", "The follow-up code does not start like a SafeVoice code.");
+    }
+    if (checksum(cleaned.slice(0, -2)) !== cleaned.slice(-2)) {
+      fail("code", "The follow-up code has a typo; please compare it character by character.");
+    }
+    return { canonical: cleaned, version: ALPHABET.indexOf(cleaned[0]) };
+  }
+
+  function stretchCode(parsed, { salt, opslimit, memlimit }) {
+    return sodium.crypto_pwhash(
+      32,
+      utf8(parsed.canonical),
+      salt,
+      opslimit,
+      memlimit,
+      sodium.crypto_pwhash_ALG_ARGON2ID13,
+    );
+  }
+
+  // The reporter's two key pairs from the follow-up code (protocol 4.3). Used to open a case
+  // today and, later, to log in again and read replies with the same code.
+  function deriveReporterKeys(parsed, params) {
+    const stretched = stretchCode(parsed, params);
+    return reporterKeysFromStretched(stretched);
+  }
+
+  function reporterKeysFromStretched(stretched) {
+    const replySeed = blake2b(utf8(REPLY_KEY_CONTEXT), 32, stretched);
+    const signSeed = blake2b(utf8(SIGN_KEY_CONTEXT), 32, stretched);
+    const reply = sodium.crypto_box_seed_keypair(replySeed);
+    const signing = signPair(signSeed);
+    return {
+      replyPublic: reply.publicKey,
+      replySecret: reply.privateKey,
+      signSeed,
+      signPublic: signing.publicKey,
+    };
+  }
+
+  // --- envelopes (protocol 6) ---
+
+  function bucketFor(size) {
+    const bucket = PAD_BUCKETS.find((b) => size < b);
+    if (bucket === undefined) fail("too_large", "The report is too long.");
+    return bucket;
+  }
+
+  function pad(plaintext) {
+    return sodium.pad(plaintext, bucketFor(plaintext.length));
+  }
+
+  function unpad(padded) {
+    if (!PAD_BUCKETS.includes(padded.length)) fail("envelope", "Unexpected padded size.");
+    try {
+      return sodium.unpad(padded, padded.length);
+    } catch {
+      return fail("envelope", "The padding is invalid.");
+    }
+  }
+
+  function keyCommitment(key, nonce) {
+    return blake2b(lp(COMMIT_CONTEXT, key, nonce));
+  }
+
+  function associatedData(env) {
+    return lp(SUITE, env.caseId, env.kind, env.sender, u32(env.seq), env.prev, u32(env.epoch));
+  }
+
+  function signedFields(env) {
+    return [associatedData(env), env.keyCommit, env.nonce, env.ct];
+  }
+
+  function transcriptHash(env) {
+    return blake2b(lp(TRANSCRIPT_CONTEXT, ...signedFields(env), env.sig));
+  }
+
+  function chainOf(kind) {
+    if (!Object.hasOwn(KIND_CHAIN, kind)) fail("envelope", "The object kind is unknown.");
+    return KIND_CHAIN[kind];
+  }
+
+  function sealEnvelope(key, plaintext, { caseId, kind, sender, seq, prev, epoch, signSeed }) {
+    chainOf(kind);
+    const nonce = randomBytes(24);
+    const env = { version: 1, caseId, kind, sender, seq, prev, epoch, nonce };
+    env.keyCommit = keyCommitment(key, nonce);
+    env.ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+      pad(plaintext),
+      associatedData(env),
+      null,
+      nonce,
+      key,
+    );
+    env.sig = sign(signSeed, MESSAGE_CONTEXT, ...signedFields(env));
+    return env;
+  }
+
+  function envelopeToJson(env) {
+    return {
+      v: env.version,
+      case_id: b64e(env.caseId),
+      kind: env.kind,
+      sender: env.sender,
+      seq: env.seq,
+      prev: b64e(env.prev),
+      epoch: env.epoch,
+      key_commit: b64e(env.keyCommit),
+      nonce: b64e(env.nonce),
+      ct: b64e(env.ct),
+      sig: b64e(env.sig),
+    };
+  }
+
+  const ENVELOPE_FIELDS = [
+    "v",
+    "case_id",
+    "kind",
+    "sender",
+    "seq",
+    "prev",
+    "epoch",
+    "key_commit",
+    "nonce",
+    "ct",
+    "sig",
+  ].sort();
+
+  function envelopeFromJson(data) {
+    if (!data || typeof data !== "object" || Array.isArray(data)) {
+      fail("envelope", "The envelope does not have the expected fields.");
+    }
+    const keys = Object.keys(data).sort();
+    if (keys.join(",") !== ENVELOPE_FIELDS.join(",")) {
+      fail("envelope", "The envelope does not have the expected fields.");
+    }
+    for (const n of [data.v, data.seq, data.epoch]) {
+      if (!isInteger(n) || n < 0 || n >= 2 ** 32) fail("envelope", "Malformed number.");
+    }
+    if (data.v !== 1) fail("envelope", "The envelope version is not supported.");
+    if (typeof data.kind !== "string" || typeof data.sender !== "string") {
+      fail("envelope", "The envelope has a malformed kind or sender.");
+    }
+    chainOf(data.kind);
+    if (data.sender.length > 64) fail("envelope", "The envelope's sender is too long.");
+    try {
+      const ct = b64d(data.ct, null, "ciphertext");
+      if (!PAD_BUCKETS.some((b) => b + TAG_BYTES === ct.length)) {
+        fail("envelope", "The ciphertext is not of a padded size.");
+      }
+      return {
+        version: data.v,
+        caseId: b64d(data.case_id, 16, "case id"),
+        kind: data.kind,
+        sender: data.sender,
+        seq: data.seq,
+        prev: b64d(data.prev, 32, "previous hash"),
+        epoch: data.epoch,
+        keyCommit: b64d(data.key_commit, 32, "key commitment"),
+        nonce: b64d(data.nonce, 24, "nonce"),
+        ct,
+        sig: b64d(data.sig, 64, "signature"),
+      };
+    } catch (error) {
+      if (error instanceof SafeVoiceCryptoError && error.reason === "encoding") {
+        fail("envelope", `The envelope is malformed: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  // Check the key commitment, decrypt and unpad without checking the signature: only for the
+  // first report, whose signing key is inside it; everything else uses openEnvelope.
+  function decryptEnvelope(key, env) {
+    if (!equalBytes(keyCommitment(key, env.nonce), env.keyCommit)) {
+      fail("verification", "The object was not encrypted under this case key.");
+    }
+    let padded;
+    try {
+      padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        null,
+        env.ct,
+        associatedData(env),
+        env.nonce,
+        key,
+      );
+    } catch {
+      fail("verification", "The object does not decrypt; it was altered or moved.");
+    }
+    return unpad(padded);
+  }
+
+  function openEnvelope(key, env, signKey) {
+    if (!verifies(signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+      fail("verification", "A signature did not verify.");
+    }
+    return decryptEnvelope(key, env);
+  }
+
+  // --- wrapped case keys (protocol 5.3) ---
+
+  function wrapPlaintext({ caseId, epoch, recipient, thread, committee }) {
+    return lp(WRAP_CONTEXT, caseId, u32(epoch), recipient, thread, committee || new Uint8Array(0));
+  }
+
+  function wrapCaseKeys(boxKey, keys) {
+    return sodium.crypto_box_seal(wrapPlaintext(keys), boxKey);
+  }
+
+  function unwrapCaseKeys(boxSecret, sealed, { caseId, epoch, recipient }) {
+    const publicKey = sodium.crypto_scalarmult_base(boxSecret);
+    let plaintext;
+    try {
+      plaintext = sodium.crypto_box_seal_open(sealed, publicKey, boxSecret);
+    } catch {
+      fail("verification", "This wrapped key is not for this private key.");
+    }
+    let fields;
+    try {
+      fields = splitLp(plaintext);
+    } catch {
+      fail("verification", "The wrapped key is malformed.");
+    }
+    const [context, gotCase, gotEpoch, gotRecipient, thread, committee] = fields;
+    if (
+      fields.length !== 6 ||
+      !equalBytes(context, utf8(WRAP_CONTEXT)) ||
+      !equalBytes(gotCase, caseId) ||
+      !equalBytes(gotEpoch, u32(epoch)) ||
+      !equalBytes(gotRecipient, utf8(recipient)) ||
+      thread.length !== 32 ||
+      (committee.length !== 0 && committee.length !== 32)
+    ) {
+      fail("verification", "The wrapped key was made for another case, epoch or person.");
+    }
+    return { thread, committee: committee.length ? committee : null };
+  }
+
+  // --- a new case (protocol 5, 7) ---
+
+  function memberLabel(id) {
+    return `member:${id}`;
+  }
+
+  function recipientsFields(caseId, manifestVersion, labels) {
+    const sorted = [...labels].sort(compareCodePoints);
+    return [caseId, u32(manifestVersion), ...sorted];
+  }
+
+  function createCase(manifest, reporter, { channel, text, answers = {}, exclude = [] }) {
+    const excluded = new Set(exclude);
+    if ([...excluded].some((id) => !manifest.members.some((m) => m.id === id))) {
+      fail("request", "You asked to exclude someone who is not on the committee.");
+    }
+    const recipients = manifest.members.filter((m) => !excluded.has(m.id));
+    if (recipients.length === 0) {
+      fail("request", "At least one committee member must be able to read the report.");
+    }
+    if (!text.trim()) fail("request", "The report is empty.");
+    const labels = recipients.map((m) => memberLabel(m.id));
+    if (manifest.archive) labels.push(`archive:${manifest.archive.id}`);
+
+    const caseId = randomBytes(16);
+    const keys = { thread: randomBytes(32), committee: randomBytes(32) };
+    const recipientsSig = sign(
+      reporter.signSeed,
+      RECIPIENTS_CONTEXT,
+      ...recipientsFields(caseId, manifest.version, labels),
+    );
+    const body = {
+      format: REPORT_FORMAT,
+      channel,
+      text,
+      answers,
+      reply_key: b64e(reporter.replyPublic),
+      sign_key: b64e(reporter.signPublic),
+      recipients: {
+        labels: [...labels].sort(compareCodePoints),
+        manifest_version: manifest.version,
+        sig: b64e(recipientsSig),
+      },
+      attachments: [],
+    };
+    const plaintext = canonicalJson(body);
+    if (plaintext.length > MAX_PLAINTEXT) fail("too_large", "The report is too long.");
+    const report = sealEnvelope(keys.thread, plaintext, {
+      caseId,
+      kind: "report",
+      sender: REPORTER,
+      seq: 0,
+      prev: GENESIS,
+      epoch: 0,
+      signSeed: reporter.signSeed,
+    });
+    plaintext.fill(0);
+    const wrapped = {};
+    const wrapTo = [...recipients];
+    if (manifest.archive) wrapTo.push(manifest.archive);
+    for (const r of wrapTo) {
+      const label = r.kind === "archive" ? `archive:${r.id}` : memberLabel(r.id);
+      wrapped[label] = wrapCaseKeys(r.boxKey, { caseId, epoch: 0, recipient: label, ...keys });
+    }
+    wrapped[REPORTER] = wrapCaseKeys(reporter.replyPublic, {
+      caseId,
+      epoch: 0,
+      recipient: REPORTER,
+      thread: keys.thread,
+      committee: null,
+    });
+    return { caseId, keys, report, wrapped };
+  }
+
+  // The `case` member of POST /api/v1/cases (protocol 11.5.5).
+  function submissionCase(newCase, channel, reporter) {
+    return {
+      id: b64e(newCase.caseId),
+      channel,
+      reporter: { reply_key: b64e(reporter.replyPublic), sign_key: b64e(reporter.signPublic) },
+      report: envelopeToJson(newCase.report),
+      wrapped_keys: Object.keys(newCase.wrapped)
+        .sort()
+        .map((label) => ({ recipient: label, sealed: b64e(newCase.wrapped[label]) })),
+    };
+  }
+
+  function messagePlaintext(text) {
+    if (!text.trim()) fail("request", "The message is empty.");
+    return canonicalJson({ format: MESSAGE_FORMAT, text, attachments: [] });
+  }
+
+  // --- receipts (protocol 8) ---
+
+  function receiptFields(r) {
+    return [utf8(r.instance_id), utf8(r.case_id), b64d(r.report_hash, 32), utf8(r.day)];
+  }
+
+  function verifyReceipt(receipt, instanceKey) {
+    try {
+      return verifies(instanceKey, b64d(receipt.sig, 64), RECEIPT_CONTEXT, ...receiptFields(receipt));
+    } catch {
+      return false;
+    }
+  }
+
+  // --- proof of work (protocol 9) ---
+
+  function parseChallenge(token) {
+    const raw = b64d(token, CHALLENGE_BYTES, "challenge");
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const purpose = Object.keys(PURPOSES).find((p) => PURPOSES[p] === raw[1]);
+    if (raw[0] !== 1 || purpose === undefined) fail("challenge", "The challenge is malformed.");
+    return {
+      purpose,
+      difficulty: raw[2],
+      expires: Number(view.getBigUint64(3, false)),
+      nonce: raw.slice(11, 27),
+      raw,
+    };
+  }
+
+  function work(challenge, solution) {
+    return sodium.crypto_pwhash(
+      32,
+      lp(POW_CONTEXT, challenge.raw, solution),
+      challenge.nonce,
+      WORK_OPSLIMIT,
+      WORK_MEMLIMIT,
+      sodium.crypto_pwhash_ALG_ARGON2ID13,
+    );
+  }
+
+  function leadingZeroBits(digest) {
+    let bits = 0;
+    for (const byte of digest) {
+      if (byte === 0) {
+        bits += 8;
+        continue;
+      }
+      return bits + Math.clz32(byte) - 24;
+    }
+    return bits;
+  }
+
+  function solves(challenge, solution) {
+    return challenge.difficulty === 0 || leadingZeroBits(work(challenge, solution)) >= challenge.difficulty;
+  }
+
+  // Search from a random 63-bit counter; onAttempt(n) after each attempt lets the caller show
+  // progress (about 2**difficulty attempts are expected).
+  function solveChallenge(challenge, onAttempt = () => {}) {
+    const start = randomBytes(8);
+    start[0] &= 0x7f;
+    let counter = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, false);
+    for (let attempt = 1; ; attempt += 1) {
+      const candidate = u64(counter);
+      if (solves(challenge, candidate)) return b64e(candidate);
+      onAttempt(attempt);
+      counter += 1n;
+    }
+  }
+
+  // --- challenge signatures (protocol 10), for logging in with a key ---
+
+  function loginSignature(seed, instanceId, challenge) {
+    return sign(seed, LOGIN_CONTEXT, instanceId, challenge.raw, u64(challenge.expires));
+  }
+
+  return {
+    SafeVoiceCryptoError,
+    GENESIS,
+    MAX_PLAINTEXT,
+    PAD_BUCKETS,
+    utf8,
+    b64e,
+    b64d,
+    hex,
+    u32,
+    u64,
+    lp,
+    splitLp,
+    canonicalJson,
+    blake2b,
+    fingerprint,
+    formatFingerprint,
+    parseFingerprint,
+    sign,
+    verifies,
+    verifyManifest,
+    currentCodeKdf,
+    receiptKey,
+    generateCode,
+    displayCode,
+    parseCode,
+    stretchCode,
+    deriveReporterKeys,
+    reporterKeysFromStretched,
+    pad,
+    unpad,
+    keyCommitment,
+    associatedData,
+    transcriptHash,
+    sealEnvelope,
+    envelopeToJson,
+    envelopeFromJson,
+    decryptEnvelope,
+    openEnvelope,
+    wrapPlaintext,
+    wrapCaseKeys,
+    unwrapCaseKeys,
+    recipientsFields,
+    createCase,
+    submissionCase,
+    messagePlaintext,
+    verifyReceipt,
+    parseChallenge,
+    work,
+    solves,
+    solveChallenge,
+    loginSignature,
+  };
+}

@@ -1,0 +1,306 @@
+// The report page: form behaviour, progress and the one-time display of the follow-up code.
+//
+// All cryptography runs in the Web Worker (worker.js); this script only moves the reporter's
+// answers to it and shows what comes back. It never lets the form post in plain text: while it
+// runs, every submission goes through the worker, and the server-sealed form is used only when
+// WebAssembly is missing, the operator enabled that form, and the reporter chose it after
+// reading what it means. Nothing is written to cookies or storage; the code exists only in this
+// page's memory and on screen until the reporter confirms they have written it down.
+//
+// Module rules kept for the release bundle (safevoice.web.bundle): no imports; the worker is
+// named by one string literal (the relative URL of worker.js), which the build replaces with
+// the hashed name of the bundled worker.
+
+const strings = readJson("sv-strings");
+const intake = readJson("sv-intake");
+const form = document.getElementById("report-form");
+const channel = form.dataset.channel;
+const serverSealedEnabled = form.dataset.serverSealed === "on";
+const submitButton = document.getElementById("submit-button");
+const formError = document.getElementById("form-error");
+let worker = null;
+let sending = false;
+let sealedChosen = false;
+let leaveGuard = false;
+
+function readJson(id) {
+  return JSON.parse(document.getElementById(id).textContent);
+}
+
+function t(key, values = {}) {
+  const text = strings[key] || key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : ""));
+}
+
+function show(id, visible = true) {
+  document.getElementById(id).hidden = !visible;
+}
+
+function setText(id, text) {
+  document.getElementById(id).textContent = text;
+}
+
+function wasmAvailable() {
+  return typeof WebAssembly === "object" && typeof WebAssembly.instantiate === "function";
+}
+
+// --- refusing, explaining ---
+
+function refuse(reason) {
+  submitButton.disabled = true;
+  show("status-checking", false);
+  if (reason === "no_wasm") {
+    explainNoWasm();
+    return;
+  }
+  setText("refused-reason", t(`js.refused.${reason}`));
+  show("refused");
+  document.getElementById("refused-heading").focus();
+}
+
+function explainNoWasm() {
+  show("no-wasm");
+  show("no-wasm-sealed", serverSealedEnabled);
+  document.getElementById("no-wasm-heading").focus();
+  if (worker) worker.terminate();
+  worker = null;
+}
+
+function chooseServerSealed() {
+  // The reporter read what the server-sealed form means and chose it: from now on the form
+  // posts as plain HTML, exactly as it does with JavaScript turned off.
+  sealedChosen = true;
+  show("no-wasm", false);
+  form.hidden = false;
+  form.noValidate = false;
+  submitButton.textContent = t("js.sealed.submit");
+  submitButton.disabled = false;
+  show("sealed-chosen");
+  submitButton.focus();
+}
+
+// --- the form ---
+
+function fields() {
+  return Array.from(form.querySelectorAll("[data-question], #report-text"));
+}
+
+function clearErrors() {
+  for (const error of form.querySelectorAll(".field-error")) {
+    error.hidden = true;
+    error.textContent = "";
+  }
+  for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+  formError.hidden = true;
+}
+
+function markInvalid(control, message) {
+  const error = document.getElementById(control.dataset.error);
+  error.textContent = message;
+  error.hidden = false;
+  const targets = control.matches("fieldset") ? control.querySelectorAll("input") : [control];
+  for (const target of targets) target.setAttribute("aria-invalid", "true");
+}
+
+function answerOf(control) {
+  if (control.matches("fieldset")) {
+    const chosen = control.querySelector("input:checked");
+    return chosen ? chosen.value : "";
+  }
+  return control.value;
+}
+
+function collect() {
+  clearErrors();
+  const invalid = [];
+  const answers = {};
+  for (const control of fields()) {
+    const value = answerOf(control);
+    if (control.id === "report-text") {
+      if (!value.trim()) {
+        markInvalid(control, t("js.error.text_required"));
+        invalid.push(control);
+      }
+      continue;
+    }
+    if (control.dataset.required === "true" && !value.trim()) {
+      markInvalid(control, t("js.error.answer_required"));
+      invalid.push(control);
+    }
+    if (value.trim()) answers[control.dataset.question] = value;
+  }
+  const exclude = Array.from(form.querySelectorAll("input[name=exclude]:checked")).map(
+    (box) => box.value,
+  );
+  const everyone = form.querySelectorAll("input[name=exclude]").length;
+  if (everyone > 0 && exclude.length === everyone) {
+    const list = document.getElementById("exclude-list");
+    markInvalid(list, t("js.error.exclude_all"));
+    invalid.push(list);
+  }
+  if (invalid.length) {
+    const first = invalid[0];
+    (first.matches("fieldset") ? first.querySelector("input") : first).focus();
+    return null;
+  }
+  return { channel, text: document.getElementById("report-text").value, answers, exclude };
+}
+
+function lockForm(locked) {
+  for (const control of form.querySelectorAll("input, textarea, select, button")) {
+    control.disabled = locked;
+  }
+}
+
+function onSubmit(event) {
+  if (sealedChosen) return;
+  event.preventDefault();
+  if (sending || !worker) return;
+  const report = collect();
+  if (!report) return;
+  sending = true;
+  lockForm(true);
+  show("progress-panel");
+  updateProgress("start", 0);
+  worker.postMessage({ type: "submit", report });
+}
+
+// --- progress ---
+
+const STAGE_ORDER = ["start", "key", "work", "encrypt", "send", "retry"];
+
+function updateProgress(stage, fraction) {
+  if (!sending) return;
+  const bar = document.getElementById("progress-bar");
+  const index = Math.max(0, STAGE_ORDER.indexOf(stage));
+  const overall = Math.min(0.99, (index + fraction) / (STAGE_ORDER.length - 1));
+  bar.value = Math.round(overall * 100);
+  bar.textContent = `${bar.value} %`;
+  const text = t(`js.progress.${stage}`);
+  const status = document.getElementById("progress-text");
+  if (status.textContent !== text) status.textContent = text;
+}
+
+// --- the code ---
+
+function showCode(result) {
+  sending = false;
+  for (const control of fields()) {
+    if (control.matches("fieldset")) {
+      for (const input of control.querySelectorAll("input")) input.checked = false;
+    } else {
+      control.value = "";
+    }
+  }
+  form.hidden = true;
+  show("progress-panel", false);
+  show("intro", false);
+  setText("received-on", t("js.code.received", { day: result.receivedOn }));
+  setText("follow-up-code", result.code);
+  setText("receipt", JSON.stringify(result.receipt, null, 2));
+  show("code-panel");
+  leaveGuard = true;
+  document.getElementById("code-heading").focus();
+}
+
+async function copyCode() {
+  const code = document.getElementById("follow-up-code").textContent;
+  try {
+    await navigator.clipboard.writeText(code);
+    setText("copy-status", t("js.code.copied"));
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(document.getElementById("follow-up-code"));
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    setText("copy-status", t("js.code.copy_failed"));
+  }
+}
+
+function finish() {
+  leaveGuard = false;
+  setText("follow-up-code", "");
+  setText("receipt", "");
+  if (worker) worker.terminate();
+  worker = null;
+  window.location.assign("/");
+}
+
+function onWorkerMessage(event) {
+  const message = event.data;
+  if (message.type === "ready") {
+    show("status-checking", false);
+    setText("pin-shown", message.fingerprint);
+    show("pin-line");
+    fillExclusions(message.members);
+    submitButton.disabled = false;
+  } else if (message.type === "refused") {
+    refuse(message.reason);
+  } else if (message.type === "progress") {
+    updateProgress(message.stage, message.fraction);
+  } else if (message.type === "done") {
+    showCode(message);
+  } else if (message.type === "failed") {
+    sending = false;
+    show("progress-panel", false);
+    lockForm(false);
+    formError.textContent = t(`js.failed.${message.reason}`);
+    formError.hidden = false;
+    formError.focus();
+  }
+}
+
+// The list of members to exclude comes from the manifest the worker verified, never from the
+// page the server rendered.
+function fillExclusions(members) {
+  const list = document.getElementById("exclude-options");
+  list.replaceChildren();
+  for (const member of members) {
+    const id = `exclude-${member.id}`;
+    const row = document.createElement("div");
+    row.className = "choice";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "exclude";
+    box.value = member.id;
+    box.id = id;
+    box.setAttribute("spellcheck", "false");
+    box.setAttribute("autocomplete", "off");
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = member.name;
+    row.append(box, label);
+    list.append(row);
+  }
+}
+
+function start() {
+  form.noValidate = true;
+  form.addEventListener("submit", onSubmit);
+  document.getElementById("copy-code").addEventListener("click", copyCode);
+  document.getElementById("use-sealed").addEventListener("click", chooseServerSealed);
+  const written = document.getElementById("written-down");
+  const done = document.getElementById("done-button");
+  written.addEventListener("change", () => {
+    done.disabled = !written.checked;
+  });
+  done.addEventListener("click", finish);
+  window.addEventListener("beforeunload", (event) => {
+    if (leaveGuard || sending) event.preventDefault();
+  });
+  submitButton.disabled = true;
+  if (!wasmAvailable()) {
+    form.hidden = true;
+    explainNoWasm();
+    return;
+  }
+  form.hidden = false;
+  show("status-checking");
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "safevoice" });
+  worker.addEventListener("message", onWorkerMessage);
+  worker.addEventListener("error", () => refuse("broken"));
+  worker.postMessage({ type: "start", intake });
+}
+
+start();

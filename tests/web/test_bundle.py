@@ -1,0 +1,96 @@
+"""The release bundle: the pin is built into the code, the record covers every byte, and a
+server refuses a bundle that does not match its record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from safevoice.errors import ConfigError
+from safevoice.settings import Settings
+from safevoice.web import bundle
+from safevoice.web.app import create_app
+from safevoice.web.bundle import Bundle
+from safevoice.web.security import PAGE_CSP
+from tests.conftest import Cli
+from tests.support.world import World
+
+
+def test_the_root_fingerprint_is_a_constant_in_the_worker_and_nowhere_else(
+    web_bundle: Bundle, world: World
+) -> None:
+    worker = web_bundle.files[web_bundle.worker_script].data.decode()
+    assert f'const ROOT_FINGERPRINT = "{world.pin}";' in worker
+    assert worker.count(world.pin) == 1
+    page = web_bundle.files[web_bundle.page_script].data.decode()
+    assert world.pin not in page
+    assert web_bundle.worker_script.removeprefix("/static/") in page
+    assert "import " not in worker.split("const ROOT_FINGERPRINT")[1].split("\n", 1)[0]
+
+
+def test_the_bundle_record_lists_every_file_the_csp_and_the_scripts(web_bundle: Bundle) -> None:
+    record = json.loads(web_bundle.record)
+    assert record["csp"] == PAGE_CSP
+    assert "'unsafe-eval'" not in PAGE_CSP
+    assert "'unsafe-inline'" not in PAGE_CSP
+    assert record["scripts"] == [web_bundle.page_script]
+    assert record["workers"] == [web_bundle.worker_script]
+    for url, entry in record["files"].items():
+        data = web_bundle.files[url].data
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        assert entry["sha256"].startswith(url.rsplit(".", 2)[1])
+    assert web_bundle.digest == hashlib.sha256(web_bundle.record).hexdigest()
+    files = sorted(p.name for p in (web_bundle.folder / "static").iterdir())
+    assert len(files) == 2 * len(record["files"])
+
+
+def test_the_same_sources_and_pin_build_the_same_bundle(
+    web_bundle: Bundle, world: World, tmp_path: Path
+) -> None:
+    again = bundle.build(
+        pin=world.pin, out=tmp_path / "again", node_modules=bundle.default_node_modules()
+    )
+    assert again.digest == web_bundle.digest
+    other = bundle.build(
+        pin="0" * 40, out=tmp_path / "other", node_modules=bundle.default_node_modules()
+    )
+    assert other.digest != web_bundle.digest
+
+
+def test_a_server_refuses_to_start_with_a_bundle_that_does_not_match_its_record(
+    web_bundle: Bundle, world: World, tmp_path: Path, database_url: str
+) -> None:
+    copy = bundle.build(
+        pin=world.pin, out=tmp_path / "copy", node_modules=bundle.default_node_modules()
+    )
+    script = copy.folder / "static" / copy.page_script.removeprefix("/static/")
+    os.chmod(copy.folder / "static", 0o700)
+    os.chmod(script, 0o600)
+    data = bytearray(script.read_bytes())
+    data[100] ^= 1
+    script.write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="does not match"):
+        create_app(Settings(database_url=database_url, bundle_dir=copy.folder))
+
+
+def test_web_build_prints_the_bundle_hash_and_refuses_a_malformed_pin(
+    cli: Cli, world: World, tmp_path: Path
+) -> None:
+    built = cli.safevoice("web", "build", "--pin", world.pin, "--out", str(tmp_path / "b"))
+    digest = built.stdout.strip().splitlines()[-1]
+    assert digest == bundle.load(tmp_path / "b").digest
+    bad = cli.safevoice(
+        "web", "build", "--pin", "not-a-fingerprint", "--out", str(tmp_path / "c"), expect=1
+    )
+    assert "40 hexadecimal digits" in bad.stderr
+    assert not (tmp_path / "c").exists()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "keep.txt").write_text("x")
+    refused = cli.safevoice(
+        "web", "build", "--pin", world.pin, "--out", str(tmp_path / "d"), expect=1
+    )
+    assert "not empty" in refused.stderr

@@ -1,0 +1,280 @@
+"""What the pages say and what the server-sealed form does, in process on both databases."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from safevoice.crypto.casefile import member_label, parse_report
+from safevoice.crypto.code import parse_code
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
+from safevoice.crypto.keys import format_fingerprint
+from safevoice.errors import Unavailable
+from safevoice.instance import service as instance
+from safevoice.intake.sealed import SealingSlots
+from safevoice.settings import Settings
+from safevoice.storage.db import Database
+from safevoice.web.app import create_app
+from safevoice.web.bundle import Bundle, format_digest
+from safevoice.web.i18n import CATALOGUES, Catalogue
+from tests.support.asgi import client_for
+from tests.support.canary import new_canary, occurrences, scan_paths
+from tests.support.databases import CHANNELS, data_paths
+from tests.support.world import World
+
+t = Catalogue.load()
+ASSETS = Path(__file__).resolve().parents[2] / "src/safevoice/web/assets"
+TEMPLATES = Path(__file__).resolve().parents[2] / "src/safevoice/web/templates"
+
+
+def pages(database: Database, url: str, bundle: Bundle, *, nojs: bool) -> httpx.Client:
+    settings = Settings(
+        database_url=url, bundle_dir=bundle.folder, snapshot_ttl_seconds=0, nojs_enabled=nojs
+    )
+    return client_for(create_app(settings, database=database))
+
+
+@pytest.fixture
+def web(database: Database, database_url: str, web_bundle: Bundle) -> Iterator[httpx.Client]:
+    with database.unit_of_work() as session:
+        instance.set_external_channels(
+            session,
+            [
+                {
+                    "name": "Labour inspectorate",
+                    "description": "Safety.",
+                    "address": "https://x.example/",
+                }
+            ],
+        )
+    with pages(database, database_url, web_bundle, nojs=False) as http:
+        yield http
+
+
+@pytest.fixture
+def sealed_web(database: Database, database_url: str, web_bundle: Bundle) -> Iterator[httpx.Client]:
+    with pages(database, database_url, web_bundle, nojs=True) as http:
+        yield http
+
+
+class TextNodes(HTMLParser):
+    """The text a person sees (outside script, style and data blocks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "title"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "title"):
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def test_the_start_page_explains_what_is_kept_advises_tor_and_shows_what_to_compare(
+    web: httpx.Client, web_bundle: Bundle, world: World
+) -> None:
+    page = web.get("/").text
+    for key in (
+        "landing.before.device",
+        "landing.before.tor",
+        "landing.stored.never.address",
+        "landing.stored.kept.excluded",
+        "landing.external.intro",
+    ):
+        assert t(key).replace('"', "&#34;").replace("'", "&#39;") in page, key
+    assert format_fingerprint(world.pin) in page
+    assert format_digest(web_bundle.digest) in page
+    assert "Labour inspectorate" in page
+    assert "https://x.example/" in page
+    assert 'href="/report/general"' in page
+    assert 'href="https://x.example/"' not in page
+
+
+def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
+    web: httpx.Client, sealed_web: httpx.Client
+) -> None:
+    allowed = {" ".join(v.split()) for v in t.strings.values()}
+    for channel in CHANNELS:
+        allowed |= {str(channel["title"]), str(channel.get("description", ""))}
+        for q in channel.get("questions", []):  # type: ignore[attr-defined]
+            allowed |= {q["label"], *q.get("options", [])}
+    allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
+    for client, path in ((web, "/"), (web, "/report/general"), (sealed_web, "/report/general")):
+        parser = TextNodes()
+        parser.feed(client.get(path).text)
+        fingerprints = re.compile(r"^[0-9a-f]{4}(-[0-9a-f]{4}){9}$|^[0-9a-f]{8}( [0-9a-f]{8}){7}$")
+        strays = [s for s in parser.texts if s not in allowed and not fingerprints.match(s)]
+        assert strays == [], path
+
+
+def test_the_catalogue_has_every_key_the_scripts_and_templates_use() -> None:
+    script = (ASSETS / "page.js").read_text()
+    used = set(re.findall(r'\bt\("([\w.]+)"', script))
+    for prefix in re.findall(r"t\(`([\w.]+)\.\$\{", script):
+        assert any(k.startswith(prefix + ".") for k in t.strings), prefix
+    templates = " ".join(p.read_text() for p in TEMPLATES.glob("*.html"))
+    used |= set(re.findall(r"t\('([\w.]+)'", templates))
+    missing = sorted(k for k in used if k not in t.strings)
+    assert missing == []
+    worker = (ASSETS / "worker.js").read_text()
+    reasons = set(re.findall(r'Refusal\("(\w+)"\)', worker)) | {"not_ready", "internal"}
+    assert {f"js.failed.{r}" for r in reasons} <= set(t.strings)
+    assert sorted(p.name for p in CATALOGUES.glob("*.json")) == ["en.json"]
+
+
+def test_the_report_page_embeds_its_data_and_strings_and_loads_only_the_bundle(
+    web: httpx.Client, web_bundle: Bundle
+) -> None:
+    page = web.get("/report/general").text
+    block = re.search(r'<script type="application/json" id="sv-intake">(.*?)</script>', page)
+    assert block is not None
+    data = json.loads(block.group(1))
+    assert set(data) == {"manifest", "channels", "challenge", "limits", "archive"}
+    assert data["challenge"]["purpose"] == "submit"
+    assert f'<script type="module" src="{web_bundle.page_script}"></script>' in page
+    assert page.count("<script") == 3
+    assert "hidden>" in page.split('id="report-form"')[1].split("\n")[0] + ">"
+
+
+def test_with_the_form_off_a_posted_report_is_refused_unread_and_nothing_is_stored(
+    web: httpx.Client, database_url: str
+) -> None:
+    canary = new_canary()
+    answer = web.post("/report/general", data={"text": canary, "answer.where": "Depot"})
+    assert answer.status_code == 403
+    assert canary not in answer.text
+    assert not scan_paths(data_paths(database_url), canary)
+    assert count_cases(database_url) == 0
+
+
+def count_cases(url: str) -> int:
+    database = Database.connect(url, pool_size=1)
+    try:
+        with database.reader.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM case_file")).scalar_one())
+    finally:
+        database.dispose()
+
+
+def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can_open(
+    sealed_web: httpx.Client, database_url: str, world: World
+) -> None:
+    canary = new_canary()
+    answer = sealed_web.post(
+        "/report/general",
+        data={
+            "text": f"Safety records were altered. {canary}",
+            "answer.where": f"Depot {canary}",
+            "answer.ongoing": "Yes",
+            "answer.when": "",
+            "exclude": "bob",
+        },
+    )
+    assert answer.status_code == 200
+    code = re.search(r'id="follow-up-code">([0-9A-Z-]+)<', answer.text)
+    assert code is not None
+    parse_code(code.group(1))
+    assert canary not in answer.text
+
+    database = Database.connect(database_url, pool_size=1)
+    try:
+        with database.reader.connect() as connection:
+            case_id, mode = connection.execute(text("SELECT id, intake_mode FROM case_file")).one()
+            wraps = dict(
+                connection.execute(
+                    text("SELECT recipient, sealed FROM wrapped_key WHERE case_id = :c"),
+                    {"c": case_id},
+                ).all()
+            )
+            envelope = connection.execute(
+                text("SELECT envelope FROM case_object WHERE case_id = :c"), {"c": case_id}
+            ).scalar_one()
+            staged = [
+                json.loads(bytes(b))
+                for (b,) in connection.execute(text("SELECT body FROM audit_staging"))
+            ]
+    finally:
+        database.dispose()
+    assert mode == "server_sealed"
+    assert set(wraps) == {"member:alice", "member:carol", "reporter"}
+    assert {"event": "case.server_sealed", "case_id": case_id} in [
+        {"event": s["event"], "case_id": s["case_id"]} for s in staged
+    ]
+    assert all(s["actor"] == "reporter" and "T" not in s["on"] for s in staged)
+    alice = world.members["alice"]
+    assert alice.box_secret is not None
+    case_bytes = b64d(case_id, size=16)
+    keys = unwrap_case_keys(
+        alice.box_secret,
+        bytes(wraps["member:alice"]),
+        case_id=case_bytes,
+        epoch=0,
+        recipient=member_label("alice"),
+    )
+    report = parse_report(
+        decrypt(keys.thread, Envelope.from_json(json.loads(bytes(envelope)))), case_id=case_bytes
+    )
+    assert canary in report.text
+    assert report.answers == {"where": f"Depot {canary}", "ongoing": "Yes"}
+    assert not scan_paths(data_paths(database_url), canary)
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ({"text": "   ", "answer.where": "Depot {c}"}, 400),
+        ({"text": "Something happened. {c}"}, 400),
+        ({"text": "{c}", "answer.where": "Depot", "answer.ongoing": "Maybe"}, 400),
+        ({"text": "{c}", "answer.where": "Depot", "answer.when": "yesterday"}, 400),
+        ({"text": "{c}", "answer.where": "Depot", "surprise": "1"}, 400),
+        ({"text": "{c}", "answer.where": "Depot", "exclude": ["alice", "bob", "carol"]}, 400),
+        ({"text": "{c}" + "x" * 70_000, "answer.where": "Depot"}, 413),
+    ],
+)
+def test_the_server_sealed_form_refuses_bad_input_without_repeating_it_or_storing_anything(
+    sealed_web: httpx.Client, database_url: str, form: dict[str, object], status: int
+) -> None:
+    canary = new_canary()
+    filled = {k: v.replace("{c}", canary) if isinstance(v, str) else v for k, v in form.items()}
+    answer = sealed_web.post("/report/general", data=filled)  # type: ignore[arg-type]
+    assert answer.status_code == status
+    assert not occurrences(answer.content, canary)
+    assert count_cases(database_url) == 0
+
+
+def test_the_server_sealed_form_takes_no_multipart_body_and_knows_its_channels(
+    sealed_web: httpx.Client, database_url: str
+) -> None:
+    multipart = sealed_web.post(
+        "/report/general", data={"text": "x"}, files={"file": ("a.txt", b"secret")}
+    )
+    assert multipart.status_code == 400
+    unknown = sealed_web.post("/report/nowhere", data={"text": "x"})
+    assert unknown.status_code == 404
+    assert count_cases(database_url) == 0
+
+
+def test_sealing_slots_bound_how_many_reports_are_sealed_at_once() -> None:
+    slots = SealingSlots(1, wait_seconds=0.05)
+    slots.acquire()
+    with pytest.raises(Unavailable):
+        slots.acquire()
+    slots.release()
+    slots.acquire()
+    slots.release()
