@@ -257,3 +257,17 @@ def test_membership_changes_that_make_no_sense_are_refused_with_a_sentence(
     assert "names no archive recipient" in no_archive.stderr
     assert "not to this root key" in foreign.stderr
     assert not (tmp_path / "never.json").exists()
+
+
+def test_renewing_with_a_replaced_member_key_says_the_cases_must_be_re_keyed(
+    cli: Cli, world: World, offline: Path, tmp_path: Path
+) -> None:
+    write_keyfile(tmp_path / "new", generate("member", "bob", "Bob"))
+
+    replaced, _ = change(
+        cli, world, offline, "sign", "--member", str(tmp_path / "new/bob.pub.json")
+    )
+    renewed, _ = change(cli, world, offline, "sign")
+
+    assert "cases rekey --all" in replaced.stdout
+    assert "cases rekey --all" not in renewed.stdout

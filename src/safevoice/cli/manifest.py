@@ -191,6 +191,8 @@ def sign_command(
             auditors=_replace(old.auditors, auditors),
         )
         _sign_and_write(manifest, roots, out)
+        if any(r.until_version == manifest.version for r in manifest.retired):
+            console.print(REKEY_REMINDER)
         if new_root_key is not None:
             console.print(
                 "Publish the new root fingerprint where staff compare it, rebuild the web "
