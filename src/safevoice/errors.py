@@ -94,6 +94,12 @@ class ManifestError(CryptoError):
     code = "manifest_refused"
 
 
+class BadShares(CryptoError):
+    """Key shares that are malformed, from different backups, or too few to rebuild the key."""
+
+    code = "bad_shares"
+
+
 class BadCode(BadRequest):
     """A follow-up code that is malformed or fails its checksum (a typo, not a wrong code)."""
 

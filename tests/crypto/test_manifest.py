@@ -552,3 +552,81 @@ def test_an_auditor_with_an_invalid_id_is_refused(make: MakeManifest, root: keys
     data["auditors"] = [{"id": "Not Valid!", "name": "x", "key": data["members"][0]["sign_key"]}]
     with pytest.raises(ManifestError, match="auditor with an invalid id"):
         verify_manifest(signed_dict(data, root), pin=root.public.fingerprint, now=NOW)
+
+
+def test_a_successor_retires_removed_and_replaced_keys_and_keeps_the_rest(
+    make: MakeManifest, root: keys.KeyPair, alice: keys.KeyPair, bob: keys.KeyPair
+) -> None:
+    new_alice = keys.keypair_from_secrets(
+        "member", "alice", "Alice Example", sign_seed=b"\x31" * 32, box_secret=b"\x32" * 32
+    )
+    first = make()
+
+    second = manifest.successor(
+        first, root=root.public.fingerprint, now=NOW, days=30, members=(new_alice.public,)
+    )
+    third = manifest.successor(second, root=root.public.fingerprint, now=NOW, days=30)
+    parsed = verify_manifest(
+        manifest.sign_manifest(third, [root]), pin=root.public.fingerprint, now=NOW
+    ).manifest
+
+    assert second.version == 6
+    assert third.version == 7
+    assert {(r.label, r.sign_key, r.until_version) for r in parsed.retired} == {
+        ("member:alice", alice.public.sign_key, 6),
+        ("member:bob", bob.public.sign_key, 6),
+    }
+    assert parsed.instance_salt == first.instance_salt
+    assert manifest.changed_labels(first, second) == {"member:alice", "member:bob"}
+    assert manifest.changed_labels(second, third) == set()
+
+
+def test_a_retired_key_verifies_only_epochs_that_began_before_it_was_retired(
+    make: MakeManifest, root: keys.KeyPair, alice: keys.KeyPair, bob: keys.KeyPair
+) -> None:
+    new_alice = keys.keypair_from_secrets(
+        "member", "alice", "Alice Example", sign_seed=b"\x31" * 32, box_secret=b"\x32" * 32
+    )
+    rotated = manifest.successor(
+        make(),
+        root=root.public.fingerprint,
+        now=NOW,
+        days=30,
+        members=(new_alice.public, bob.public),
+    )
+
+    assert rotated.sender_keys("member:alice", since_version=5) == [
+        new_alice.public.sign_key,
+        alice.public.sign_key,
+    ]
+    assert rotated.sender_keys("member:alice", since_version=6) == [new_alice.public.sign_key]
+    assert rotated.sender_keys("member:alice", since_version=None) == [new_alice.public.sign_key]
+    assert rotated.sender_keys("member:bob", since_version=1) == [bob.public.sign_key]
+    assert rotated.sender_keys("auditor:carol", since_version=1) == []
+    assert rotated.sender_keys("member:nobody", since_version=1) == []
+
+
+def test_a_manifest_without_retired_keys_keeps_its_exact_earlier_bytes(
+    make: MakeManifest,
+) -> None:
+    assert "retired" not in make().to_payload()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"label": "reporter", "sign_key": "A" * 43, "until_version": 3},
+        {"label": "member:alice", "sign_key": "A" * 43, "until_version": 9},
+        {"label": "member:alice", "sign_key": "A" * 43, "until_version": 1},
+        {"label": "member:alice", "sign_key": "A" * 43, "until_version": True},
+        {"label": "member:alice", "sign_key": "A" * 42, "until_version": 3},
+    ],
+)
+def test_a_malformed_or_impossible_retired_key_is_refused(
+    make: MakeManifest, root: keys.KeyPair, entry: dict[str, Any]
+) -> None:
+    payload = make().to_payload()
+    payload["retired"] = [entry]
+
+    with pytest.raises(ManifestError):
+        verify_manifest(signed_dict(payload, root), pin=root.public.fingerprint, now=NOW)

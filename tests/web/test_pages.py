@@ -145,7 +145,7 @@ def test_the_report_page_embeds_its_data_and_strings_and_loads_only_the_bundle(
     block = re.search(r'<script type="application/json" id="sv-intake">(.*?)</script>', page)
     assert block is not None
     data = json.loads(block.group(1))
-    assert set(data) == {"manifest", "channels", "challenge", "limits"}
+    assert set(data) == {"manifest", "channels", "challenge", "limits", "archive"}
     assert data["challenge"]["purpose"] == "submit"
     assert f'<script type="module" src="{web_bundle.page_script}"></script>' in page
     assert page.count("<script") == 3

@@ -73,7 +73,7 @@ def create_upload(
         if principal.subject != body.case_id:
             raise NotFound(cases.NOT_FOUND)
     elif principal.role == "member":
-        cases.readable_case(session, member_id=principal.subject, case_id=body.case_id)
+        cases.readable_case(session, label=principal.label, case_id=body.case_id)
     else:
         raise Forbidden("Only reporters and committee members add files to cases.")
     upload = Upload(
@@ -219,9 +219,10 @@ def read_chunk(
     if principal.role == "reporter":
         if principal.subject != attachment.case_id:
             raise NotFound(NO_UPLOAD)
-    elif principal.role == "member":
+    elif principal.role in ("member", "archive"):
+        # The archive recipient reads the files of the cases it holds, like their messages.
         try:
-            cases.readable_case(session, member_id=principal.subject, case_id=attachment.case_id)
+            cases.readable_case(session, label=principal.label, case_id=attachment.case_id)
         except NotFound:
             raise NotFound(NO_UPLOAD) from None
     else:

@@ -21,7 +21,14 @@ from safevoice.cases.schemas import (
 )
 from safevoice.dialogue.schemas import ObjectOut
 from safevoice.intake.schemas import ID_PATTERN
-from safevoice.web.deps import MemberDep, MemberOrAuditorDep, NowDep, SessionDep, SnapshotDep
+from safevoice.web.deps import (
+    MemberDep,
+    MemberOrAuditorDep,
+    NowDep,
+    RecipientDep,
+    SessionDep,
+    SnapshotDep,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -38,21 +45,21 @@ ChannelName = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 @router.get("/cases", response_model=list[CaseSummary])
 def get_cases(
-    member: MemberDep,
+    recipient: RecipientDep,
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
     overdue: bool = False,
 ) -> list[CaseSummary]:
     """Cases the caller can read, metadata only, in no meaningful order."""
-    return service.list_for_member(
-        session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
+    return service.list_for_recipient(
+        session, label=recipient.label, today=snap.today(now), overdue_only=overdue
     )
 
 
 @router.get("/cases/export", response_model=CaseExport)
 def get_cases_export(
-    member: MemberDep,
+    recipient: RecipientDep,
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
@@ -60,18 +67,18 @@ def get_cases_export(
     limit: Annotated[int, Query(ge=1, le=service.EXPORT_PAGE)] = service.EXPORT_PAGE,
 ) -> CaseExport:
     """Every readable case with its envelopes and the caller's wrapped keys, page by page."""
-    return service.export_for_member(
-        session, member_id=member.subject, today=snap.today(now), after=after, limit=limit
+    return service.export_for_recipient(
+        session, label=recipient.label, today=snap.today(now), after=after, limit=limit
     )
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
 def get_case(
-    case_id: CaseId, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+    case_id: CaseId, recipient: RecipientDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> CaseDetail:
     """One case's envelopes and the caller's own wrapped keys; decryption happens locally."""
-    return service.detail_for_member(
-        session, member_id=member.subject, case_id=case_id, today=snap.today(now)
+    return service.detail_for_recipient(
+        session, label=recipient.label, case_id=case_id, today=snap.today(now)
     )
 
 
@@ -119,13 +126,13 @@ def post_recuse(
 def post_rekey(
     case_id: CaseId,
     body: RekeyIn,
-    member: MemberDep,
+    recipient: RecipientDep,
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
 ) -> ObjectOut:
     """Start the case's next key epoch with an epoch record and new wrapped keys."""
-    return workflow.rekey(session, snap, principal=member, case_id=case_id, body=body, now=now)
+    return workflow.rekey(session, snap, principal=recipient, case_id=case_id, body=body, now=now)
 
 
 @router.post(

@@ -1,9 +1,10 @@
-"""What members may see of cases.
+"""What members (and the archive recipient) may see of cases.
 
-A member sees a case only while holding a wrapped key for its current epoch (invariant 6,
+A recipient sees a case only while holding a wrapped key for its current epoch (invariant 6,
 COMPLIANCE.md G2); for every other case, existing or not, the answer is the same "not found",
-so nobody learns whom a reporter excluded. Lists are ordered by the random case id, never by
-arrival.
+so nobody learns whom a reporter excluded. Recipients are named by their label
+(``member:<id>`` or ``archive:<id>``); a member who recused sees the case no more. Lists are
+ordered by the random case id, never by arrival.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from safevoice.cases.schemas import (
     CaseSummary,
     WrappedKeyOut,
 )
-from safevoice.crypto.casefile import member_label
 from safevoice.crypto.encoding import b64e
 from safevoice.errors import NotFound
 
@@ -62,47 +62,45 @@ def object_out(row: CaseObject) -> CaseObjectOut:
     )
 
 
-def _readable(member_id: str) -> Select[Case]:
-    """Cases for which the member holds a key of the current epoch and has not recused."""
-    recused = select(Recusal.case_id).where(
-        Recusal.case_id == Case.id, Recusal.member_id == member_id
+def _readable(label: str) -> Select[Case]:
+    """Cases for which the recipient holds a key of the current epoch and has not recused."""
+    query = select(Case).join(
+        WrappedKey,
+        and_(
+            WrappedKey.case_id == Case.id,
+            WrappedKey.epoch == Case.epoch,
+            WrappedKey.recipient == label,
+        ),
     )
-    return (
-        select(Case)
-        .join(
-            WrappedKey,
-            and_(
-                WrappedKey.case_id == Case.id,
-                WrappedKey.epoch == Case.epoch,
-                WrappedKey.recipient == member_label(member_id),
-            ),
-        )
-        .where(~recused.exists())
-    )
+    kind, _, ident = label.partition(":")
+    if kind != "member":
+        return query
+    recused = select(Recusal.case_id).where(Recusal.case_id == Case.id, Recusal.member_id == ident)
+    return query.where(~recused.exists())
 
 
-def readable_cases(session: Session, *, member_id: str) -> list[Case]:
-    return list(session.scalars(_readable(member_id).order_by(Case.id)))
+def readable_cases(session: Session, *, label: str) -> list[Case]:
+    return list(session.scalars(_readable(label).order_by(Case.id)))
 
 
-def list_for_member(
-    session: Session, *, member_id: str, today: date, overdue_only: bool = False
+def list_for_recipient(
+    session: Session, *, label: str, today: date, overdue_only: bool = False
 ) -> list[CaseSummary]:
-    summaries = [summary(case, today) for case in readable_cases(session, member_id=member_id)]
+    summaries = [summary(case, today) for case in readable_cases(session, label=label)]
     if overdue_only:
         return [s for s in summaries if s.ack_overdue or s.feedback_overdue]
     return summaries
 
 
-def readable_case(session: Session, *, member_id: str, case_id: str) -> Case:
-    case = session.scalars(_readable(member_id).where(Case.id == case_id)).one_or_none()
+def readable_case(session: Session, *, label: str, case_id: str) -> Case:
+    case = session.scalars(_readable(label).where(Case.id == case_id)).one_or_none()
     if case is None:
         raise NotFound(NOT_FOUND)
     return case
 
 
-def detail_for_member(session: Session, *, member_id: str, case_id: str, today: date) -> CaseDetail:
-    case = readable_case(session, member_id=member_id, case_id=case_id)
+def detail_for_recipient(session: Session, *, label: str, case_id: str, today: date) -> CaseDetail:
+    case = readable_case(session, label=label, case_id=case_id)
     objects = session.scalars(
         select(CaseObject)
         .where(CaseObject.case_id == case.id)
@@ -111,7 +109,7 @@ def detail_for_member(session: Session, *, member_id: str, case_id: str, today: 
     wraps = session.scalars(
         select(WrappedKey).where(
             WrappedKey.case_id == case.id,
-            WrappedKey.recipient == member_label(member_id),
+            WrappedKey.recipient == label,
         )
     )
     return CaseDetail(
@@ -130,14 +128,14 @@ def detail_for_member(session: Session, *, member_id: str, case_id: str, today: 
 EXPORT_PAGE = 500
 
 
-def export_for_member(
-    session: Session, *, member_id: str, today: date, after: str | None, limit: int
+def export_for_recipient(
+    session: Session, *, label: str, today: date, after: str | None, limit: int
 ) -> CaseExport:
     """Readable cases in pages, each with its objects and the member's own wrapped keys.
 
     Three queries per page whatever its size, so a member can sync thousands of cases quickly.
     """
-    query = _readable(member_id).order_by(Case.id).limit(limit + 1)
+    query = _readable(label).order_by(Case.id).limit(limit + 1)
     if after is not None:
         query = query.where(Case.id > after)
     page = list(session.scalars(query))
@@ -153,9 +151,7 @@ def export_for_member(
         objects[row.case_id].append(object_out(row))
     wraps: dict[str, list[WrappedKeyOut]] = {i: [] for i in ids}
     for wrap in session.scalars(
-        select(WrappedKey).where(
-            WrappedKey.case_id.in_(ids), WrappedKey.recipient == member_label(member_id)
-        )
+        select(WrappedKey).where(WrappedKey.case_id.in_(ids), WrappedKey.recipient == label)
     ):
         wraps[wrap.case_id].append(
             WrappedKeyOut(epoch=wrap.epoch, recipient=wrap.recipient, sealed=b64e(wrap.sealed))

@@ -94,6 +94,7 @@ from safevoice.cases.schemas import (
     StepMedian,
 )
 from safevoice.cases.service import readable_cases
+from safevoice.crypto.casefile import member_label
 from safevoice.errors import BadRequest, NotFound
 from safevoice.intake.models import Channel
 
@@ -474,6 +475,6 @@ def figures(
         raise NotFound("There is no such channel.")
     only = None
     if member_id is not None:
-        only = {case.id for case in readable_cases(session, member_id=member_id)}
+        only = {case.id for case in readable_cases(session, label=member_label(member_id))}
     facts = load(session, period=period, channel=channel, only=only)
     return compute(facts, period=period, channels=channels, channel=channel, today=today)

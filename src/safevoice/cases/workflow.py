@@ -59,10 +59,15 @@ def check_transition(current: str, new: str) -> None:
 
 
 def _member_case(
-    session: Session, snap: Snapshot, principal: Principal, case_id: str
+    session: Session,
+    snap: Snapshot,
+    principal: Principal,
+    case_id: str,
+    *,
+    allow_archive: bool = False,
 ) -> tuple[Case, dialogue.Author]:
     case = dialogue.load_case(session, case_id)
-    author = dialogue.author_for(session, snap, principal, case)
+    author = dialogue.author_for(session, snap, principal, case, allow_archive=allow_archive)
     return case, author
 
 
@@ -219,9 +224,11 @@ def rekey(
 
     The server cannot see whom the keys are for inside, but it admits only recipients who held
     a key in the current epoch, are still in the manifest and have not recused, so a re-key can
-    never add a reader the reporter did not choose.
+    never add a reader the reporter did not choose. Besides members, the archive recipient may
+    re-key a case it holds, so that after every member key was lost the committee's new keys
+    can be given the case again.
     """
-    case, author = _member_case(session, snap, principal, case_id)
+    case, author = _member_case(session, snap, principal, case_id, allow_archive=True)
     manifest = snap.require_manifest()
     current = set(
         session.scalars(
@@ -376,7 +383,7 @@ def update_action(
 def list_actions(
     session: Session, *, member_id: str, today: date, overdue_only: bool
 ) -> list[ActionOut]:
-    readable = {case.id for case in cases.readable_cases(session, member_id=member_id)}
+    readable = {case.id for case in cases.readable_cases(session, label=member_label(member_id))}
     rows = session.scalars(
         select(CorrectiveAction)
         .where(CorrectiveAction.case_id.in_(readable))

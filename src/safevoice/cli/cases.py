@@ -23,6 +23,7 @@ from safevoice.cli.common import (
     err_console,
     fail,
     make_app,
+    open_key,
     print_json,
     read_secret_text,
 )
@@ -35,6 +36,7 @@ from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     CLOSURE_FORMAT,
     NOTE_FORMAT,
+    REPORTER,
     STATUS_FORMAT,
     TRIAGE_FORMAT,
     body_plaintext,
@@ -42,7 +44,7 @@ from safevoice.crypto.casefile import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
-from safevoice.errors import Conflict
+from safevoice.errors import Conflict, SafeVoiceError, VerificationFailed
 
 app = make_app("Read and handle cases (committee members).")
 
@@ -422,21 +424,162 @@ def recuse_command(case_id: CaseArgument, server: Server = None) -> None:
     )
 
 
-@app.command("rekey")
-def rekey_command(case_id: CaseArgument, server: Server = None, key: KeyOption = None) -> None:
-    """Start a new key epoch for a case (after a recusal or a membership change)."""
-    context = logged_in(server)
-    with context.api:
-        opened = open_for_writing(context, case_id, key)
-        body, recipients = rekey_body(
-            opened.read, opened.detail, keys=opened.keys, manifest=opened.manifest
+def _signing_keys(context: Context, manifest: Manifest, key: Path | None) -> KeyPair:
+    """The logged-in recipient's own key, which must be the one the manifest lists now."""
+    keys = context.keys(key)
+    listed = manifest.current_keys().get(context.label)
+    if listed is None or listed.sign_key != keys.public.sign_key:
+        fail(
+            "Your key file is not the key the manifest lists for you now. If the committee "
+            "rotated your key, log in with the new key and give the old one with --old-key."
         )
-        posted = context.api.rekey(case_id, body)
-    remember_head(context, case_id, "thread", posted.seq, posted.hash)
-    console.print(
-        f"Case {case_id} is now in key epoch {opened.detail.case.epoch + 1}, "
-        f"readable by {len(recipients)} committee member(s) and the reporter."
-    )
+    return keys
+
+
+def _old_keys(context: Context, old_key: Path | None, keys: KeyPair) -> KeyPair | None:
+    """The key the cases are still wrapped to, after the committee rotated the caller's key."""
+    if old_key is None:
+        return None
+    old = open_key(old_key)
+    if old.public.id != keys.public.id or old.public.kind != keys.public.kind:
+        fail(f"{old_key} is not an earlier key of {context.label}.")
+    if old.box_secret is None or old.public == keys.public:
+        fail(f"{old_key} is not an earlier key: it is the one you logged in with.")
+    return old
+
+
+def _stale(read: ReadCase, manifest: Manifest) -> list[str]:
+    """Current recipients the manifest no longer lists (left the committee, or an archive
+    recipient that was removed or replaced)."""
+    enrolled = manifest.current_keys()
+    return sorted(label for label in read.recipients if label != REPORTER and label not in enrolled)
+
+
+def _read_for_rekey(
+    context: Context, detail: CaseDetail, *, manifest: Manifest, keys: KeyPair, old: KeyPair | None
+) -> tuple[ReadCase, bool]:
+    """Read a case with the current key, or else with the old one; say which one opened it."""
+    try:
+        return read_case(detail, keys=keys, label=context.label, manifest=manifest), False
+    except VerificationFailed:
+        if old is None:
+            raise
+    return read_case(detail, keys=old, label=context.label, manifest=manifest), True
+
+
+def _rekey_one(
+    context: Context, detail: CaseDetail, read: ReadCase, *, manifest: Manifest, keys: KeyPair
+) -> int:
+    """Move a verified case to the next epoch, signed with ``keys``; return how many members
+    hold the new keys."""
+    warnings = compare_with_seen(read, context.remembered.heads.get(detail.case.id))
+    if read.problems or warnings:
+        raise Conflict(
+            "The case's record does not verify, so it was not re-keyed: "
+            + "; ".join(read.problems + warnings)
+        )
+    body, recipients = rekey_body(read, detail, keys=keys, manifest=manifest)
+    posted = context.api.rekey(detail.case.id, body)
+    heads = heads_to_state(read)
+    heads["thread"] = [posted.seq, posted.hash]
+    context.remembered.heads[detail.case.id] = heads
+    return sum(1 for label in recipients if label.startswith("member:"))
+
+
+@app.command("rekey")
+def rekey_command(
+    case_id: Annotated[str | None, typer.Argument(help="The case id (or use --all).")] = None,
+    all_cases: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every case you can read that needs it: held by the server after a recusal or "
+            "a key change, or with a recipient no longer in the manifest.",
+        ),
+    ] = False,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--every",
+            help="With --all: re-key every case you can read, whatever the server says (after "
+            "a lost or stolen key, when you cannot trust the server's flags).",
+        ),
+    ] = False,
+    old_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your previous key file, to which the cases are still wrapped after the "
+            "committee rotated your key."
+        ),
+    ] = None,
+    server: Server = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a new key epoch (after a recusal, a member leaving or a key rotation).
+
+    The new keys go to the recipients the reporter chose who are still in the manifest and have
+    not recused, each under the key the manifest lists for them now.
+    """
+    if (case_id is None) == (not all_cases):
+        fail("Give one case id, or --all.")
+    if every and not all_cases:
+        fail("--every goes with --all.")
+    context = logged_in(server)
+    if case_id is not None:
+        with context.api:
+            manifest = context.manifest()
+            keys = _signing_keys(context, manifest, key)
+            old = _old_keys(context, old_key, keys)
+            detail = context.api.case(case_id)
+            read, _ = _read_for_rekey(context, detail, manifest=manifest, keys=keys, old=old)
+            try:
+                members = _rekey_one(context, detail, read, manifest=manifest, keys=keys)
+            finally:
+                context.state.save()
+        console.print(
+            f"Case {case_id} is now in key epoch {detail.case.epoch + 1}, "
+            f"readable by {members} committee member(s) and the reporter."
+        )
+        return
+    rekeyed: list[str] = []
+    unchanged = 0
+    failed: list[dict[str, str]] = []
+    with context.api:
+        manifest = context.manifest()
+        keys = _signing_keys(context, manifest, key)
+        old = _old_keys(context, old_key, keys)
+        details = list(context.api.export_cases())
+        with Progress(console=err_console, transient=as_json) as progress:
+            task = progress.add_task("Re-keying cases", total=len(details))
+            for detail in details:
+                try:
+                    read, with_old = _read_for_rekey(
+                        context, detail, manifest=manifest, keys=keys, old=old
+                    )
+                    if not (
+                        every or with_old or detail.case.rekey_needed or _stale(read, manifest)
+                    ):
+                        unchanged += 1
+                        continue
+                    _rekey_one(context, detail, read, manifest=manifest, keys=keys)
+                    rekeyed.append(detail.case.id)
+                except SafeVoiceError as exc:
+                    failed.append({"id": detail.case.id, "problem": exc.message})
+                finally:
+                    progress.advance(task)
+        context.state.save()
+    if as_json:
+        print_json({"rekeyed": rekeyed, "unchanged": unchanged, "failed": failed})
+    else:
+        console.print(
+            f"Re-keyed {len(rekeyed)} case(s) to the keys of manifest version "
+            f"{manifest.version}; {unchanged} needed nothing."
+        )
+        for failure in failed:
+            console.print(f"[red]Case {failure['id']} was not re-keyed:[/] {failure['problem']}")
+    if failed:
+        raise typer.Exit(code=2)
 
 
 def attachments_of(read: ReadCase) -> list[Attachment]:

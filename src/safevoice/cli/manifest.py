@@ -25,7 +25,7 @@ from safevoice.cli.common import (
 from safevoice.cli.ops import operator_database
 from safevoice.clock import utcnow
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.keys import PublicKey, format_fingerprint, random_bytes
+from safevoice.crypto.keys import KeyPair, PublicKey, format_fingerprint, random_bytes
 from safevoice.crypto.manifest import (
     DEFAULT_CODE_MEMLIMIT,
     DEFAULT_CODE_OPSLIMIT,
@@ -36,6 +36,7 @@ from safevoice.crypto.manifest import (
     SignedManifest,
     parse_payload,
     sign_manifest,
+    successor,
     valid_signers,
 )
 from safevoice.errors import ManifestError
@@ -60,10 +61,72 @@ def _replace(keys: tuple[PublicKey, ...], new: list[PublicKey]) -> tuple[PublicK
     return tuple(by_id.values())
 
 
+RootKeyOption = Annotated[Path, typer.Option(help="The committee root key file.")]
+OutOption = Annotated[Path, typer.Option(help="Where to write the signed manifest.")]
+PreviousOption = Annotated[
+    Path, typer.Option(help="The current manifest; the new one is its next version.")
+]
+DaysOption = Annotated[int, typer.Option(help="Days of validity (at most 90).")]
+
+
+def _check_days(days: int) -> None:
+    if not 1 <= days <= MAX_VALIDITY.days:
+        fail("A manifest is valid for 1 to 90 days.")
+
+
+def _open_root(path: Path) -> KeyPair:
+    root = open_key(path)
+    if root.public.kind != "root":
+        fail(f"{path} is not a committee root key.")
+    return root
+
+
+def _load_previous(path: Path, root: KeyPair) -> Manifest:
+    """The manifest to carry forward; only the root it names may sign its successor."""
+    old_signed = load_signed(path)
+    try:
+        old = parse_payload(old_signed.payload)
+    except ManifestError as exc:
+        fail(f"{path}: {exc.message}")
+    if old.root != root.public.fingerprint or root.public.fingerprint not in valid_signers(
+        old_signed
+    ):
+        fail(
+            f"{path} belongs to the committee root {format_fingerprint(old.root)}, not to this "
+            "root key."
+        )
+    return old
+
+
+def _sign_and_write(manifest: Manifest, roots: list[KeyPair], out: Path) -> None:
+    signed = sign_manifest(manifest, roots)
+    try:
+        parse_payload(signed.payload)  # refuse to write anything a client would refuse
+    except ManifestError as exc:
+        fail(exc.message)
+    write_signed(out, signed)
+    console.print(f"Signed manifest version {manifest.version} → {out}")
+    console.print(f"  members: {', '.join(m.id for m in manifest.members)}")
+    if manifest.archive is not None:
+        console.print(f"  archive recipient: {manifest.archive.id}")
+    console.print(f"  valid until {manifest.expires_at:%Y-%m-%d}")
+    console.print(f"  committee root fingerprint: {format_fingerprint(manifest.root)}")
+    if len(roots) > 1:
+        console.print(
+            f"  cross-signed by the retiring root {format_fingerprint(roots[0].public.fingerprint)}"
+        )
+
+
+REKEY_REMINDER = (
+    "Next: the operator publishes it (`safevoice manifest publish`); the cases that key could "
+    "open wait until a remaining member runs `safevoice cases rekey --all`."
+)
+
+
 @app.command("sign")
 def sign_command(
-    root_key: Annotated[Path, typer.Option(help="The committee root key file.")],
-    out: Annotated[Path, typer.Option(help="Where to write the signed manifest.")],
+    root_key: RootKeyOption,
+    out: OutOption,
     previous: Annotated[
         Path | None,
         typer.Option(help="The current manifest: carry it forward with a higher version."),
@@ -78,7 +141,14 @@ def sign_command(
         Path | None,
         typer.Option(help="The server's instance public key (from `safevoice admin init`)."),
     ] = None,
-    days: Annotated[int, typer.Option(help="Days of validity (at most 90).")] = 90,
+    new_root_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --previous: hand the manifest over to this new root key; the new "
+            "version is signed by both roots, so clients pinned to the old one move to it."
+        ),
+    ] = None,
+    days: DaysOption = 90,
     code_memory_mib: Annotated[
         int, typer.Option(help="Argon2id memory for follow-up codes, in MiB (at least 64).")
     ] = DEFAULT_CODE_MEMLIMIT // (1024 * 1024),
@@ -87,8 +157,7 @@ def sign_command(
     ] = DEFAULT_CODE_OPSLIMIT,
 ) -> None:
     """Sign a new manifest, or a new version of --previous, with the committee root key."""
-    if not 1 <= days <= MAX_VALIDITY.days:
-        fail("A manifest is valid for 1 to 90 days.")
+    _check_days(days)
     members = [load_public(p) for p in member or []]
     auditors = [load_public(p) for p in auditor or []]
     if any(m.kind != "member" for m in members):
@@ -98,60 +167,197 @@ def sign_command(
     audit_key = load_public(instance_key) if instance_key else None
     if audit_key is not None and audit_key.kind != "instance":
         fail("--instance-key takes the instance public key written by `safevoice admin init`.")
+    if new_root_key is not None and previous is None:
+        fail("--new-root-key hands over an existing manifest; give it with --previous.")
 
-    root = open_key(root_key)
-    if root.public.kind != "root":
-        fail(f"{root_key} is not a committee root key.")
+    root = _open_root(root_key)
     now = utcnow().replace(microsecond=0)
     if previous is not None:
-        old_signed = load_signed(previous)
-        if root.public.fingerprint not in valid_signers(old_signed):
-            fail("The previous manifest is not signed by this root key.")
-        old = parse_payload(old_signed.payload)
-        audit_keys = old.audit_keys
-        if audit_key is not None and audit_key.sign_key not in {k.key for k in audit_keys}:
+        old = _load_previous(previous, root)
+        if audit_key is not None and audit_key.sign_key not in {k.key for k in old.audit_keys}:
             fail("Rotating the instance key is done with its own command, not here.")
-        manifest = Manifest(
-            instance_id=old.instance_id,
-            version=old.version + 1,
-            issued_at=now,
-            expires_at=now + timedelta(days=days),
-            root=root.public.fingerprint,
-            instance_salt=old.instance_salt,
-            code_kdf=old.code_kdf,
-            envelope_versions=old.envelope_versions,
+        roots = [root]
+        if new_root_key is not None:
+            new_root = _open_root(new_root_key)
+            if new_root.public.fingerprint == root.public.fingerprint:
+                fail("The new root key is the same as the current one.")
+            roots.append(new_root)
+        manifest = successor(
+            old,
+            root=roots[-1].public.fingerprint,
+            now=now,
+            days=days,
             members=_replace(old.members, members),
             auditors=_replace(old.auditors, auditors),
-            audit_keys=audit_keys,
-            archive=old.archive,
         )
-    else:
-        if not members:
-            fail("A first manifest needs at least one --member.")
-        if audit_key is None:
-            fail("A first manifest needs the server's --instance-key.")
-        manifest = Manifest(
-            instance_id=b64e(random_bytes(16)),
-            version=1,
-            issued_at=now,
-            expires_at=now + timedelta(days=days),
-            root=root.public.fingerprint,
-            instance_salt=random_bytes(16),
-            code_kdf=(
-                CodeKdf(version=1, opslimit=code_passes, memlimit=code_memory_mib * 1024 * 1024),
-            ),
-            envelope_versions=(1,),
-            members=tuple(members),
-            auditors=tuple(auditors),
-            audit_keys=(AuditKey(key=audit_key.sign_key, from_seq=0),),
+        _sign_and_write(manifest, roots, out)
+        if any(r.until_version == manifest.version for r in manifest.retired):
+            console.print(REKEY_REMINDER)
+        if new_root_key is not None:
+            console.print(
+                "Publish the new root fingerprint where staff compare it, rebuild the web "
+                "bundle with it (`safevoice web build --pin …`), and from now on sign with the "
+                "new root only."
+            )
+        return
+    if not members:
+        fail("A first manifest needs at least one --member.")
+    if audit_key is None:
+        fail("A first manifest needs the server's --instance-key.")
+    manifest = Manifest(
+        instance_id=b64e(random_bytes(16)),
+        version=1,
+        issued_at=now,
+        expires_at=now + timedelta(days=days),
+        root=root.public.fingerprint,
+        instance_salt=random_bytes(16),
+        code_kdf=(
+            CodeKdf(version=1, opslimit=code_passes, memlimit=code_memory_mib * 1024 * 1024),
+        ),
+        envelope_versions=(1,),
+        members=tuple(members),
+        auditors=tuple(auditors),
+        audit_keys=(AuditKey(key=audit_key.sign_key, from_seq=0),),
+    )
+    _sign_and_write(manifest, [root], out)
+
+
+def _member_key(path: Path) -> PublicKey:
+    key = load_public(path)
+    if key.kind != "member":
+        fail(f"{path} is not a member's public key.")
+    return key
+
+
+@app.command("add-member")
+def add_member_command(
+    public_key: Annotated[Path, typer.Argument(help="The new member's public key file.")],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Enrol a member: the next manifest version lists their key.
+
+    They read cases reported from then on; earlier cases were never encrypted to them.
+    """
+    _check_days(days)
+    key = _member_key(public_key)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if old.recipient(key.id) is not None or old.auditor(key.id) is not None:
+        fail(
+            f"The id {key.id!r} is already in the manifest; to give a member a new key use "
+            "`safevoice manifest rotate-member-key`."
         )
-    signed = sign_manifest(manifest, [root])
-    parse_payload(signed.payload)  # refuse to write anything a client would refuse
-    write_signed(out, signed)
-    console.print(f"Signed manifest version {manifest.version} → {out}")
-    console.print(f"  members: {', '.join(m.id for m in manifest.members)}")
-    console.print(f"  valid until {manifest.expires_at:%Y-%m-%d}")
-    console.print(f"  committee root fingerprint: {format_fingerprint(manifest.root)}")
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, members=(*old.members, key))
+    _sign_and_write(manifest, [root], out)
+    console.print(
+        f"Compare the fingerprint {format_fingerprint(key.fingerprint)} with {key.name} over a "
+        "second channel before publishing."
+    )
+
+
+@app.command("remove-member")
+def remove_member_command(
+    member_id: Annotated[str, typer.Argument(help="The id of the member who leaves.")],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Offboard a member: the next manifest version no longer lists them.
+
+    Their sessions end when it is published, and nothing new in their cases reaches them once a
+    remaining member re-keys the cases (`safevoice cases rekey --all`).
+    """
+    _check_days(days)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if old.member(member_id) is None:
+        fail(f"There is no member {member_id!r} in {previous}.")
+    remaining = tuple(m for m in old.members if m.id != member_id)
+    if not remaining:
+        fail("The last member cannot be removed; enrol their successor first.")
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, members=remaining)
+    _sign_and_write(manifest, [root], out)
+    console.print(REKEY_REMINDER)
+
+
+@app.command("rotate-member-key")
+def rotate_member_key_command(
+    public_key: Annotated[
+        Path, typer.Argument(help="The member's new public key file (same id as before).")
+    ],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Replace a member's key (routine rotation, or a lost or stolen key).
+
+    The member keeps their id; the old key signs nothing from the new version on. Once it is
+    published, the member (with `--old-key`) or any other member re-keys the cases.
+    """
+    _check_days(days)
+    key = _member_key(public_key)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    current = old.member(key.id)
+    if current is None:
+        fail(f"There is no member {key.id!r} in {previous}; use `add-member` to enrol one.")
+    if current.sign_key == key.sign_key or current.box_key == key.box_key:
+        fail(f"{public_key} holds the key {key.id!r} already has; generate a new key pair.")
+    members = tuple(key if m.id == key.id else m for m in old.members)
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, members=members)
+    _sign_and_write(manifest, [root], out)
+    console.print(
+        f"Compare the new fingerprint {format_fingerprint(key.fingerprint)} with {key.name} "
+        "over a second channel before publishing."
+    )
+    console.print(REKEY_REMINDER)
+
+
+@app.command("set-archive")
+def set_archive_command(
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    public_key: Annotated[
+        Path | None, typer.Argument(help="The archive recipient's public key file.")
+    ] = None,
+    off: Annotated[
+        bool, typer.Option("--off", help="Stop naming an archive recipient in new cases.")
+    ] = False,
+    days: DaysOption = 90,
+) -> None:
+    """Name (or, with --off, stop naming) the archive recipient of every new case.
+
+    Its private key must exist only as k-of-n shares (`safevoice keys split`). Cases submitted
+    before stay as they are; cases submitted after are also encrypted to the archive key, and
+    reporters are told so.
+    """
+    _check_days(days)
+    if (public_key is None) == (not off):
+        fail("Give the archive's public key file, or --off to remove the archive recipient.")
+    key = load_public(public_key) if public_key is not None else None
+    if key is not None and key.kind != "archive":
+        fail(
+            f"{public_key} is not an archive key "
+            "(generate one with `safevoice keys generate archive`)."
+        )
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if key is None and old.archive is None:
+        fail(f"{previous} names no archive recipient.")
+    if key is not None and old.archive is not None and old.archive.sign_key == key.sign_key:
+        fail(f"{previous} already names this archive key.")
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, archive=key)
+    _sign_and_write(manifest, [root], out)
+    if key is None:
+        console.print("New cases will no longer name an archive recipient. " + REKEY_REMINDER)
+    elif old.archive is not None:
+        console.print(REKEY_REMINDER)
 
 
 @app.command("publish")
@@ -178,11 +384,17 @@ def publish_command(
                 now=now,
                 accept_new_root=accept_new_root,
             )
+            waiting = instance.cases_waiting_for_rekey(session)
     finally:
         db.dispose()
     console.print(
         f"Published manifest version {manifest.version} (root {format_fingerprint(manifest.root)})."
     )
+    if waiting:
+        console.print(
+            f"{waiting} case(s) wait for a committee member to re-key them "
+            "(`safevoice cases rekey --all`); nothing new can be written to them until then."
+        )
 
 
 def describe(signed: SignedManifest) -> dict[str, Any]:
@@ -202,7 +414,16 @@ def describe(signed: SignedManifest) -> dict[str, Any]:
         ],
         "code_kdf": [k.to_json() for k in manifest.code_kdf],
         "audit_keys": [{"key": b64e(k.key), "from_seq": k.from_seq} for k in manifest.audit_keys],
-        "archive": manifest.archive.id if manifest.archive else None,
+        "archive": (
+            {
+                "id": manifest.archive.id,
+                "name": manifest.archive.name,
+                "fingerprint": manifest.archive.fingerprint,
+            }
+            if manifest.archive
+            else None
+        ),
+        "retired": [{"label": r.label, "until_version": r.until_version} for r in manifest.retired],
     }
 
 
@@ -241,4 +462,15 @@ def show_command(
     for a in info["auditors"]:
         console.print(
             f"  auditor {a['id']:<16} {a['name']}  {format_fingerprint(a['fingerprint'])}"
+        )
+    archive = info["archive"]
+    if archive is not None:
+        console.print(
+            f"  archive {archive['id']:<16} {archive['name']}  "
+            f"{format_fingerprint(archive['fingerprint'])}"
+        )
+    if info["retired"]:
+        console.print(
+            "  retired keys: "
+            + ", ".join(f"{r['label']} (until v{r['until_version']})" for r in info["retired"])
         )

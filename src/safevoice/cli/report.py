@@ -39,6 +39,12 @@ from safevoice.errors import VerificationFailed
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
+ARCHIVE_NOTICE = (
+    "Note: this committee keeps an archive key, so that reports stay readable for legal "
+    "retention even if every member loses their key. Your report is encrypted to it too. The "
+    "archive key exists only as shares held by several people, and using it is recorded."
+)
+
 ServerOption = Annotated[str, typer.Option(help="The SafeVoice server's address.")]
 PinOption = Annotated[
     str | None,
@@ -184,6 +190,8 @@ def submit(
         kdf = manifest.current_code_kdf
         code = generate_code(kdf.version)
         if not as_json:
+            if manifest.archive is not None:
+                err_console.print(ARCHIVE_NOTICE)
             err_console.print("Encrypting your report on this machine…")
         reporter = derive_reporter_keys(
             parse_code(code),
@@ -251,6 +259,7 @@ def submit(
                 "case_id": answer.case_id,
                 "received_on": answer.received_on.isoformat(),
                 "receipt": answer.receipt.model_dump(),
+                "archive": manifest.archive is not None,
             }
         )
         return

@@ -36,8 +36,8 @@ def login(
 ) -> None:
     """Log in with your key; the session token is kept in your local state."""
     keys = open_key(key)
-    if keys.public.kind not in ("member", "auditor"):
-        fail("Only member and auditor keys can log in.")
+    if keys.public.kind not in ("member", "auditor", "archive"):
+        fail("Only member, auditor and archive keys can log in.")
     state = State.load(default_home())
     remembered = state.server(server)
     with Api(server) as api:
@@ -45,11 +45,13 @@ def login(
             api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
         )
         manifest = verified.manifest
-        enrolled = (
-            manifest.member(keys.public.id)
-            if keys.public.kind == "member"
-            else manifest.auditor(keys.public.id)
-        )
+        if keys.public.kind == "member":
+            enrolled = manifest.member(keys.public.id)
+        elif keys.public.kind == "auditor":
+            enrolled = manifest.auditor(keys.public.id)
+        else:
+            archive = manifest.archive
+            enrolled = archive if archive is not None and archive.id == keys.public.id else None
         if enrolled is None or enrolled.sign_key != keys.public.sign_key:
             fail(
                 f"The key {keys.public.id} is not enrolled in this instance's manifest "

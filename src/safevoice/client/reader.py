@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safevoice.cases.schemas import CaseDetail, CaseObjectOut, WrappedKeyOut
-from safevoice.crypto.casefile import REPORTER, Report, parse_epoch, parse_report
+from safevoice.crypto.casefile import REPORTER, EpochRecord, Report, parse_epoch, parse_report
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import (
@@ -25,7 +25,7 @@ from safevoice.crypto.envelope import (
     CaseKeys,
     Envelope,
     decrypt,
-    open_envelope,
+    open_envelope_any,
     unwrap_case_keys,
 )
 from safevoice.crypto.keys import KeyPair
@@ -59,6 +59,9 @@ class ReadCase:
     problems: list[str]
     heads: dict[str, tuple[int, bytes]]
     keys: CaseKeys
+    recipients: list[str] = field(default_factory=list)
+    """Who holds the current epoch's keys: the labels of the current epoch record, or of the
+    reporter-signed list for a case never re-keyed (with ``reporter``)."""
 
     def thread(self) -> list[ReadObject]:
         return [o for o in self.objects if o.chain == "thread"]
@@ -76,24 +79,69 @@ def unwrap(
         raise VerificationFailed("This key cannot decrypt cases.")
     for wrapped in wrapped_keys:
         if wrapped.epoch == epoch and wrapped.recipient == label:
-            return unwrap_case_keys(
-                box_secret,
-                b64d(wrapped.sealed, what="wrapped key"),
-                case_id=b64d(case_id, size=16, what="case id"),
-                epoch=epoch,
-                recipient=label,
-            )
+            try:
+                return unwrap_case_keys(
+                    box_secret,
+                    b64d(wrapped.sealed, what="wrapped key"),
+                    case_id=b64d(case_id, size=16, what="case id"),
+                    epoch=epoch,
+                    recipient=label,
+                )
+            except VerificationFailed as exc:
+                if label == REPORTER:
+                    raise
+                raise VerificationFailed(
+                    f"{exc.message} If the committee replaced your key, the cases are still "
+                    "wrapped to the old one until they are re-keyed: run `safevoice cases "
+                    "rekey --all --old-key OLD.key` (or ask another member to run "
+                    "`safevoice cases rekey --all`)."
+                ) from exc
     raise NotFound("The server sent no key for you for this case.")
 
 
-def _sender_key(sender: str, report: Report | None, manifest: Manifest) -> bytes | None:
+def _sender_keys(
+    sender: str, report: Report | None, manifest: Manifest, since_version: int | None
+) -> list[bytes]:
+    """Keys that may have signed an object from ``sender`` in an epoch that began under
+    manifest version ``since_version``: the reporter's key from inside the report, or a
+    member's (or the archive recipient's) current key and the keys the manifest retired only
+    after that version."""
     if sender == REPORTER:
-        return report.sign_key if report is not None else None
-    kind, _, ident = sender.partition(":")
-    if kind == "member":
-        member = manifest.member(ident)
-        return member.sign_key if member is not None else None
-    return None
+        return [report.sign_key] if report is not None else []
+    kind, _, _ident = sender.partition(":")
+    if kind in ("member", "archive"):
+        return manifest.sender_keys(sender, since_version=since_version)
+    return []
+
+
+@dataclass(frozen=True)
+class EpochKeys:
+    """What the current epoch record says: every epoch's keys, the labels given the current
+    keys, the manifest version each epoch began under (epoch 0: the report's), problems."""
+
+    keys: dict[int, CaseKeys]
+    labels: list[str]
+    started: dict[int, int]
+    problems: list[str]
+
+
+def _open_epoch_record(
+    item: CaseObjectOut, *, thread_key: bytes, committee_key: bytes | None, manifest: Manifest
+) -> EpochRecord:
+    """Decrypt an epoch record, then check it is signed by a key its signer held when the
+    epoch began (the record names that manifest version itself, under the AEAD)."""
+    envelope = Envelope.from_json(item.envelope.model_dump())
+    record = parse_epoch(
+        decrypt(thread_key, envelope),
+        case_id=envelope.case_id,
+        epoch=envelope.epoch,
+        committee_key=committee_key,
+    )
+    keys = _sender_keys(envelope.sender, None, manifest, record.manifest_version)
+    if not keys:
+        raise VerificationFailed("the key epoch record comes from someone unknown")
+    envelope.verify_signature_any(keys)
+    return record
 
 
 def epoch_keys(
@@ -103,32 +151,54 @@ def epoch_keys(
     epoch: int,
     keys: CaseKeys,
     manifest: Manifest,
-) -> tuple[dict[int, CaseKeys], list[str], list[str]]:
-    """Keys of every epoch, from the current epoch's record (signed by a member), and the
-    recipients that record names. Returns (keys by epoch, recipients, problems)."""
+) -> EpochKeys:
+    """Keys of every epoch, from the current epoch's record (signed by a member), the
+    recipients that record names, and the manifest version each epoch began under."""
     by_epoch = {epoch: keys}
     if epoch == 0:
-        return by_epoch, [], []
-    case_bytes = b64d(case_id, size=16, what="case id")
-    for item in objects:
-        if item.chain != "thread" or item.envelope.kind != "epoch" or item.envelope.epoch != epoch:
+        return EpochKeys(keys=by_epoch, labels=[], started={}, problems=[])
+    records = [
+        item
+        for item in objects
+        if item.chain == "thread" and item.envelope.kind == "epoch" and item.envelope.epoch > 0
+    ]
+    current = [item for item in records if item.envelope.epoch == epoch]
+    if not current:
+        return EpochKeys(
+            keys=by_epoch,
+            labels=[],
+            started={},
+            problems=["the record of the current key epoch is missing"],
+        )
+    try:
+        record = _open_epoch_record(
+            current[0], thread_key=keys.thread, committee_key=keys.committee, manifest=manifest
+        )
+    except SafeVoiceError as exc:
+        return EpochKeys(
+            keys=by_epoch,
+            labels=[],
+            started={},
+            problems=[f"the key epoch record does not verify: {exc.message}"],
+        )
+    by_epoch.update(record.earlier)
+    started = {epoch: record.manifest_version}
+    # Earlier records only say when their epoch began; each is checked again as an object.
+    for item in records:
+        earlier = by_epoch.get(item.envelope.epoch)
+        if item.envelope.epoch == epoch or earlier is None:
             continue
         try:
             envelope = Envelope.from_json(item.envelope.model_dump())
-            sign_key = _sender_key(envelope.sender, None, manifest)
-            if sign_key is None:
-                return by_epoch, [], ["the key epoch record comes from someone unknown"]
-            labels, earlier = parse_epoch(
-                open_envelope(keys.thread, envelope, sign_key=sign_key),
-                case_id=case_bytes,
-                epoch=epoch,
-                committee_key=keys.committee,
-            )
-        except SafeVoiceError as exc:
-            return by_epoch, [], [f"the key epoch record does not verify: {exc.message}"]
-        by_epoch.update(earlier)
-        return by_epoch, labels, []
-    return by_epoch, [], ["the record of the current key epoch is missing"]
+            started[item.envelope.epoch] = parse_epoch(
+                decrypt(earlier.thread, envelope),
+                case_id=envelope.case_id,
+                epoch=envelope.epoch,
+                committee_key=None,
+            ).manifest_version
+        except SafeVoiceError:
+            continue  # reported when the object itself is read
+    return EpochKeys(keys=by_epoch, labels=record.labels, started=started, problems=[])
 
 
 def read_objects(
@@ -143,16 +213,15 @@ def read_objects(
 ) -> ReadCase:
     """Verify and decrypt the given chains of a case with its keys (of every epoch)."""
     case_bytes = b64d(case_id, size=16, what="case id")
-    by_epoch, epoch_labels, problems = epoch_keys(
-        objects, case_id=case_id, epoch=epoch, keys=keys, manifest=manifest
-    )
+    found = epoch_keys(objects, case_id=case_id, epoch=epoch, keys=keys, manifest=manifest)
+    by_epoch, problems = found.keys, list(found.problems)
     read_all: list[ReadObject] = []
     report: Report | None = None
     heads: dict[str, tuple[int, bytes]] = {}
 
     for chain in chains:
         items = sorted((o for o in objects if o.chain == chain), key=lambda o: o.seq)
-        prev, expected_seq = GENESIS, 0
+        prev, expected_seq, latest_epoch = GENESIS, 0, 0
         for item in items:
             try:
                 envelope = Envelope.from_json(item.envelope.model_dump())
@@ -172,6 +241,8 @@ def read_objects(
             read.problem = _position_problem(
                 envelope, item, chain, case_bytes, expected_seq, prev, epoch
             )
+            if read.problem is None and envelope.epoch < latest_epoch:
+                read.problem = "it claims an older key epoch than the message before it"
             object_keys = by_epoch.get(envelope.epoch)
             key = None
             if object_keys is not None:
@@ -181,18 +252,75 @@ def read_objects(
             elif envelope.kind == "report":
                 report = _open_report(read, envelope, key, case_bytes, channel) or report
             else:
-                _open_into(read, envelope, key, report, manifest)
+                since = (
+                    found.started.get(envelope.epoch)
+                    if envelope.epoch > 0
+                    else (report.manifest_version if report is not None else None)
+                )
+                _open_into(read, envelope, key, report, manifest, since)
             if read.problem:
                 problems.append(f"{chain} message {read.seq}: {read.problem}")
             prev, expected_seq = read.hash, envelope.seq + 1
+            latest_epoch = max(latest_epoch, envelope.epoch)
         heads[chain] = (expected_seq - 1, prev)
-    if report is not None and epoch_labels:
+    problems.extend(_epoch_head_problems(read_all, chains))
+    if report is not None and found.labels:
         chosen = set(report.recipients) | {REPORTER}
-        if not set(epoch_labels) <= chosen:
+        if not set(found.labels) <= chosen:
             problems.append(
                 "a key epoch gave the case's keys to someone the reporter did not choose"
             )
-    return ReadCase(report=report, objects=read_all, problems=problems, heads=heads, keys=keys)
+    if epoch > 0:
+        recipients = list(found.labels)
+    else:
+        recipients = [*report.recipients, REPORTER] if report is not None else []
+    return ReadCase(
+        report=report,
+        objects=read_all,
+        problems=problems,
+        heads=heads,
+        keys=keys,
+        recipients=recipients,
+    )
+
+
+def _epoch_head_problems(objects: list[ReadObject], chains: tuple[str, ...]) -> list[str]:
+    """Each epoch record names the heads its author verified; everything after them must be
+    in that epoch or later (so nothing signed with a key retired since can be slipped in
+    behind it) and the objects at those heads must be the ones it names."""
+    problems: list[str] = []
+    by_position = {(o.chain, o.seq): o for o in objects}
+    for record in objects:
+        if record.kind != "epoch" or not record.verified:
+            continue
+        heads = record.body.get("heads")
+        if not isinstance(heads, dict):
+            continue
+        for chain, head in heads.items():
+            if chain not in chains:
+                continue
+            try:
+                seq, digest = int(head[0]), str(head[1])
+            except (TypeError, ValueError, IndexError, KeyError):
+                problems.append(f"the key epoch record {record.epoch} is malformed")
+                continue
+            named = by_position.get((chain, seq))
+            if seq >= 0 and (named is None or b64e(named.hash) != digest):
+                problems.append(
+                    f"the {chain} history differs from the one verified when the case "
+                    f"moved to key epoch {record.epoch}"
+                )
+            late = [
+                o.seq
+                for o in objects
+                if o.chain == chain and o.seq > seq and o.epoch < record.epoch
+            ]
+            if late:
+                problems.append(
+                    f"{chain} message {late[0]} claims an older key epoch than the re-key "
+                    "before it (it was added afterwards)"
+                )
+    return problems
 
 
 def _position_problem(
@@ -238,14 +366,19 @@ def _open_report(
 
 
 def _open_into(
-    read: ReadObject, envelope: Envelope, key: bytes, report: Report | None, manifest: Manifest
+    read: ReadObject,
+    envelope: Envelope,
+    key: bytes,
+    report: Report | None,
+    manifest: Manifest,
+    since_version: int | None,
 ) -> None:
-    sign_key = _sender_key(envelope.sender, report, manifest)
-    if sign_key is None:
+    sign_keys = _sender_keys(envelope.sender, report, manifest, since_version)
+    if not sign_keys:
         read.problem = read.problem or "its sender is unknown"
         return
     try:
-        read.body = json.loads(open_envelope(key, envelope, sign_key=sign_key))
+        read.body = json.loads(open_envelope_any(key, envelope, sign_keys=sign_keys))
         read.verified = read.problem is None
     except VerificationFailed as exc:
         read.problem = read.problem or exc.message

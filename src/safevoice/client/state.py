@@ -1,8 +1,9 @@
 """Local state of the member and auditor command-line tools (and, opt-in, the reporter's).
 
 Kept in ``$SAFEVOICE_HOME/state.json`` (default ``~/.safevoice``), readable only by its owner:
-per server the pinned root fingerprint, the newest manifest seen (version and digest), the
-session token, and the thread heads seen per case. The reporter tool keeps nothing unless given
+per server the pinned root fingerprint (and the roots it replaced through a cross-signed
+rotation), the newest manifest seen (version and digest), the session token, and the thread heads
+seen per case. The reporter tool keeps nothing unless given
 ``--state DIR``, because a reporter's device should hold no trace.
 """
 
@@ -39,6 +40,8 @@ class ServerState:
     key_file: str | None = None
     heads: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoint: dict[str, Any] | None = None
+    former_pins: list[str] = field(default_factory=list)
+    """Roots this client trusted before and left through a manifest they cross-signed."""
 
     @property
     def seen(self) -> Seen | None:
@@ -47,6 +50,8 @@ class ServerState:
         return Seen(version=self.manifest_version, digest=self.manifest_digest)
 
     def remember_manifest(self, *, pin: str, version: int, digest: str) -> None:
+        if self.pin is not None and pin != self.pin and self.pin not in self.former_pins:
+            self.former_pins.append(self.pin)
         self.pin = pin
         self.manifest_version = version
         self.manifest_digest = digest

@@ -21,10 +21,17 @@ def verify_for(
     """Verify a manifest against the given or remembered pin and the newest version seen.
 
     On success the remembered state (if any) is updated, including a new pin after a root
-    rotation that the pinned root cross-signed; the caller decides whether to save it.
+    rotation that the pinned root cross-signed; the caller decides whether to save it. Once a
+    client has moved to the new root, the old fingerprint given again (as a reporter who keeps
+    using the published one would) means the new root; a manifest signed by the old root alone
+    is refused.
     """
     given = parse_fingerprint(pin) if pin else None
     stored = remembered.pin if remembered is not None else None
+    if remembered is not None and given and stored and given in remembered.former_pins:
+        # The root given here cross-signed the hand-over to the stored one, which this client
+        # accepted earlier: the stored pin is what the given root vouched for.
+        given = stored
     if given and stored and given != stored:
         raise ManifestError(
             "The root fingerprint you gave differs from the one pinned earlier for this "

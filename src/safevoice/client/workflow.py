@@ -19,10 +19,24 @@ from safevoice.crypto.casefile import (
     member_label,
 )
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.envelope import CaseKeys, Envelope, new_key, seal, wrap_case_keys
+from safevoice.crypto.envelope import (
+    GENESIS,
+    CaseKeys,
+    Envelope,
+    new_key,
+    seal,
+    wrap_case_keys,
+)
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import Conflict
+
+
+def sender_label(keys: KeyPair) -> str:
+    """How the holder of ``keys`` signs case objects: ``member:<id>`` or ``archive:<id>``."""
+    if keys.public.kind == "archive":
+        return archive_label(keys.public.id)
+    return member_label(keys.public.id)
 
 
 def next_object(
@@ -47,7 +61,7 @@ def next_object(
         plaintext,
         case_id=b64d(detail.case.id, size=16, what="case id"),
         kind=kind,
-        sender=member_label(keys.public.id),
+        sender=sender_label(keys),
         seq=seq + 1,
         prev=head,
         epoch=detail.case.epoch if epoch is None else epoch,
@@ -78,23 +92,25 @@ def rekey_body(
         raise Conflict("No committee member chosen by the reporter could keep this case.")
     case_bytes = b64d(detail.case.id, size=16, what="case id")
     new_epoch = detail.case.epoch + 1
-    earlier, _, problems = epoch_keys(
+    found = epoch_keys(
         detail.objects,
         case_id=detail.case.id,
         epoch=detail.case.epoch,
         keys=read.keys,
         manifest=manifest,
     )
-    if problems:
-        raise Conflict("The case's earlier keys do not verify: " + "; ".join(problems))
+    if found.problems:
+        raise Conflict("The case's earlier keys do not verify: " + "; ".join(found.problems))
     thread_key, committee_key = new_key(), new_key()
     fresh = CaseKeys(thread=thread_key, committee=committee_key)
     plaintext = epoch_plaintext(
         case_id=case_bytes,
         epoch=new_epoch,
         labels=[*labels, REPORTER],
-        earlier=earlier,
+        earlier=found.keys,
         committee_key=committee_key,
+        manifest_version=manifest.version,
+        heads={chain: read.heads.get(chain, (-1, GENESIS)) for chain in ("thread", "committee")},
     )
     envelope = next_object(
         read,

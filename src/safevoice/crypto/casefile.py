@@ -230,6 +230,18 @@ def body_plaintext(format_: str, **fields: Any) -> bytes:
     return canonical_json({"format": format_, **fields})
 
 
+@dataclass(frozen=True)
+class EpochRecord:
+    """A decrypted epoch record (docs/protocol.md 7.4)."""
+
+    labels: list[str]
+    earlier: dict[int, CaseKeys]
+    manifest_version: int
+    """The manifest version the member who re-keyed had verified: the epoch began under it."""
+    heads: dict[str, tuple[int, bytes]]
+    """Each chain's last object before the re-key, as the member who re-keyed verified it."""
+
+
 def epoch_plaintext(
     *,
     case_id: bytes,
@@ -237,10 +249,13 @@ def epoch_plaintext(
     labels: list[str],
     earlier: dict[int, CaseKeys],
     committee_key: bytes,
+    manifest_version: int,
+    heads: dict[str, tuple[int, bytes]],
 ) -> bytes:
     """The epoch record: who holds the new keys, earlier thread keys, and the earlier committee
     keys sealed under the new committee key (so the reporter, who reads the thread, never gets
-    them)."""
+    them); the manifest version it was made under and the chain heads it follows, so readers
+    know which signing keys were valid for what came before."""
     committee = {e: k.committee for e, k in earlier.items() if k.committee is not None}
     return canonical_json(
         {
@@ -251,13 +266,21 @@ def epoch_plaintext(
             "committee_keys": b64e(
                 seal_key_history(committee_key, committee, case_id=case_id, epoch=epoch)
             ),
+            "manifest_version": manifest_version,
+            "heads": {chain: [seq, b64e(digest)] for chain, (seq, digest) in sorted(heads.items())},
         }
     )
 
 
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadEnvelope("The epoch record is malformed.")
+    return value
+
+
 def parse_epoch(
     plaintext: bytes, *, case_id: bytes, epoch: int, committee_key: bytes | None
-) -> tuple[list[str], dict[int, CaseKeys]]:
+) -> EpochRecord:
     """Recipients and earlier keys from an epoch record (committee keys only with K_committee)."""
     try:
         data = json.loads(plaintext.decode("utf-8"))
@@ -266,6 +289,11 @@ def parse_epoch(
         threads = {int(e): b64d(k, size=32, what="key") for e, k in data["thread_keys"].items()}
         labels = [str(label) for label in data["recipients"]]
         sealed = b64d(data["committee_keys"], what="key history")
+        manifest_version = _int(data["manifest_version"])
+        heads = {
+            str(chain): (_int(seq), b64d(digest, size=32, what="chain head"))
+            for chain, (seq, digest) in data["heads"].items()
+        }
     except (
         UnicodeDecodeError,
         json.JSONDecodeError,
@@ -278,4 +306,9 @@ def parse_epoch(
     committees: dict[int, bytes] = {}
     if committee_key is not None:
         committees = open_key_history(committee_key, sealed, case_id=case_id, epoch=epoch)
-    return labels, {e: CaseKeys(thread=k, committee=committees.get(e)) for e, k in threads.items()}
+    return EpochRecord(
+        labels=labels,
+        earlier={e: CaseKeys(thread=k, committee=committees.get(e)) for e, k in threads.items()},
+        manifest_version=manifest_version,
+        heads=heads,
+    )

@@ -12,6 +12,7 @@ sizes leak only the bucket (invariant 2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +145,17 @@ class Envelope:
     def verify_signature(self, sign_key: bytes) -> None:
         verify(sign_key, self.sig, SIGN_CONTEXT, *self.signed_fields())
 
+    def verify_signature_any(self, sign_keys: Sequence[bytes]) -> None:
+        """Accept a signature by any of the keys (a sender's current key or one it was
+        validly using earlier); refuse if none verifies or none is given."""
+        for sign_key in sign_keys:
+            try:
+                self.verify_signature(sign_key)
+            except VerificationFailed:
+                continue
+            return
+        raise VerificationFailed("A signature did not verify.")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "v": self.version,
@@ -267,6 +279,12 @@ def decrypt(key: bytes, envelope: Envelope) -> bytes:
 def open_envelope(key: bytes, envelope: Envelope, *, sign_key: bytes) -> bytes:
     """Verify the sender's signature, then the key commitment; decrypt and unpad."""
     envelope.verify_signature(sign_key)
+    return decrypt(key, envelope)
+
+
+def open_envelope_any(key: bytes, envelope: Envelope, *, sign_keys: Sequence[bytes]) -> bytes:
+    """:func:`open_envelope` for a sender who may have signed with one of several keys."""
+    envelope.verify_signature_any(sign_keys)
     return decrypt(key, envelope)
 
 

@@ -12,7 +12,7 @@ hard-coded minimums, whatever the signature says.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,6 +81,28 @@ class AuditKey:
 
 
 @dataclass(frozen=True)
+class RetiredKey:
+    """A signing key the committee replaced or removed, kept so that what it signed while it was
+    valid still verifies. ``until_version`` is the first manifest version without it."""
+
+    label: str
+    sign_key: bytes
+    until_version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sign_key": b64e(self.sign_key),
+            "until_version": self.until_version,
+        }
+
+
+def principal_label(key: PublicKey) -> str:
+    """How a manifest entry names itself as a sender: ``member:<id>``, ``archive:<id>``, …"""
+    return f"{key.kind}:{key.id}"
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A parsed, verified manifest payload."""
 
@@ -96,6 +118,7 @@ class Manifest:
     auditors: tuple[PublicKey, ...]
     audit_keys: tuple[AuditKey, ...]
     archive: PublicKey | None = None
+    retired: tuple[RetiredKey, ...] = ()
 
     def member(self, member_id: str) -> PublicKey | None:
         return next((m for m in self.members if m.id == member_id), None)
@@ -108,6 +131,29 @@ class Manifest:
         if self.archive is not None and self.archive.id == recipient_id:
             return self.archive
         return self.member(recipient_id)
+
+    def current_keys(self) -> dict[str, PublicKey]:
+        """Every enrolled key by its label (members, auditors, the archive recipient)."""
+        keys = [*self.members, *self.auditors]
+        if self.archive is not None:
+            keys.append(self.archive)
+        return {principal_label(k): k for k in keys}
+
+    def sender_keys(self, label: str, *, since_version: int | None) -> list[bytes]:
+        """Keys that may have signed an object from ``label`` in a key epoch that began under
+        manifest version ``since_version``: the current key, and the keys retired only after
+        that version (none when the version is unknown)."""
+        keys: list[bytes] = []
+        current = self.current_keys().get(label)
+        if current is not None and current.kind != "auditor":
+            keys.append(current.sign_key)
+        if since_version is not None:
+            keys.extend(
+                r.sign_key
+                for r in self.retired
+                if r.label == label and r.until_version > since_version
+            )
+        return keys
 
     def code_kdf_for(self, version: int) -> CodeKdf | None:
         return next((k for k in self.code_kdf if k.version == version), None)
@@ -138,7 +184,7 @@ class Manifest:
                 "sign_key": b64e(m.sign_key),
             }
 
-        return {
+        payload: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "instance_id": self.instance_id,
             "version": self.version,
@@ -155,6 +201,10 @@ class Manifest:
             "audit_keys": [{"key": b64e(k.key), "from_seq": k.from_seq} for k in self.audit_keys],
             "archive": member_json(self.archive) if self.archive is not None else None,
         }
+        if self.retired:
+            # Only present once a key was retired, so earlier manifests keep their exact bytes.
+            payload["retired"] = [r.to_json() for r in self.retired]
+        return payload
 
 
 @dataclass(frozen=True)
@@ -312,6 +362,12 @@ def _public_member(entry: Any, kind: str) -> PublicKey:
     return key
 
 
+def _strict_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ManifestError("The manifest has a malformed number.")
+    return value
+
+
 def parse_payload(payload: bytes) -> Manifest:
     """Parse and check a payload's structure and limits (its signature is checked elsewhere)."""
     try:
@@ -351,6 +407,14 @@ def parse_payload(payload: bytes) -> Manifest:
             for k in data["audit_keys"]
         )
         archive = _public_member(data["archive"], "archive") if data["archive"] else None
+        retired = tuple(
+            RetiredKey(
+                label=str(r["label"]),
+                sign_key=b64d(r["sign_key"], size=32, what="retired key"),
+                until_version=_strict_int(r["until_version"]),
+            )
+            for r in data.get("retired", [])
+        )
         manifest = Manifest(
             instance_id=str(data["instance_id"]),
             version=version,
@@ -364,6 +428,7 @@ def parse_payload(payload: bytes) -> Manifest:
             auditors=auditors,
             audit_keys=audit_keys,
             archive=archive,
+            retired=retired,
         )
     except ManifestError:
         raise
@@ -404,3 +469,68 @@ def _check_limits(m: Manifest) -> None:
         raise ManifestError("The manifest lists no committee member.")
     if not m.audit_keys:
         raise ManifestError("The manifest lists no audit key.")
+    for r in m.retired:
+        kind, _, ident = r.label.partition(":")
+        if kind not in ("member", "auditor", "archive") or not valid_key_id(ident):
+            raise ManifestError("The manifest lists a retired key with an invalid label.")
+        if not 1 < r.until_version <= m.version:
+            raise ManifestError("The manifest lists a key retired in an impossible version.")
+
+
+class _Keep:
+    """Marks an argument left as it was in the previous manifest."""
+
+
+KEEP = _Keep()
+
+
+def successor(
+    previous: Manifest,
+    *,
+    root: str,
+    now: datetime,
+    days: int,
+    members: tuple[PublicKey, ...] | None = None,
+    auditors: tuple[PublicKey, ...] | None = None,
+    archive: PublicKey | _Keep | None = KEEP,
+) -> Manifest:
+    """The next version of a manifest, with whatever changed and every signing key it no longer
+    lists (removed, or replaced by a new key under the same id) added to ``retired``, so that
+    what those keys signed before stays verifiable and nothing they sign later does."""
+    version = previous.version + 1
+    issued_at = now.replace(microsecond=0)
+    new = Manifest(
+        instance_id=previous.instance_id,
+        version=version,
+        issued_at=issued_at,
+        expires_at=issued_at + timedelta(days=days),
+        root=root,
+        instance_salt=previous.instance_salt,
+        code_kdf=previous.code_kdf,
+        envelope_versions=previous.envelope_versions,
+        members=previous.members if members is None else members,
+        auditors=previous.auditors if auditors is None else auditors,
+        audit_keys=previous.audit_keys,
+        archive=previous.archive if isinstance(archive, _Keep) else archive,
+        retired=previous.retired,
+    )
+    still = new.current_keys()
+    retired = list(previous.retired)
+    for label, key in previous.current_keys().items():
+        kept = still.get(label)
+        if kept is None or kept.sign_key != key.sign_key:
+            retired.append(RetiredKey(label=label, sign_key=key.sign_key, until_version=version))
+    retired.sort(key=lambda r: (r.label, r.until_version))
+    return replace(new, retired=tuple(retired))
+
+
+def changed_labels(previous: Manifest, current: Manifest) -> set[str]:
+    """Labels whose key the newer manifest removed or replaced (box or signing key)."""
+    now = current.current_keys()
+    return {
+        label
+        for label, key in previous.current_keys().items()
+        if label not in now
+        or now[label].sign_key != key.sign_key
+        or now[label].box_key != key.box_key
+    }

@@ -29,7 +29,7 @@ from safevoice.cases.models import Case, CaseObject, WrappedKey
 from safevoice.cases.schemas import WrappedKeyOut
 from safevoice.clock import round_up
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import REPORTER, member_label
+from safevoice.crypto.casefile import REPORTER, archive_label, member_label
 from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.envelope import Envelope, chain_of
 from safevoice.crypto.login import new_token, random_id, token_digest, verify_login
@@ -209,15 +209,31 @@ class Author:
         return self.label == REPORTER
 
 
-def author_for(session: Session, snap: Snapshot, principal: Principal, case: Case) -> Author:
-    """The writer behind a session, if they may write to this case at all."""
+def author_for(
+    session: Session,
+    snap: Snapshot,
+    principal: Principal,
+    case: Case,
+    *,
+    allow_archive: bool = False,
+) -> Author:
+    """The writer behind a session, if they may write to this case at all.
+
+    The archive recipient writes only where the caller allows it (the re-key).
+    """
     if principal.role == "reporter":
         if principal.subject != case.id:
             raise NotFound(cases.NOT_FOUND)
         return Author(label=REPORTER, sign_key=case.sign_key)
+    if principal.role == "archive" and allow_archive:
+        cases.readable_case(session, label=principal.label, case_id=case.id)
+        archive = snap.require_manifest().archive
+        if archive is None or archive.id != principal.subject:
+            raise Forbidden("The archive key is no longer in the committee's manifest.")
+        return Author(label=archive_label(archive.id), sign_key=archive.sign_key)
     if principal.role != "member":
         raise Forbidden("Only the reporter and committee members may write to a case.")
-    cases.readable_case(session, member_id=principal.subject, case_id=case.id)
+    cases.readable_case(session, label=member_label(principal.subject), case_id=case.id)
     member = snap.require_manifest().member(principal.subject)
     if member is None:
         raise Forbidden("You are no longer in the committee's manifest.")
@@ -231,12 +247,20 @@ def load_case(session: Session, case_id: str) -> Case:
     return case
 
 
-def refuse_if_rekey_needed(case: Case) -> None:
-    if case.rekey_needed:
+def refuse_if_rekey_needed(case: Case, *, reporter: bool = False) -> None:
+    """Nothing new is written under keys that a recused or departed member, or a lost key,
+    could still open: the case waits until a remaining recipient re-keys it."""
+    if not case.rekey_needed:
+        return
+    if reporter:
         raise Conflict(
-            "A member recused from this case: it must be re-keyed (safevoice cases rekey) "
-            "before anything new is written."
+            "The committee is renewing the keys of this case, so your message was not sent; "
+            "please try again later."
         )
+    raise Conflict(
+        "A member recused from this case or the committee's keys changed: it must be re-keyed "
+        "(safevoice cases rekey) before anything new is written."
+    )
 
 
 def append(
@@ -321,7 +345,7 @@ def append_object(
     """Append a message (thread) or a note or triage record (committee chain)."""
     case = load_case(session, case_id)
     author = author_for(session, snap, principal, case)
-    refuse_if_rekey_needed(case)
+    refuse_if_rekey_needed(case, reporter=author.is_reporter)
     kinds = REPORTER_KINDS if author.is_reporter else MEMBER_KINDS
     envelope, posted = append(session, case, author, envelope_json, kinds=kinds)
     if uploads:

@@ -15,16 +15,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
+from safevoice.cases.models import Case, WrappedKey
 from safevoice.crypto import keys as keymod
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.manifest import (
     Manifest,
     SignedManifest,
+    changed_labels,
     check_time,
     parse_payload,
     valid_signers,
@@ -32,6 +34,7 @@ from safevoice.crypto.manifest import (
 from safevoice.errors import ConfigError, Conflict, ManifestError, NotFound
 from safevoice.instance.models import PublishedManifest, ServerState
 from safevoice.intake.models import Channel
+from safevoice.members.models import LoginSession
 
 INSTANCE_SEED = "instance_seed"
 CHALLENGE_KEY = "challenge_key"
@@ -143,6 +146,7 @@ def publish_manifest(
             "receipts and checkpoints would not verify."
         )
     current = current_signed_manifest(session)
+    changed: set[str] = set()
     if current is not None:
         previous = parse_payload(current.payload)
         if current.payload == signed.payload:
@@ -161,6 +165,8 @@ def publish_manifest(
                 "The manifest names a new committee root that the current root did not "
                 "cross-sign; publish it only if the committee really replaced its root."
             )
+        changed = changed_labels(previous, manifest)
+    rekey_needed = end_changed_keys(session, changed)
     session.add(
         PublishedManifest(
             version=manifest.version,
@@ -176,9 +182,46 @@ def publish_manifest(
         case_id=None,
         actor=OPERATOR,
         on=today,
-        detail={"version": manifest.version, "root": manifest.root},
+        detail={"version": manifest.version, "root": manifest.root, "rekey_needed": rekey_needed},
     )
     return manifest
+
+
+def end_changed_keys(session: Session, labels: set[str]) -> int:
+    """What a manifest that removes or replaces keys changes at once on the server.
+
+    The sessions opened with those keys end (a lost or stolen key must not keep a session),
+    and every case that still has a key wrapped to one of them waits for a re-key: nothing new
+    is written to it under keys a departed member or a lost key could open, until a remaining
+    member (or the archive recipient) runs ``safevoice cases rekey --all``. Returns how many
+    cases now wait.
+    """
+    if not labels:
+        return 0
+    for label in labels:
+        role, _, subject = label.partition(":")
+        session.execute(
+            delete(LoginSession).where(LoginSession.role == role, LoginSession.subject == subject)
+        )
+    held = exists().where(
+        WrappedKey.case_id == Case.id,
+        WrappedKey.epoch == Case.epoch,
+        WrappedKey.recipient.in_(sorted(labels)),
+    )
+    flagged = session.execute(
+        update(Case)
+        .where(held, Case.rekey_needed.is_(False))
+        .values(rekey_needed=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(flagged.rowcount)  # type: ignore[attr-defined]
+
+
+def cases_waiting_for_rekey(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(Case).where(Case.rekey_needed.is_(True)))
+        or 0
+    )
 
 
 @dataclass(frozen=True)

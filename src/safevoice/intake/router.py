@@ -78,6 +78,7 @@ def get_intake(
             snap, purpose="submit", now=now, ttl_seconds=settings.challenge_ttl_seconds
         ),
         limits={"max_plaintext_bytes": MAX_PLAINTEXT},
+        archive=snap.manifest is not None and snap.manifest.archive is not None,
     )
 
 

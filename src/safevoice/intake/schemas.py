@@ -119,6 +119,9 @@ class IntakeOut(BaseModel):
     channels: list[ChannelOut]
     challenge: ChallengeOut
     limits: dict[str, int]
+    archive: bool = False
+    """Whether the published manifest names an archive recipient (for the landing page; a
+    client that encrypts takes the recipients from the verified manifest only)."""
 
 
 class ChallengeRequest(Strict):

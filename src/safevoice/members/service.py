@@ -1,9 +1,9 @@
 """Login by Ed25519 challenge-response, and the sessions it opens.
 
-A member or auditor signs a fresh challenge with the key the manifest lists for them; the
-server answers an unknown id and a wrong signature with the same refusal. Tokens are random,
-stored only as a digest with a coarse expiry, and expire after a short time. Every login is an
-audit entry.
+A member, an auditor or the archive recipient signs a fresh challenge with the key the manifest
+lists for them; the server answers an unknown id and a wrong signature with the same refusal.
+Tokens are random, stored only as a digest with a coarse expiry, and expire after a short time.
+Every login is an audit entry.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from safevoice.clock import aware, round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.login import new_token, token_digest, verify_login
+from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadEncoding, ChallengeRejected, Unauthorized, VerificationFailed
 from safevoice.instance.service import Snapshot
 from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 
-ROLES = ("member", "auditor")
+ROLES = ("member", "auditor", "archive")
+SESSION_ENDED = "Your session has expired or is not valid; log in again."
 LOGIN_FAILED = (
     "Login failed: the key is not enrolled in the current manifest, or the signature is wrong."
 )
@@ -61,7 +63,14 @@ def login(
     challenge = powmod.authenticate(
         snap.challenge_key, challenge_token, purpose="member-login", now=int(now.timestamp())
     )
-    key = manifest.member(subject) if role == "member" else manifest.auditor(subject)
+    if role == "member":
+        key = manifest.member(subject)
+    elif role == "auditor":
+        key = manifest.auditor(subject)
+    else:
+        # The archive recipient's key exists only as k-of-n shares; logging in with it means a
+        # quorum rebuilt it, and the audit log shows it.
+        key = manifest.archive if manifest.archive and manifest.archive.id == subject else None
     try:
         sig = b64d(signature, size=64, what="signature")
         if key is None:
@@ -91,11 +100,23 @@ def login(
     return Token(token=token, expires_at=expires_at)
 
 
-def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
+def authenticate(
+    session: Session, token: str, *, now: datetime, manifest: Manifest | None = None
+) -> Principal:
+    """The principal behind a token; a member, auditor or archive session ends as soon as the
+    current manifest no longer lists its id (publishing also deletes such sessions, but a login
+    racing the publication could otherwise keep one)."""
     row = session.get(LoginSession, token_digest(token))
     if row is None or aware(row.expires_at) <= now:
-        raise Unauthorized("Your session has expired or is not valid; log in again.")
-    return Principal(role=row.role, subject=row.subject)
+        raise Unauthorized(SESSION_ENDED)
+    principal = Principal(role=row.role, subject=row.subject)
+    if (
+        manifest is not None
+        and principal.role in ROLES
+        and principal.label not in manifest.current_keys()
+    ):
+        raise Unauthorized(SESSION_ENDED)
+    return principal
 
 
 def logout(session: Session, token: str) -> None:

@@ -120,19 +120,24 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def current_principal(session: SessionDep, token: TokenDep, now: NowDep) -> Principal:
-    return authenticate(session, token, now=now)
+def current_principal(
+    session: SessionDep, token: TokenDep, now: NowDep, snap: SnapshotDep
+) -> Principal:
+    return authenticate(session, token, now=now, manifest=snap.manifest)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 def optional_principal(
-    session: SessionDep, now: NowDep, authorization: Annotated[str | None, Header()] = None
+    session: SessionDep,
+    now: NowDep,
+    snap: SnapshotDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Principal | None:
     if not authorization:
         return None
-    return authenticate(session, bearer_token(authorization), now=now)
+    return authenticate(session, bearer_token(authorization), now=now, manifest=snap.manifest)
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
@@ -153,6 +158,16 @@ def current_member(principal: PrincipalDep) -> Principal:
 
 
 MemberDep = Annotated[Principal, Depends(current_member)]
+
+
+def current_recipient(principal: PrincipalDep) -> Principal:
+    """A member, or the archive recipient (which may only read its cases and re-key them)."""
+    if principal.role not in ("member", "archive"):
+        raise Forbidden("Only committee members may do this.")
+    return principal
+
+
+RecipientDep = Annotated[Principal, Depends(current_recipient)]
 
 
 def current_member_or_auditor(principal: PrincipalDep) -> Principal:

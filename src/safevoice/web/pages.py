@@ -110,6 +110,7 @@ def landing(pages: PagesDep, session: SessionDep, snap: SnapshotDep) -> HTMLResp
         external=snap.external_channels,
         root_fingerprint=format_fingerprint(bundle.pin) if bundle else "",
         bundle_hash=format_digest(bundle.digest) if bundle else "",
+        archive=snap.manifest is not None and snap.manifest.archive is not None,
     )
 
 
@@ -139,12 +140,14 @@ def report_page(
                 snap, purpose="submit", now=now, ttl_seconds=settings.challenge_ttl_seconds
             ),
             "limits": {"max_plaintext_bytes": MAX_PLAINTEXT},
+            "archive": manifest.archive is not None,
         }
     )
     return pages.render(
         "report.html",
         channel=chosen,
         members=manifest.members,
+        archive=manifest.archive is not None,
         nojs=settings.nojs_enabled,
         max_text=sealed.MAX_TEXT_CHARS,
         js_strings=pages.catalogue.script_strings(),
