@@ -17,7 +17,6 @@ from typing import Any
 
 import nacl.bindings
 import nacl.exceptions
-import nacl.hash
 import nacl.pwhash
 import nacl.signing
 import nacl.utils
