@@ -464,6 +464,14 @@ export function createCrypto(sodium, options = {}) {
     return displayCode(body + checksum(body));
   }
 
+  // A mistyped code (protocol 4.2): `detail` says which rule it breaks, so a page can say so
+  // in its own words. Nothing is derived or sent for a code that fails here.
+  function codeTypo(detail, message) {
+    const error = new SafeVoiceCryptoError("code", message);
+    error.detail = detail;
+    throw error;
+  }
+
   function parseCode(text) {
     let cleaned = "";
     for (const ch of String(text).toUpperCase()) {
@@ -471,16 +479,16 @@ export function createCrypto(sodium, options = {}) {
       cleaned += CONFUSABLE[ch] || ch;
     }
     if (cleaned.length !== CODE_CHARS) {
-      fail("code", `A follow-up code has ${CODE_CHARS} characters in five groups.`);
+      codeTypo("length", `A follow-up code has ${CODE_CHARS} characters in five groups.`);
     }
     if ([...cleaned].some((ch) => !ALPHABET.includes(ch))) {
-      fail("code", "The follow-up code contains a character that codes never use.");
+      codeTypo("character", "The follow-up code contains a character that codes never use.");
     }
     if (cleaned[0] === ALPHABET[0]) {
-      fail("code", "The follow-up code does not start like a SafeVoice code.");
+      codeTypo("start", "The follow-up code does not start like a SafeVoice code.");
     }
     if (checksum(cleaned.slice(0, -2)) !== cleaned.slice(-2)) {
-      fail("code", "The follow-up code has a typo; please compare it character by character.");
+      codeTypo("checksum", "The follow-up code has a typo; please compare it character by character.");
     }
     return { canonical: cleaned, version: ALPHABET.indexOf(cleaned[0]) };
   }
@@ -725,7 +733,20 @@ export function createCrypto(sodium, options = {}) {
     return [caseId, u32(manifestVersion), ...sorted];
   }
 
-  function createCase(manifest, reporter, { channel, text, answers = {}, exclude = [] }) {
+  // 16 random bytes whose base64url form does not start with "-" (protocol 5.1): the server
+  // refuses such ids, because a case id must never read as a command-line option.
+  function newCaseId() {
+    for (;;) {
+      const caseId = randomBytes(16);
+      if (caseId[0] >> 2 !== 62) return caseId;
+    }
+  }
+
+  function createCase(
+    manifest,
+    reporter,
+    { channel, text, answers = {}, exclude = [], attachments = [], caseId = null },
+  ) {
     const excluded = new Set(exclude);
     if ([...excluded].some((id) => !manifest.members.some((m) => m.id === id))) {
       fail("request", "You asked to exclude someone who is not on the committee.");
@@ -738,7 +759,7 @@ export function createCrypto(sodium, options = {}) {
     const labels = recipients.map((m) => memberLabel(m.id));
     if (manifest.archive) labels.push(`archive:${manifest.archive.id}`);
 
-    const caseId = randomBytes(16);
+    if (caseId === null) caseId = newCaseId();
     const keys = { thread: randomBytes(32), committee: randomBytes(32) };
     const recipientsSig = sign(
       reporter.signSeed,
@@ -757,7 +778,7 @@ export function createCrypto(sodium, options = {}) {
         manifest_version: manifest.version,
         sig: b64e(recipientsSig),
       },
-      attachments: [],
+      attachments,
     };
     const plaintext = canonicalJson(body);
     if (plaintext.length > MAX_PLAINTEXT) fail("too_large", "The report is too long.");
@@ -788,9 +809,10 @@ export function createCrypto(sodium, options = {}) {
     return { caseId, keys, report, wrapped };
   }
 
-  // The `case` member of POST /api/v1/cases (protocol 11.5.5).
-  function submissionCase(newCase, channel, reporter) {
-    return {
+  // The `case` member of POST /api/v1/cases (protocol 11.5.5); `uploads` names the files whose
+  // descriptors the report carries, so the server binds them to the new case.
+  function submissionCase(newCase, channel, reporter, uploads = []) {
+    const body = {
       id: b64e(newCase.caseId),
       channel,
       reporter: { reply_key: b64e(reporter.replyPublic), sign_key: b64e(reporter.signPublic) },
@@ -799,11 +821,136 @@ export function createCrypto(sodium, options = {}) {
         .sort()
         .map((label) => ({ recipient: label, sealed: b64e(newCase.wrapped[label]) })),
     };
+    // Without files the request stays exactly what it was before attachments existed.
+    if (uploads.length) body.uploads = uploads;
+    return body;
   }
 
-  function messagePlaintext(text) {
+  function messagePlaintext(text, attachments = []) {
     if (!text.trim()) fail("request", "The message is empty.");
-    return canonicalJson({ format: MESSAGE_FORMAT, text, attachments: [] });
+    return canonicalJson({ format: MESSAGE_FORMAT, text, attachments });
+  }
+
+  // --- attachments: secretstream in fixed chunks (src/safevoice/crypto/stream.py) ---
+  //
+  // Each file has its own key and stream header, carried only inside the encrypted report or
+  // message. Every chunk but the last holds exactly FILE_CHUNK_PLAINTEXT bytes; the last holds
+  // the rest, padded with sodium_pad to a full chunk and tagged FINAL, so every stored chunk has
+  // the same size. Each chunk's associated data names the file (its upload id) and position.
+
+  const FILE_CHUNK_PLAINTEXT = 1024 * 1024;
+  const FILE_CHUNK_CIPHERTEXT =
+    FILE_CHUNK_PLAINTEXT + sodium.crypto_secretstream_xchacha20poly1305_ABYTES;
+  const FILE_CHUNK_CONTEXT = "safevoice-file-chunk-v1";
+  const TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+  const TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+
+  function fileChunkCount(size) {
+    return Math.floor(size / FILE_CHUNK_PLAINTEXT) + 1;
+  }
+
+  function fileChunkAd(fileId, index) {
+    return lp(FILE_CHUNK_CONTEXT, fileId, u32(index));
+  }
+
+  // The push side: call push(plaintext, last) once per chunk, in order.
+  function createFileEncryptor(fileId, key = randomBytes(32)) {
+    const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(key);
+    let done = 0;
+    return {
+      key,
+      header,
+      get chunksDone() {
+        return done;
+      },
+      push(plaintext, last) {
+        let data = plaintext;
+        if (last) {
+          if (plaintext.length >= FILE_CHUNK_PLAINTEXT) {
+            fail("request", "The last chunk holds less than a full chunk of the file.");
+          }
+          data = sodium.pad(plaintext, FILE_CHUNK_PLAINTEXT);
+        } else if (plaintext.length !== FILE_CHUNK_PLAINTEXT) {
+          fail("request", "Every chunk but the last holds exactly one full chunk of the file.");
+        }
+        const chunk = sodium.crypto_secretstream_xchacha20poly1305_push(
+          state,
+          data,
+          fileChunkAd(fileId, done),
+          last ? TAG_FINAL : TAG_MESSAGE,
+        );
+        if (data !== plaintext) data.fill(0);
+        done += 1;
+        return chunk;
+      },
+    };
+  }
+
+  // The pull side: feed the chunks in order; the last must carry the FINAL tag.
+  function createFileDecryptor(fileId, key, header, chunks) {
+    if (key.length !== 32 || header.length !== 24) {
+      fail("verification", "The attachment's key is malformed.");
+    }
+    const state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(header, key);
+    let index = 0;
+    let finished = false;
+    return {
+      get finished() {
+        return finished;
+      },
+      update(chunk) {
+        if (finished) fail("verification", "The attachment has chunks after its end.");
+        if (chunk.length !== FILE_CHUNK_CIPHERTEXT) {
+          fail("verification", `Chunk ${index} of the attachment has the wrong size.`);
+        }
+        let pulled = false;
+        try {
+          pulled = sodium.crypto_secretstream_xchacha20poly1305_pull(
+            state,
+            chunk,
+            fileChunkAd(fileId, index),
+          );
+        } catch {
+          pulled = false;
+        }
+        if (!pulled) {
+          fail("verification", `Chunk ${index} of the attachment was altered, replayed or reordered.`);
+        }
+        index += 1;
+        const last = index === chunks;
+        if ((pulled.tag === TAG_FINAL) !== last) {
+          fail("verification", "The attachment was cut short or extended.");
+        }
+        if (!last) return pulled.message;
+        finished = true;
+        try {
+          return sodium.unpad(pulled.message, FILE_CHUNK_PLAINTEXT);
+        } catch {
+          return fail("verification", "The attachment's padding is invalid.");
+        }
+      },
+    };
+  }
+
+  // What the report or message says about a file (the descriptor of client/files.py). Only
+  // what a reader shows is checked here: name, type, size and a consistent chunk count.
+  function parseAttachment(data) {
+    if (
+      !data ||
+      typeof data !== "object" ||
+      typeof data.name !== "string" ||
+      typeof data.type !== "string" ||
+      !isInteger(data.size) ||
+      data.size < 0 ||
+      !isInteger(data.chunks) ||
+      data.chunks !== fileChunkCount(data.size) ||
+      typeof data.upload_id !== "string"
+    ) {
+      fail("verification", "An attachment's description is malformed.");
+    }
+    b64d(data.key, 32, "file key");
+    b64d(data.header, 24, "stream header");
+    return { name: data.name, type: data.type, size: data.size };
   }
 
   // --- receipts (protocol 8) ---
@@ -926,9 +1073,16 @@ export function createCrypto(sodium, options = {}) {
     wrapCaseKeys,
     unwrapCaseKeys,
     recipientsFields,
+    newCaseId,
     createCase,
     submissionCase,
     messagePlaintext,
+    FILE_CHUNK_PLAINTEXT,
+    FILE_CHUNK_CIPHERTEXT,
+    fileChunkCount,
+    createFileEncryptor,
+    createFileDecryptor,
+    parseAttachment,
     verifyReceipt,
     parseChallenge,
     work,
