@@ -434,6 +434,11 @@ export function createCrypto(sodium, options = {}) {
     return manifest.codeKdf.reduce((best, k) => (k.version > best.version ? k : best));
   }
 
+  // The derivation for an existing code: the manifest entry of the code's own version.
+  function codeKdfFor(manifest, version) {
+    return manifest.codeKdf.find((k) => k.version === version) || null;
+  }
+
   function receiptKey(manifest) {
     return manifest.auditKeys.reduce((best, k) => (k.fromSeq > best.fromSeq ? k : best)).key;
   }
@@ -953,6 +958,264 @@ export function createCrypto(sodium, options = {}) {
     return { name: data.name, type: data.type, size: data.size };
   }
 
+  // --- reading the thread as the reporter (client/reader.py, read_as_reporter) ---
+  //
+  // Nothing the server says is trusted: the thread key must come out of a wrapped key that
+  // opens with the reply key derived from the code and names this case, epoch and "reporter";
+  // earlier epochs' thread keys come from the current epoch's record, signed by a member of
+  // the verified manifest; each object is checked for its position, its link to the one
+  // before, its sender's signature (members from the manifest, the reporter from inside the
+  // report) and its key commitment. Problems come back as codes (with the position they were
+  // found at) for the page to explain; objects that fail are kept and marked, never skipped.
+
+  const EPOCH_FORMAT = "safevoice-epoch-v1";
+
+  function problemAt(code, seq = null, expected = null) {
+    return { code, seq, expected };
+  }
+
+  function jsonOf(plaintext) {
+    return JSON.parse(strictDecoder.decode(plaintext));
+  }
+
+  // Failures of a signed object's own content (not of this code): bad bytes, bad UTF-8, bad JSON.
+  function unreadable(error) {
+    return (
+      error instanceof SafeVoiceCryptoError ||
+      error instanceof SyntaxError ||
+      error instanceof TypeError
+    );
+  }
+
+  function senderKey(sender, report, manifest) {
+    if (sender === REPORTER) return report ? report.signKey : null;
+    const colon = sender.indexOf(":");
+    if (colon < 0 || sender.slice(0, colon) !== "member") return null;
+    const found = manifest.members.find((m) => m.id === sender.slice(colon + 1));
+    return found ? found.signKey : null;
+  }
+
+  function memberName(sender, manifest) {
+    const colon = sender.indexOf(":");
+    if (colon < 0 || sender.slice(0, colon) !== "member") return null;
+    const found = manifest.members.find((m) => m.id === sender.slice(colon + 1));
+    return found ? found.name : null;
+  }
+
+  function parseReport(plaintext, caseId) {
+    let report;
+    let sig;
+    try {
+      const data = jsonOf(plaintext);
+      if (data.format !== REPORT_FORMAT) fail("envelope", "The report has an unknown format.");
+      const labels = data.recipients.labels;
+      if (
+        typeof data.channel !== "string" ||
+        typeof data.text !== "string" ||
+        !data.answers ||
+        typeof data.answers !== "object" ||
+        Array.isArray(data.answers) ||
+        !Array.isArray(labels) ||
+        !labels.every((l) => typeof l === "string") ||
+        !isInteger(data.recipients.manifest_version)
+      ) {
+        fail("envelope", "The report inside the envelope is malformed.");
+      }
+      report = {
+        channel: data.channel,
+        text: data.text,
+        answers: data.answers,
+        replyKey: b64d(data.reply_key, 32, "reply key"),
+        signKey: b64d(data.sign_key, 32, "signing key"),
+        recipients: labels,
+        manifestVersion: data.recipients.manifest_version,
+        attachments: Array.isArray(data.attachments) ? data.attachments : [],
+      };
+      sig = b64d(data.recipients.sig, 64, "recipient signature");
+    } catch {
+      return fail("envelope", "The report inside the envelope is malformed.");
+    }
+    const fields = recipientsFields(caseId, report.manifestVersion, report.recipients);
+    if (!verifies(report.signKey, sig, RECIPIENTS_CONTEXT, ...fields)) {
+      fail("signature", "The reporter's recipient list is not signed correctly.");
+    }
+    return report;
+  }
+
+  // The thread key of every epoch, from the current epoch's record; and who that record
+  // gave keys to.
+  function epochThreadKeys(items, epoch, threadKey, manifest) {
+    const byEpoch = new Map([[epoch, threadKey]]);
+    if (epoch === 0) return { byEpoch, labels: [], problems: [] };
+    for (const item of items) {
+      const raw = item.envelope || {};
+      if (raw.kind !== "epoch" || raw.epoch !== epoch) continue;
+      let record;
+      try {
+        const env = envelopeFromJson(raw);
+        const key = senderKey(env.sender, null, manifest);
+        if (!key) return { byEpoch, labels: [], problems: [problemAt("epoch_sender")] };
+        record = jsonOf(openEnvelope(threadKey, env, key));
+        if (record.format !== EPOCH_FORMAT || record.epoch !== epoch) {
+          fail("envelope", "The epoch record does not describe this epoch.");
+        }
+        const labels = record.recipients;
+        if (
+          !Array.isArray(labels) ||
+          !labels.every((l) => typeof l === "string") ||
+          typeof record.committee_keys !== "string"
+        ) {
+          fail("envelope", "The epoch record is malformed.");
+        }
+        b64d(record.committee_keys, null, "key history");
+        const earlier = new Map();
+        for (const [e, k] of Object.entries(record.thread_keys)) {
+          if (!/^\d+$/.test(e)) fail("envelope", "The epoch record is malformed.");
+          earlier.set(Number(e), b64d(k, 32, "key"));
+        }
+        for (const [e, k] of earlier) byEpoch.set(e, k);
+      } catch (error) {
+        if (!unreadable(error)) throw error;
+        return { byEpoch, labels: [], problems: [problemAt("epoch_invalid")] };
+      }
+      return { byEpoch, labels: record.recipients, problems: [] };
+    }
+    return { byEpoch, labels: [], problems: [problemAt("epoch_missing")] };
+  }
+
+  function positionProblem(env, listedSeq, caseId, expected, prev, epoch) {
+    if (!equalBytes(env.caseId, caseId) || chainOf(env.kind) !== "thread" || env.seq !== listedSeq) {
+      return "moved";
+    }
+    if (env.seq < expected) return "replayed";
+    if (env.seq !== expected) return "missing_before";
+    if (!equalBytes(env.prev, prev)) return "reordered";
+    if ((env.kind === "report") !== (env.seq === 0)) return "not_report";
+    if (env.epoch > epoch) return "future_epoch";
+    return null;
+  }
+
+  function openReportInto(read, env, key, caseId) {
+    let report;
+    try {
+      const plaintext = decryptEnvelope(key, env);
+      report = parseReport(plaintext, caseId);
+    } catch (error) {
+      if (!(error instanceof SafeVoiceCryptoError)) throw error;
+      const found = { envelope: "malformed", signature: "bad_signature" }[error.reason];
+      read.problem = read.problem || found || "undecryptable";
+      return null;
+    }
+    if (!verifies(report.signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+      read.problem = read.problem || "bad_signature";
+      return null;
+    }
+    read.body = { text: report.text, answers: report.answers, attachments: report.attachments };
+    read.verified = read.problem === null;
+    return report;
+  }
+
+  function openObjectInto(read, env, key, report, manifest) {
+    const signKey = senderKey(env.sender, report, manifest);
+    if (!signKey) {
+      read.problem = read.problem || "unknown_sender";
+      return;
+    }
+    if (!verifies(signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+      read.problem = read.problem || "bad_signature";
+      return;
+    }
+    try {
+      const body = jsonOf(decryptEnvelope(key, env));
+      read.body = body && typeof body === "object" && !Array.isArray(body) ? body : {};
+      read.verified = read.problem === null;
+    } catch (error) {
+      if (!unreadable(error)) throw error;
+      read.problem = read.problem || "undecryptable";
+    }
+  }
+
+  // Read the reporter's view (GET /api/v1/reporter/case) with the keys derived from the code.
+  // Throws only when the thread cannot be opened at all (no wrapped key for this code).
+  function readThread(view, reporter, manifest) {
+    const caseId = b64d(view.case.id, 16, "case id");
+    const epoch = view.case.epoch;
+    if (!isInteger(epoch) || epoch < 0) fail("verification", "The case has a malformed epoch.");
+    const wrapped = view.wrapped_keys.find((w) => w.epoch === epoch && w.recipient === REPORTER);
+    if (!wrapped) fail("no_key", "The server sent no key for you for this case.");
+    const current = unwrapCaseKeys(reporter.replySecret, b64d(wrapped.sealed, null, "wrapped key"), {
+      caseId,
+      epoch,
+      recipient: REPORTER,
+    });
+    const items = view.objects.filter((o) => o.chain === "thread").sort((a, b) => a.seq - b.seq);
+    const { byEpoch, labels, problems } = epochThreadKeys(items, epoch, current.thread, manifest);
+    const objects = [];
+    let report = null;
+    let prev = GENESIS;
+    let expected = 0;
+    for (const item of items) {
+      let env;
+      try {
+        env = envelopeFromJson(item.envelope);
+      } catch (error) {
+        if (!(error instanceof SafeVoiceCryptoError)) throw error;
+        problems.push(problemAt("malformed", item.seq));
+        continue;
+      }
+      // `seq` is where the server listed the object, which is where the reader shows it (and
+      // where a problem is reported); the position the object itself claims is checked above.
+      const read = {
+        seq: item.seq,
+        kind: env.kind,
+        sender: env.sender,
+        senderName: memberName(env.sender, manifest),
+        epoch: env.epoch,
+        verified: false,
+        hash: transcriptHash(env),
+        body: {},
+        problem: positionProblem(env, item.seq, caseId, expected, prev, epoch),
+      };
+      objects.push(read);
+      const key = byEpoch.get(env.epoch);
+      if (!key) {
+        read.problem = read.problem || "no_key_for_part";
+      } else if (env.kind === "report") {
+        report = openReportInto(read, env, key, caseId) || report;
+      } else {
+        openObjectInto(read, env, key, report, manifest);
+      }
+      if (read.problem) {
+        const before = read.problem === "missing_before" ? expected : null;
+        problems.push(problemAt(read.problem, read.seq, before));
+      }
+      prev = read.hash;
+      expected = env.seq + 1;
+    }
+    if (report && labels.length) {
+      const chosen = new Set([...report.recipients, REPORTER]);
+      if (!labels.every((label) => chosen.has(label))) problems.push(problemAt("epoch_outsider"));
+    }
+    if (report && !equalBytes(report.signKey, reporter.signPublic)) {
+      problems.push(problemAt("not_yours"));
+    }
+    if (!report && problems.length === 0) problems.push(problemAt("no_report"));
+    const acknowledged = objects.some(
+      (o) => o.kind === "status" && o.verified && o.body.status === "acknowledged",
+    );
+    if (view.case.acknowledged_on !== null && !acknowledged) problems.push(problemAt("unsigned_ack"));
+    return {
+      caseId,
+      epoch,
+      threadKey: current.thread,
+      report,
+      objects,
+      problems,
+      acknowledged,
+      head: { seq: expected - 1, hash: prev },
+    };
+  }
+
   // --- receipts (protocol 8) ---
 
   function receiptFields(r) {
@@ -1052,6 +1315,7 @@ export function createCrypto(sodium, options = {}) {
     verifies,
     verifyManifest,
     currentCodeKdf,
+    codeKdfFor,
     receiptKey,
     generateCode,
     displayCode,
@@ -1083,6 +1347,7 @@ export function createCrypto(sodium, options = {}) {
     createFileEncryptor,
     createFileDecryptor,
     parseAttachment,
+    readThread,
     verifyReceipt,
     parseChallenge,
     work,
