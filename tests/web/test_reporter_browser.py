@@ -303,7 +303,7 @@ def test_the_report_page_works_by_keyboard_alone_and_announces_errors_at_the_fie
     page.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/report/general"])
+@pytest.mark.parametrize("path", ["/", "/report/general", "/follow-up"])
 def test_the_pages_fit_a_320_pixel_screen_and_200_percent_zoom_without_web_fonts(
     server: ServerProcess, chromium: Chromium, path: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""The reporter pages: start page, report form, the server-sealed form, the bundle's files.
+"""The reporter pages: start page, report form, follow-up page, the server-sealed forms, the
+bundle's files.
 
 Routes only translate HTTP to service calls and templates. Pages are server-rendered with every
 string from the translation catalogue; the report page embeds what its script needs (the intake
@@ -6,9 +7,12 @@ data and the script's strings) as non-executed JSON blocks, so opening the page 
 report takes four sequential request waves. Every page and bundle file carries ``PAGE_CSP``;
 nothing sets a cookie; everything is ``no-store``.
 
+The follow-up page embeds the signed manifest, a reporter-login challenge and the channels'
+questions; its script logs in with the code and reads the thread entirely in the browser.
+
 The no-JavaScript form (``POST /report/{channel}``) is refused unless the operator turned it on.
 Its body is read here, in memory, up to a small limit, and parsed as a URL-encoded form without
-python-multipart, so no part of it can be spooled to a temporary file.
+python-multipart, so no part of it (and never a file) can be spooled to a temporary file.
 """
 
 from __future__ import annotations
@@ -26,13 +30,28 @@ from starlette.exceptions import HTTPException
 
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
-from safevoice.errors import BadRequest, NotFound, SafeVoiceError, TooLarge, Unavailable
+from safevoice.dialogue import service as dialogue
+from safevoice.dialogue.schemas import FollowUpPageData
+from safevoice.errors import (
+    BadRequest,
+    NotFound,
+    SafeVoiceError,
+    TooLarge,
+    Unavailable,
+)
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
 from safevoice.intake.schemas import IntakeOut
 from safevoice.settings import Settings
 from safevoice.web.bundle import Bundle, format_digest
-from safevoice.web.deps import DatabaseDep, NowDep, SessionDep, SettingsDep, SnapshotDep
+from safevoice.web.deps import (
+    DatabaseDep,
+    NowDep,
+    ReaderDep,
+    SessionDep,
+    SettingsDep,
+    SnapshotDep,
+)
 from safevoice.web.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
@@ -205,6 +224,43 @@ async def report_sealed(
         )
     return pages.render(
         "sealed_code.html", code=answer.code, received_on=answer.received_on.isoformat()
+    )
+
+
+@router.get("/follow-up", response_class=HTMLResponse)
+def follow_up_page(
+    pages: PagesDep,
+    reader: ReaderDep,
+    snap: SnapshotDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> HTMLResponse:
+    """The follow-up page: log in with the code, read the thread, answer (in the browser)."""
+    if pages.bundle is None:
+        return pages.message(503, "message.unavailable.heading", "pages.missing")
+    snap.require_manifest()
+    signed = snap.signed_manifest
+    assert signed is not None  # noqa: S101 - require_manifest() above guarantees it
+    data = FollowUpPageData.model_validate(
+        {
+            "manifest": signed.to_json(),
+            "challenge": intake.issue_challenge(
+                snap,
+                purpose="reporter-login",
+                now=now,
+                ttl_seconds=settings.challenge_ttl_seconds,
+                extra_difficulty=dialogue.login_penalty(reader, now=now),
+            ),
+            "channels": [c.model_dump() for c in intake.list_channels(reader)],
+        }
+    )
+    return pages.render(
+        "followup.html",
+        nojs=settings.nojs_enabled,
+        with_reply=False,
+        max_text=sealed.MAX_TEXT_CHARS,
+        js_strings=pages.catalogue.script_strings(),
+        follow_up=data.model_dump(mode="json"),
     )
 
 
