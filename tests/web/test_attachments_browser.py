@@ -1,14 +1,17 @@
 """Attachments through the real pages in headless Chromium: files are encrypted in the Web
 Worker, a chunk at a time, uploaded before the report (or answer) that carries their keys, and
 the member downloads them bit-identical with the CLI. A connection dropped in the middle of a
-chunk is resumed; canaries in a file's name and contents stay encrypted everywhere."""
+chunk is resumed; canaries in a file's name and contents stay encrypted everywhere; the
+no-JavaScript forms take no file at all."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
 from safevoice.crypto.stream import CHUNK_PLAINTEXT
 from safevoice.web.i18n import Catalogue
@@ -130,3 +133,30 @@ def test_canaries_in_a_files_name_and_contents_stay_encrypted_everywhere(
         stored = [*data_paths(server.database_url), blobs, server.tmp_dir]
         assert scan_paths(stored, canary) == []
         assert not occurrences(server.log_path.read_bytes(), canary)
+
+
+def test_the_no_javascript_forms_take_no_file(
+    nojs_server: ServerProcess, scriptless_browser: Browser, tmp_path: Path
+) -> None:
+    page = scriptless_browser.new_page()
+    for path in ("/report/general", "/follow-up"):
+        page.goto(f"{nojs_server.url}{path}")
+        for field in page.locator("input[type=file]").all():
+            assert field.get_attribute("name") is None
+            expect(field).to_be_hidden()
+    page.close()
+
+    canary = new_canary("FILENAME")
+    multipart = httpx.post(
+        f"{nojs_server.url}/follow-up",
+        data={"code": "1000G-40R40-M30E2-09185-GR341"},
+        files={"file": (f"{canary}.pdf", b"secret")},
+    )
+    named = httpx.post(
+        f"{nojs_server.url}/report/general",
+        data={"text": "See the file.", "answer.where": "Depot", "files": f"{canary}.pdf"},
+    )
+    for refused in (multipart, named):
+        assert refused.status_code == 400
+        assert canary not in refused.text
+    assert not occurrences(nojs_server.log_path.read_bytes(), canary)

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from safevoice.storage.db import Database
 from safevoice.web.i18n import Catalogue
@@ -292,4 +292,82 @@ def test_a_typo_in_the_code_is_caught_before_anything_is_sent_and_a_wrong_code_o
     assert good.encode() not in posted[0].raw
     assert good.replace("-", "").encode() not in posted[0].raw
     nothing_kept(page)
+    page.close()
+
+
+def cli_conversation(cli: Cli, server: ServerProcess, world: World, tmp_path: Path) -> Conversation:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"where": "Depot"}))
+    submitted = submit_with_cli(cli, server, world, "The scales are rigged.", answers=answers)
+    talk = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
+    talk.login()
+    return talk
+
+
+def test_with_javascript_off_the_server_sealed_follow_up_reads_and_answers_where_enabled(
+    nojs_server: ServerProcess,
+    world: World,
+    scriptless_browser: Browser,
+    cli: Cli,
+    tmp_path: Path,
+) -> None:
+    question, answered = new_canary("QUESTION"), new_canary("ANSWER")
+    talk = cli_conversation(cli, nojs_server, world, tmp_path)
+    talk.reply(f"Which scales? {question}")
+
+    page = scriptless_browser.new_page()
+    page.goto(f"{nojs_server.url}/follow-up")
+    expect(page.locator("#noscript-heading")).to_have_text(t("follow.noscript.sealed.heading"))
+    page.fill("#code", talk.code)
+    page.click("#login-button")
+    expect(page.locator("h1")).to_have_text(t("follow.sealed.heading"))
+    expect(page.locator(".thread")).to_contain_text(f"Which scales? {question}")
+    page.fill("#code", talk.code)
+    page.fill("#sealed-reply", f"Bay 3. {answered}")
+    page.click("#login-button")
+    expect(page.get_by_text(t("follow.sealed.sent"))).to_be_visible()
+    page.close()
+
+    shown = talk.show()
+    assert texts(shown) == [f"Which scales? {question}", f"Bay 3. {answered}"]
+    listed = talk.member("cases", "show", talk.case_id)
+    assert "sealed by the server" in listed.stdout  # type: ignore[attr-defined]
+    assert scan_paths(data_paths(nojs_server.database_url), answered) == []
+    assert not occurrences(nojs_server.log_path.read_bytes(), answered)
+    assert not occurrences(nojs_server.log_path.read_bytes(), talk.code)
+
+
+def test_with_the_form_off_a_browser_without_javascript_is_told_how_to_follow_up_instead(
+    server: ServerProcess, scriptless_browser: Browser
+) -> None:
+    page = scriptless_browser.new_page()
+    page.goto(f"{server.url}/follow-up")
+    expect(page.locator("#noscript-heading")).to_have_text(t("follow.noscript.off.heading"))
+    expect(page.locator("#code")).to_be_hidden()
+    page.close()
+
+
+def test_without_webassembly_the_follow_up_page_explains_and_offers_the_sealed_form_if_enabled(
+    server: ServerProcess,
+    nojs_server: ServerProcess,
+    jitless_browser: Browser,
+    world: World,
+    cli: Cli,
+    tmp_path: Path,
+) -> None:
+    page = jitless_browser.new_page()
+    page.goto(f"{server.url}/follow-up")
+    expect(page.locator("#no-wasm")).to_contain_text(t("follow.nowasm.cli"))
+    expect(page.locator("#no-wasm-sealed")).to_be_hidden()
+    expect(page.locator("#login-form")).to_be_hidden()
+
+    talk = cli_conversation(cli, nojs_server, world, tmp_path)
+    talk.reply("Are you still there?")
+    page.goto(f"{nojs_server.url}/follow-up")
+    expect(page.locator("#no-wasm-sealed")).to_be_visible()
+    page.click("#use-sealed")
+    expect(page.locator("#sealed-chosen")).to_be_visible()
+    page.fill("#code", talk.code)
+    page.click("#login-button")
+    expect(page.locator(".thread")).to_contain_text("Are you still there?")
     page.close()

@@ -36,6 +36,7 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/report/{channel}"): [("/report/general", None), ("/report/nowhere", None)],
     ("POST", "/report/{channel}"): [("/report/general", {"text": "x"})],
     ("GET", "/follow-up"): [("/follow-up", None)],
+    ("POST", "/follow-up"): [("/follow-up", {"code": "x"})],
     ("GET", "/static/{name}"): [("/static/nothing.js", None)],
     ("GET", "/bundle.json"): [("/bundle.json", None)],
     ("GET", "/api/v1/manifest"): [("/api/v1/manifest", None)],
