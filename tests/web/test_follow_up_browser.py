@@ -318,13 +318,14 @@ def test_with_javascript_off_the_server_sealed_follow_up_reads_and_answers_where
     page = scriptless_browser.new_page()
     page.goto(f"{nojs_server.url}/follow-up")
     expect(page.locator("#noscript-heading")).to_have_text(t("follow.noscript.sealed.heading"))
-    page.fill("#code", talk.code)
-    page.click("#login-button")
+    expect(page.locator("#login-form")).to_be_hidden()
+    page.fill("#sealed-code", talk.code)
+    page.click("#sealed-open")
     expect(page.locator("h1")).to_have_text(t("follow.sealed.heading"))
     expect(page.locator(".thread")).to_contain_text(f"Which scales? {question}")
-    page.fill("#code", talk.code)
+    page.fill("#sealed-code", talk.code)
     page.fill("#sealed-reply", f"Bay 3. {answered}")
-    page.click("#login-button")
+    page.click("#sealed-open")
     expect(page.get_by_text(t("follow.sealed.sent"))).to_be_visible()
     page.close()
 
@@ -344,6 +345,7 @@ def test_with_the_form_off_a_browser_without_javascript_is_told_how_to_follow_up
     page.goto(f"{server.url}/follow-up")
     expect(page.locator("#noscript-heading")).to_have_text(t("follow.noscript.off.heading"))
     expect(page.locator("#code")).to_be_hidden()
+    assert page.locator("#sealed-code").count() == 0
     page.close()
 
 

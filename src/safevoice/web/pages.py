@@ -314,7 +314,6 @@ async def follow_up_sealed(
         )
     return pages.render(
         "followup_sealed.html",
-        nojs=True,
         with_reply=True,
         max_text=sealed.MAX_TEXT_CHARS,
         **_sealed_thread(pages.catalogue, thread, channels),
