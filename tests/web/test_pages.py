@@ -285,3 +285,16 @@ def test_sealing_slots_bound_how_many_reports_are_sealed_at_once() -> None:
     slots.release()
     slots.acquire()
     slots.release()
+
+
+@pytest.mark.parametrize(
+    ("path", "script_form"), [("/report/general", "report-form"), ("/follow-up", "login-form")]
+)
+def test_with_the_sealed_forms_on_only_a_browser_without_scripts_gets_a_form_that_posts_plainly(
+    sealed_web: httpx.Client, path: str, script_form: str
+) -> None:
+    page = sealed_web.get(path).text
+    assert re.search(rf'<form id="{script_form}"[^>]* hidden>', page), "shown before the script"
+    noscript = page.split("<noscript>", 1)[1].split("</noscript>", 1)[0]
+    assert '<form id="sealed-form" method="post"' in noscript
+    assert page.count('<form id="sealed-form"') == 1
