@@ -208,3 +208,37 @@ def test_an_upload_interrupted_by_a_restart_resumes_with_a_state_folder(
     out = tmp_path / "out"
     download(talk, talk.case_id, out)
     assert (out / "long.bin").read_bytes() == path.read_bytes()
+
+
+def test_a_member_attaches_a_file_to_a_reply_that_another_member_downloads(
+    conversation: Conversation, tmp_path: Path
+) -> None:
+    talk = conversation
+    path = make_file(tmp_path, "policy-draft.bin", CHUNK_PLAINTEXT + 3)
+    talk.cli.safevoice(
+        "cases",
+        "reply",
+        talk.case_id,
+        "--text-file",
+        "-",
+        "--attach",
+        str(path),
+        stdin="Please see the attached draft.",
+        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
+    )
+    talk.login("bob")
+
+    out = tmp_path / "out"
+    talk.cli.safevoice(
+        "cases",
+        "download",
+        talk.case_id,
+        "--out",
+        str(out),
+        env={"SAFEVOICE_HOME": str(talk.cli.home / "bob")},
+    )
+
+    assert (out / path.name).read_bytes() == path.read_bytes()
+    seen = talk.follow_up()
+    described = [o for o in seen["objects"] if o["kind"] == "message"]  # type: ignore[attr-defined]
+    assert described[-1]["body"]["attachments"][0]["name"] == "policy-draft.bin"

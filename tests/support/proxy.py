@@ -1,7 +1,9 @@
 """A recording TCP proxy: everything clients send to the server, exactly as sent.
 
 Tests put it in front of the real server and then search the captured requests for canaries.
-Requests are parsed with h11 so chunked bodies are reassembled before searching.
+Requests are parsed with h11 so chunked bodies are reassembled before searching. A test can
+also make it drop a connection in the middle of a request (``cut_once``), as a flaky network
+would.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class RecordingProxy:
     _streams: list[bytearray] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sock: socket.socket | None = None
+    _cut: tuple[bytes, int] | None = None
+    cuts: int = 0
 
     def start(self) -> RecordingProxy:
         sock = socket.socket()
@@ -50,6 +54,23 @@ class RecordingProxy:
     def stop(self) -> None:
         if self._sock is not None:
             self._sock.close()
+
+    def cut_once(self, marker: bytes, *, after: int) -> None:
+        """Drop the next connection that sends ``marker``, ``after`` bytes past the data that
+        carried it (the server gets a request cut short, the client a dropped connection)."""
+        with self._lock:
+            self._cut = (marker, after)
+
+    def _should_cut(self, stream: bytearray, received: int) -> int | None:
+        """Bytes still to forward before cutting this connection, if it is the one to cut."""
+        if self._cut is None:
+            return None
+        marker, after = self._cut
+        if marker not in stream[-(received + len(marker)) :]:
+            return None
+        self._cut = None
+        self.cuts += 1
+        return after
 
     @property
     def url(self) -> str:
@@ -75,11 +96,19 @@ class RecordingProxy:
             return
 
         def pipe(src: socket.socket, dst: socket.socket, record: bool) -> None:
+            left: int | None = None
             try:
                 while chunk := src.recv(65536):
                     if record:
                         with self._lock:
                             stream.extend(chunk)
+                            if left is None:
+                                left = self._should_cut(stream, len(chunk))
+                    if left is not None and len(chunk) >= left:
+                        dst.sendall(chunk[:left])
+                        return  # the finally below drops both sides
+                    if left is not None:
+                        left -= len(chunk)
                     dst.sendall(chunk)
             except OSError:
                 pass
@@ -96,14 +125,18 @@ class RecordingProxy:
         upstream.close()
 
     def clear(self) -> None:
+        """Forget what was recorded so far; connections kept alive go on being recorded."""
         with self._lock:
-            self._streams.clear()
+            for stream in self._streams:
+                stream.clear()
 
     def requests(self) -> list[CapturedRequest]:
         with self._lock:
             streams = [bytes(s) for s in self._streams]
         captured: list[CapturedRequest] = []
         for data in streams:
+            if not data:
+                continue  # h11 reads empty data as the end of the connection
             conn = h11.Connection(our_role=h11.SERVER)
             conn.receive_data(data)
             current: CapturedRequest | None = None
@@ -113,6 +146,8 @@ class RecordingProxy:
                 except h11.RemoteProtocolError:
                     break
                 if event is h11.NEED_DATA or event is h11.PAUSED:
+                    break
+                if isinstance(event, h11.ConnectionClosed):
                     break
                 if isinstance(event, h11.Request):
                     current = CapturedRequest(

@@ -83,3 +83,8 @@ def nojs_server(
     yield process
     process.stop()
     db_factory.drop(url)
+
+
+# The conversation of the CLI's end-to-end tests (a report submitted with the CLI, the member
+# logged in) and raw access to the session server's database, for the follow-up page's tests.
+from tests.e2e.conftest import conversation, raw  # noqa: E402, F401

@@ -35,6 +35,8 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/"): [("/", None)],
     ("GET", "/report/{channel}"): [("/report/general", None), ("/report/nowhere", None)],
     ("POST", "/report/{channel}"): [("/report/general", {"text": "x"})],
+    ("GET", "/follow-up"): [("/follow-up", None)],
+    ("POST", "/follow-up"): [("/follow-up", {"code": "x"})],
     ("GET", "/static/{name}"): [("/static/nothing.js", None)],
     ("GET", "/bundle.json"): [("/bundle.json", None)],
     ("GET", "/api/v1/manifest"): [("/api/v1/manifest", None)],
@@ -139,7 +141,7 @@ def test_every_route_answers_with_the_security_headers_and_only_this_origin(
     statuses: set[int] = set()
     for (method, _), calls in WALK.items():
         for path, body in calls:
-            if path.startswith("/report/") and method == "POST":
+            if path.startswith(("/report/", "/follow-up")) and method == "POST":
                 response = pages_client.post(path, data=body)  # type: ignore[arg-type]
             else:
                 response = pages_client.request(method, path, json=body)
@@ -182,7 +184,9 @@ def test_without_a_bundle_the_pages_say_so_and_serve_no_script(
     with client_for(create_app(settings, database=database)) as http:
         landing = http.get("/")
         report = http.get("/report/general")
+        follow_up = http.get("/follow-up")
     assert landing.status_code == 200
     assert "not installed" in landing.text
-    assert report.status_code == 503
-    assert scan_html(report.text).scripts == []
+    for page in (report, follow_up):
+        assert page.status_code == 503
+        assert scan_html(page.text).scripts == []

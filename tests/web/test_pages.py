@@ -115,7 +115,14 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
         for q in channel.get("questions", []):  # type: ignore[attr-defined]
             allowed |= {q["label"], *q.get("options", [])}
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
-    for client, path in ((web, "/"), (web, "/report/general"), (sealed_web, "/report/general")):
+    pages = [
+        (web, "/"),
+        (web, "/report/general"),
+        (sealed_web, "/report/general"),
+        (web, "/follow-up"),
+        (sealed_web, "/follow-up"),
+    ]
+    for client, path in pages:
         parser = TextNodes()
         parser.feed(client.get(path).text)
         fingerprints = re.compile(r"^[0-9a-f]{4}(-[0-9a-f]{4}){9}$|^[0-9a-f]{8}( [0-9a-f]{8}){7}$")
@@ -124,9 +131,9 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
 
 
 def test_the_catalogue_has_every_key_the_scripts_and_templates_use() -> None:
-    script = (ASSETS / "page.js").read_text()
+    script = " ".join((ASSETS / name).read_text() for name in ("page.js", "followup.js", "ui.js"))
     used = set(re.findall(r'\bt\("([\w.]+)"', script))
-    for prefix in re.findall(r"t\(`([\w.]+)\.\$\{", script):
+    for prefix in re.findall(r"`([\w.]+)\.\$\{", script):
         assert any(k.startswith(prefix + ".") for k in t.strings), prefix
     templates = " ".join(p.read_text() for p in TEMPLATES.glob("*.html"))
     used |= set(re.findall(r"t\('([\w.]+)'", templates))
@@ -278,3 +285,16 @@ def test_sealing_slots_bound_how_many_reports_are_sealed_at_once() -> None:
     slots.release()
     slots.acquire()
     slots.release()
+
+
+@pytest.mark.parametrize(
+    ("path", "script_form"), [("/report/general", "report-form"), ("/follow-up", "login-form")]
+)
+def test_with_the_sealed_forms_on_only_a_browser_without_scripts_gets_a_form_that_posts_plainly(
+    sealed_web: httpx.Client, path: str, script_form: str
+) -> None:
+    page = sealed_web.get(path).text
+    assert re.search(rf'<form id="{script_form}"[^>]* hidden>', page), "shown before the script"
+    noscript = page.split("<noscript>", 1)[1].split("</noscript>", 1)[0]
+    assert '<form id="sealed-form" method="post"' in noscript
+    assert page.count('<form id="sealed-form"') == 1

@@ -209,10 +209,11 @@ def test_with_the_form_on_and_javascript_off_the_server_seals_a_case_the_member_
     # Playwright's text search skips <noscript>, so the notice is found by its id.
     expect(page.locator("#noscript-heading")).to_have_text(t("report.noscript.sealed.heading"))
     expect(page.locator("noscript section")).to_contain_text(t("report.noscript.sealed.tradeoff"))
-    page.fill("#q-where", f"Depot {canary}-where")
-    page.fill("#report-text", f"Invoices are being backdated. {canary}")
-    page.check("#exclude-bob")
-    page.click("#submit-button")
+    expect(page.locator("#report-form")).to_be_hidden()
+    page.fill("#sealed-q-where", f"Depot {canary}-where")
+    page.fill("#sealed-text", f"Invoices are being backdated. {canary}")
+    page.check("#sealed-exclude-bob")
+    page.click("#sealed-submit")
     code = page.locator("#follow-up-code")
     expect(code).to_be_visible()
     parse_code(code.text_content() or "")
@@ -242,6 +243,7 @@ def test_with_the_form_off_a_browser_without_javascript_is_told_what_to_do_inste
     expect(page.locator("#noscript-heading")).to_have_text(t("report.noscript.off.heading"))
     expect(page.locator("noscript section")).to_contain_text(t("report.noscript.off.cli"))
     expect(page.locator("#report-text")).to_be_hidden()
+    assert page.locator("#sealed-form").count() == 0
     page.close()
 
     answer = httpx.post(f"{server.url}/report/general", data={"text": canary, "answer.where": "x"})
@@ -303,7 +305,7 @@ def test_the_report_page_works_by_keyboard_alone_and_announces_errors_at_the_fie
     page.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/report/general"])
+@pytest.mark.parametrize("path", ["/", "/report/general", "/follow-up"])
 def test_the_pages_fit_a_320_pixel_screen_and_200_percent_zoom_without_web_fonts(
     server: ServerProcess, chromium: Chromium, path: str
 ) -> None:

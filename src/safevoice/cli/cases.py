@@ -29,7 +29,7 @@ from safevoice.cli.common import (
 )
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client import cleaning
-from safevoice.client.files import Attachment, download
+from safevoice.client.files import Attachment, download, upload_file
 from safevoice.client.reader import ReadCase, compare_with_seen, heads_to_state, read_case
 from safevoice.client.workflow import next_object, rekey_body
 from safevoice.clock import utcnow
@@ -224,21 +224,48 @@ def reply_command(
             "3-month feedback deadline)."
         ),
     ] = False,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(help="A file to attach, encrypted on this machine (repeatable)."),
+    ] = None,
     server: Server = None,
     key: KeyOption = None,
 ) -> None:
     """Write to the reporter: encrypted here, signed with your key, appended to the thread."""
+    files = list(attach or [])
+    for path in files:
+        if not path.is_file():
+            fail(f"There is no file {path} to attach.")
     text = read_secret_text(text_file, what="message to the reporter")
-    plaintext = message_plaintext(text)
+    message_plaintext(text)  # refuses an empty message before anything is sent
     context = logged_in(server)
     with context.api:
         opened = open_for_writing(context, case_id, key)
+        descriptors = [
+            upload_file(
+                context.api, path, case_id=case_id, start=partial(_start_upload, context, case_id)
+            )
+            for path in files
+        ]
         envelope = next_object(
-            opened.read, opened.detail, kind="message", plaintext=plaintext, keys=opened.keys
+            opened.read,
+            opened.detail,
+            kind="message",
+            keys=opened.keys,
+            plaintext=message_plaintext(text, attachments=descriptors),
         )
-        posted = context.api.post_case_object(case_id, envelope.to_json(), feedback=feedback)
+        posted = context.api.post_case_object(
+            case_id,
+            envelope.to_json(),
+            feedback=feedback,
+            uploads=[d["upload_id"] for d in descriptors],
+        )
     remember_head(context, case_id, "thread", posted.seq, posted.hash)
     console.print(f"Sent as message #{posted.seq} of case {case_id}.")
+
+
+def _start_upload(context: Context, case_id: str) -> str:
+    return context.api.start_upload(case_id).id
 
 
 @app.command("note")

@@ -154,6 +154,10 @@ Read it as a committee member:
     --key {DEMO_KEYS}/alice.key --pin {pin}
   {safevoice} cases list
   SAFEVOICE_PASSPHRASE={DEMO_PASSPHRASE} {safevoice} cases show CASE_ID
+  echo "Which warehouse?" | \
+    SAFEVOICE_PASSPHRASE={DEMO_PASSPHRASE} {safevoice} cases reply CASE_ID --text-file -
+
+Read the answer and reply as the reporter, with the follow-up code: {server}/follow-up
 """)
     if prepare_only:
         return

@@ -79,4 +79,5 @@ def post_case_object(
         envelope_json=body.envelope.model_dump(),
         now=now,
         feedback=body.feedback,
+        uploads=body.uploads,
     )

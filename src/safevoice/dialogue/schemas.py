@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from safevoice.cases.schemas import CaseObjectOut, WrappedKeyOut
-from safevoice.intake.schemas import ID_PATTERN, EnvelopeIn
+from safevoice.intake.schemas import ID_PATTERN, ChallengeOut, ChannelOut, EnvelopeIn, ManifestOut
 
 B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
 
@@ -61,3 +61,12 @@ class ReporterCaseView(BaseModel):
     case: ReporterCaseInfo
     objects: list[CaseObjectOut]
     wrapped_keys: list[WrappedKeyOut]
+
+
+class FollowUpPageData(BaseModel):
+    """What the follow-up page embeds for its script: the signed manifest to verify, a
+    reporter-login challenge, and the channels' questions (to label a report's answers)."""
+
+    manifest: ManifestOut
+    challenge: ChallengeOut
+    channels: list[ChannelOut]

@@ -95,7 +95,8 @@ def login_penalty(session: Session, *, now: datetime) -> int:
     return min(MAX_PENALTY, 1 + int(math.log2(failures / FAILURES_BEFORE_PENALTY)))
 
 
-def _count_failure(session: Session, now: datetime) -> None:
+def count_login_failure(session: Session, now: datetime) -> None:
+    """Count a failed reporter login towards the difficulty of the next challenges."""
     window = _window(now)
     updated = session.execute(
         update(LoginFailureWindow)
@@ -145,7 +146,7 @@ def reporter_login(
     with database.unit_of_work() as session:
         spend_challenge(session, challenge)
         # Looked up whatever the signature said, so both failures take the same work.
-        case_id = session.scalar(select(Case.id).where(Case.sign_key == sign_key))
+        case_id = case_of_reporter(session, sign_key)
         if signed and case_id is not None:
             session.add(
                 LoginSession(
@@ -156,10 +157,15 @@ def reporter_login(
                 )
             )
         else:
-            _count_failure(session, now)
+            count_login_failure(session, now)
     if not signed or case_id is None:
         raise Unauthorized(REPORTER_LOGIN_FAILED)
     return ReporterTokenOut(token=token, expires_at=now + REPORTER_SESSION)
+
+
+def case_of_reporter(session: Session, sign_key: bytes) -> str | None:
+    """The case whose reporter holds this signing key (every case has its own code)."""
+    return session.scalar(select(Case.id).where(Case.sign_key == sign_key))
 
 
 def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:

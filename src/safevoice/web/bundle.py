@@ -13,9 +13,11 @@ with it (``safevoice.web.verify``).
 
 The worker is one self-contained file (libsodium.js, SafeVoice's crypto module and the worker
 code, in that order), so that opening the page and sending a report takes four sequential
-request waves: the page, its script and style, the worker, the submission. The build links the
-modules by plain text rules that the sources keep (each says so at its top) and refuses to build
-if a rule does not hold, for example after a libsodium.js update changes its module layout.
+request waves: the page, its script and style, the worker, the submission. Each page has one
+script (the report page ``page.js``, the follow-up page ``followup.js``), with the pages' shared
+helpers (``ui.js``) built in front of it. The build links the modules by plain text rules that
+the sources keep (each says so at its top) and refuses to build if a rule does not hold, for
+example after a libsodium.js update changes its module layout.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ ASSETS = Path(__file__).with_name("assets")
 WRAPPERS_PACKAGE = "libsodium-wrappers-sumo"
 SUMO_PACKAGE = "libsodium-sumo"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# The page scripts' one import: the shared helpers of ui.js, which the build puts in front.
+UI_IMPORT = re.compile(r'^import \{[^}]*\} from "\./ui\.js";\n', re.MULTILINE)
+PAGE_SCRIPTS = {"page": "page.js", "followup": "followup.js"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class Bundle:
     pin: str
     csp: str
     page_script: str
+    followup_script: str
     worker_script: str
     stylesheet: str
     files: dict[str, BundleFile]
@@ -71,7 +77,7 @@ class Bundle:
 
     @property
     def scripts(self) -> tuple[str, ...]:
-        return (self.page_script, self.worker_script)
+        return (self.page_script, self.followup_script, self.worker_script)
 
 
 def sha256(data: bytes) -> str:
@@ -191,30 +197,40 @@ def _worker_source(pin: str, node_modules: Path) -> tuple[bytes, str]:
     return text.encode("utf-8"), version
 
 
+def _page_source(name: str, worker_name: str) -> bytes:
+    """A page script with the shared helpers in front and the bundled worker's name."""
+    text = _replace_once(
+        (ASSETS / name).read_text(encoding="utf-8"),
+        '"./worker.js"',
+        f'"./{worker_name}"',
+        where=name,
+    )
+    if len(UI_IMPORT.findall(text)) != 1:
+        raise ConfigError(f"Cannot build the bundle: {name} must import ui.js exactly once.")
+    ui = _own_module((ASSETS / "ui.js").read_text(encoding="utf-8"), name="ui.js")
+    page = _own_module(UI_IMPORT.sub("", text), name=name)
+    return f"{ui}\n{page}".encode()
+
+
 def build(*, pin: str, out: Path, node_modules: Path) -> Bundle:
     """Write a bundle for ``pin`` into ``out`` (replacing an earlier bundle there)."""
     pin = parse_fingerprint(pin)
     worker, libsodium_version = _worker_source(pin, node_modules)
     worker_name = _hashed_name("worker", ".js", worker)
-    page_text = _replace_once(
-        (ASSETS / "page.js").read_text(encoding="utf-8"),
-        '"./worker.js"',
-        f'"./{worker_name}"',
-        where="page.js",
-    )
-    page = _own_module(page_text, name="page.js").encode("utf-8")
     style = (ASSETS / "style.css").read_bytes()
     files = {
         worker_name: worker,
-        _hashed_name("page", ".js", page): page,
         _hashed_name("style", ".css", style): style,
     }
+    for stem, source in PAGE_SCRIPTS.items():
+        script = _page_source(source, worker_name)
+        files[_hashed_name(stem, ".js", script)] = script
     names = {name.split(".")[0]: STATIC_PREFIX + name for name in files}
     record: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "pin": pin,
         "csp": PAGE_CSP,
-        "scripts": [names["page"]],
+        "scripts": [names[stem] for stem in PAGE_SCRIPTS],
         "workers": [names["worker"]],
         "styles": [names["style"]],
         "files": {
@@ -281,12 +297,19 @@ def load(folder: Path) -> Bundle:
             gzipped=gzipped,
             content_type=CONTENT_TYPES[Path(name).suffix],
         )
+    scripts = {url.removeprefix(STATIC_PREFIX).split(".")[0]: url for url in record["scripts"]}
+    if set(scripts) != set(PAGE_SCRIPTS):
+        raise ConfigError(
+            "The page bundle was built for another version of SafeVoice (its scripts differ); "
+            "build it again with `safevoice web build`."
+        )
     return Bundle(
         folder=folder,
         record=record_bytes,
         pin=parse_fingerprint(record["pin"]),
         csp=record["csp"],
-        page_script=record["scripts"][0],
+        page_script=scripts["page"],
+        followup_script=scripts["followup"],
         worker_script=record["workers"][0],
         stylesheet=record["styles"][0],
         files=files,

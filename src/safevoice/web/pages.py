@@ -1,4 +1,5 @@
-"""The reporter pages: start page, report form, the server-sealed form, the bundle's files.
+"""The reporter pages: start page, report form, follow-up page, the server-sealed forms, the
+bundle's files.
 
 Routes only translate HTTP to service calls and templates. Pages are server-rendered with every
 string from the translation catalogue; the report page embeds what its script needs (the intake
@@ -6,9 +7,13 @@ data and the script's strings) as non-executed JSON blocks, so opening the page 
 report takes four sequential request waves. Every page and bundle file carries ``PAGE_CSP``;
 nothing sets a cookie; everything is ``no-store``.
 
-The no-JavaScript form (``POST /report/{channel}``) is refused unless the operator turned it on.
-Its body is read here, in memory, up to a small limit, and parsed as a URL-encoded form without
-python-multipart, so no part of it can be spooled to a temporary file.
+The follow-up page embeds the signed manifest, a reporter-login challenge and the channels'
+questions; its script logs in with the code and reads the thread entirely in the browser.
+
+The no-JavaScript forms (``POST /report/{channel}`` and ``POST /follow-up``) are refused unless
+the operator turned them on. Their bodies are read here, in memory, up to a small limit, and
+parsed as URL-encoded forms without python-multipart, so no part of them (and never a file) can
+be spooled to a temporary file.
 """
 
 from __future__ import annotations
@@ -24,15 +29,36 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from safevoice.client.reader import ReadObject
+from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
-from safevoice.errors import BadRequest, NotFound, SafeVoiceError, TooLarge, Unavailable
+from safevoice.dialogue import sealed as sealed_follow_up
+from safevoice.dialogue import service as dialogue
+from safevoice.dialogue.schemas import FollowUpPageData
+from safevoice.errors import (
+    BadCode,
+    BadRequest,
+    CryptoError,
+    NotFound,
+    SafeVoiceError,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
-from safevoice.intake.schemas import IntakeOut
+from safevoice.intake.schemas import ChannelOut, IntakeOut
 from safevoice.settings import Settings
 from safevoice.web.bundle import Bundle, format_digest
-from safevoice.web.deps import DatabaseDep, NowDep, SessionDep, SettingsDep, SnapshotDep
+from safevoice.web.deps import (
+    DatabaseDep,
+    NowDep,
+    ReaderDep,
+    SessionDep,
+    SettingsDep,
+    SnapshotDep,
+)
 from safevoice.web.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
@@ -209,6 +235,198 @@ async def report_sealed(
     return pages.render(
         "sealed_code.html", code=answer.code, received_on=answer.received_on.isoformat()
     )
+
+
+@router.get("/follow-up", response_class=HTMLResponse)
+def follow_up_page(
+    pages: PagesDep,
+    reader: ReaderDep,
+    snap: SnapshotDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> HTMLResponse:
+    """The follow-up page: log in with the code, read the thread, answer (in the browser)."""
+    if pages.bundle is None:
+        return pages.message(503, "message.unavailable.heading", "pages.missing")
+    snap.require_manifest()
+    signed = snap.signed_manifest
+    assert signed is not None  # noqa: S101 - require_manifest() above guarantees it
+    data = FollowUpPageData.model_validate(
+        {
+            "manifest": signed.to_json(),
+            "challenge": intake.issue_challenge(
+                snap,
+                purpose="reporter-login",
+                now=now,
+                ttl_seconds=settings.challenge_ttl_seconds,
+                extra_difficulty=dialogue.login_penalty(reader, now=now),
+            ),
+            "channels": [c.model_dump() for c in intake.list_channels(reader)],
+        }
+    )
+    return pages.render(
+        "followup.html",
+        nojs=settings.nojs_enabled,
+        with_reply=False,
+        max_text=sealed.MAX_TEXT_CHARS,
+        js_strings=pages.catalogue.script_strings(),
+        follow_up=data.model_dump(mode="json"),
+    )
+
+
+@router.post("/follow-up", response_class=HTMLResponse)
+async def follow_up_sealed(
+    request: Request,
+    pages: PagesDep,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> HTMLResponse:
+    """The no-JavaScript follow-up: the server opens the case with the code and seals the
+    answer (only where the operator allows)."""
+    if not settings.nojs_enabled:
+        return pages.message(
+            403,
+            "message.sealed_off.heading",
+            "message.sealed_follow_off.text",
+            "message.sealed_follow_off.how",
+        )
+    try:
+        form = sealed_follow_up.parse_form(await _read_form(request))
+        thread = await run_in_threadpool(
+            sealed_follow_up.follow_up, database, snap, pages.slots, form=form, now=now
+        )
+        with database.session(write=False) as session:
+            channels = intake.list_channels(session)
+    except TooLarge:
+        return pages.message(413, "message.too_large.heading", "message.too_large.text")
+    except BadCode:
+        return pages.message(400, "message.typo.heading", "message.typo.text")
+    except sealed_follow_up.EmptyReply:
+        return pages.message(400, "message.empty_reply.heading", "message.empty_reply.text")
+    except Unauthorized:
+        return pages.message(401, "message.wrong_code.heading", "message.wrong_code.text")
+    except Unavailable:
+        return pages.message(503, "message.unavailable.heading", "message.unavailable.text")
+    except (NotFound, CryptoError):
+        return pages.message(400, "message.error.heading", "message.error.text")
+    except SafeVoiceError:
+        return pages.message(
+            400, "message.bad_form.heading", "message.bad_form.text", "message.back"
+        )
+    return pages.render(
+        "followup_sealed.html",
+        with_reply=True,
+        max_text=sealed.MAX_TEXT_CHARS,
+        **_sealed_thread(pages.catalogue, thread, channels),
+    )
+
+
+def _size(t: Catalogue, size: int) -> str:
+    if size < 1024:
+        return t("js.size.bytes", n=size)
+    if size < 1024 * 1024:
+        return t("js.size.kib", n=f"{size / 1024:.1f}")
+    return t("js.size.mib", n=f"{size / (1024 * 1024):.1f}")
+
+
+def _word(t: Catalogue, prefix: str, value: object) -> str:
+    """The catalogue's word for a status or outcome; an unknown one is shown as it is."""
+    key = f"{prefix}{value}"
+    return t(key) if key in t.strings else str(value)
+
+
+def _heading(t: Catalogue, o: ReadObject) -> str:
+    if o.kind == "report":
+        return t("js.follow.kind.report")
+    if o.kind == "status":
+        status = _word(t, "js.status.", o.body.get("status"))
+        outcome = o.body.get("outcome")
+        if outcome:
+            outcome_word = _word(t, "js.outcome.", outcome)
+            return t("js.follow.kind.status_outcome", status=status, outcome=outcome_word)
+        return t("js.follow.kind.status", status=status)
+    if o.kind == "epoch":
+        return t("js.follow.kind.epoch")
+    return t("js.follow.kind.message")
+
+
+def _files(t: Catalogue, o: ReadObject) -> list[str]:
+    described = o.body.get("attachments") if o.verified else None
+    files = []
+    for item in described if isinstance(described, list) else []:
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("size"), int)
+        ):
+            files.append(t("js.files.item", name=item["name"], size=_size(t, item["size"])))
+        else:
+            files.append(t("js.follow.file_malformed"))
+    return files
+
+
+def _sealed_thread(
+    t: Catalogue, thread: sealed_follow_up.SealedThread, channels: list[ChannelOut]
+) -> dict[str, Any]:
+    """What the server-sealed thread page shows, every word from the catalogue."""
+    case, read = thread.view.case, thread.read
+    labels = {q.id: q.label for c in channels for q in c.questionnaire}
+    acknowledged = any(
+        o.kind == "status" and o.verified and o.body.get("status") == "acknowledged"
+        for o in read.thread()
+    )
+    facts = [
+        (t("js.follow.facts.status"), _word(t, "js.status.", case.status)),
+        (t("js.follow.facts.received"), case.received_on.isoformat()),
+    ]
+    if case.acknowledged_on is not None and acknowledged:
+        facts.append((t("js.follow.facts.acknowledged"), case.acknowledged_on.isoformat()))
+    else:
+        facts.append((t("js.follow.facts.ack_due"), case.ack_due_on.isoformat()))
+    if case.closed_on is not None:
+        facts.append((t("js.follow.facts.closed"), case.closed_on.isoformat()))
+    else:
+        facts.append((t("js.follow.facts.feedback_due"), case.feedback_due_on.isoformat()))
+    items = []
+    for o in read.thread():
+        if o.sender == REPORTER:
+            sender = t("js.follow.from_you")
+        else:
+            kind, _, ident = o.sender.partition(":")
+            member = thread.manifest.member(ident) if kind == "member" else None
+            sender = (
+                t("js.follow.from_member", name=member.name)
+                if member is not None
+                else t("js.follow.from_unknown")
+            )
+        answers = read.report.answers if o.kind == "report" and read.report is not None else {}
+        items.append(
+            {
+                "seq": o.seq,
+                "kind": o.kind,
+                "mine": o.sender == REPORTER,
+                "verified": o.verified,
+                "heading": _heading(t, o),
+                "meta": t("js.follow.meta", n=o.seq, **{"from": sender}),
+                "text": o.text if o.kind != "epoch" else None,
+                "explained": t("js.follow.epoch_explained") if o.kind == "epoch" else "",
+                "answers": [(labels.get(k, k), str(v)) for k, v in answers.items()],
+                "files": _files(t, o),
+            }
+        )
+    return {
+        "facts": facts,
+        "ack_advice": ""
+        if acknowledged
+        else t("js.follow.ack_advice", day=case.ack_due_on.isoformat()),
+        "problems": bool(read.problems),
+        "unsigned_ack": case.acknowledged_on is not None and not acknowledged,
+        "items": items,
+        "sent": thread.sent,
+        "busy": thread.busy,
+    }
 
 
 def _accepts_gzip(header: str) -> bool:

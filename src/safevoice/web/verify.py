@@ -3,8 +3,9 @@
 Given only the server's address and the bundle hash the organisation published, it fetches the
 bundle record and checks that its SHA-256 is that hash; then that every file the record lists is
 served byte for byte (compressed and uncompressed) with the recorded Content-Security-Policy;
-and that every reporter page is served with that policy, runs no script but the recorded ones
-(no inline script, no event-handler attribute) and refers to no other origin.
+and that every reporter page (the start page, the follow-up page and each channel's report
+page) is served with that policy, runs no script but the recorded ones (no inline script, no
+event-handler attribute) and refers to no other origin.
 
 What this shows is what the server sent to this client at this moment. A server can tell
 clients apart and serve another page to someone else; SECURITY.md says so.
@@ -168,6 +169,7 @@ def verify(url: str, bundle_hash: str, *, proxy: str | None = None) -> Report:
         channels = http.get("/api/v1/channels")
         names = [c["name"] for c in channels.json()] if channels.status_code == 200 else []
         report.check(bool(names), "the server lists its channels")
-        for path in ["/", *(f"/report/{quote(name, safe='')}" for name in names)]:
+        pages = ["/", "/follow-up", *(f"/report/{quote(name, safe='')}" for name in names)]
+        for path in pages:
             _check_page(report, http, path, record)
     return report

@@ -434,6 +434,11 @@ export function createCrypto(sodium, options = {}) {
     return manifest.codeKdf.reduce((best, k) => (k.version > best.version ? k : best));
   }
 
+  // The derivation for an existing code: the manifest entry of the code's own version.
+  function codeKdfFor(manifest, version) {
+    return manifest.codeKdf.find((k) => k.version === version) || null;
+  }
+
   function receiptKey(manifest) {
     return manifest.auditKeys.reduce((best, k) => (k.fromSeq > best.fromSeq ? k : best)).key;
   }
@@ -464,6 +469,14 @@ export function createCrypto(sodium, options = {}) {
     return displayCode(body + checksum(body));
   }
 
+  // A mistyped code (protocol 4.2): `detail` says which rule it breaks, so a page can say so
+  // in its own words. Nothing is derived or sent for a code that fails here.
+  function codeTypo(detail, message) {
+    const error = new SafeVoiceCryptoError("code", message);
+    error.detail = detail;
+    throw error;
+  }
+
   function parseCode(text) {
     let cleaned = "";
     for (const ch of String(text).toUpperCase()) {
@@ -471,16 +484,16 @@ export function createCrypto(sodium, options = {}) {
       cleaned += CONFUSABLE[ch] || ch;
     }
     if (cleaned.length !== CODE_CHARS) {
-      fail("code", `A follow-up code has ${CODE_CHARS} characters in five groups.`);
+      codeTypo("length", `A follow-up code has ${CODE_CHARS} characters in five groups.`);
     }
     if ([...cleaned].some((ch) => !ALPHABET.includes(ch))) {
-      fail("code", "The follow-up code contains a character that codes never use.");
+      codeTypo("character", "The follow-up code contains a character that codes never use.");
     }
     if (cleaned[0] === ALPHABET[0]) {
-      fail("code", "The follow-up code does not start like a SafeVoice code.");
+      codeTypo("start", "The follow-up code does not start like a SafeVoice code.");
     }
     if (checksum(cleaned.slice(0, -2)) !== cleaned.slice(-2)) {
-      fail("code", "The follow-up code has a typo; please compare it character by character.");
+      codeTypo("checksum", "The follow-up code has a typo; please compare it character by character.");
     }
     return { canonical: cleaned, version: ALPHABET.indexOf(cleaned[0]) };
   }
@@ -725,7 +738,20 @@ export function createCrypto(sodium, options = {}) {
     return [caseId, u32(manifestVersion), ...sorted];
   }
 
-  function createCase(manifest, reporter, { channel, text, answers = {}, exclude = [] }) {
+  // 16 random bytes whose base64url form does not start with "-" (protocol 5.1): the server
+  // refuses such ids, because a case id must never read as a command-line option.
+  function newCaseId() {
+    for (;;) {
+      const caseId = randomBytes(16);
+      if (caseId[0] >> 2 !== 62) return caseId;
+    }
+  }
+
+  function createCase(
+    manifest,
+    reporter,
+    { channel, text, answers = {}, exclude = [], attachments = [], caseId = null },
+  ) {
     const excluded = new Set(exclude);
     if ([...excluded].some((id) => !manifest.members.some((m) => m.id === id))) {
       fail("request", "You asked to exclude someone who is not on the committee.");
@@ -738,7 +764,7 @@ export function createCrypto(sodium, options = {}) {
     const labels = recipients.map((m) => memberLabel(m.id));
     if (manifest.archive) labels.push(`archive:${manifest.archive.id}`);
 
-    const caseId = randomBytes(16);
+    if (caseId === null) caseId = newCaseId();
     const keys = { thread: randomBytes(32), committee: randomBytes(32) };
     const recipientsSig = sign(
       reporter.signSeed,
@@ -757,7 +783,7 @@ export function createCrypto(sodium, options = {}) {
         manifest_version: manifest.version,
         sig: b64e(recipientsSig),
       },
-      attachments: [],
+      attachments,
     };
     const plaintext = canonicalJson(body);
     if (plaintext.length > MAX_PLAINTEXT) fail("too_large", "The report is too long.");
@@ -788,9 +814,10 @@ export function createCrypto(sodium, options = {}) {
     return { caseId, keys, report, wrapped };
   }
 
-  // The `case` member of POST /api/v1/cases (protocol 11.5.5).
-  function submissionCase(newCase, channel, reporter) {
-    return {
+  // The `case` member of POST /api/v1/cases (protocol 11.5.5); `uploads` names the files whose
+  // descriptors the report carries, so the server binds them to the new case.
+  function submissionCase(newCase, channel, reporter, uploads = []) {
+    const body = {
       id: b64e(newCase.caseId),
       channel,
       reporter: { reply_key: b64e(reporter.replyPublic), sign_key: b64e(reporter.signPublic) },
@@ -799,11 +826,394 @@ export function createCrypto(sodium, options = {}) {
         .sort()
         .map((label) => ({ recipient: label, sealed: b64e(newCase.wrapped[label]) })),
     };
+    // Without files the request stays exactly what it was before attachments existed.
+    if (uploads.length) body.uploads = uploads;
+    return body;
   }
 
-  function messagePlaintext(text) {
+  function messagePlaintext(text, attachments = []) {
     if (!text.trim()) fail("request", "The message is empty.");
-    return canonicalJson({ format: MESSAGE_FORMAT, text, attachments: [] });
+    return canonicalJson({ format: MESSAGE_FORMAT, text, attachments });
+  }
+
+  // --- attachments: secretstream in fixed chunks (src/safevoice/crypto/stream.py) ---
+  //
+  // Each file has its own key and stream header, carried only inside the encrypted report or
+  // message. Every chunk but the last holds exactly FILE_CHUNK_PLAINTEXT bytes; the last holds
+  // the rest, padded with sodium_pad to a full chunk and tagged FINAL, so every stored chunk has
+  // the same size. Each chunk's associated data names the file (its upload id) and position.
+
+  const FILE_CHUNK_PLAINTEXT = 1024 * 1024;
+  const FILE_CHUNK_CIPHERTEXT =
+    FILE_CHUNK_PLAINTEXT + sodium.crypto_secretstream_xchacha20poly1305_ABYTES;
+  const FILE_CHUNK_CONTEXT = "safevoice-file-chunk-v1";
+  const TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+  const TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+
+  function fileChunkCount(size) {
+    return Math.floor(size / FILE_CHUNK_PLAINTEXT) + 1;
+  }
+
+  function fileChunkAd(fileId, index) {
+    return lp(FILE_CHUNK_CONTEXT, fileId, u32(index));
+  }
+
+  // The push side: call push(plaintext, last) once per chunk, in order.
+  function createFileEncryptor(fileId, key = randomBytes(32)) {
+    const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(key);
+    let done = 0;
+    return {
+      key,
+      header,
+      get chunksDone() {
+        return done;
+      },
+      push(plaintext, last) {
+        let data = plaintext;
+        if (last) {
+          if (plaintext.length >= FILE_CHUNK_PLAINTEXT) {
+            fail("request", "The last chunk holds less than a full chunk of the file.");
+          }
+          data = sodium.pad(plaintext, FILE_CHUNK_PLAINTEXT);
+        } else if (plaintext.length !== FILE_CHUNK_PLAINTEXT) {
+          fail("request", "Every chunk but the last holds exactly one full chunk of the file.");
+        }
+        const chunk = sodium.crypto_secretstream_xchacha20poly1305_push(
+          state,
+          data,
+          fileChunkAd(fileId, done),
+          last ? TAG_FINAL : TAG_MESSAGE,
+        );
+        if (data !== plaintext) data.fill(0);
+        done += 1;
+        return chunk;
+      },
+    };
+  }
+
+  // The pull side: feed the chunks in order; the last must carry the FINAL tag.
+  function createFileDecryptor(fileId, key, header, chunks) {
+    if (key.length !== 32 || header.length !== 24) {
+      fail("verification", "The attachment's key is malformed.");
+    }
+    const state = sodium.crypto_secretstream_xchacha20poly1305_init_pull(header, key);
+    let index = 0;
+    let finished = false;
+    return {
+      get finished() {
+        return finished;
+      },
+      update(chunk) {
+        if (finished) fail("verification", "The attachment has chunks after its end.");
+        if (chunk.length !== FILE_CHUNK_CIPHERTEXT) {
+          fail("verification", `Chunk ${index} of the attachment has the wrong size.`);
+        }
+        let pulled = false;
+        try {
+          pulled = sodium.crypto_secretstream_xchacha20poly1305_pull(
+            state,
+            chunk,
+            fileChunkAd(fileId, index),
+          );
+        } catch {
+          pulled = false;
+        }
+        if (!pulled) {
+          fail("verification", `Chunk ${index} of the attachment was altered, replayed or reordered.`);
+        }
+        index += 1;
+        const last = index === chunks;
+        if ((pulled.tag === TAG_FINAL) !== last) {
+          fail("verification", "The attachment was cut short or extended.");
+        }
+        if (!last) return pulled.message;
+        finished = true;
+        try {
+          return sodium.unpad(pulled.message, FILE_CHUNK_PLAINTEXT);
+        } catch {
+          return fail("verification", "The attachment's padding is invalid.");
+        }
+      },
+    };
+  }
+
+  // What the report or message says about a file (the descriptor of client/files.py). Only
+  // what a reader shows is checked here: name, type, size and a consistent chunk count.
+  function parseAttachment(data) {
+    if (
+      !data ||
+      typeof data !== "object" ||
+      typeof data.name !== "string" ||
+      typeof data.type !== "string" ||
+      !isInteger(data.size) ||
+      data.size < 0 ||
+      !isInteger(data.chunks) ||
+      data.chunks !== fileChunkCount(data.size) ||
+      typeof data.upload_id !== "string"
+    ) {
+      fail("verification", "An attachment's description is malformed.");
+    }
+    b64d(data.key, 32, "file key");
+    b64d(data.header, 24, "stream header");
+    return { name: data.name, type: data.type, size: data.size };
+  }
+
+  // --- reading the thread as the reporter (client/reader.py, read_as_reporter) ---
+  //
+  // Nothing the server says is trusted: the thread key must come out of a wrapped key that
+  // opens with the reply key derived from the code and names this case, epoch and "reporter";
+  // earlier epochs' thread keys come from the current epoch's record, signed by a member of
+  // the verified manifest; each object is checked for its position, its link to the one
+  // before, its sender's signature (members from the manifest, the reporter from inside the
+  // report) and its key commitment. Problems come back as codes (with the position they were
+  // found at) for the page to explain; objects that fail are kept and marked, never skipped.
+
+  const EPOCH_FORMAT = "safevoice-epoch-v1";
+
+  function problemAt(code, seq = null, expected = null) {
+    return { code, seq, expected };
+  }
+
+  function jsonOf(plaintext) {
+    return JSON.parse(strictDecoder.decode(plaintext));
+  }
+
+  // Failures of a signed object's own content (not of this code): bad bytes, bad UTF-8, bad JSON.
+  function unreadable(error) {
+    return (
+      error instanceof SafeVoiceCryptoError ||
+      error instanceof SyntaxError ||
+      error instanceof TypeError
+    );
+  }
+
+  function senderKey(sender, report, manifest) {
+    if (sender === REPORTER) return report ? report.signKey : null;
+    const colon = sender.indexOf(":");
+    if (colon < 0 || sender.slice(0, colon) !== "member") return null;
+    const found = manifest.members.find((m) => m.id === sender.slice(colon + 1));
+    return found ? found.signKey : null;
+  }
+
+  function memberName(sender, manifest) {
+    const colon = sender.indexOf(":");
+    if (colon < 0 || sender.slice(0, colon) !== "member") return null;
+    const found = manifest.members.find((m) => m.id === sender.slice(colon + 1));
+    return found ? found.name : null;
+  }
+
+  function parseReport(plaintext, caseId) {
+    let report;
+    let sig;
+    try {
+      const data = jsonOf(plaintext);
+      if (data.format !== REPORT_FORMAT) fail("envelope", "The report has an unknown format.");
+      const labels = data.recipients.labels;
+      if (
+        typeof data.channel !== "string" ||
+        typeof data.text !== "string" ||
+        !data.answers ||
+        typeof data.answers !== "object" ||
+        Array.isArray(data.answers) ||
+        !Array.isArray(labels) ||
+        !labels.every((l) => typeof l === "string") ||
+        !isInteger(data.recipients.manifest_version)
+      ) {
+        fail("envelope", "The report inside the envelope is malformed.");
+      }
+      report = {
+        channel: data.channel,
+        text: data.text,
+        answers: data.answers,
+        replyKey: b64d(data.reply_key, 32, "reply key"),
+        signKey: b64d(data.sign_key, 32, "signing key"),
+        recipients: labels,
+        manifestVersion: data.recipients.manifest_version,
+        attachments: Array.isArray(data.attachments) ? data.attachments : [],
+      };
+      sig = b64d(data.recipients.sig, 64, "recipient signature");
+    } catch {
+      return fail("envelope", "The report inside the envelope is malformed.");
+    }
+    const fields = recipientsFields(caseId, report.manifestVersion, report.recipients);
+    if (!verifies(report.signKey, sig, RECIPIENTS_CONTEXT, ...fields)) {
+      fail("signature", "The reporter's recipient list is not signed correctly.");
+    }
+    return report;
+  }
+
+  // The thread key of every epoch, from the current epoch's record; and who that record
+  // gave keys to.
+  function epochThreadKeys(items, epoch, threadKey, manifest) {
+    const byEpoch = new Map([[epoch, threadKey]]);
+    if (epoch === 0) return { byEpoch, labels: [], problems: [] };
+    for (const item of items) {
+      const raw = item.envelope || {};
+      if (raw.kind !== "epoch" || raw.epoch !== epoch) continue;
+      let record;
+      try {
+        const env = envelopeFromJson(raw);
+        const key = senderKey(env.sender, null, manifest);
+        if (!key) return { byEpoch, labels: [], problems: [problemAt("epoch_sender")] };
+        record = jsonOf(openEnvelope(threadKey, env, key));
+        if (record.format !== EPOCH_FORMAT || record.epoch !== epoch) {
+          fail("envelope", "The epoch record does not describe this epoch.");
+        }
+        const labels = record.recipients;
+        if (
+          !Array.isArray(labels) ||
+          !labels.every((l) => typeof l === "string") ||
+          typeof record.committee_keys !== "string"
+        ) {
+          fail("envelope", "The epoch record is malformed.");
+        }
+        b64d(record.committee_keys, null, "key history");
+        const earlier = new Map();
+        for (const [e, k] of Object.entries(record.thread_keys)) {
+          if (!/^\d+$/.test(e)) fail("envelope", "The epoch record is malformed.");
+          earlier.set(Number(e), b64d(k, 32, "key"));
+        }
+        for (const [e, k] of earlier) byEpoch.set(e, k);
+      } catch (error) {
+        if (!unreadable(error)) throw error;
+        return { byEpoch, labels: [], problems: [problemAt("epoch_invalid")] };
+      }
+      return { byEpoch, labels: record.recipients, problems: [] };
+    }
+    return { byEpoch, labels: [], problems: [problemAt("epoch_missing")] };
+  }
+
+  function positionProblem(env, listedSeq, caseId, expected, prev, epoch) {
+    if (!equalBytes(env.caseId, caseId) || chainOf(env.kind) !== "thread" || env.seq !== listedSeq) {
+      return "moved";
+    }
+    if (env.seq < expected) return "replayed";
+    if (env.seq !== expected) return "missing_before";
+    if (!equalBytes(env.prev, prev)) return "reordered";
+    if ((env.kind === "report") !== (env.seq === 0)) return "not_report";
+    if (env.epoch > epoch) return "future_epoch";
+    return null;
+  }
+
+  function openReportInto(read, env, key, caseId) {
+    let report;
+    try {
+      const plaintext = decryptEnvelope(key, env);
+      report = parseReport(plaintext, caseId);
+    } catch (error) {
+      if (!(error instanceof SafeVoiceCryptoError)) throw error;
+      const found = { envelope: "malformed", signature: "bad_signature" }[error.reason];
+      read.problem = read.problem || found || "undecryptable";
+      return null;
+    }
+    if (!verifies(report.signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+      read.problem = read.problem || "bad_signature";
+      return null;
+    }
+    read.body = { text: report.text, answers: report.answers, attachments: report.attachments };
+    read.verified = read.problem === null;
+    return report;
+  }
+
+  function openObjectInto(read, env, key, report, manifest) {
+    const signKey = senderKey(env.sender, report, manifest);
+    if (!signKey) {
+      read.problem = read.problem || "unknown_sender";
+      return;
+    }
+    if (!verifies(signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+      read.problem = read.problem || "bad_signature";
+      return;
+    }
+    try {
+      const body = jsonOf(decryptEnvelope(key, env));
+      read.body = body && typeof body === "object" && !Array.isArray(body) ? body : {};
+      read.verified = read.problem === null;
+    } catch (error) {
+      if (!unreadable(error)) throw error;
+      read.problem = read.problem || "undecryptable";
+    }
+  }
+
+  // Read the reporter's view (GET /api/v1/reporter/case) with the keys derived from the code.
+  // Throws only when the thread cannot be opened at all (no wrapped key for this code).
+  function readThread(view, reporter, manifest) {
+    const caseId = b64d(view.case.id, 16, "case id");
+    const epoch = view.case.epoch;
+    if (!isInteger(epoch) || epoch < 0) fail("verification", "The case has a malformed epoch.");
+    const wrapped = view.wrapped_keys.find((w) => w.epoch === epoch && w.recipient === REPORTER);
+    if (!wrapped) fail("no_key", "The server sent no key for you for this case.");
+    const current = unwrapCaseKeys(reporter.replySecret, b64d(wrapped.sealed, null, "wrapped key"), {
+      caseId,
+      epoch,
+      recipient: REPORTER,
+    });
+    const items = view.objects.filter((o) => o.chain === "thread").sort((a, b) => a.seq - b.seq);
+    const { byEpoch, labels, problems } = epochThreadKeys(items, epoch, current.thread, manifest);
+    const objects = [];
+    let report = null;
+    let prev = GENESIS;
+    let expected = 0;
+    for (const item of items) {
+      let env;
+      try {
+        env = envelopeFromJson(item.envelope);
+      } catch (error) {
+        if (!(error instanceof SafeVoiceCryptoError)) throw error;
+        problems.push(problemAt("malformed", item.seq));
+        continue;
+      }
+      // `seq` is where the server listed the object, which is where the reader shows it (and
+      // where a problem is reported); the position the object itself claims is checked above.
+      const read = {
+        seq: item.seq,
+        kind: env.kind,
+        sender: env.sender,
+        senderName: memberName(env.sender, manifest),
+        epoch: env.epoch,
+        verified: false,
+        hash: transcriptHash(env),
+        body: {},
+        problem: positionProblem(env, item.seq, caseId, expected, prev, epoch),
+      };
+      objects.push(read);
+      const key = byEpoch.get(env.epoch);
+      if (!key) {
+        read.problem = read.problem || "no_key_for_part";
+      } else if (env.kind === "report") {
+        report = openReportInto(read, env, key, caseId) || report;
+      } else {
+        openObjectInto(read, env, key, report, manifest);
+      }
+      if (read.problem) {
+        const before = read.problem === "missing_before" ? expected : null;
+        problems.push(problemAt(read.problem, read.seq, before));
+      }
+      prev = read.hash;
+      expected = env.seq + 1;
+    }
+    if (report && labels.length) {
+      const chosen = new Set([...report.recipients, REPORTER]);
+      if (!labels.every((label) => chosen.has(label))) problems.push(problemAt("epoch_outsider"));
+    }
+    if (report && !equalBytes(report.signKey, reporter.signPublic)) {
+      problems.push(problemAt("not_yours"));
+    }
+    if (!report && problems.length === 0) problems.push(problemAt("no_report"));
+    const acknowledged = objects.some(
+      (o) => o.kind === "status" && o.verified && o.body.status === "acknowledged",
+    );
+    if (view.case.acknowledged_on !== null && !acknowledged) problems.push(problemAt("unsigned_ack"));
+    return {
+      caseId,
+      epoch,
+      threadKey: current.thread,
+      report,
+      objects,
+      problems,
+      acknowledged,
+      head: { seq: expected - 1, hash: prev },
+    };
   }
 
   // --- receipts (protocol 8) ---
@@ -905,6 +1315,7 @@ export function createCrypto(sodium, options = {}) {
     verifies,
     verifyManifest,
     currentCodeKdf,
+    codeKdfFor,
     receiptKey,
     generateCode,
     displayCode,
@@ -926,9 +1337,17 @@ export function createCrypto(sodium, options = {}) {
     wrapCaseKeys,
     unwrapCaseKeys,
     recipientsFields,
+    newCaseId,
     createCase,
     submissionCase,
     messagePlaintext,
+    FILE_CHUNK_PLAINTEXT,
+    FILE_CHUNK_CIPHERTEXT,
+    fileChunkCount,
+    createFileEncryptor,
+    createFileDecryptor,
+    parseAttachment,
+    readThread,
     verifyReceipt,
     parseChallenge,
     work,

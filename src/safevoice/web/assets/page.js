@@ -7,42 +7,28 @@
 // reading what it means. Nothing is written to cookies or storage; the code exists only in this
 // page's memory and on screen until the reporter confirms they have written it down.
 //
-// Module rules kept for the release bundle (safevoice.web.bundle): no imports; the worker is
-// named by one string literal (the relative URL of worker.js), which the build replaces with
-// the hashed name of the bundled worker.
+// Files the reporter attaches are handed to the worker as File objects; it reads, encrypts and
+// uploads them one chunk at a time before the report, which carries their keys, is sent.
+//
+// Module rules kept for the release bundle (safevoice.web.bundle): one import, of ui.js, which
+// the build puts in front of this script; the worker is named by one string literal (the
+// relative URL of worker.js), which the build replaces with the hashed name of the bundled
+// worker.
 
-const strings = readJson("sv-strings");
+import { chosenFiles, listFiles, readJson, setText, show, translator, wasmAvailable } from "./ui.js";
+
+const t = translator(readJson("sv-strings"));
 const intake = readJson("sv-intake");
 const form = document.getElementById("report-form");
 const channel = form.dataset.channel;
 const serverSealedEnabled = form.dataset.serverSealed === "on";
 const submitButton = document.getElementById("submit-button");
 const formError = document.getElementById("form-error");
+const fileInput = document.getElementById("report-files");
 let worker = null;
 let sending = false;
 let sealedChosen = false;
 let leaveGuard = false;
-
-function readJson(id) {
-  return JSON.parse(document.getElementById(id).textContent);
-}
-
-function t(key, values = {}) {
-  const text = strings[key] || key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : ""));
-}
-
-function show(id, visible = true) {
-  document.getElementById(id).hidden = !visible;
-}
-
-function setText(id, text) {
-  document.getElementById(id).textContent = text;
-}
-
-function wasmAvailable() {
-  return typeof WebAssembly === "object" && typeof WebAssembly.instantiate === "function";
-}
 
 // --- refusing, explaining ---
 
@@ -68,8 +54,11 @@ function explainNoWasm() {
 
 function chooseServerSealed() {
   // The reporter read what the server-sealed form means and chose it: from now on the form
-  // posts as plain HTML, exactly as it does with JavaScript turned off.
+  // posts as plain HTML, exactly as it does with JavaScript turned off (and, like it, without
+  // files: the file field has no name, so a plain post never carries even a file's name).
   sealedChosen = true;
+  fileInput.value = "";
+  show("files-field", false);
   show("no-wasm", false);
   form.hidden = false;
   form.noValidate = false;
@@ -162,12 +151,12 @@ function onSubmit(event) {
   lockForm(true);
   show("progress-panel");
   updateProgress("start", 0);
-  worker.postMessage({ type: "submit", report });
+  worker.postMessage({ type: "submit", report, files: chosenFiles(fileInput) });
 }
 
 // --- progress ---
 
-const STAGE_ORDER = ["start", "key", "work", "encrypt", "send", "retry"];
+const STAGE_ORDER = ["start", "key", "work", "upload", "encrypt", "send", "retry"];
 
 function updateProgress(stage, fraction) {
   if (!sending) return;
@@ -192,6 +181,8 @@ function showCode(result) {
       control.value = "";
     }
   }
+  fileInput.value = "";
+  listFiles(t, fileInput, document.getElementById("file-list"));
   form.hidden = true;
   show("progress-panel", false);
   show("intro", false);
@@ -234,6 +225,7 @@ function onWorkerMessage(event) {
     setText("pin-shown", message.fingerprint);
     show("pin-line");
     fillExclusions(message.members);
+    show("files-field");
     submitButton.disabled = false;
   } else if (message.type === "refused") {
     refuse(message.reason);
@@ -245,6 +237,7 @@ function onWorkerMessage(event) {
     sending = false;
     show("progress-panel", false);
     lockForm(false);
+    // Uploads that were cut off continue where they stopped when the reporter sends again.
     formError.textContent = t(`js.failed.${message.reason}`);
     formError.hidden = false;
     formError.focus();
@@ -280,6 +273,9 @@ function start() {
   form.addEventListener("submit", onSubmit);
   document.getElementById("copy-code").addEventListener("click", copyCode);
   document.getElementById("use-sealed").addEventListener("click", chooseServerSealed);
+  fileInput.addEventListener("change", () =>
+    listFiles(t, fileInput, document.getElementById("file-list")),
+  );
   const written = document.getElementById("written-down");
   const done = document.getElementById("done-button");
   written.addEventListener("change", () => {

@@ -1,0 +1,155 @@
+"""The server-sealed follow-up: reading and answering without JavaScript (off unless the
+operator turns it on, like the server-sealed intake of ``safevoice.intake.sealed``).
+
+The server does in memory what ``safevoice-report follow-up`` does on a reporter's machine: it
+parses the code the reporter typed (a typo is refused before anything is derived), derives the
+reporter's keys with the manifest's Argon2id parameters under the same bounded slots as the
+sealed intake, finds the case by the signing key as a reporter login does (a failure counts
+like one and gets the same answer), reads and verifies the thread with the reference reader,
+and, if the reporter wrote an answer and the thread verifies, seals it as the next message of
+the thread, signed with the reporter's key. No attachments travel this way.
+
+The code, the keys and the plaintext exist only in this process's memory during the request:
+nothing of them is written, logged or put in an error message (Python releases a string's
+memory, it cannot wipe it; SECURITY.md says so). Because the plaintext of the thread passed
+through the server, reading as much as answering, the case is marked ``server_sealed`` and an
+audit event (actor ``reporter``, staged with the day only) records each such follow-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+
+from safevoice.audit import service as audit
+from safevoice.cases.models import Case
+from safevoice.client.reader import ReadCase, read_as_reporter
+from safevoice.crypto.casefile import REPORTER, message_plaintext
+from safevoice.crypto.code import derive_reporter_keys, parse_code
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.envelope import seal
+from safevoice.crypto.manifest import Manifest
+from safevoice.dialogue import service
+from safevoice.dialogue.schemas import ReporterCaseView
+from safevoice.errors import BadRequest, Conflict, TooLarge, Unauthorized
+from safevoice.instance.service import Snapshot
+from safevoice.intake.sealed import INTAKE_MODE, MAX_TEXT_CHARS, SealingSlots
+from safevoice.members.service import Principal
+from safevoice.storage.db import Database
+
+EVENT = "follow_up.server_sealed"
+
+
+class EmptyReply(BadRequest):
+    """An answer that is empty or only whitespace."""
+
+
+@dataclass(frozen=True)
+class SealedFollowUpForm:
+    """What the no-JavaScript follow-up form sent: the code, and perhaps an answer."""
+
+    code: str
+    reply: str | None
+
+
+@dataclass(frozen=True)
+class SealedThread:
+    """The verified thread to show, and what became of the answer."""
+
+    view: ReporterCaseView
+    read: ReadCase
+    manifest: Manifest
+    sent: bool
+    busy: bool
+
+
+def parse_form(fields: list[tuple[str, str]]) -> SealedFollowUpForm:
+    """The form's fields: ``code`` and an optional ``reply``; anything else is refused (so a
+    file, which this form never takes, cannot arrive even by its name)."""
+    code: str | None = None
+    reply: str | None = None
+    for name, value in fields:
+        if name == "code" and code is None:
+            code = value
+        elif name == "reply" and reply is None:
+            reply = value
+        else:
+            raise BadRequest("The form has a field it should not have.")
+    if code is None:
+        raise BadRequest("The form has no follow-up code.")
+    return SealedFollowUpForm(code=code, reply=reply or None)
+
+
+def follow_up(
+    database: Database,
+    snap: Snapshot,
+    slots: SealingSlots,
+    *,
+    form: SealedFollowUpForm,
+    now: datetime,
+) -> SealedThread:
+    """Open the reporter's case with the code, and append the answer if there is one."""
+    manifest = snap.require_manifest()
+    code = parse_code(form.code)
+    if form.reply is not None and not form.reply.strip():
+        raise EmptyReply("The answer is empty; please write something before sending.")
+    if form.reply is not None and len(form.reply) > MAX_TEXT_CHARS:
+        raise TooLarge("The answer is too long for this form.")
+    kdf = manifest.code_kdf_for(code.version)
+    if kdf is None:
+        raise Unauthorized(service.REPORTER_LOGIN_FAILED)
+    slots.acquire()
+    try:
+        reporter = derive_reporter_keys(
+            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
+        )
+    finally:
+        slots.release()
+    with database.unit_of_work() as session:
+        case_id = service.case_of_reporter(session, reporter.sign_public)
+        if case_id is None:
+            service.count_login_failure(session, now)
+    if case_id is None:
+        raise Unauthorized(service.REPORTER_LOGIN_FAILED)
+
+    sent = busy = False
+    with database.unit_of_work() as session:
+        view = service.reporter_view(session, case_id=case_id)
+        read = read_as_reporter(view, reporter=reporter, manifest=manifest)
+        if form.reply is not None and not read.problems:
+            seq, head = read.heads["thread"]
+            envelope = seal(
+                read.keys.thread,
+                message_plaintext(form.reply),
+                case_id=b64d(case_id, size=16, what="case id"),
+                kind="message",
+                sender=REPORTER,
+                seq=seq + 1,
+                prev=head,
+                epoch=view.case.epoch,
+                sign_seed=reporter.sign_seed,
+            )
+            try:
+                with session.begin_nested():
+                    service.append_object(
+                        session,
+                        snap,
+                        principal=Principal(role="reporter", subject=case_id),
+                        case_id=case_id,
+                        envelope_json=envelope.to_json(),
+                        now=now,
+                    )
+                sent = True
+            except Conflict:
+                busy = True  # someone wrote meanwhile, or the case waits to be re-keyed
+        session.execute(update(Case).where(Case.id == case_id).values(intake_mode=INTAKE_MODE))
+        audit.record(
+            session, event=EVENT, case_id=case_id, actor=audit.REPORTER, on=snap.today(now)
+        )
+    if sent:
+        with database.session(write=False) as session:
+            view = service.reporter_view(session, case_id=case_id)
+        read = read_as_reporter(view, reporter=reporter, manifest=manifest)
+    return SealedThread(view=view, read=read, manifest=manifest, sent=sent, busy=busy)

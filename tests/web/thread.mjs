@@ -1,0 +1,45 @@
+// The browser's reader (crypto.js readThread) on threads built by SafeVoice's Python, intact
+// and tampered with. Run by tests/web/test_browser_reader.py with a spec file:
+//   {"manifest": <wire>, "pin", "now_ms", "reporter": {"reply_secret_hex", "sign_seed_hex",
+//    "sign_public_hex"}, "scenarios": [{"name", "view", "reporter" (optional, as above)}]}
+// Prints one JSON object: for each scenario, the problem codes and what the reader shows, or
+// the reason it could not open the thread at all.
+
+import { readFileSync } from "node:fs";
+import { loadCrypto } from "./load.mjs";
+
+const { sodium, sv } = await loadCrypto();
+const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const manifest = sv.verifyManifest(spec.manifest, { pin: spec.pin, now: spec.now_ms });
+function keysOf(hex) {
+  return {
+    replySecret: sodium.from_hex(hex.reply_secret_hex),
+    signSeed: sodium.from_hex(hex.sign_seed_hex),
+    signPublic: sodium.from_hex(hex.sign_public_hex),
+  };
+}
+
+const results = {};
+for (const scenario of spec.scenarios) {
+  try {
+    const read = sv.readThread(scenario.view, keysOf(scenario.reporter || spec.reporter), manifest);
+    results[scenario.name] = {
+      problems: read.problems.map((p) => p.code),
+      at: read.problems.map((p) => p.seq),
+      objects: read.objects.map((o) => ({
+        seq: o.seq,
+        kind: o.kind,
+        sender: o.sender,
+        verified: o.verified,
+        text: typeof o.body.text === "string" ? o.body.text : null,
+        status: typeof o.body.status === "string" ? o.body.status : null,
+      })),
+      head: read.head.seq,
+      acknowledged: read.acknowledged,
+    };
+  } catch (error) {
+    if (!(error instanceof sv.SafeVoiceCryptoError)) throw error;
+    results[scenario.name] = { error: error.reason };
+  }
+}
+console.log(JSON.stringify(results));
