@@ -30,7 +30,7 @@ from safevoice.crypto.casefile import (
 )
 from safevoice.crypto.code import ReporterKeys, derive_reporter_keys, generate_code, parse_code
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.envelope import CaseKeys, Envelope, new_key, seal, wrap_case_keys
+from safevoice.crypto.envelope import GENESIS, CaseKeys, Envelope, new_key, seal, wrap_case_keys
 from safevoice.crypto.keys import KeyPair, random_bytes
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue.schemas import ReporterCaseView
@@ -136,6 +136,8 @@ class Thread:
             labels=[*labels, REPORTER],
             earlier=dict(self.keys),
             committee_key=fresh.committee or b"",
+            manifest_version=self.manifest.version,
+            heads={"thread": self.head, "committee": (-1, GENESIS)},
         )
         self.keys[new_epoch] = fresh
         self.epoch = new_epoch
