@@ -353,6 +353,16 @@ def lifecycle(
     impostor = generate("archive", "archive", "Not the archive")
     forged_archive.rekey(impostor, [*labels, "archive:archive"], manifest_version=2)
     scenarios["an archive re-key signed by another key"] = Scenario(forged_archive.view(), ma2)
+
+    # What a member signs must still be a JSON object, read the same way by both readers.
+    for name, plaintext in (
+        ("a signed message that is not a JSON object", b"[1]"),
+        ("a signed message with NaN", b'{"text": NaN}'),
+        ("a signed message with a byte-order mark", b'\xef\xbb\xbf{"text": "x"}'),
+    ):
+        odd = Thread.report(m1, reporter, "The scales are rigged.")
+        odd.add("message", plaintext, sender=sender_label(alice), sign_seed=alice.sign_seed)
+        scenarios[name] = Scenario(odd.view(), first)
     return scenarios
 
 
@@ -524,6 +534,9 @@ EXPECTED: dict[str, list[tuple[str, int | None]]] = {
     "a re-key lists a key for its own epoch": [("epoch_invalid", None)],
     "a removed member writes after the re-key": [("unknown_sender", 3)],
     "an archive re-key signed by another key": [("epoch_invalid", None), ("bad_signature", 2)],
+    "a signed message that is not a JSON object": [("unreadable_content", 1)],
+    "a signed message with NaN": [("unreadable_content", 1)],
+    "a signed message with a byte-order mark": [("unreadable_content", 1)],
 }
 
 
