@@ -36,7 +36,7 @@ from safevoice.crypto.casefile import (
     message_plaintext,
 )
 from safevoice.crypto.code import ReporterKeys, derive_reporter_keys, generate_code, parse_code
-from safevoice.crypto.encoding import b64e
+from safevoice.crypto.encoding import b64e, canonical_json
 from safevoice.crypto.envelope import (
     GENESIS,
     CaseKeys,
@@ -46,9 +46,17 @@ from safevoice.crypto.envelope import (
     wrap_case_keys,
 )
 from safevoice.crypto.keys import KeyPair, generate, random_bytes
-from safevoice.crypto.manifest import Manifest, SignedManifest, sign_manifest, successor
+from safevoice.crypto.manifest import (
+    MANIFEST_CONTEXT,
+    Manifest,
+    Signature,
+    SignedManifest,
+    sign_manifest,
+    successor,
+    verify_manifest,
+)
 from safevoice.dialogue.schemas import ReporterCaseView
-from safevoice.errors import SafeVoiceError
+from safevoice.errors import ManifestError, SafeVoiceError
 from tests.support.world import CODE_KDF, World
 from tests.web.test_browser_crypto import run_node
 
@@ -366,6 +374,41 @@ def lifecycle(
     return scenarios
 
 
+def retired_variants(world: World, base: Manifest) -> dict[str, SignedManifest]:
+    """A manifest with retired keys, and copies whose retired list breaks a rule of 3.3."""
+    payload = base.to_payload()
+    entry = payload["retired"][0]
+    changes: dict[str, Any] = {
+        "valid": payload["retired"],
+        "empty list": [],
+        "null": None,
+        "not a list": entry,
+        "retired in a later version": [{**entry, "until_version": base.version + 1}],
+        "retired in version 1": [{**entry, "until_version": 1}],
+        "version given as true": [{**entry, "until_version": True}],
+        "version given as text": [{**entry, "until_version": "2"}],
+        "an invalid id": [{**entry, "label": "member:Alice"}],
+        "a root label": [{**entry, "label": "root:root"}],
+        "no colon": [{**entry, "label": "member"}],
+        "a short key": [{**entry, "sign_key": b64e(bytes(31))}],
+        "no key": [{k: v for k, v in entry.items() if k != "sign_key"}],
+    }
+    variants: dict[str, SignedManifest] = {}
+    for name, retired in changes.items():
+        raw = canonical_json({**payload, "retired": retired})
+        variants[name] = SignedManifest(
+            payload=raw,
+            signatures=(
+                Signature(
+                    root_fp=world.pin,
+                    root_key=world.root.public.sign_key,
+                    sig=world.root.sign(MANIFEST_CONTEXT, raw),
+                ),
+            ),
+        )
+    return variants
+
+
 @pytest.fixture(scope="module")
 def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Threads and their tampered copies (built once: each code costs an Argon2id run)."""
@@ -414,6 +457,8 @@ def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     scenarios = {name: Scenario(view, first) for name, view in views.items()}
     scenarios.update(lifecycle(world, first, reporter))
     scenarios["another code"] = Scenario(intact, first, stranger)
+    rotated = next_version(world, manifest, members=(alice.public, bob.public))[0]
+    variants = retired_variants(world, rotated)
 
     spec = {
         "manifest": first[1].to_json(),
@@ -429,11 +474,12 @@ def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
             }
             for name, scenario in scenarios.items()
         ],
+        "manifests": [{"name": n, "wire": v.to_json()} for n, v in variants.items()],
     }
     path = tmp_path_factory.mktemp("threads") / "spec.json"
     path.write_text(json.dumps(spec))
     browser = json.loads(run_node("thread.mjs", str(path)).strip().splitlines()[-1])
-    return {"scenarios": scenarios, "browser": browser, "reporter": reporter}
+    return {"scenarios": scenarios, "browser": browser, "reporter": reporter, "variants": variants}
 
 
 def python_reads(scene: dict[str, Any], name: str) -> ReadCase:
@@ -669,3 +715,20 @@ def test_a_thread_opened_with_another_code_is_refused_by_both(scene: dict[str, A
     with pytest.raises(SafeVoiceError):
         python_reads(scene, "another code")
     assert scene["browser"]["another code"] == {"error": "verification"}
+
+
+def test_both_clients_accept_and_refuse_the_same_retired_keys_in_a_manifest(
+    scene: dict[str, Any], world: World
+) -> None:
+    python: dict[str, Any] = {}
+    for name, signed_manifest in scene["variants"].items():
+        try:
+            verified = verify_manifest(signed_manifest, pin=world.pin, now=utcnow())
+            python[name] = len(verified.manifest.retired)
+        except ManifestError:
+            python[name] = "manifest"
+
+    assert scene["browser"]["manifests"] == python
+    assert python["valid"] == 1
+    assert python["empty list"] == 0
+    assert [n for n, v in python.items() if v != "manifest"] == ["valid", "empty list"]

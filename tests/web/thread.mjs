@@ -2,7 +2,8 @@
 // and tampered with. Run by tests/web/test_browser_reader.py with a spec file:
 //   {"manifest": <wire>, "pin", "now_ms", "reporter": {"reply_secret_hex", "sign_seed_hex",
 //    "sign_public_hex"}, "scenarios": [{"name", "view", "reporter" (optional, as above),
-//    "manifest" (optional: another wire, for threads read after a key change)}]}
+//    "manifest" (optional: another wire, for threads read after a key change)}],
+//    "manifests": [{"name", "wire"}] (optional: manifests to verify on their own)}
 // Prints one JSON object: for each scenario, the problem codes and what the reader shows, or
 // the reason it could not open the thread at all.
 
@@ -52,4 +53,15 @@ for (const scenario of spec.scenarios) {
     results[scenario.name] = { error: error.reason };
   }
 }
+// Manifests that differ only in their retired keys: accepted, or the reason they are not.
+const manifests = {};
+for (const { name, wire } of spec.manifests || []) {
+  try {
+    manifests[name] = verify(wire).retired.length;
+  } catch (error) {
+    if (!(error instanceof sv.SafeVoiceCryptoError)) throw error;
+    manifests[name] = error.reason;
+  }
+}
+results.manifests = manifests;
 console.log(JSON.stringify(results));
