@@ -285,6 +285,11 @@ def lifecycle(
     backdated.rekey(alice, labels, manifest_version=1)
     backdated.member_says(alice, "Signed with the retired key in a backdated epoch.")
     scenarios["a re-key backdated to before the rotation"] = Scenario(backdated.view(), m2)
+    without_alice = before_rekey.copy()
+    without_alice.rekey(alice, labels[1:], manifest_version=1)
+    scenarios["a backdated re-key that leaves out its own signer"] = Scenario(
+        without_alice.view(), m2
+    )
 
     older = rotation.copy()
     older.member_says(bob, "Added under the old epoch's keys after the re-key.", epoch=0)
@@ -565,6 +570,7 @@ EXPECTED: dict[str, list[tuple[str, int | None]]] = {
     "removal, before the re-key": [],
     "archive re-key": [],
     "a re-key backdated to before the rotation": [],
+    "a backdated re-key that leaves out its own signer": [],
     "the retired key signs in the new epoch": [("bad_signature", 4)],
     "a re-key signed with the retired key": [("epoch_invalid", None), ("bad_signature", 3)],
     "an older epoch after the re-key": [("older_epoch", 5), ("epoch_late", 5)],
@@ -709,6 +715,10 @@ def test_a_re_key_backdated_with_a_retired_key_cannot_be_told_apart_but_holds_th
     assert browser["problems"] == []
     assert python.problems == []
     assert browser["held_by"] == python.held_by == ["member:alice"]
+    # Leaving Alice out of the recipients does not help: the record is her old key's word.
+    left_out = scene["browser"]["a backdated re-key that leaves out its own signer"]
+    assert left_out["problems"] == []
+    assert left_out["held_by"] == ["member:alice"]
 
 
 def test_a_thread_opened_with_another_code_is_refused_by_both(scene: dict[str, Any]) -> None:

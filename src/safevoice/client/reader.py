@@ -130,13 +130,17 @@ class EpochKeys:
     labels: list[str]
     started: dict[int, int]
     problems: list[str]
+    retired_signer: str | None = None
+    """The current record's sender, if only a key the manifest has retired since signed it:
+    whoever holds that key made, and so knows, the current keys."""
 
 
 def _open_epoch_record(
     item: CaseObjectOut, *, thread_key: bytes, committee_key: bytes | None, manifest: Manifest
-) -> EpochRecord:
+) -> tuple[EpochRecord, str | None]:
     """Decrypt an epoch record, then check it is signed by a key its signer held when the
-    epoch began (the record names that manifest version itself, under the AEAD)."""
+    epoch began (the record names that manifest version itself, under the AEAD). Also says
+    whether only a retired key of the signer verifies it (its label, or None)."""
     envelope = Envelope.from_json(item.envelope.model_dump())
     record = parse_epoch(
         decrypt(thread_key, envelope),
@@ -148,7 +152,12 @@ def _open_epoch_record(
     if not keys:
         raise VerificationFailed("the key epoch record comes from someone unknown")
     envelope.verify_signature_any(keys)
-    return record
+    current = _sender_keys(envelope.sender, None, manifest, None)
+    try:
+        envelope.verify_signature_any(current)
+    except VerificationFailed:
+        return record, envelope.sender
+    return record, None
 
 
 def epoch_keys(
@@ -181,7 +190,7 @@ def epoch_keys(
             problems=["the record of the current key epoch is missing"],
         )
     try:
-        record = _open_epoch_record(
+        record, retired_signer = _open_epoch_record(
             current[0], thread_key=keys.thread, committee_key=keys.committee, manifest=manifest
         )
     except SafeVoiceError as exc:
@@ -210,7 +219,13 @@ def epoch_keys(
             ).manifest_version
         except SafeVoiceError:
             continue  # reported when the object itself is read
-    return EpochKeys(keys=by_epoch, labels=record.labels, started=started, problems=[])
+    return EpochKeys(
+        keys=by_epoch,
+        labels=record.labels,
+        started=started,
+        problems=[],
+        retired_signer=retired_signer,
+    )
 
 
 def read_objects(
@@ -293,7 +308,7 @@ def read_objects(
         heads=heads,
         keys=keys,
         recipients=recipients,
-        held_by=_held_by(recipients, began.get(epoch), manifest),
+        held_by=_held_by(recipients, began.get(epoch), manifest, found.retired_signer),
     )
 
 
@@ -336,12 +351,18 @@ def _epoch_version_problems(began: dict[int, int], manifest: Manifest) -> list[s
     return problems
 
 
-def _held_by(recipients: list[str], began: int | None, manifest: Manifest) -> list[str]:
+def _held_by(
+    recipients: list[str], began: int | None, manifest: Manifest, retired_signer: str | None
+) -> list[str]:
+    """Who may hold the current keys with a key retired since they were made: a recipient whose
+    key was retired after the epoch began, and the current record's signer if only a retired
+    key of theirs signed it (the record's recipients are only its signer's word)."""
     if began is None:
         return []
-    return sorted(
-        {r.label for r in manifest.retired if r.label in recipients and r.until_version > began}
-    )
+    held = {r.label for r in manifest.retired if r.label in recipients and r.until_version > began}
+    if retired_signer is not None:
+        held.add(retired_signer)
+    return sorted(held)
 
 
 def _epoch_head_problems(objects: list[ReadObject], chains: tuple[str, ...]) -> list[str]:

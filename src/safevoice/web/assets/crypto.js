@@ -1182,14 +1182,17 @@ export function createCrypto(sodium, options = {}) {
   // epoch's record (reader.py epoch_keys). The record is decrypted with the current thread key
   // first, then its signer verified as of the manifest version the record itself names. The
   // current epoch's key is always the one unwrapped with the reporter's own key. Earlier
-  // records only say when their epoch began; each is verified again as an object.
+  // records only say when their epoch began; each is verified again as an object. Also says
+  // who signed the current record if only a key the manifest has retired since verifies it.
   function epochKeys(items, epoch, threadKey, manifest) {
     const byEpoch = new Map([[epoch, threadKey]]);
     const started = new Map();
+    let retiredSigner = null;
     const answer = (code, labels = []) => ({
       byEpoch,
       labels,
       started,
+      retiredSigner,
       problems: code ? [problemAt(code)] : [],
     });
     if (epoch === 0) return answer(null);
@@ -1206,6 +1209,9 @@ export function createCrypto(sodium, options = {}) {
       const keys = senderKeys(env.sender, null, manifest, record.manifestVersion);
       if (keys.length === 0) return answer("epoch_sender");
       if (!signedByAny(keys, env)) fail("verification", "A signature did not verify.");
+      if (!signedByAny(senderKeys(env.sender, null, manifest, null), env)) {
+        retiredSigner = env.sender;
+      }
     } catch (error) {
       if (!unreadable(error)) throw error;
       return answer("epoch_invalid");
@@ -1427,23 +1433,23 @@ export function createCrypto(sodium, options = {}) {
       (o) => o.kind === "status" && o.verified && o.body.status === "acknowledged",
     );
     if (view.case.acknowledged_on !== null && !acknowledged) problems.push(problemAt("unsigned_ack"));
-    // Recipients of the current epoch whose key the manifest retired after the epoch began:
-    // whoever held the old key may hold this epoch's keys, so the reporter writes nothing
-    // until the case is re-keyed (the server holds such a case too; this does not rely on it).
+    // Recipients of the current epoch whose key the manifest retired after the epoch began,
+    // and the current record's signer if only a retired key of theirs signed it (the record's
+    // recipients are only its signer's word): whoever holds such a key may hold this epoch's
+    // keys, so the reporter writes nothing until the case is re-keyed (the server holds such
+    // a case too; this does not rely on it).
     let recipients = [];
     if (epoch > 0) recipients = found.labels;
     else if (report) recipients = [...report.recipients, REPORTER];
     const since = began.has(epoch) ? began.get(epoch) : null;
-    const heldBy =
-      since === null
-        ? []
-        : [
-            ...new Set(
-              manifest.retired
-                .filter((r) => recipients.includes(r.label) && r.untilVersion > since)
-                .map((r) => r.label),
-            ),
-          ].sort(compareCodePoints);
+    const held = new Set();
+    if (since !== null) {
+      for (const r of manifest.retired) {
+        if (recipients.includes(r.label) && r.untilVersion > since) held.add(r.label);
+      }
+      if (found.retiredSigner !== null) held.add(found.retiredSigner);
+    }
+    const heldBy = [...held].sort(compareCodePoints);
     return {
       caseId,
       epoch,
