@@ -8,18 +8,20 @@ epoch's keys.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from typing import Any
 
 import pytest
 
 from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary
-from safevoice.client.reader import ReadCase, read_objects
+from safevoice.client.reader import UNREADABLE, ReadCase, epoch_keys, read_objects
 from safevoice.client.workflow import rekey_body
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import NOTE_FORMAT, NewCase, body_plaintext, create_case
 from safevoice.crypto.casefile import message_plaintext as plaintext
-from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.envelope import CaseKeys, Envelope, seal, unwrap_case_keys
+from safevoice.crypto.encoding import b64d, b64e, canonical_json
+from safevoice.crypto.envelope import CaseKeys, Envelope, decrypt, seal, unwrap_case_keys
 from safevoice.crypto.keys import KeyPair, generate
 from safevoice.crypto.manifest import Manifest, successor
 from tests.support.reporter import reporter_keys
@@ -144,3 +146,100 @@ def test_an_old_epoch_object_slipped_in_after_the_rekey_is_refused(
     result = read([*objects, item("committee", note)], case, 1, epoch_one, rotated)
 
     assert any("older key epoch than the re-key" in p for p in result.problems), result.problems
+
+
+def envelope_of(obj: CaseObjectOut) -> Envelope:
+    return Envelope.from_json(obj.envelope.model_dump())
+
+
+def forged_record(
+    case: NewCase, objects: list[CaseObjectOut], epoch_one: CaseKeys, signer: KeyPair, **fields: Any
+) -> CaseObjectOut:
+    """Object 2 replaced by an epoch record with the given fields, sealed under the real key of
+    epoch 1 and signed by ``signer`` (a member: only a member's record can get this far)."""
+    honest = json.loads(decrypt(epoch_one.thread, envelope_of(objects[2])))
+    envelope = seal(
+        epoch_one.thread,
+        canonical_json({**honest, **fields}),
+        case_id=case.case_id,
+        kind="epoch",
+        sender="member:bob",
+        seq=2,
+        prev=envelope_of(objects[1]).transcript_hash(),
+        epoch=1,
+        sign_seed=signer.sign_seed,
+    )
+    return item("thread", envelope)
+
+
+def test_an_epoch_record_that_names_a_key_for_its_own_epoch_never_replaces_the_unwrapped_one(
+    world: World, scene: tuple[NewCase, list[CaseObjectOut], Manifest, KeyPair, CaseKeys]
+) -> None:
+    case, objects, rotated, _, epoch_one = scene
+    bogus = b64e(bytes(32))
+    honest = json.loads(decrypt(epoch_one.thread, envelope_of(objects[2])))
+    record = forged_record(
+        case,
+        objects,
+        epoch_one,
+        world.members["bob"],
+        thread_keys={**honest["thread_keys"], "1": bogus},
+    )
+
+    found = epoch_keys(
+        [*objects[:2], record],
+        case_id=b64e(case.case_id),
+        epoch=1,
+        keys=epoch_one,
+        manifest=rotated,
+    )
+    result = read([*objects[:2], record], case, 1, epoch_one, rotated)
+
+    assert found.keys == {1: epoch_one}
+    assert found.problems == [
+        "the key epoch record does not verify: The epoch record names keys of an epoch that "
+        "is not an earlier one."
+    ]
+    assert result.problems[0] == found.problems[0]
+    assert result.objects[2].problem == UNREADABLE
+    assert not any(o.verified for o in result.objects)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"heads": []},
+        {"thread_keys": []},
+        {"heads": {"thread": [0, b64e(bytes(32))]}},
+        {"heads": {"thread": "ab", "committee": [-1, b64e(bytes(32))]}},
+        {"recipients": "reporter"},
+        {"manifest_version": True},
+        {"epoch": True},
+        {"thread_keys": {"00": b64e(bytes(32))}},
+    ],
+)
+def test_a_malformed_epoch_record_is_reported_not_a_crash(
+    world: World,
+    scene: tuple[NewCase, list[CaseObjectOut], Manifest, KeyPair, CaseKeys],
+    fields: dict[str, Any],
+) -> None:
+    case, objects, rotated, _, epoch_one = scene
+    record = forged_record(case, objects, epoch_one, world.members["bob"], **fields)
+
+    result = read([*objects[:2], record], case, 1, epoch_one, rotated)
+
+    assert result.problems[0].startswith("the key epoch record does not verify: The epoch record")
+    assert result.objects[2].problem == UNREADABLE
+
+
+def test_the_case_is_held_for_the_rotated_member_until_it_is_re_keyed(
+    scene: tuple[NewCase, list[CaseObjectOut], Manifest, KeyPair, CaseKeys],
+) -> None:
+    case, objects, rotated, _, epoch_one = scene
+
+    before = read(objects[:2], case, 0, case.keys, rotated)
+    after = read(objects, case, 1, epoch_one, rotated)
+
+    assert before.problems == []
+    assert before.held_by == ["member:alice"]
+    assert after.held_by == []

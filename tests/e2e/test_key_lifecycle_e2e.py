@@ -278,7 +278,8 @@ def test_after_rotating_their_key_a_member_reads_old_and_new_messages_with_the_n
     committee: Committee, world: World, rows: Database, tmp_path: Path
 ) -> None:
     before, after = new_canary("BEFORE"), new_canary("AFTER")
-    case_id = committee.submit("Invoices are being back-dated.")["case_id"]
+    submitted = committee.submit("Invoices are being back-dated.")
+    case_id = submitted["case_id"]
     committee.login("alice", world.key_file("alice"))
     committee.reply("alice", case_id, f"Alice asks {before}")
     new_alice, new_file = new_key(tmp_path / "alice-new", "member", "alice")
@@ -289,11 +290,26 @@ def test_after_rotating_their_key_a_member_reads_old_and_new_messages_with_the_n
     committee.change("rotate-member-key", str(new_file.with_suffix(".pub.json")))
     committee.login("alice", new_file)
     locked = committee.show("alice", case_id, expect=1)
+    committee.server.proxy.clear()
+    held = committee.cli.report(
+        "follow-up",
+        "--server",
+        committee.server.url,
+        "--pin",
+        world.pin,
+        "--reply-file",
+        "-",
+        stdin=submitted["code"] + "\nWritten while Alice's old key may still open the case.",
+        expect=1,
+    )
+    posted = [r.target for r in committee.server.proxy.requests() if r.method == "POST"]
     result = committee.rekey_all("alice", "--old-key", str(world.key_file("alice")))
     committee.reply("alice", case_id, f"Alice asks again {after}")
     shown = committee.show("alice", case_id)
 
     assert "--old-key" in locked["stderr"]
+    assert "renewing the keys of this case" in held.stderr
+    assert "/api/v1/reporter/objects" not in posted  # refused by the client, not the server
     assert result == {"rekeyed": [case_id], "unchanged": 0, "failed": []}
     assert shown["problems"] == []
     assert any(before in t for t in texts(shown))

@@ -234,6 +234,36 @@ def test_after_a_recusal_and_a_re_key_the_reporter_reads_every_epoch_and_answers
     assert last["verified"]
 
 
+def test_a_reply_while_the_case_waits_to_be_re_keyed_is_refused_with_the_catalogue_s_sentence(
+    conversation: Conversation, chromium: Chromium
+) -> None:
+    """A recusal holds the case on the server only (no key was retired, so the page cannot
+    see it): the server answers 409 and the page says why, keeping the answer for later."""
+    talk = conversation
+    talk.reply("Asked before the recusal.")
+    page = chromium.page()
+    open_case(page, talk.server, talk.code)
+    talk.login("carol")
+    cases_command(talk, "recuse", talk.case_id, member="carol")
+    written = "Written while the case is held."
+
+    page.fill("#reply-text", written)
+    page.click("#reply-button")
+    expect(page.locator("#reply-error")).to_have_text(t("js.follow.not_sent.held"))
+    expect(page.locator("#reply-text")).to_have_value(written)
+    cases_command(talk, "rekey", talk.case_id)
+    page.click("#reply-button")
+    expect(page.locator("#reply-error")).to_have_text(t("js.follow.not_sent.changed"))
+    assert [e["kind"] for e in entries(page)] == ["report", "message", "epoch"]
+    page.click("#reply-button")
+    expect(page.locator("#sent-note")).to_have_text(t("js.follow.sent"))
+    page.close()
+
+    shown = talk.show()
+    assert texts(shown) == ["Asked before the recusal.", written]
+    assert shown["problems"] == []
+
+
 def test_unicode_round_trips_exactly_and_an_empty_answer_is_refused_with_a_sentence(
     conversation: Conversation, chromium: Chromium
 ) -> None:

@@ -145,6 +145,25 @@ def test_the_catalogue_has_every_key_the_scripts_and_templates_use() -> None:
     assert sorted(p.name for p in CATALOGUES.glob("*.json")) == ["en.json"]
 
 
+def test_the_catalogue_explains_every_problem_the_browser_s_reader_can_find() -> None:
+    crypto = (ASSETS / "crypto.js").read_text()
+    reader = crypto[crypto.index("// --- reading the thread") : crypto.index("// --- receipts")]
+    codes = set(
+        re.findall(
+            r'(?:problemAt|answer)\("(\w+)"|problem \|\| "(\w+)"|return "(\w+)"'
+            r'|(?:envelope|signature): "(\w+)"|found \|\| "(\w+)"',
+            reader,
+        )
+    )
+    found = {code for groups in codes for code in groups if code}
+    assert {"moved", "older_epoch", "epoch_late", "epoch_rollback", "epoch_sender"} <= found
+    assert sorted(c for c in found if f"js.problem.{c}" not in t.strings) == []
+    worker = (ASSETS / "worker.js").read_text()
+    (unsent,) = re.findall(r'sent: false, reason: [^?]+\? "(\w+)" : "(\w+)" \}', worker)
+    assert set(unsent) == {"changed", "held"}
+    assert all(f"js.follow.not_sent.{r}" in t.strings for r in unsent)
+
+
 def test_the_report_page_embeds_its_data_and_strings_and_loads_only_the_bundle(
     web: httpx.Client, web_bundle: Bundle
 ) -> None:

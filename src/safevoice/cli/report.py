@@ -340,6 +340,11 @@ def follow_up(
             if read.problems:
                 render.print_warnings(read.problems)
                 fail("The conversation does not verify, so your reply was not sent.")
+            if read.held_by:
+                fail(
+                    "The committee is renewing the keys of this case, so your reply was not "
+                    "sent; please try again later."
+                )
             seq, head = read.heads["thread"]
             plaintext = message_plaintext(reply)
             journal = UploadJournal(state)

@@ -45,6 +45,8 @@ class ReadObject:
     hash: bytes = b""
     body: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    record: EpochRecord | None = None
+    """For a verified epoch record: what it says (recipients, manifest version, heads)."""
 
     @property
     def text(self) -> str | None:
@@ -62,6 +64,11 @@ class ReadCase:
     recipients: list[str] = field(default_factory=list)
     """Who holds the current epoch's keys: the labels of the current epoch record, or of the
     reporter-signed list for a case never re-keyed (with ``reporter``)."""
+    held_by: list[str] = field(default_factory=list)
+    """Recipients of the current epoch whose signing key the manifest retired after the epoch
+    began: whoever held their old key may hold the current case keys, so nothing new may be
+    written until the case is re-keyed (the server holds such a case too, but the client does
+    not rely on it)."""
 
     def thread(self) -> list[ReadObject]:
         return [o for o in self.objects if o.chain == "thread"]
@@ -123,13 +130,17 @@ class EpochKeys:
     labels: list[str]
     started: dict[int, int]
     problems: list[str]
+    retired_signer: str | None = None
+    """The current record's sender, if only a key the manifest has retired since signed it:
+    whoever holds that key made, and so knows, the current keys."""
 
 
 def _open_epoch_record(
     item: CaseObjectOut, *, thread_key: bytes, committee_key: bytes | None, manifest: Manifest
-) -> EpochRecord:
+) -> tuple[EpochRecord, str | None]:
     """Decrypt an epoch record, then check it is signed by a key its signer held when the
-    epoch began (the record names that manifest version itself, under the AEAD)."""
+    epoch began (the record names that manifest version itself, under the AEAD). Also says
+    whether only a retired key of the signer verifies it (its label, or None)."""
     envelope = Envelope.from_json(item.envelope.model_dump())
     record = parse_epoch(
         decrypt(thread_key, envelope),
@@ -141,7 +152,12 @@ def _open_epoch_record(
     if not keys:
         raise VerificationFailed("the key epoch record comes from someone unknown")
     envelope.verify_signature_any(keys)
-    return record
+    current = _sender_keys(envelope.sender, None, manifest, None)
+    try:
+        envelope.verify_signature_any(current)
+    except VerificationFailed:
+        return record, envelope.sender
+    return record, None
 
 
 def epoch_keys(
@@ -157,11 +173,14 @@ def epoch_keys(
     by_epoch = {epoch: keys}
     if epoch == 0:
         return EpochKeys(keys=by_epoch, labels=[], started={}, problems=[])
-    records = [
-        item
-        for item in objects
-        if item.chain == "thread" and item.envelope.kind == "epoch" and item.envelope.epoch > 0
-    ]
+    records = sorted(
+        (
+            item
+            for item in objects
+            if item.chain == "thread" and item.envelope.kind == "epoch" and item.envelope.epoch > 0
+        ),
+        key=lambda item: item.seq,
+    )
     current = [item for item in records if item.envelope.epoch == epoch]
     if not current:
         return EpochKeys(
@@ -171,7 +190,7 @@ def epoch_keys(
             problems=["the record of the current key epoch is missing"],
         )
     try:
-        record = _open_epoch_record(
+        record, retired_signer = _open_epoch_record(
             current[0], thread_key=keys.thread, committee_key=keys.committee, manifest=manifest
         )
     except SafeVoiceError as exc:
@@ -181,13 +200,15 @@ def epoch_keys(
             started={},
             problems=[f"the key epoch record does not verify: {exc.message}"],
         )
-    by_epoch.update(record.earlier)
+    # The record names only earlier epochs (parse_epoch refuses any other); the current
+    # epoch's keys are the ones unwrapped with the reader's own key, whatever a record says.
+    by_epoch = {**record.earlier, epoch: keys}
     started = {epoch: record.manifest_version}
     # Earlier records only say when their epoch began; each is checked again as an object.
     for item in records:
         earlier = by_epoch.get(item.envelope.epoch)
-        if item.envelope.epoch == epoch or earlier is None:
-            continue
+        if item.envelope.epoch in started or earlier is None:
+            continue  # the current epoch's, or a second record of an epoch (flagged when read)
         try:
             envelope = Envelope.from_json(item.envelope.model_dump())
             started[item.envelope.epoch] = parse_epoch(
@@ -198,7 +219,13 @@ def epoch_keys(
             ).manifest_version
         except SafeVoiceError:
             continue  # reported when the object itself is read
-    return EpochKeys(keys=by_epoch, labels=record.labels, started=started, problems=[])
+    return EpochKeys(
+        keys=by_epoch,
+        labels=record.labels,
+        started=started,
+        problems=[],
+        retired_signer=retired_signer,
+    )
 
 
 def read_objects(
@@ -240,9 +267,7 @@ def read_objects(
             read_all.append(read)
             read.problem = _position_problem(
                 envelope, item, chain, case_bytes, expected_seq, prev, epoch
-            )
-            if read.problem is None and envelope.epoch < latest_epoch:
-                read.problem = "it claims an older key epoch than the message before it"
+            ) or _epoch_order_problem(envelope, chain, latest_epoch)
             object_keys = by_epoch.get(envelope.epoch)
             key = None
             if object_keys is not None:
@@ -264,6 +289,8 @@ def read_objects(
             latest_epoch = max(latest_epoch, envelope.epoch)
         heads[chain] = (expected_seq - 1, prev)
     problems.extend(_epoch_head_problems(read_all, chains))
+    began = _epoch_versions(report, found.started)
+    problems.extend(_epoch_version_problems(began, manifest))
     if report is not None and found.labels:
         chosen = set(report.recipients) | {REPORTER}
         if not set(found.labels) <= chosen:
@@ -281,7 +308,61 @@ def read_objects(
         heads=heads,
         keys=keys,
         recipients=recipients,
+        held_by=_held_by(recipients, began.get(epoch), manifest, found.retired_signer),
     )
+
+
+def _epoch_order_problem(envelope: Envelope, chain: str, latest_epoch: int) -> str | None:
+    """Epochs never decrease along a chain; in the thread a new epoch begins with its record,
+    exactly once (the re-key appends it as the first object of the epoch)."""
+    if envelope.epoch < latest_epoch:
+        return "it claims an older key epoch than the message before it"
+    if chain == "thread" and (envelope.kind == "epoch") != (envelope.epoch > latest_epoch):
+        return "a key epoch must begin with its own record, exactly once"
+    return None
+
+
+def _epoch_versions(report: Report | None, started: dict[int, int]) -> dict[int, int]:
+    """The manifest version each epoch began under: the report's for epoch 0, then what
+    each epoch record says."""
+    began = {0: report.manifest_version} if report is not None else {}
+    began.update(started)
+    return began
+
+
+def _epoch_version_problems(began: dict[int, int], manifest: Manifest) -> list[str]:
+    """Each epoch began under a manifest no older than the epoch before it, and none newer than
+    the manifest the reader verified: a record that claims an older version would make keys
+    retired since then count again."""
+    problems: list[str] = []
+    highest = 0
+    for epoch in sorted(began):
+        version = began[epoch]
+        if version > manifest.version:
+            problems.append(
+                f"key epoch {epoch} began under committee manifest version {version}, newer "
+                f"than version {manifest.version} you verified (an old manifest is shown)"
+            )
+        if version < highest:
+            problems.append(
+                f"key epoch {epoch} claims an older committee manifest than the epoch before it"
+            )
+        highest = max(highest, version)
+    return problems
+
+
+def _held_by(
+    recipients: list[str], began: int | None, manifest: Manifest, retired_signer: str | None
+) -> list[str]:
+    """Who may hold the current keys with a key retired since they were made: a recipient whose
+    key was retired after the epoch began, and the current record's signer if only a retired
+    key of theirs signed it (the record's recipients are only its signer's word)."""
+    if began is None:
+        return []
+    held = {r.label for r in manifest.retired if r.label in recipients and r.until_version > began}
+    if retired_signer is not None:
+        held.add(retired_signer)
+    return sorted(held)
 
 
 def _epoch_head_problems(objects: list[ReadObject], chains: tuple[str, ...]) -> list[str]:
@@ -290,30 +371,20 @@ def _epoch_head_problems(objects: list[ReadObject], chains: tuple[str, ...]) -> 
     behind it) and the objects at those heads must be the ones it names."""
     problems: list[str] = []
     by_position = {(o.chain, o.seq): o for o in objects}
-    for record in objects:
-        if record.kind != "epoch" or not record.verified:
+    for read in objects:
+        if read.record is None or not read.verified:
             continue
-        heads = record.body.get("heads")
-        if not isinstance(heads, dict):
-            continue
-        for chain, head in heads.items():
+        for chain, (seq, digest) in sorted(read.record.heads.items()):
             if chain not in chains:
                 continue
-            try:
-                seq, digest = int(head[0]), str(head[1])
-            except (TypeError, ValueError, IndexError, KeyError):
-                problems.append(f"the key epoch record {record.epoch} is malformed")
-                continue
             named = by_position.get((chain, seq))
-            if seq >= 0 and (named is None or b64e(named.hash) != digest):
+            if seq >= 0 and (named is None or named.hash != digest):
                 problems.append(
                     f"the {chain} history differs from the one verified when the case "
-                    f"moved to key epoch {record.epoch}"
+                    f"moved to key epoch {read.epoch}"
                 )
             late = [
-                o.seq
-                for o in objects
-                if o.chain == chain and o.seq > seq and o.epoch < record.epoch
+                o.seq for o in objects if o.chain == chain and o.seq > seq and o.epoch < read.epoch
             ]
             if late:
                 problems.append(
@@ -365,6 +436,22 @@ def _open_report(
     return report
 
 
+UNREADABLE = "its content is not in SafeVoice's format"
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(plaintext: bytes) -> dict[str, Any] | None:
+    """A plaintext as the browser parses it: strict UTF-8, standard JSON, an object."""
+    try:
+        value = json.loads(plaintext.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _open_into(
     read: ReadObject,
     envelope: Envelope,
@@ -378,12 +465,27 @@ def _open_into(
         read.problem = read.problem or "its sender is unknown"
         return
     try:
-        read.body = json.loads(open_envelope_any(key, envelope, sign_keys=sign_keys))
-        read.verified = read.problem is None
+        plaintext = open_envelope_any(key, envelope, sign_keys=sign_keys)
     except VerificationFailed as exc:
         read.problem = read.problem or exc.message
-    except (SafeVoiceError, ValueError):
+        return
+    except SafeVoiceError:
         read.problem = read.problem or "it does not decrypt"
+        return
+    body = _json_object(plaintext)
+    if body is None:
+        read.problem = read.problem or UNREADABLE
+        return
+    if envelope.kind == "epoch":
+        try:
+            read.record = parse_epoch(
+                plaintext, case_id=envelope.case_id, epoch=envelope.epoch, committee_key=None
+            )
+        except SafeVoiceError:
+            read.problem = read.problem or UNREADABLE
+            return
+    read.body = body
+    read.verified = read.problem is None
 
 
 def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manifest) -> ReadCase:

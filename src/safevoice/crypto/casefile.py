@@ -272,42 +272,79 @@ def epoch_plaintext(
     )
 
 
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+MAX_U32 = 2**32
+
+
+def _int(value: Any, *, low: int, high: int = MAX_U32) -> int:
+    """A JSON integer (never a boolean) with ``low <= value < high``."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value < high:
         raise BadEnvelope("The epoch record is malformed.")
     return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _epoch_number(text: Any, *, below: int) -> int:
+    """An epoch named as a key of ``thread_keys``: decimal digits without a leading zero, for
+    an epoch before the record's own (its own keys come only from the reader's wrapped key)."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdigit():
+        raise BadEnvelope("The epoch record is malformed.")
+    if text != str(int(text)) or int(text) >= below:
+        raise BadEnvelope("The epoch record names keys of an epoch that is not an earlier one.")
+    return int(text)
 
 
 def parse_epoch(
     plaintext: bytes, *, case_id: bytes, epoch: int, committee_key: bytes | None
 ) -> EpochRecord:
-    """Recipients and earlier keys from an epoch record (committee keys only with K_committee)."""
+    """Recipients and earlier keys from an epoch record (committee keys only with K_committee).
+
+    Strict, as the browser's reader is: every member must have its type, ``thread_keys`` may
+    name only epochs before this one, and ``heads`` names exactly the two chains."""
     try:
-        data = json.loads(plaintext.decode("utf-8"))
-        if data["format"] != EPOCH_FORMAT or data["epoch"] != epoch:
-            raise BadEnvelope("The epoch record does not describe this epoch.")
-        threads = {int(e): b64d(k, size=32, what="key") for e, k in data["thread_keys"].items()}
-        labels = [str(label) for label in data["recipients"]]
-        sealed = b64d(data["committee_keys"], what="key history")
-        manifest_version = _int(data["manifest_version"])
-        heads = {
-            str(chain): (_int(seq), b64d(digest, size=32, what="chain head"))
-            for chain, (seq, digest) in data["heads"].items()
+        data = json.loads(plaintext.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadEnvelope("The epoch record is malformed.") from exc
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != EPOCH_FORMAT
+        or _int(data.get("epoch"), low=1) != epoch
+    ):
+        raise BadEnvelope("The epoch record does not describe this epoch.")
+    labels = data.get("recipients")
+    thread_keys = data.get("thread_keys")
+    sealed = data.get("committee_keys")
+    heads_in = data.get("heads")
+    if (
+        not isinstance(labels, list)
+        or not all(isinstance(label, str) for label in labels)
+        or not isinstance(thread_keys, dict)
+        or not isinstance(sealed, str)
+        or not isinstance(heads_in, dict)
+        or sorted(heads_in) != ["committee", "thread"]
+    ):
+        raise BadEnvelope("The epoch record is malformed.")
+    try:
+        threads = {
+            _epoch_number(e, below=epoch): b64d(k, size=32, what="key")
+            for e, k in thread_keys.items()
         }
-    except (
-        UnicodeDecodeError,
-        json.JSONDecodeError,
-        KeyError,
-        TypeError,
-        ValueError,
-        BadEncoding,
-    ) as exc:
+        manifest_version = _int(data.get("manifest_version"), low=1)
+        heads: dict[str, tuple[int, bytes]] = {}
+        for chain, head in heads_in.items():
+            if not isinstance(head, list) or len(head) != 2:
+                raise BadEnvelope("The epoch record is malformed.")
+            heads[chain] = (_int(head[0], low=-1), b64d(head[1], size=32, what="chain head"))
+        history = b64d(sealed, what="key history")
+    except (BadEncoding, TypeError) as exc:
         raise BadEnvelope("The epoch record is malformed.") from exc
     committees: dict[int, bytes] = {}
     if committee_key is not None:
-        committees = open_key_history(committee_key, sealed, case_id=case_id, epoch=epoch)
+        committees = open_key_history(committee_key, history, case_id=case_id, epoch=epoch)
     return EpochRecord(
-        labels=labels,
+        labels=list(labels),
         earlier={e: CaseKeys(thread=k, committee=committees.get(e)) for e, k in threads.items()},
         manifest_version=manifest_version,
         heads=heads,

@@ -13,7 +13,9 @@
 export function createCrypto(sodium, options = {}) {
   const randomBytes = options.randomBytes || ((size) => sodium.randombytes_buf(size));
   const encoder = new TextEncoder();
-  const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+  // Fatal on bad UTF-8, and a byte-order mark stays in the text (where JSON refuses it), as
+  // Python's bytes.decode("utf-8") keeps it.
+  const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
   const SUITE = "safevoice-xchacha20poly1305-ed25519-blake2b-v1";
   const MESSAGE_CONTEXT = "safevoice-message-v1";
@@ -298,6 +300,29 @@ export function createCrypto(sodium, options = {}) {
     return parsed;
   }
 
+  // Signing keys the committee removed or replaced (protocol 3.2): optional, present once a
+  // key was retired. `untilVersion` is the first manifest version without the key.
+  function retiredKeys(list) {
+    if (list === undefined) return [];
+    if (!Array.isArray(list)) fail("manifest", "The manifest is malformed.");
+    return list.map((r) => {
+      if (!r || typeof r !== "object" || !isInteger(r.until_version)) {
+        fail("manifest", "The manifest is malformed.");
+      }
+      return {
+        label: requireString(r.label),
+        signKey: b64d(r.sign_key, 32, "retired key"),
+        untilVersion: r.until_version,
+      };
+    });
+  }
+
+  // "member:alice" -> ["member", "alice"]; a label without a colon has an empty id.
+  function splitLabel(label) {
+    const colon = label.indexOf(":");
+    return colon < 0 ? [label, ""] : [label.slice(0, colon), label.slice(colon + 1)];
+  }
+
   function parsePayload(payload) {
     let data;
     try {
@@ -357,6 +382,7 @@ export function createCrypto(sodium, options = {}) {
         })),
         auditKeys,
         archive: data.archive ? member(data.archive, "archive") : null,
+        retired: retiredKeys(data.retired),
       };
     } catch (error) {
       if (error instanceof SafeVoiceCryptoError && error.reason === "manifest") throw error;
@@ -403,6 +429,15 @@ export function createCrypto(sodium, options = {}) {
     if (new Set(ids).size !== ids.length) fail("manifest", "The manifest lists the same id twice.");
     if (m.members.length === 0) fail("manifest", "The manifest lists no committee member.");
     if (m.auditKeys.length === 0) fail("manifest", "The manifest lists no audit key.");
+    for (const r of m.retired) {
+      const [kind, id] = splitLabel(r.label);
+      if (!["member", "auditor", "archive"].includes(kind) || !KEY_ID.test(id)) {
+        fail("manifest", "The manifest lists a retired key with an invalid label.");
+      }
+      if (!(r.untilVersion > 1 && r.untilVersion <= m.version)) {
+        fail("manifest", "The manifest lists a key retired in an impossible version.");
+      }
+    }
   }
 
   // Verify a manifest in its wire form against the pinned root (protocol 3.3, steps 1-6; this
@@ -962,13 +997,19 @@ export function createCrypto(sodium, options = {}) {
   //
   // Nothing the server says is trusted: the thread key must come out of a wrapped key that
   // opens with the reply key derived from the code and names this case, epoch and "reporter";
-  // earlier epochs' thread keys come from the current epoch's record, signed by a member of
-  // the verified manifest; each object is checked for its position, its link to the one
-  // before, its sender's signature (members from the manifest, the reporter from inside the
-  // report) and its key commitment. Problems come back as codes (with the position they were
-  // found at) for the page to explain; objects that fail are kept and marked, never skipped.
+  // earlier epochs' thread keys come from the current epoch's record, signed by a member or
+  // the archive recipient of the verified manifest; each object is checked for its position,
+  // its link to the one before, its epoch (never lower than the one before; a new epoch begins
+  // with its record), its sender's signature (members and the archive recipient from the
+  // manifest, with the keys it retired only after the object's epoch began; the reporter from
+  // inside the report) and its key commitment. Problems come back as codes (with the position
+  // they were found at) for the page to explain; objects that fail are kept and marked, never
+  // skipped. The rules are those of the Python reader, rule for rule; tests/web/thread.mjs
+  // checks both on the same threads.
 
   const EPOCH_FORMAT = "safevoice-epoch-v1";
+  const HEAD_CHAINS = ["committee", "thread"];
+  const MAX_U32 = 2 ** 32;
 
   function problemAt(code, seq = null, expected = null) {
     return { code, seq, expected };
@@ -976,6 +1017,10 @@ export function createCrypto(sodium, options = {}) {
 
   function jsonOf(plaintext) {
     return JSON.parse(strictDecoder.decode(plaintext));
+  }
+
+  function isPlainObject(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
   }
 
   // Failures of a signed object's own content (not of this code): bad bytes, bad UTF-8, bad JSON.
@@ -987,19 +1032,50 @@ export function createCrypto(sodium, options = {}) {
     );
   }
 
-  function senderKey(sender, report, manifest) {
-    if (sender === REPORTER) return report ? report.signKey : null;
-    const colon = sender.indexOf(":");
-    if (colon < 0 || sender.slice(0, colon) !== "member") return null;
-    const found = manifest.members.find((m) => m.id === sender.slice(colon + 1));
-    return found ? found.signKey : null;
+  // Whom a sender label names in the manifest: a member or the archive recipient (auditors
+  // never sign case objects).
+  function principal(label, manifest) {
+    const [kind, id] = splitLabel(label);
+    if (kind === "member") return manifest.members.find((m) => m.id === id) || null;
+    if (kind === "archive" && manifest.archive && manifest.archive.id === id) {
+      return manifest.archive;
+    }
+    return null;
   }
 
-  function memberName(sender, manifest) {
-    const colon = sender.indexOf(":");
-    if (colon < 0 || sender.slice(0, colon) !== "member") return null;
-    const found = manifest.members.find((m) => m.id === sender.slice(colon + 1));
-    return found ? found.name : null;
+  // Keys that may have signed an object from `sender` in a key epoch that began under manifest
+  // version `since` (reader.py _sender_keys, Manifest.sender_keys): the reporter's key from
+  // inside the report; for a member or the archive recipient, the current key and every key
+  // the manifest retired only after that version (none when the version is unknown).
+  function senderKeys(sender, report, manifest, since) {
+    if (sender === REPORTER) return report ? [report.signKey] : [];
+    const [kind] = splitLabel(sender);
+    if (kind !== "member" && kind !== "archive") return [];
+    const keys = [];
+    const current = principal(sender, manifest);
+    if (current) keys.push(current.signKey);
+    if (since !== null) {
+      for (const r of manifest.retired) {
+        if (r.label === sender && r.untilVersion > since) keys.push(r.signKey);
+      }
+    }
+    return keys;
+  }
+
+  function signedByAny(keys, env) {
+    const fields = signedFields(env);
+    return keys.some((key) => verifies(key, env.sig, MESSAGE_CONTEXT, ...fields));
+  }
+
+  // How the page names a sender: a current member or the archive recipient by the name in the
+  // manifest; a label that only the manifest's retired keys know is a former one.
+  function senderOf(sender, manifest) {
+    if (sender === REPORTER) return { role: "reporter", name: null };
+    const [kind] = splitLabel(sender);
+    const found = principal(sender, manifest);
+    if (found) return { role: kind, name: found.name };
+    if (manifest.retired.some((r) => r.label === sender)) return { role: "former", name: null };
+    return { role: null, name: null };
   }
 
   function parseReport(plaintext, caseId) {
@@ -1042,45 +1118,119 @@ export function createCrypto(sodium, options = {}) {
     return report;
   }
 
-  // The thread key of every epoch, from the current epoch's record; and who that record
-  // gave keys to.
-  function epochThreadKeys(items, epoch, threadKey, manifest) {
-    const byEpoch = new Map([[epoch, threadKey]]);
-    if (epoch === 0) return { byEpoch, labels: [], problems: [] };
-    for (const item of items) {
-      const raw = item.envelope || {};
-      if (raw.kind !== "epoch" || raw.epoch !== epoch) continue;
-      let record;
-      try {
-        const env = envelopeFromJson(raw);
-        const key = senderKey(env.sender, null, manifest);
-        if (!key) return { byEpoch, labels: [], problems: [problemAt("epoch_sender")] };
-        record = jsonOf(openEnvelope(threadKey, env, key));
-        if (record.format !== EPOCH_FORMAT || record.epoch !== epoch) {
-          fail("envelope", "The epoch record does not describe this epoch.");
-        }
-        const labels = record.recipients;
-        if (
-          !Array.isArray(labels) ||
-          !labels.every((l) => typeof l === "string") ||
-          typeof record.committee_keys !== "string"
-        ) {
-          fail("envelope", "The epoch record is malformed.");
-        }
-        b64d(record.committee_keys, null, "key history");
-        const earlier = new Map();
-        for (const [e, k] of Object.entries(record.thread_keys)) {
-          if (!/^\d+$/.test(e)) fail("envelope", "The epoch record is malformed.");
-          earlier.set(Number(e), b64d(k, 32, "key"));
-        }
-        for (const [e, k] of earlier) byEpoch.set(e, k);
-      } catch (error) {
-        if (!unreadable(error)) throw error;
-        return { byEpoch, labels: [], problems: [problemAt("epoch_invalid")] };
-      }
-      return { byEpoch, labels: record.recipients, problems: [] };
+  function recordInteger(value, low) {
+    if (!isInteger(value) || value < low || value >= MAX_U32) {
+      fail("envelope", "The epoch record is malformed.");
     }
-    return { byEpoch, labels: [], problems: [problemAt("epoch_missing")] };
+    return value;
+  }
+
+  // An epoch record (protocol 7.4), read exactly as strictly as casefile.parse_epoch: every
+  // member has its type, `thread_keys` names only epochs before this one, `heads` names the two
+  // chains. The committee's key history stays sealed: the reporter never holds its key.
+  function parseEpochRecord(plaintext, epoch) {
+    let data;
+    try {
+      data = jsonOf(plaintext);
+    } catch (error) {
+      if (!unreadable(error)) throw error;
+      fail("envelope", "The epoch record is malformed.");
+    }
+    if (
+      !isPlainObject(data) ||
+      data.format !== EPOCH_FORMAT ||
+      recordInteger(data.epoch, 1) !== epoch
+    ) {
+      fail("envelope", "The epoch record does not describe this epoch.");
+    }
+    const labels = data.recipients;
+    const heads = data.heads;
+    if (
+      !Array.isArray(labels) ||
+      !labels.every((l) => typeof l === "string") ||
+      !isPlainObject(data.thread_keys) ||
+      typeof data.committee_keys !== "string" ||
+      !isPlainObject(heads) ||
+      Object.keys(heads).sort().join(",") !== HEAD_CHAINS.join(",")
+    ) {
+      fail("envelope", "The epoch record is malformed.");
+    }
+    const earlier = new Map();
+    for (const [e, k] of Object.entries(data.thread_keys)) {
+      if (!/^(0|[1-9][0-9]*)$/.test(e) || Number(e) >= epoch) {
+        fail("envelope", "The epoch record names keys of an epoch that is not an earlier one.");
+      }
+      earlier.set(Number(e), b64d(k, 32, "key"));
+    }
+    const manifestVersion = recordInteger(data.manifest_version, 1);
+    const parsedHeads = new Map();
+    for (const chain of HEAD_CHAINS) {
+      const head = heads[chain];
+      if (!Array.isArray(head) || head.length !== 2) {
+        fail("envelope", "The epoch record is malformed.");
+      }
+      parsedHeads.set(chain, {
+        seq: recordInteger(head[0], -1),
+        hash: b64d(head[1], 32, "chain head"),
+      });
+    }
+    b64d(data.committee_keys, null, "key history");
+    return { labels: [...labels], earlier, manifestVersion, heads: parsedHeads };
+  }
+
+  // Every epoch's thread key and the manifest version each epoch began under, from the current
+  // epoch's record (reader.py epoch_keys). The record is decrypted with the current thread key
+  // first, then its signer verified as of the manifest version the record itself names. The
+  // current epoch's key is always the one unwrapped with the reporter's own key. Earlier
+  // records only say when their epoch began; each is verified again as an object. Also says
+  // who signed the current record if only a key the manifest has retired since verifies it.
+  function epochKeys(items, epoch, threadKey, manifest) {
+    const byEpoch = new Map([[epoch, threadKey]]);
+    const started = new Map();
+    let retiredSigner = null;
+    const answer = (code, labels = []) => ({
+      byEpoch,
+      labels,
+      started,
+      retiredSigner,
+      problems: code ? [problemAt(code)] : [],
+    });
+    if (epoch === 0) return answer(null);
+    const records = items.filter((item) => {
+      const raw = item.envelope;
+      return isPlainObject(raw) && raw.kind === "epoch" && isInteger(raw.epoch) && raw.epoch > 0;
+    });
+    const current = records.find((item) => item.envelope.epoch === epoch);
+    if (!current) return answer("epoch_missing");
+    let record;
+    try {
+      const env = envelopeFromJson(current.envelope);
+      record = parseEpochRecord(decryptEnvelope(threadKey, env), epoch);
+      const keys = senderKeys(env.sender, null, manifest, record.manifestVersion);
+      if (keys.length === 0) return answer("epoch_sender");
+      if (!signedByAny(keys, env)) fail("verification", "A signature did not verify.");
+      if (!signedByAny(senderKeys(env.sender, null, manifest, null), env)) {
+        retiredSigner = env.sender;
+      }
+    } catch (error) {
+      if (!unreadable(error)) throw error;
+      return answer("epoch_invalid");
+    }
+    for (const [e, key] of record.earlier) byEpoch.set(e, key);
+    byEpoch.set(epoch, threadKey);
+    started.set(epoch, record.manifestVersion);
+    for (const item of records) {
+      const e = item.envelope.epoch;
+      const key = byEpoch.get(e);
+      if (started.has(e) || !key) continue; // a second record of an epoch is flagged when read
+      try {
+        const env = envelopeFromJson(item.envelope);
+        started.set(e, parseEpochRecord(decryptEnvelope(key, env), e).manifestVersion);
+      } catch (error) {
+        if (!unreadable(error)) throw error; // reported when the object itself is read
+      }
+    }
+    return answer(null, record.labels);
   }
 
   function positionProblem(env, listedSeq, caseId, expected, prev, epoch) {
@@ -1092,6 +1242,13 @@ export function createCrypto(sodium, options = {}) {
     if (!equalBytes(env.prev, prev)) return "reordered";
     if ((env.kind === "report") !== (env.seq === 0)) return "not_report";
     if (env.epoch > epoch) return "future_epoch";
+    return null;
+  }
+
+  // Epochs never decrease along the thread, and a new epoch begins with its record, once.
+  function epochOrderProblem(env, latest) {
+    if (env.epoch < latest) return "older_epoch";
+    if ((env.kind === "epoch") !== (env.epoch > latest)) return "epoch_out_of_place";
     return null;
   }
 
@@ -1115,24 +1272,80 @@ export function createCrypto(sodium, options = {}) {
     return report;
   }
 
-  function openObjectInto(read, env, key, report, manifest) {
-    const signKey = senderKey(env.sender, report, manifest);
-    if (!signKey) {
+  function openObjectInto(read, env, key, report, manifest, since) {
+    const keys = senderKeys(env.sender, report, manifest, since);
+    if (keys.length === 0) {
       read.problem = read.problem || "unknown_sender";
       return;
     }
-    if (!verifies(signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+    if (!signedByAny(keys, env)) {
       read.problem = read.problem || "bad_signature";
       return;
     }
+    let plaintext;
     try {
-      const body = jsonOf(decryptEnvelope(key, env));
-      read.body = body && typeof body === "object" && !Array.isArray(body) ? body : {};
-      read.verified = read.problem === null;
+      plaintext = decryptEnvelope(key, env);
+    } catch (error) {
+      if (!(error instanceof SafeVoiceCryptoError)) throw error;
+      read.problem = read.problem || "undecryptable";
+      return;
+    }
+    let body = null;
+    try {
+      body = jsonOf(plaintext);
     } catch (error) {
       if (!unreadable(error)) throw error;
-      read.problem = read.problem || "undecryptable";
     }
+    if (!isPlainObject(body)) {
+      read.problem = read.problem || "unreadable_content";
+      return;
+    }
+    if (env.kind === "epoch") {
+      try {
+        read.record = parseEpochRecord(plaintext, env.epoch);
+      } catch (error) {
+        if (!unreadable(error)) throw error;
+        read.problem = read.problem || "unreadable_content";
+        return;
+      }
+    }
+    read.body = body;
+    read.verified = read.problem === null;
+  }
+
+  // Each verified epoch record names the thread's head its author verified: the object there
+  // must be the one it names, and everything after it must be in that epoch or later, so
+  // nothing signed with a key retired since can be slipped in behind the re-key. Objects are
+  // placed by the position they claim (as reader.py does), and shown where they are listed.
+  function epochHeadProblems(objects) {
+    const problems = [];
+    const byPosition = new Map(objects.map((o) => [o.position, o]));
+    for (const read of objects) {
+      if (!read.record || !read.verified) continue;
+      const head = read.record.heads.get("thread");
+      const named = byPosition.get(head.seq);
+      if (head.seq >= 0 && (!named || !equalBytes(named.hash, head.hash))) {
+        problems.push(problemAt("epoch_history", read.seq));
+      }
+      const late = objects.find((o) => o.position > head.seq && o.epoch < read.epoch);
+      if (late) problems.push(problemAt("epoch_late", late.seq));
+    }
+    return problems;
+  }
+
+  // Each epoch began under a manifest no older than the epoch before it and none newer than
+  // the one this page verified: a record claiming an older version would make keys retired
+  // since then count again.
+  function epochVersionProblems(began, manifest) {
+    const problems = [];
+    let highest = 0;
+    for (const epoch of [...began.keys()].sort((a, b) => a - b)) {
+      const version = began.get(epoch);
+      if (version > manifest.version) problems.push(problemAt("epoch_rollback"));
+      if (version < highest) problems.push(problemAt("epoch_version"));
+      highest = Math.max(highest, version);
+    }
+    return problems;
   }
 
   // Read the reporter's view (GET /api/v1/reporter/case) with the keys derived from the code.
@@ -1149,11 +1362,13 @@ export function createCrypto(sodium, options = {}) {
       recipient: REPORTER,
     });
     const items = view.objects.filter((o) => o.chain === "thread").sort((a, b) => a.seq - b.seq);
-    const { byEpoch, labels, problems } = epochThreadKeys(items, epoch, current.thread, manifest);
+    const found = epochKeys(items, epoch, current.thread, manifest);
+    const problems = [...found.problems];
     const objects = [];
     let report = null;
     let prev = GENESIS;
     let expected = 0;
+    let latest = 0;
     for (const item of items) {
       let env;
       try {
@@ -1165,25 +1380,34 @@ export function createCrypto(sodium, options = {}) {
       }
       // `seq` is where the server listed the object, which is where the reader shows it (and
       // where a problem is reported); the position the object itself claims is checked above.
+      const sender = senderOf(env.sender, manifest);
       const read = {
         seq: item.seq,
+        position: env.seq,
         kind: env.kind,
         sender: env.sender,
-        senderName: memberName(env.sender, manifest),
+        senderName: sender.name,
+        senderRole: sender.role,
         epoch: env.epoch,
         verified: false,
         hash: transcriptHash(env),
         body: {},
-        problem: positionProblem(env, item.seq, caseId, expected, prev, epoch),
+        record: null,
+        problem:
+          positionProblem(env, item.seq, caseId, expected, prev, epoch) ||
+          epochOrderProblem(env, latest),
       };
       objects.push(read);
-      const key = byEpoch.get(env.epoch);
+      const key = found.byEpoch.get(env.epoch);
       if (!key) {
         read.problem = read.problem || "no_key_for_part";
       } else if (env.kind === "report") {
         report = openReportInto(read, env, key, caseId) || report;
       } else {
-        openObjectInto(read, env, key, report, manifest);
+        let since = null;
+        if (env.epoch > 0 && found.started.has(env.epoch)) since = found.started.get(env.epoch);
+        else if (env.epoch === 0 && report) since = report.manifestVersion;
+        openObjectInto(read, env, key, report, manifest, since);
       }
       if (read.problem) {
         const before = read.problem === "missing_before" ? expected : null;
@@ -1191,10 +1415,15 @@ export function createCrypto(sodium, options = {}) {
       }
       prev = read.hash;
       expected = env.seq + 1;
+      latest = Math.max(latest, env.epoch);
     }
-    if (report && labels.length) {
+    problems.push(...epochHeadProblems(objects));
+    const began = new Map(report ? [[0, report.manifestVersion]] : []);
+    for (const [e, version] of found.started) began.set(e, version);
+    problems.push(...epochVersionProblems(began, manifest));
+    if (report && found.labels.length) {
       const chosen = new Set([...report.recipients, REPORTER]);
-      if (!labels.every((label) => chosen.has(label))) problems.push(problemAt("epoch_outsider"));
+      if (!found.labels.every((label) => chosen.has(label))) problems.push(problemAt("epoch_outsider"));
     }
     if (report && !equalBytes(report.signKey, reporter.signPublic)) {
       problems.push(problemAt("not_yours"));
@@ -1204,6 +1433,23 @@ export function createCrypto(sodium, options = {}) {
       (o) => o.kind === "status" && o.verified && o.body.status === "acknowledged",
     );
     if (view.case.acknowledged_on !== null && !acknowledged) problems.push(problemAt("unsigned_ack"));
+    // Recipients of the current epoch whose key the manifest retired after the epoch began,
+    // and the current record's signer if only a retired key of theirs signed it (the record's
+    // recipients are only its signer's word): whoever holds such a key may hold this epoch's
+    // keys, so the reporter writes nothing until the case is re-keyed (the server holds such
+    // a case too; this does not rely on it).
+    let recipients = [];
+    if (epoch > 0) recipients = found.labels;
+    else if (report) recipients = [...report.recipients, REPORTER];
+    const since = began.has(epoch) ? began.get(epoch) : null;
+    const held = new Set();
+    if (since !== null) {
+      for (const r of manifest.retired) {
+        if (recipients.includes(r.label) && r.untilVersion > since) held.add(r.label);
+      }
+      if (found.retiredSigner !== null) held.add(found.retiredSigner);
+    }
+    const heldBy = [...held].sort(compareCodePoints);
     return {
       caseId,
       epoch,
@@ -1212,6 +1458,7 @@ export function createCrypto(sodium, options = {}) {
       objects,
       problems,
       acknowledged,
+      heldBy,
       head: { seq: expected - 1, hash: prev },
     };
   }

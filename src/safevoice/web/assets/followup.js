@@ -194,7 +194,9 @@ function showProblems(thread) {
 
 function senderLine(item) {
   if (item.mine) return t("js.follow.from_you");
-  if (item.sender) return t("js.follow.from_member", { name: item.sender });
+  if (item.role === "member") return t("js.follow.from_member", { name: item.sender });
+  if (item.role === "archive") return t("js.follow.from_archive", { name: item.sender });
+  if (item.role === "former") return t("js.follow.from_former");
   return t("js.follow.from_unknown");
 }
 
@@ -274,9 +276,13 @@ function showThread(thread) {
   showProblems(thread);
   document.getElementById("thread").replaceChildren(...thread.items.map(renderItem));
   show("thread-panel");
+  // No answer to a thread that does not verify, nor while the case waits to be re-keyed (an
+  // answer written meanwhile stays in the hidden form).
   const blocked = thread.problems.length > 0;
+  const held = !blocked && thread.held;
   show("reply-blocked", blocked);
-  replyForm.hidden = blocked;
+  show("reply-held", held);
+  replyForm.hidden = blocked || held;
 }
 
 // --- answering ---
@@ -316,6 +322,10 @@ function replied(message) {
     listFiles(t, fileInput, fileList);
     setText("sent-note", t("js.follow.sent"));
     document.getElementById("thread-heading").focus();
+    return;
+  }
+  if (replyForm.hidden) {
+    document.getElementById(message.thread.held ? "reply-held" : "reply-blocked").focus();
     return;
   }
   replyError.textContent = t(`js.follow.not_sent.${message.reason}`);

@@ -494,7 +494,8 @@ function describedFiles(body) {
 }
 
 // What the page shows: the case's status and deadlines, every object of the thread in order
-// with whether it verified, and the problems found. No key and no code.
+// with whether it verified, the problems found, and whether the case waits to be re-keyed
+// (held) before the reporter may write. No key and no code.
 function display(read, view) {
   const answers = read.report ? read.report.answers : {};
   const c = view.case;
@@ -509,6 +510,7 @@ function display(read, view) {
     },
     problems: read.problems,
     acknowledged: read.acknowledged,
+    held: read.heldBy.length > 0,
     items: read.objects.map((o) => {
       const files = o.verified ? describedFiles(o.body) : [];
       return {
@@ -516,6 +518,7 @@ function display(read, view) {
         kind: o.kind,
         mine: o.sender === "reporter",
         sender: o.senderName,
+        role: o.senderRole,
         verified: o.verified,
         problem: o.problem,
         text: typeof o.body.text === "string" ? o.body.text : null,
@@ -590,11 +593,13 @@ function sealReply(plaintext) {
 }
 
 // Send the reporter's answer as the next object of the thread the reporter just read. A
-// thread that does not verify gets no answer: the reporter is told why instead.
+// thread that does not verify gets no answer, and neither does a case whose keys someone
+// removed from the committee may still hold: the reporter is told why instead.
 async function reply(text, files) {
   if (!session || !session.read) throw new Refusal("session");
   if (!text.trim()) throw new Refusal("empty");
   if (session.read.problems.length) throw new Refusal("unverified");
+  if (session.read.heldBy.length) throw new Refusal("held");
   const wording = text;
   if (!unsentReply || unsentReply.wording !== wording || !sameFiles(unsentReply.files, files)) {
     unsentReply = { wording, files: fileEntries(files) };
@@ -640,14 +645,16 @@ async function reply(text, files) {
   }
   if (response.status === 409) {
     // Someone wrote in the meantime, or an earlier send of this very answer arrived after
-    // all; read the thread again and let the reporter see it before answering.
+    // all: read the thread again and let the reporter see it before answering. With the
+    // thread unchanged, the case waits to be re-keyed (protocol 11.9): the server refuses
+    // every message until then, with a sentence this page words from its own catalogue.
     const before = session.read.head.seq;
     const thread = await loadThread();
     if (session.read.objects.some((o) => o.verified && sv.b64e(o.hash) === mine)) {
       unsentReply = null;
       return { thread, sent: true };
     }
-    return { thread, sent: false, reason: session.read.head.seq !== before ? "changed" : "busy" };
+    return { thread, sent: false, reason: session.read.head.seq !== before ? "changed" : "held" };
   }
   throw new Refusal(response.status === 413 ? "too_large" : "server");
 }
