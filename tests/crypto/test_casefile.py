@@ -289,3 +289,23 @@ def test_message_plaintext_is_canonical_json_and_refuses_empty_text() -> None:
 def test_labels_name_members_and_the_archive() -> None:
     assert casefile.member_label("alice") == "member:alice"
     assert casefile.archive_label("vault") == "archive:vault"
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [("text", 5), ("channel", None), ("answers", []), ("attachments", {})],
+)
+def test_a_report_with_a_member_of_the_wrong_type_is_refused(member: str, value: object) -> None:
+    body = {
+        "format": casefile.REPORT_FORMAT,
+        "channel": "general",
+        "text": "x",
+        "answers": {},
+        "reply_key": "A" * 43,
+        "sign_key": "A" * 43,
+        "attachments": [],
+        "recipients": {"labels": [], "manifest_version": 1, "sig": "A" * 86},
+    }
+    body[member] = value
+    with pytest.raises(BadEnvelope):
+        casefile.parse_report(json.dumps(body).encode(), case_id=bytes(16))

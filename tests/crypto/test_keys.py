@@ -319,3 +319,10 @@ def test_damaged_keyfile_raises_bad_encoding(keyfile: dict[str, Any], damage: An
     damage(damaged)
     with pytest.raises(BadEncoding):
         keys.open_keyfile(damaged, PASSPHRASE)
+
+
+@pytest.mark.parametrize("ident", ["alice\n", "Alice", "-alice", "", "a" * 33, "al ice"])
+def test_key_ids_outside_the_pattern_are_refused_even_with_a_trailing_newline(
+    ident: str,
+) -> None:
+    assert not keys.valid_key_id(ident)

@@ -178,6 +178,22 @@ def create_case(
     return NewCase(case_id=case_id, keys=keys, report=report, wrapped=wrapped)
 
 
+def _require_types(data: Any, recipients: Any) -> None:
+    """The report's members must have exactly their JSON types (as the browser requires)."""
+    strings = (data["channel"], data["text"], data["reply_key"], data["sign_key"])
+    if (
+        not all(isinstance(value, str) for value in strings)
+        or not isinstance(data["answers"], dict)
+        or not isinstance(data.get("attachments", []), list)
+        or not isinstance(recipients, dict)
+        or not isinstance(recipients["labels"], list)
+        or not all(isinstance(label, str) for label in recipients["labels"])
+        or not isinstance(recipients["manifest_version"], int)
+        or isinstance(recipients["manifest_version"], bool)
+    ):
+        raise TypeError("a report member has the wrong type")
+
+
 def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
     """Parse a decrypted report and verify the reporter's signature on its recipient list."""
     try:
@@ -185,6 +201,7 @@ def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
         if data["format"] != REPORT_FORMAT:
             raise BadEnvelope("The report has an unknown format.")
         recipients = data["recipients"]
+        _require_types(data, recipients)
         report = Report(
             channel=str(data["channel"]),
             text=str(data["text"]),

@@ -41,11 +41,11 @@ KEYFILE_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 KEYFILE_MAX_OPSLIMIT = 32
 KEYFILE_MAX_MEMLIMIT = 4 * 1024 * 1024 * 1024
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 
 
 def valid_key_id(value: str) -> bool:
-    return bool(_ID.match(value))
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def blake2b(data: bytes, *, size: int = 32, key: bytes = b"") -> bytes:

@@ -406,7 +406,9 @@ def parse_payload(payload: bytes) -> Manifest:
             AuditKey(key=b64d(k["key"], size=32, what="audit key"), from_seq=int(k["from_seq"]))
             for k in data["audit_keys"]
         )
-        archive = _public_member(data["archive"], "archive") if data["archive"] else None
+        archive = (
+            _public_member(data["archive"], "archive") if data["archive"] is not None else None
+        )
         retired = tuple(
             RetiredKey(
                 label=str(r["label"]),
