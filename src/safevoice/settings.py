@@ -85,6 +85,20 @@ class Settings:
     nojs_concurrency: int = 2
     snapshot_ttl_seconds: float = 1.0
     log_level: str = "INFO"
+    backup_dir: Path = Path("var/backups")
+    # Keep the backup keys on another volume than the backups: whoever holds both reads them.
+    backup_keys_dir: Path = Path("var/backup-keys")
+    backup_key_rotation_days: int = 7
+    backup_max_age_days: int = 35
+
+    def __post_init__(self) -> None:
+        if self.backup_key_rotation_days < 1:
+            raise ConfigError("SAFEVOICE_BACKUP_KEY_ROTATION_DAYS must be at least 1.")
+        if self.backup_max_age_days <= self.backup_key_rotation_days:
+            raise ConfigError(
+                "SAFEVOICE_BACKUP_MAX_AGE_DAYS must be longer than "
+                "SAFEVOICE_BACKUP_KEY_ROTATION_DAYS, or keys would be destroyed while in use."
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,4 +136,14 @@ class Settings:
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")
             )
             / 1000,
+            backup_dir=Path(env.get("SAFEVOICE_BACKUP_DIR") or "var/backups"),
+            backup_keys_dir=Path(env.get("SAFEVOICE_BACKUP_KEYS_DIR") or "var/backup-keys"),
+            backup_key_rotation_days=_int(
+                env.get("SAFEVOICE_BACKUP_KEY_ROTATION_DAYS"),
+                7,
+                name="SAFEVOICE_BACKUP_KEY_ROTATION_DAYS",
+            ),
+            backup_max_age_days=_int(
+                env.get("SAFEVOICE_BACKUP_MAX_AGE_DAYS"), 35, name="SAFEVOICE_BACKUP_MAX_AGE_DAYS"
+            ),
         )

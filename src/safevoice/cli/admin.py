@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from safevoice.cli import backup as backups
 from safevoice.cli.common import console, fail, make_app
 from safevoice.cli.ops import operator_database
 from safevoice.crypto.keys import PublicKey, format_fingerprint
@@ -18,6 +19,11 @@ from safevoice.intake import service as intake
 from safevoice.storage import migrate
 
 app = make_app("Install and maintain a SafeVoice instance (operator).")
+
+app.command("backup")(backups.backup)
+app.command("restore")(backups.restore)
+app.command("backup-show")(backups.show)
+app.add_typer(backups.keys_app, name="backup-keys")
 
 Database = Annotated[
     str | None, typer.Option(help="Database URL (default: SAFEVOICE_DATABASE_URL).")

@@ -1,0 +1,1 @@
+"""Encrypted backups that age out, and restores that never bring purged cases back."""
