@@ -14,10 +14,10 @@ from typing import Any
 
 from safevoice.backup.export import Head
 from safevoice.crypto.backup import BackupHeader
+from safevoice.crypto.checkpoint import sign_restore_approval, verify_restore_approval
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest, principal_label
-from safevoice.crypto.restore import sign_restore_approval, verify_restore_approval
 from safevoice.errors import BadEncoding, Forbidden, VerificationFailed
 
 APPROVAL_FORMAT = "safevoice-restore-approval-v1"
