@@ -259,7 +259,9 @@ def test_approve_restore_signs_the_backup_against_the_saved_checkpoint(
         "--pin",
         world.pin,
     )
-    State.load(cli.home).server(server.url).checkpoint = None
+    state = State.load(cli.home)
+    state.server(server.url).checkpoint = None
+    state.save()
 
     missing = cli.safevoice("audit", "approve-restore", str(path), expect=1)
     assert "no saved checkpoint" in missing.stderr
