@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from safevoice.attachments.models import Upload
 from safevoice.backup.archive import read_header
+from safevoice.backup.service import backed_up_tables
 from safevoice.cases.models import Case
 from safevoice.crypto.manifest import Manifest
 from safevoice.members.models import LoginSession
@@ -129,6 +130,18 @@ def test_the_backup_file_holds_no_plaintext_and_its_header_names_the_audit_head(
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     shown = cli.safevoice("admin", "backup-show", str(path), "--json").stdout
     assert header.backup_id in shown
+
+
+def test_every_table_of_the_schema_is_backed_up_except_sessions_and_blob_rows(
+    database: Database,
+) -> None:
+    tables = set(inspect(database.writer).get_table_names())
+
+    assert {t.name for t in backed_up_tables()} == tables - {
+        "alembic_version",
+        "login_session",
+        "blob_chunk",
+    }
 
 
 def test_restoring_over_a_live_database_needs_yes_and_removes_what_came_after(
