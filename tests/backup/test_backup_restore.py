@@ -14,7 +14,9 @@ from safevoice.attachments.models import Upload
 from safevoice.backup.archive import read_header
 from safevoice.backup.service import backed_up_tables
 from safevoice.cases.models import Case
+from safevoice.clock import utcnow
 from safevoice.crypto.manifest import Manifest
+from safevoice.instance import service as instance
 from safevoice.members.models import LoginSession
 from safevoice.storage import migrate
 from safevoice.storage.blobs import open_blob_store
@@ -27,6 +29,7 @@ from tests.support.backups import (
     submit_case_with_file,
     table_rows,
 )
+from tests.support.world import World
 
 
 def backup(cli: Cli, url: str, blob_spec: str, folders: Folders) -> Path:
@@ -276,3 +279,35 @@ def test_an_older_backup_is_refused_without_an_approval(
 
     assert "older than the audit log" in result.stderr
     assert audit_chain(database) == before
+
+
+def test_a_backup_of_another_instance_or_of_an_unmigrated_database_is_refused(
+    cli: Cli,
+    database_url: str,
+    blob_spec: str,
+    blank: Database,
+    blank_url: str,
+    world: World,
+    folders: Folders,
+) -> None:
+    refused = cli.safevoice(
+        "admin", "backup", "--database", blank_url, "--keys-dir", str(folders.keys), expect=1
+    )
+    assert "not migrated" in refused.stderr
+    assert not folders.keys.exists()
+
+    path = backup(cli, database_url, blob_spec, folders)
+    migrate.upgrade(blank.writer)
+    now = utcnow()
+    with blank.unit_of_work() as session:
+        instance.initialise(session, timezone="UTC")
+        _, signed = world.manifest(
+            instance.instance_public_key(session), instance_id="another-instance"
+        )
+        instance.publish_manifest(session, signed, today=now.date(), now=now)
+    before = table_rows(blank)
+
+    result = restore(cli, path, blank_url, blob_spec, folders, "--yes", expect=1)
+
+    assert "belongs to instance another-instance" in result.stderr
+    assert table_rows(blank) == before
