@@ -479,8 +479,9 @@ def check(view: RetentionOverview, *, upcoming_days: int = 30) -> Findings:
                 f"{due_on} under the {stone.policy} policy of {stone.policy_days} days."
             )
     horizon = view.today + timedelta(days=upcoming_days)
+    overdue_on = view.today - timedelta(days=rules.GRACE_DAYS)
     upcoming = sorted(
-        (c for c in view.cases if not c.held and c.due_on <= horizon),
+        (c for c in view.cases if not c.held and overdue_on <= c.due_on <= horizon),
         key=lambda c: (c.due_on, c.case_id),
     )
     return Findings(violations=violations, upcoming=upcoming)
