@@ -34,7 +34,7 @@ from safevoice.storage.db import Database
 
 app = make_app("Retention: purge due cases (operator), legal holds (committee members).")
 
-BATCH = 500
+BATCH = 1000
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="Database URL (default: SAFEVOICE_DATABASE_URL).")
 ]

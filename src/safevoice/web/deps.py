@@ -179,15 +179,6 @@ def current_member_or_auditor(principal: PrincipalDep) -> Principal:
 MemberOrAuditorDep = Annotated[Principal, Depends(current_member_or_auditor)]
 
 
-def current_auditor(principal: PrincipalDep) -> Principal:
-    if principal.role != "auditor":
-        raise Forbidden("Only auditors may do this.")
-    return principal
-
-
-AuditorDep = Annotated[Principal, Depends(current_auditor)]
-
-
 def current_reporter(principal: PrincipalDep) -> Principal:
     if principal.role != "reporter":
         raise Forbidden("This is for the reporter of a case, logged in with the follow-up code.")
@@ -195,3 +186,12 @@ def current_reporter(principal: PrincipalDep) -> Principal:
 
 
 ReporterDep = Annotated[Principal, Depends(current_reporter)]
+
+
+def current_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role != "auditor":
+        raise Forbidden("Only auditors may do this.")
+    return principal
+
+
+AuditorDep = Annotated[Principal, Depends(current_auditor)]
