@@ -206,3 +206,30 @@ def test_two_jobs_at_once_purge_each_case_exactly_once(
     assert set(tombstones(database)) == ids
     purged_entries = [e["case_id"] for e in audit_events(database, "case.purged")]
     assert sorted(purged_entries) == sorted(ids)
+
+
+def test_purge_case_purges_once_and_refuses_a_held_case(database: Database, tmp_path: Path) -> None:
+    from safevoice.errors import Conflict
+    from safevoice.retention.models import LegalHold
+    from safevoice.retention.service import purge_case
+
+    blobs = open_blob_store(f"fs:{tmp_path / 'blobs'}", database)
+    case_id = insert_case(database, date(2020, 1, 1), ack_after=1, close_after=5)
+    held = insert_case(database, date(2020, 1, 1))
+    with database.unit_of_work() as session:
+        session.add(
+            LegalHold(case_id=held, held_by="member:alice", held_on=date.today(), reason="r")
+        )
+    today = date(2024, 1, 1)
+
+    with database.unit_of_work() as session:
+        first = purge_case(session, blobs, case_id, today=today, policy="after_closure")
+    with database.unit_of_work() as session:
+        second = purge_case(session, blobs, case_id, today=today, policy="after_closure")
+    with database.unit_of_work() as session, pytest.raises(Conflict):
+        purge_case(session, blobs, held, today=today, policy="max_age")
+
+    assert (first, second) == (True, False)
+    assert tombstones(database)[case_id].since_on == date(2020, 1, 6)
+    assert set(tombstones(database)) == {case_id}
+    assert len(audit_events(database, "case.purged")) == 1

@@ -10,6 +10,7 @@ legal hold is never claimed. The services never commit: the job's unit of work d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Select,
     String,
     Table,
     and_,
@@ -25,8 +27,10 @@ from sqlalchemy import (
     delete,
     exists,
     false,
+    func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -261,8 +265,6 @@ def plan(session: Session, *, today: date) -> list[Planned]:
 
 
 def count_due(session: Session, *, today: date) -> int:
-    from sqlalchemy import func
-
     condition = _due_condition(_policies(session), today)
     return session.scalar(select(func.count()).select_from(Case).where(condition)) or 0
 
@@ -279,10 +281,14 @@ class Purged:
 
 
 def _among(column: Any, ids: Sequence[str], session: Session) -> ColumnElement[bool]:
-    """``column IN ids``; on PostgreSQL as ``= ANY(array)``, one parameter however many ids."""
+    """``column IN ids`` with one parameter however many ids: ``= ANY(array)`` on PostgreSQL,
+    the rows of a JSON array on SQLite (cheaper than a thousand bound parameters)."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(list(ids), ARRAY(String)))  # type: ignore[no-any-return]
-    return column.in_(ids)  # type: ignore[no-any-return]
+    values: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(json.dumps(list(ids)))
+    )
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def _table(model: type[Base]) -> Table:
