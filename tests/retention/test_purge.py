@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from safevoice.attachments.models import Upload
 from safevoice.cases.models import Case
-from safevoice.cli.retention import dry_run, purge_all
+from safevoice.cli.retention import purge_all
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import NotFound
+from safevoice.retention.job import dry_run
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from tests.api.test_login import login

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -20,13 +20,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from safevoice.attachments import service as attachments
 from safevoice.cli.common import console, err_console, make_app, print_json
 from safevoice.cli.ops import operator_database
 from safevoice.cli.session import Server, logged_in
 from safevoice.clock import utcnow
-from safevoice.instance.service import snapshot
-from safevoice.retention import service
+from safevoice.retention import job, service
 from safevoice.retention.schemas import RetentionOverview
 from safevoice.settings import Settings
 from safevoice.storage.blobs import open_blob_store
@@ -34,21 +32,10 @@ from safevoice.storage.db import Database
 
 app = make_app("Retention: purge due cases (operator), legal holds (committee members).")
 
-BATCH = 1000
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="Database URL (default: SAFEVOICE_DATABASE_URL).")
 ]
 CaseArgument = Annotated[str, typer.Argument(help="The case id.")]
-
-
-@dataclass
-class RunReport:
-    today: date
-    dry_run: bool
-    due: int = 0
-    purged: int = 0
-    by_policy: dict[str, int] = field(default_factory=dict)
-    pruned: dict[str, int] = field(default_factory=dict)
 
 
 def purge_all(
@@ -56,15 +43,11 @@ def purge_all(
     blobs_spec: str,
     *,
     now: datetime,
-    batch: int = BATCH,
+    batch: int = job.BATCH,
     show_progress: bool = False,
-) -> RunReport:
-    """Purge every due case, prune short-lived rows, then make the database forget."""
+) -> job.RunReport:
+    """The purge job on the configured blob store, with a progress bar if asked."""
     blobs = open_blob_store(blobs_spec, database)
-    with database.session(write=False) as session:
-        today = snapshot(session).today(now)
-        due = service.count_due(session, today=today)
-    report = RunReport(today=today, dry_run=False, due=due)
     with Progress(
         TextColumn("purging"),
         BarColumn(),
@@ -74,34 +57,15 @@ def purge_all(
         disable=not show_progress,
         transient=True,
     ) as progress:
-        task = progress.add_task("purge", total=due)
-        while True:
-            with database.unit_of_work() as session:
-                purged = service.purge_due(session, blobs, today=today, limit=batch)
-            if not purged:
-                break
-            report.purged += len(purged)
-            for entry in purged:
-                report.by_policy[entry.policy] = report.by_policy.get(entry.policy, 0) + 1
-            progress.advance(task, len(purged))
-    with database.unit_of_work() as session:
-        report.pruned = service.prune_short_lived(session, now=now)
-    uploads = 0
-    while swept := attachments.sweep_expired(database, blobs, now=now):
-        uploads += swept
-    report.pruned["uploads"] = uploads
-    service.forget(database)
-    return report
-
-
-def dry_run(database: Database, *, now: datetime) -> tuple[RunReport, list[service.Planned]]:
-    with database.session(write=False) as session:
-        today = snapshot(session).today(now)
-        planned = service.plan(session, today=today)
-    report = RunReport(today=today, dry_run=True, due=len(planned))
-    for entry in planned:
-        report.by_policy[entry.policy] = report.by_policy.get(entry.policy, 0) + 1
-    return report, planned
+        task = progress.add_task("purge", total=None)
+        return job.run(
+            database,
+            blobs,
+            now=now,
+            batch=batch,
+            on_start=lambda due: progress.update(task, total=due),
+            on_batch=lambda count: progress.advance(task, count),
+        )
 
 
 @app.command("run")
@@ -117,7 +81,7 @@ def run_command(
     db = operator_database(database)
     try:
         if dry:
-            report, planned = dry_run(db, now=utcnow())
+            report, planned = job.dry_run(db, now=utcnow())
         else:
             report = purge_all(
                 db,
