@@ -191,3 +191,41 @@ def test_the_run_command_prints_counts_and_a_dry_run_lists_without_purging(
     assert "Purged 1 case(s)" in run.stdout
     assert "(1 max_age)" in run.stdout
     assert set(tombstones(database)) == {old}
+
+
+def init_config(path: Path, *, after: int, max_age: int, unused: int) -> Path:
+    path.write_text(
+        '[[channels]]\nname = "general"\ntitle = "Concerns"\n[channels.retention]\n'
+        f"days_after_closure = {after}\nmax_age_days = {max_age}\nunused_days = {unused}\n"
+    )
+    return path
+
+
+def test_admin_init_run_again_audits_the_policies_the_configuration_changed(
+    cli: Cli, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'instance.sqlite'}"
+    env = {"SAFEVOICE_DATABASE_URL": url}
+    key_out = ("--instance-key-out", str(tmp_path / "instance.pub.json"))
+    config = tmp_path / "instance.toml"
+    init_config(config, after=60, max_age=1095, unused=90)
+    cli.safevoice("admin", "init", "--config", str(config), *key_out, env=env)
+    cli.safevoice("admin", "init", "--config", str(config), *key_out, env=env)
+    database = Database.connect(url, pool_size=1)
+    try:
+        assert audit_events(database, "policy.changed") == []
+
+        init_config(config, after=30, max_age=1095, unused=90)
+        cli.safevoice("admin", "init", "--config", str(config), *key_out, env=env)
+        wrong = init_config(tmp_path / "wrong.toml", after=30, max_age=100, unused=200)
+        refused = cli.safevoice(
+            "admin", "init", "--config", str(wrong), *key_out, env=env, expect=1
+        )
+
+        (entry,) = audit_events(database, "policy.changed")
+        assert entry["detail"]["days_after_closure"] == 30
+        assert "The retention policy of channel 'general' is wrong" in refused.stderr
+        with database.session(write=False) as session:
+            assert service.show_policy(session, name="general").max_age_days == 1095
+    finally:
+        database.dispose()

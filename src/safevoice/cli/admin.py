@@ -50,7 +50,11 @@ def initialise(database_url: str | None, config: dict[str, Any], instance_key_ou
                 timezone=str(settings_instance.get("timezone", "UTC")),
                 difficulty=int(settings_instance.get("difficulty", instance.DEFAULT_DIFFICULTY)),
             )
+            before = retention.all_policies(session)
             intake.seed_channels(session, channels)
+            retention.record_seeded_changes(
+                session, before=before, today=instance.snapshot(session).today(utcnow())
+            )
             instance.set_external_channels(session, config.get("external_channels", []))
             public = PublicKey(
                 kind="instance",

@@ -47,7 +47,7 @@ from safevoice.cases.models import (
     WrappedKey,
 )
 from safevoice.cases.service import readable_case
-from safevoice.errors import BadRequest, Conflict, NotFound
+from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
 from safevoice.intake.models import Channel, IdempotencyKey, SpentChallenge
 from safevoice.members.models import LoginSession
 from safevoice.retention import policy as rules
@@ -173,6 +173,46 @@ def set_policy(
         },
     )
     return channel_policy(channel)
+
+
+def all_policies(session: Session) -> dict[str, ChannelPolicy]:
+    return {channel.name: channel_policy(channel) for channel in session.scalars(select(Channel))}
+
+
+def record_seeded_changes(
+    session: Session, *, before: dict[str, ChannelPolicy], today: date
+) -> list[str]:
+    """Check the policies a configuration file set; audit those it changed (``admin init``
+    run again).
+
+    A new channel's first policy is part of setting it up; changing an existing one is a
+    ``policy.changed`` like ``admin channel``, so no change of a limit goes unrecorded.
+    """
+    session.flush()
+    changed = []
+    for name, policy in sorted(all_policies(session).items()):
+        try:
+            rules.validate(
+                rules.Policy(policy.days_after_closure, policy.max_age_days, policy.unused_days)
+            )
+        except ValueError as exc:
+            raise ConfigError(f"The retention policy of channel {name!r} is wrong: {exc}") from None
+        if name in before and before[name] != policy:
+            changed.append(name)
+            audit.record(
+                session,
+                event="policy.changed",
+                case_id=None,
+                actor=OPERATOR_ACTOR,
+                on=today,
+                detail={
+                    "channel": name,
+                    "days_after_closure": policy.days_after_closure,
+                    "max_age_days": policy.max_age_days,
+                    "unused_days": policy.unused_days,
+                },
+            )
+    return changed
 
 
 def _policies(session: Session) -> dict[str, rules.Policy]:
