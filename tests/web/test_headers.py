@@ -79,6 +79,9 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/api/v1/uploads/{upload_id}/chunks/{index}"): [
         (f"/api/v1/uploads/{CASE}/chunks/0", None)
     ],
+    ("POST", "/api/v1/cases/{case_id}/hold"): [(f"/api/v1/cases/{CASE}/hold", {"reason": "x"})],
+    ("DELETE", "/api/v1/cases/{case_id}/hold"): [(f"/api/v1/cases/{CASE}/hold", None)],
+    ("GET", "/api/v1/retention"): [("/api/v1/retention", None)],
 }
 
 

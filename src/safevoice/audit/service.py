@@ -9,7 +9,7 @@ anything identifying a reporter, or whom a reporter excluded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from sqlalchemy import insert, select
@@ -101,3 +101,22 @@ def append(
     session.add(entry)
     head.seq, head.hash = seq, digest
     return entry
+
+
+def append_many(
+    session: Session,
+    events: Iterable[tuple[str, str | None, str, date, Mapping[str, str | int] | None]],
+) -> int:
+    """Append several entries (event, case id, actor, day, detail) under one lock of the head."""
+    head = _locked_head(session)
+    rows: list[dict[str, object]] = []
+    seq, digest = head.seq, head.hash
+    for event, case_id, actor, on, detail in events:
+        seq += 1
+        body = entry_body(seq=seq, event=event, case_id=case_id, actor=actor, on=on, detail=detail)
+        digest = audit_hash(digest, body)
+        rows.append({"seq": seq, "body": body, "hash": digest})
+    if rows:
+        session.execute(insert(AuditEntry), rows)
+        head.seq, head.hash = seq, digest
+    return len(rows)

@@ -21,6 +21,7 @@ from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSumma
 from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
+from safevoice.retention.schemas import HoldOut, RetentionOverview
 
 USER_AGENT = "SafeVoice"
 T = TypeVar("T")
@@ -236,6 +237,16 @@ class Api:
         params = {name: value for name, value in wanted.items() if value is not None}
         content = self._send("GET", "/api/v1/stats", params=params).content
         return _parse(Statistics.model_validate_json, content)
+
+    def hold(self, case_id: str, *, reason: str) -> HoldOut:
+        return self._post(f"/api/v1/cases/{case_id}/hold", {"reason": reason}, HoldOut)
+
+    def release(self, case_id: str) -> None:
+        self._send("DELETE", f"/api/v1/cases/{case_id}/hold")
+
+    def retention(self) -> RetentionOverview:
+        """Every live case's retention state and every tombstone (auditors)."""
+        return self._get("/api/v1/retention", RetentionOverview)
 
     def post_case_object(
         self,

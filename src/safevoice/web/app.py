@@ -26,6 +26,7 @@ from safevoice.errors import ConfigError
 from safevoice.instance import production
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
+from safevoice.retention.router import router as retention_router
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.blobs import open_blob_store
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(dialogue_router)
     app.include_router(attachments_router)
+    app.include_router(retention_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)

@@ -186,3 +186,12 @@ def current_reporter(principal: PrincipalDep) -> Principal:
 
 
 ReporterDep = Annotated[Principal, Depends(current_reporter)]
+
+
+def current_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role != "auditor":
+        raise Forbidden("Only auditors may do this.")
+    return principal
+
+
+AuditorDep = Annotated[Principal, Depends(current_auditor)]
