@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from safevoice.cli import actions, admin, cases, demo, keys, manifest, serve, session, stats, web
+from safevoice.cli import (
+    actions,
+    admin,
+    audit,
+    cases,
+    demo,
+    keys,
+    manifest,
+    serve,
+    session,
+    stats,
+    web,
+)
 from safevoice.cli.common import make_app
 
 app = make_app(
@@ -21,6 +33,7 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(web.app, name="web")
 app.add_typer(cases.app, name="cases")
 app.add_typer(actions.app, name="actions")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

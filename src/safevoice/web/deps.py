@@ -94,7 +94,23 @@ async def get_now() -> datetime:
     return utcnow()
 
 
+def get_writer_session(request: Request) -> Iterator[Session]:
+    """A writing transaction even for a GET: reads that leave an audit entry (a member
+    fetching a case) or issue a checkpoint."""
+    database: Database = request.app.state.database
+    session = database.session(write=True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriterSessionDep = Annotated[Session, Depends(get_writer_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 ReaderDep = Annotated[Session, Depends(get_reader, scope="function")]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
@@ -186,3 +202,12 @@ def current_reporter(principal: PrincipalDep) -> Principal:
 
 
 ReporterDep = Annotated[Principal, Depends(current_reporter)]
+
+
+def current_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role != "auditor":
+        raise Forbidden("Only auditors may do this.")
+    return principal
+
+
+AuditorDep = Annotated[Principal, Depends(current_auditor)]
