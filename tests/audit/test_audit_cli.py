@@ -129,7 +129,11 @@ Tamper = Callable[[Database, int, Manifest], None]
     [
         (lambda db, c, m: flip_byte(db, c - 1), "bob", "Audit entry {k} does not match"),
         (lambda db, c, m: delete_entry(db, c - 1), "bob", "Audit entries {k} to {k} are missing"),
-        (lambda db, c, m: truncate(db, c - 2), "alice", "reproduce the saved checkpoint at seq {c}"),
+        (
+            lambda db, c, m: truncate(db, c - 2),
+            "alice",
+            "reproduce the saved checkpoint at seq {c}",
+        ),
         (lambda db, c, m: rewrite(db, c - 2, m), "alice", "saved checkpoint at seq {c}"),
     ],
     ids=["one-byte", "deleted", "truncated", "rewritten"],

@@ -211,3 +211,26 @@ def current_auditor(principal: PrincipalDep) -> Principal:
 
 
 AuditorDep = Annotated[Principal, Depends(current_auditor)]
+
+
+def refuse_auditor(
+    session: SessionDep,
+    now: NowDep,
+    snap: SnapshotDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """Routes reached by an unguessable id rather than a session (an upload in progress) still
+    refuse an auditor's token: auditors get no route to ciphertext at all (invariant 6)."""
+    if not authorization:
+        return
+    try:
+        principal = authenticate(
+            session, bearer_token(authorization), now=now, manifest=snap.manifest
+        )
+    except Unauthorized:
+        return  # such routes never needed a session; an old token changes nothing
+    if principal.role == "auditor":
+        raise Forbidden("Auditors have no access to reports, messages or files.")
+
+
+NotAuditorDep = Annotated[None, Depends(refuse_auditor)]
