@@ -24,7 +24,7 @@ from safevoice.audit.verify import (
 from safevoice.client.api import Api
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.manifest import Manifest
-from safevoice.errors import AuditViolation, BadEncoding, NotFound
+from safevoice.errors import AuditViolation, BadEncoding, ClientError, NotFound, Unavailable
 
 
 @dataclass(frozen=True)
@@ -43,19 +43,31 @@ def fetch_entries(api: Api, *, after: int, upto: int) -> list[Entry]:
 
 
 def check_at_login(api: Api, manifest: Manifest, saved_json: dict[str, Any] | None) -> LoginCheck:
+    """Whether the server's latest checkpoint extends the one this client saved.
+
+    A server that cannot show a checkpoint at all is a problem too (reported, not raised), so
+    that the caller decides: members are warned, auditors refused.
+    """
     try:
         new = SignedCheckpoint.from_json(api.audit_checkpoint().model_dump())
     except NotFound:
-        return LoginCheck(checkpoint=None)
+        return LoginCheck(checkpoint=None)  # an empty log: nothing to check yet
+    except (AuditViolation, Unavailable, ClientError) as exc:
+        return LoginCheck(checkpoint=None, problem=f"no checkpoint could be read ({exc.message})")
     try:
         check_checkpoint(new, manifest)
     except AuditViolation as exc:
         return LoginCheck(checkpoint=None, problem=exc.message)
     if saved_json is None:
         return LoginCheck(checkpoint=new)
-    saved = SignedCheckpoint.from_json(saved_json)
-    between = fetch_entries(api, after=saved.seq, upto=new.seq) if new.seq > saved.seq else []
     try:
+        saved = SignedCheckpoint.from_json(saved_json)
+    except AuditViolation as exc:
+        return LoginCheck(
+            checkpoint=new, problem=f"the saved checkpoint is damaged ({exc.message})"
+        )
+    try:
+        between = fetch_entries(api, after=saved.seq, upto=new.seq) if new.seq > saved.seq else []
         check_extends(saved, new, between, manifest)
     except AuditViolation as exc:
         if _restored(api, manifest, saved, new):
