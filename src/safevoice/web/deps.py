@@ -214,13 +214,14 @@ AuditorDep = Annotated[Principal, Depends(current_auditor)]
 
 
 def refuse_auditor(
-    session: SessionDep,
+    session: ReaderDep,
     now: NowDep,
     snap: SnapshotDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
     """Routes reached by an unguessable id rather than a session (an upload in progress) still
-    refuse an auditor's token: auditors get no route to ciphertext at all (invariant 6)."""
+    refuse an auditor's token: auditors get no route to ciphertext at all (invariant 6). It
+    reads on the reader engine, so it never holds the writer that storing a chunk needs."""
     if not authorization:
         return
     try:
