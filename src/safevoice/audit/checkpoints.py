@@ -59,7 +59,10 @@ def latest(session: Session, *, manifest: Manifest, today: date) -> Checkpoint:
     if pending is not None and seq >= pending:
         seq = pending - 1
         if seq >= 0:
-            digest = session.get_one(AuditEntry, seq).hash
+            entry = session.get(AuditEntry, seq)
+            if entry is None:
+                raise ConfigError(f"The audit log has no entry {seq}; it was tampered with.")
+            digest = entry.hash
     if seq < 0:
         raise NotFound("The audit log has no entry yet.")
     row = session.get(AuditCheckpoint, seq)

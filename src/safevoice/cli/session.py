@@ -11,7 +11,7 @@ import typer
 
 from safevoice.cli.common import console, err_console, fail, open_key
 from safevoice.client.api import Api
-from safevoice.client.audit import check_at_login
+from safevoice.client.audit import LoginCheck, check_at_login
 from safevoice.client.state import ServerState, State, default_home, normalise
 from safevoice.client.trust import verify_for
 from safevoice.clock import aware, utcnow
@@ -69,7 +69,12 @@ def login(
             signature=b64e(signature),
         )
         api.set_token(token.token)
-        audit = check_at_login(api, manifest, remembered.checkpoint)
+        # The archive recipient reads cases back after a loss; it has no audit-log role.
+        audit = (
+            check_at_login(api, manifest, remembered.checkpoint)
+            if keys.public.kind in ("member", "auditor")
+            else LoginCheck(checkpoint=None)
+        )
     remembered.token = token.token
     remembered.token_expires_at = token.expires_at.isoformat()
     remembered.role, remembered.subject = keys.public.kind, keys.public.id
