@@ -213,24 +213,33 @@ def current_auditor(principal: PrincipalDep) -> Principal:
 AuditorDep = Annotated[Principal, Depends(current_auditor)]
 
 
-def refuse_auditor(
-    session: ReaderDep,
+async def refuse_auditor(
+    request: Request,
     now: NowDep,
     snap: SnapshotDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
     """Routes reached by an unguessable id rather than a session (an upload in progress) still
-    refuse an auditor's token: auditors get no route to ciphertext at all (invariant 6). It
-    reads on the reader engine, so it never holds the writer that storing a chunk needs."""
+    refuse an auditor's token: auditors get no route to ciphertext at all (invariant 6).
+
+    Without an Authorization header (the reporter's browser uploading) this costs nothing;
+    with one, the token is looked up on the reader engine, so it never holds the writer that
+    storing a chunk needs.
+    """
     if not authorization:
         return
-    try:
-        principal = authenticate(
-            session, bearer_token(authorization), now=now, manifest=snap.manifest
-        )
-    except Unauthorized:
-        return  # such routes never needed a session; an old token changes nothing
-    if principal.role == "auditor":
+    database: Database = request.app.state.database
+    token = bearer_token(authorization)
+
+    def lookup() -> Principal | None:
+        with database.session(write=False) as session:
+            try:
+                return authenticate(session, token, now=now, manifest=snap.manifest)
+            except Unauthorized:
+                return None  # such routes never needed a session; an old token changes nothing
+
+    principal = await run_in_threadpool(lookup)
+    if principal is not None and principal.role == "auditor":
         raise Forbidden("Auditors have no access to reports, messages or files.")
 
 
