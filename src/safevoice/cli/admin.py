@@ -157,3 +157,34 @@ def channel_command(
         f"{policy.unused_days} days.",
         markup=False,
     )
+
+
+@app.command("rotate-instance-key")
+def rotate_instance_key_command(
+    out: Annotated[
+        Path, typer.Option(help="Where to write the new instance public key for the committee.")
+    ] = Path("keys/instance-next.pub.json"),
+    database: Database = None,
+) -> None:
+    """Prepare a new instance (audit) key; it takes over once the committee lists it.
+
+    The server keeps signing receipts and checkpoints with the current key until a manifest
+    made with `safevoice manifest rotate-audit-key` is published; checkpoints meanwhile stop
+    before the seq the new key starts at. Running this again while a rotation is pending gives
+    the same key and seq.
+    """
+    db = operator_database(database)
+    try:
+        with db.unit_of_work() as session:
+            key, from_seq = instance.begin_key_rotation(session)
+    finally:
+        db.dispose()
+    public = PublicKey(kind="instance", id="instance", name="SafeVoice instance", sign_key=key)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(public.to_json(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"New instance key: {out} ({format_fingerprint(public.fingerprint)})")
+    console.print(f"  it signs the audit log from seq {from_seq} on.")
+    console.print(
+        "  The committee lists it with `safevoice manifest rotate-audit-key --new-key "
+        f"{out} --from-seq {from_seq} …`; then publish that manifest here."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from safevoice.cli import (
     actions,
     admin,
+    audit,
     cases,
     demo,
     keys,
@@ -34,10 +35,8 @@ app.add_typer(web.app, name="web")
 app.add_typer(cases.app, name="cases")
 app.add_typer(actions.app, name="actions")
 app.add_typer(retention.app, name="retention")
-
-audit_app = make_app("Audit an instance without reading any report (auditors).")
-audit_app.command("retention")(retention.audit_retention)
-app.add_typer(audit_app, name="audit")
+audit.app.command("retention")(retention.audit_retention)
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 
 from safevoice.attachments.router import router as attachments_router
+from safevoice.audit.router import router as audit_router
 from safevoice.cases.router import router as cases_router
 from safevoice.clock import utcnow
 from safevoice.dialogue.router import router as dialogue_router
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(dialogue_router)
     app.include_router(attachments_router)
     app.include_router(retention_router)
+    app.include_router(audit_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)
