@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from safevoice.attachments.models import Upload
+from safevoice.audit import service as audit
+from safevoice.audit.models import AuditStaging
 from safevoice.cases.models import Case
 from safevoice.cli.retention import purge_all
 from safevoice.crypto.manifest import Manifest
@@ -234,3 +236,24 @@ def test_purge_case_purges_once_and_refuses_a_held_case(database: Database, tmp_
     assert tombstones(database)[case_id].since_on == date(2020, 1, 6)
     assert set(tombstones(database)) == {case_id}
     assert len(audit_events(database, "case.purged")) == 1
+
+
+def test_the_daily_run_folds_reporter_events_of_past_days_into_the_audit_log(
+    database: Database, tmp_path: Path
+) -> None:
+    now = later(0)
+    today = now.date()
+    with database.unit_of_work() as session:
+        for day in (today - timedelta(days=1), today - timedelta(days=1), today):
+            audit.record(
+                session, event="message.posted", case_id=None, actor=audit.REPORTER, on=day
+            )
+
+    report = purge_all(database, f"fs:{tmp_path / 'blobs'}", now=now)
+
+    assert report.folded == 2
+    folded = [e for e in audit_events(database, "message.posted") if e["actor"] == "reporter"]
+    assert [e["on"] for e in folded] == [(today - timedelta(days=1)).isoformat()] * 2
+    with database.session(write=False) as session:
+        staged = list(session.scalars(select(AuditStaging.on)))
+    assert staged == [today]  # today's event waits until the day is over

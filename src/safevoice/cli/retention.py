@@ -119,6 +119,7 @@ def run_command(
         f"idempotency key(s), {pruned['sessions']} session(s) and {pruned['uploads']} "
         "unfinished upload(s)."
     )
+    console.print(f"Folded {report.folded} reporter event(s) of past days into the audit log.")
 
 
 @app.command("hold")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from safevoice.attachments import service as attachments
+from safevoice.audit import service as audit
 from safevoice.instance.service import snapshot
 from safevoice.retention import service
 from safevoice.storage.blobs import BlobStore
@@ -32,6 +33,7 @@ class RunReport:
     purged: int = 0
     by_policy: dict[str, int] = field(default_factory=dict)
     pruned: dict[str, int] = field(default_factory=dict)
+    folded: int = 0
 
     def count(self, policy: str) -> None:
         self.by_policy[policy] = self.by_policy.get(policy, 0) + 1
@@ -51,7 +53,8 @@ def run(
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> RunReport:
-    """Purge every due case, prune short-lived rows, then make the database forget."""
+    """Purge every due case, prune short-lived rows, fold the reporter events of past days into
+    the audit chain, then make the database forget."""
     today = instance_today(database, now)
     with database.session(write=False) as session:
         due = service.count_due(session, today=today)
@@ -70,6 +73,10 @@ def run(
             on_batch(len(purged))
     with database.unit_of_work() as session:
         report.pruned = service.prune_short_lived(session, now=now)
+    # The daily run is also when the reporter events of past days join the audit chain, in
+    # random order (logins that ask for a checkpoint fold too; whichever comes first does it).
+    with database.unit_of_work() as session:
+        report.folded = audit.fold_staged(session, today=today)
     uploads = 0
     while swept := attachments.sweep_expired(database, blobs, now=now):
         uploads += swept
