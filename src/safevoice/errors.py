@@ -117,3 +117,11 @@ class ClientError(SafeVoiceError):
     """A client-side failure talking to the server (unreachable, unexpected answer)."""
 
     code = "client_error"
+
+
+class AuditViolation(SafeVoiceError):
+    """The audit log, a checkpoint or a countersignature does not verify; the message names
+    the entry or checkpoint."""
+
+    code = "audit_violation"
+    status = 409

@@ -6,7 +6,11 @@ it fails this test instead."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -14,12 +18,15 @@ import pytest
 
 from safevoice.clock import utcnow
 from safevoice.crypto.manifest import SignedManifest, verify_manifest
+from safevoice.retention.models import Tombstone
+from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
 from tests.api.test_login import login_body
 from tests.support.deploy import DEPLOY
 from tests.support.production import make_bundle, production_env
 from tests.support.reporter import build_submission
 from tests.support.server import ServerProcess
+from tests.support.workflow import insert_case
 from tests.support.world import World
 
 UNIT = DEPLOY / "systemd/safevoice.service"
@@ -37,13 +44,16 @@ def libseccomp() -> None:
         pytest.fail("python3-seccomp is not installed; .ci/run installs it from Debian's packages.")
 
 
-def sandboxed(*command: str) -> subprocess.CompletedProcess[str]:
+def sandboxed(
+    *command: str, unit: Path = UNIT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [SYSTEM_PYTHON, str(LAUNCHER), str(UNIT), *command],
+        [SYSTEM_PYTHON, str(LAUNCHER), str(unit), *command],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env=env,
     )
 
 
@@ -92,3 +102,26 @@ def test_safevoice_takes_reports_and_logins_inside_the_units_sandbox(
     assert submitted.status_code == 201, submitted.text
     assert [c["id"] for c in listed.json()] == [case.case_id]
     assert "Traceback" not in server.log()
+
+
+def test_the_retention_run_purges_inside_its_units_sandbox(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    case_id = insert_case(database, date(2020, 1, 1), ack_after=1)
+    env = {**os.environ, "SAFEVOICE_BLOB_STORE": f"fs:{tmp_path / 'blobs'}"}
+
+    run = sandboxed(
+        f"{sys.prefix}/bin/safevoice",
+        "retention",
+        "run",
+        "--json",
+        "--database",
+        database_url,
+        unit=DEPLOY / "systemd/safevoice-retention.service",
+        env=env,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["purged"] == 1
+    with database.session(write=False) as session:
+        assert session.get(Tombstone, case_id) is not None

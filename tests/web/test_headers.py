@@ -65,6 +65,12 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("PATCH", "/api/v1/actions/{action_id}"): [(f"/api/v1/actions/{CASE}", {})],
     ("GET", "/api/v1/actions"): [("/api/v1/actions", None)],
     ("GET", "/api/v1/stats"): [("/api/v1/stats", None)],
+    ("GET", "/api/v1/audit/checkpoint"): [("/api/v1/audit/checkpoint", None)],
+    ("GET", "/api/v1/audit/checkpoints"): [("/api/v1/audit/checkpoints", None)],
+    ("GET", "/api/v1/audit/entries"): [("/api/v1/audit/entries", None)],
+    ("POST", "/api/v1/audit/checkpoints/{seq}/countersignatures"): [
+        ("/api/v1/audit/checkpoints/0/countersignatures", {})
+    ],
     ("POST", "/api/v1/reporter/login"): [("/api/v1/reporter/login", {})],
     ("GET", "/api/v1/reporter/case"): [("/api/v1/reporter/case", None)],
     ("POST", "/api/v1/reporter/objects"): [("/api/v1/reporter/objects", {})],
@@ -79,6 +85,9 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/api/v1/uploads/{upload_id}/chunks/{index}"): [
         (f"/api/v1/uploads/{CASE}/chunks/0", None)
     ],
+    ("POST", "/api/v1/cases/{case_id}/hold"): [(f"/api/v1/cases/{CASE}/hold", {"reason": "x"})],
+    ("DELETE", "/api/v1/cases/{case_id}/hold"): [(f"/api/v1/cases/{CASE}/hold", None)],
+    ("GET", "/api/v1/retention"): [("/api/v1/retention", None)],
 }
 
 

@@ -14,6 +14,7 @@ from safevoice.intake.schemas import ID_PATTERN
 from safevoice.web.deps import (
     BlobsDep,
     DatabaseDep,
+    NotAuditorDep,
     NowDep,
     OptionalPrincipalDep,
     PrincipalDep,
@@ -50,7 +51,11 @@ def post_upload(
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
 def get_upload(
-    upload_id: UploadId, session: SessionDep, settings: SettingsDep, now: NowDep
+    upload_id: UploadId,
+    _not_auditor: NotAuditorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> UploadOut:
     """How many chunks the server holds: where to resume after a dropped connection."""
     return service.status(
@@ -63,6 +68,7 @@ async def put_chunk(
     upload_id: UploadId,
     index: Index,
     request: Request,
+    _not_auditor: NotAuditorDep,
     database: DatabaseDep,
     blobs: BlobsDep,
     settings: SettingsDep,
@@ -87,7 +93,12 @@ async def put_chunk(
 
 @router.post("/uploads/{upload_id}/finish", response_model=UploadOut)
 def post_finish(
-    upload_id: UploadId, body: FinishIn, session: SessionDep, settings: SettingsDep, now: NowDep
+    upload_id: UploadId,
+    body: FinishIn,
+    _not_auditor: NotAuditorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> UploadOut:
     """Declare the upload complete with its number of chunks."""
     return service.finish(

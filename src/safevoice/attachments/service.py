@@ -213,6 +213,8 @@ def read_chunk(
     index: int,
 ) -> bytes:
     """A stored chunk, for the reporter of its case or a member who can read the case."""
+    if principal.role not in ("reporter", "member", "archive"):
+        raise Forbidden("Only reporters and committee members read files.")
     attachment = session.get(Attachment, upload_id)
     if attachment is None:
         raise NotFound(NO_UPLOAD)

@@ -8,7 +8,7 @@ adds them to the chain in random order (so the log never orders submissions by t
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob, Day
@@ -39,3 +39,31 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[Blob]
+
+
+class AuditCheckpoint(Base):
+    """A checkpoint the instance key signed: the chain's head at ``seq``."""
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = ROW_TABLE_ARGS
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    head: Mapped[Blob]
+    signature: Mapped[Blob]
+    issued_on: Mapped[Day]
+
+
+class AuditCountersignature(Base):
+    """An auditor's signature over a checkpoint, checked against the manifest before storing."""
+
+    __tablename__ = "audit_countersignature"
+    __table_args__ = ROW_TABLE_ARGS
+
+    seq: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("audit_checkpoint.seq", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    auditor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signature: Mapped[Blob]

@@ -5,14 +5,20 @@ staging table with their day only; everything else is appended to the chain at o
 lock on ``audit_head``, so two concurrent appends can never fork it. An entry's hash is
 ``BLAKE2b("safevoice-audit-v1" ‖ prev ‖ stored bytes)``. Entries never carry report content,
 anything identifying a reporter, or whom a reporter excluded.
+
+``fold_staged`` moves the staged reporter events of complete days into the chain in an order
+drawn from the system's CSPRNG, with the day only; staging stays a plain insert, so submissions
+never wait for the chain's lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import secrets
+from collections.abc import Iterable, Mapping
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from safevoice.audit.models import AuditEntry, AuditHead, AuditStaging
@@ -101,3 +107,72 @@ def append(
     session.add(entry)
     head.seq, head.hash = seq, digest
     return entry
+
+
+def append_many(
+    session: Session,
+    events: Iterable[tuple[str, str | None, str, date, Mapping[str, str | int] | None]],
+) -> int:
+    """Append several entries (event, case id, actor, day, detail) under one lock of the head."""
+    head = _locked_head(session)
+    rows: list[dict[str, object]] = []
+    seq, digest = head.seq, head.hash
+    for event, case_id, actor, on, detail in events:
+        seq += 1
+        body = entry_body(seq=seq, event=event, case_id=case_id, actor=actor, on=on, detail=detail)
+        digest = audit_hash(digest, body)
+        rows.append({"seq": seq, "body": body, "hash": digest})
+    if rows:
+        session.execute(insert(AuditEntry), rows)
+        head.seq, head.hash = seq, digest
+    return len(rows)
+
+
+def record_reads(session: Session, *, case_ids: Iterable[str], actor: str, on: date) -> int:
+    """One ``case.read`` entry per case a member fetched (never per message)."""
+    return append_many(
+        session, ((("case.read", case_id, actor, on, None)) for case_id in sorted(set(case_ids)))
+    )
+
+
+def fold_staged(session: Session, *, today: date) -> int:
+    """Fold the staged reporter events of days before ``today`` into the chain.
+
+    Only complete days are folded, so an entry never narrows a submission below its day; within
+    them the order is a uniform shuffle from ``secrets.SystemRandom``, so the chain never orders
+    submissions by time. The head is locked before the staging rows are read, so two folds
+    running at once (several workers or hosts) add each event exactly once. Returns how many.
+    """
+    _locked_head(session)
+    staged = list(session.scalars(select(AuditStaging).where(AuditStaging.on < today)))
+    if not staged:
+        return 0
+    secrets.SystemRandom().shuffle(staged)
+    events = []
+    for row in staged:
+        data = json.loads(row.body)
+        events.append(
+            (str(data["event"]), data.get("case_id"), REPORTER, row.on, data.get("detail"))
+        )
+    session.execute(delete(AuditStaging).where(AuditStaging.id.in_([r.id for r in staged])))
+    return append_many(session, events)
+
+
+def head(session: Session) -> tuple[int, bytes]:
+    """The chain's newest sequence number and hash (-1 and the genesis hash when empty)."""
+    row = session.get(AuditHead, HEAD_ROW)
+    return (row.seq, row.hash) if row is not None else (-1, GENESIS)
+
+
+def entries(
+    session: Session, *, after: int, upto: int | None, limit: int, event: str | None = None
+) -> list[AuditEntry]:
+    """Entries with ``after < seq <= upto`` in chain order (restore entries only, if asked)."""
+    query = select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)
+    if upto is not None:
+        query = query.where(AuditEntry.seq <= upto)
+    if event is not None:
+        # The event name sits in the canonical JSON body; this is a filter, the client checks.
+        needle = f'"event":"{event}"'.encode()
+        return [e for e in session.scalars(query.limit(None)) if needle in e.body][:limit]
+    return list(session.scalars(query))

@@ -28,6 +28,7 @@ from safevoice.web.deps import (
     RecipientDep,
     SessionDep,
     SnapshotDep,
+    WriterSessionDep,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -60,7 +61,7 @@ def get_cases(
 @router.get("/cases/export", response_model=CaseExport)
 def get_cases_export(
     recipient: RecipientDep,
-    session: SessionDep,
+    session: WriterSessionDep,
     snap: SnapshotDep,
     now: NowDep,
     after: Annotated[str | None, Query(min_length=22, max_length=22, pattern=ID_PATTERN)] = None,
@@ -74,9 +75,14 @@ def get_cases_export(
 
 @router.get("/cases/{case_id}", response_model=CaseDetail)
 def get_case(
-    case_id: CaseId, recipient: RecipientDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+    case_id: CaseId,
+    recipient: RecipientDep,
+    session: WriterSessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
 ) -> CaseDetail:
-    """One case's envelopes and the caller's own wrapped keys; decryption happens locally."""
+    """One case's envelopes and the caller's own wrapped keys; decryption happens locally.
+    Each fetch is a ``case.read`` audit entry."""
     return service.detail_for_recipient(
         session, label=recipient.label, case_id=case_id, today=snap.today(now)
     )

@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
+from safevoice.audit import service as audit
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
 from safevoice.cases.schemas import (
@@ -101,6 +102,7 @@ def readable_case(session: Session, *, label: str, case_id: str) -> Case:
 
 def detail_for_recipient(session: Session, *, label: str, case_id: str, today: date) -> CaseDetail:
     case = readable_case(session, label=label, case_id=case_id)
+    audit.record_reads(session, case_ids=[case.id], actor=label, on=today)
     objects = session.scalars(
         select(CaseObject)
         .where(CaseObject.case_id == case.id)
@@ -142,6 +144,7 @@ def export_for_recipient(
     more = len(page) > limit
     page = page[:limit]
     ids = [case.id for case in page]
+    audit.record_reads(session, case_ids=ids, actor=label, on=today)
     objects: dict[str, list[CaseObjectOut]] = {i: [] for i in ids}
     for row in session.scalars(
         select(CaseObject)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from safevoice.cli import (
     actions,
     admin,
+    audit,
     backup,
     cases,
     demo,
     keys,
     manifest,
+    retention,
     serve,
     session,
     stats,
@@ -33,9 +35,10 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(web.app, name="web")
 app.add_typer(cases.app, name="cases")
 app.add_typer(actions.app, name="actions")
-audit_app = make_app("The audit log: approve restores (members and auditors).")
-audit_app.command("approve-restore")(backup.approve_restore)
-app.add_typer(audit_app, name="audit")
+app.add_typer(retention.app, name="retention")
+audit.app.command("retention")(retention.audit_retention)
+audit.app.command("approve-restore")(backup.approve_restore)
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ the server with database access and no private key at all.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -358,6 +359,46 @@ def set_archive_command(
         console.print("New cases will no longer name an archive recipient. " + REKEY_REMINDER)
     elif old.archive is not None:
         console.print(REKEY_REMINDER)
+
+
+@app.command("rotate-audit-key")
+def rotate_audit_key_command(
+    new_key: Annotated[
+        Path,
+        typer.Option(
+            help="The new instance public key (from `safevoice admin rotate-instance-key`)."
+        ),
+    ],
+    from_seq: Annotated[
+        int, typer.Option(help="The audit seq the new key signs from (printed with the new key).")
+    ],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """List a new instance (audit) key from --from-seq on; the earlier keys stay listed, so
+    every checkpoint signed before still verifies under the key of its part of the log."""
+    _check_days(days)
+    key = load_public(new_key)
+    if key.kind != "instance":
+        fail(f"{new_key} is not an instance key (from `safevoice admin rotate-instance-key`).")
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if key.sign_key in {k.key for k in old.audit_keys}:
+        fail(f"{previous} already lists this instance key.")
+    newest = max(k.from_seq for k in old.audit_keys)
+    if from_seq <= newest:
+        fail(f"The new key must start after seq {newest}, where the current key starts.")
+    manifest = replace(
+        successor(old, root=old.root, now=utcnow(), days=days),
+        audit_keys=(*old.audit_keys, AuditKey(key=key.sign_key, from_seq=from_seq)),
+    )
+    _sign_and_write(manifest, [root], out)
+    console.print(
+        f"  instance key {format_fingerprint(key.fingerprint)} signs from seq {from_seq}; "
+        "publish this manifest with `safevoice manifest publish`."
+    )
 
 
 @app.command("publish")

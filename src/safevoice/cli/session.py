@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from safevoice.cli.common import console, fail, open_key
+from safevoice.cli.common import console, err_console, fail, open_key
 from safevoice.client.api import Api
+from safevoice.client.audit import LoginCheck, check_at_login
 from safevoice.client.state import ServerState, State, default_home, normalise
 from safevoice.client.trust import verify_for
 from safevoice.clock import aware, utcnow
@@ -67,16 +68,37 @@ def login(
             challenge=challenge.challenge,
             signature=b64e(signature),
         )
+        api.set_token(token.token)
+        # The archive recipient reads cases back after a loss; it has no audit-log role.
+        audit = (
+            check_at_login(api, manifest, remembered.checkpoint)
+            if keys.public.kind in ("member", "auditor")
+            else LoginCheck(checkpoint=None)
+        )
     remembered.token = token.token
     remembered.token_expires_at = token.expires_at.isoformat()
     remembered.role, remembered.subject = keys.public.kind, keys.public.id
     remembered.key_file = str(key.resolve())
+    if audit.checkpoint is not None:
+        remembered.checkpoint = audit.checkpoint.to_json()
     state.current = normalise(server)
     state.save()
     console.print(f"Logged in to {server} as {keys.public.id} ({keys.public.kind}).")
     console.print(
         f"  manifest version {manifest.version}, committee root {format_fingerprint(verified.pin)}"
     )
+    if audit.checkpoint is not None and audit.problem is None:
+        note = " (after an approved restore)" if audit.restored else ""
+        console.print(f"  audit log verified up to checkpoint {audit.checkpoint.seq}{note}")
+    if audit.problem is not None:
+        # The earlier checkpoint stays saved, so the warning repeats until this is resolved.
+        message = (
+            f"WARNING: the audit log failed its check: {audit.problem} Tell the auditors; "
+            "the record of who did what on this server may have been tampered with."
+        )
+        if keys.public.kind == "auditor":
+            fail(message)
+        err_console.print(message)
 
 
 @dataclass

@@ -17,10 +17,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
 from safevoice.attachments.schemas import UploadOut
+from safevoice.audit.schemas import CheckpointOut, EntriesOut
 from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary, Statistics
 from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
+from safevoice.retention.schemas import HoldOut, RetentionOverview
 
 USER_AGENT = "SafeVoice"
 T = TypeVar("T")
@@ -236,6 +238,46 @@ class Api:
         params = {name: value for name, value in wanted.items() if value is not None}
         content = self._send("GET", "/api/v1/stats", params=params).content
         return _parse(Statistics.model_validate_json, content)
+
+    def hold(self, case_id: str, *, reason: str) -> HoldOut:
+        return self._post(f"/api/v1/cases/{case_id}/hold", {"reason": reason}, HoldOut)
+
+    def release(self, case_id: str) -> None:
+        self._send("DELETE", f"/api/v1/cases/{case_id}/hold")
+
+    def retention(self) -> RetentionOverview:
+        """Every live case's retention state and every tombstone (auditors)."""
+        return self._get("/api/v1/retention", RetentionOverview)
+
+    def audit_checkpoint(self) -> CheckpointOut:
+        return self._get("/api/v1/audit/checkpoint", CheckpointOut)
+
+    def audit_checkpoints(self) -> list[CheckpointOut]:
+        content = self._send("GET", "/api/v1/audit/checkpoints").content
+        return _parse(TypeAdapter(list[CheckpointOut]).validate_json, content)
+
+    def audit_entries(
+        self, *, after: int = -1, upto: int | None = None, event: str | None = None
+    ) -> Iterator[EntriesOut]:
+        """Pages of audit entries after ``after`` (up to ``upto``), in chain order."""
+        while True:
+            wanted = {"after": after, "upto": upto, "event": event}
+            params = {k: v for k, v in wanted.items() if v is not None}
+            content = self._send("GET", "/api/v1/audit/entries", params=params).content
+            page = _parse(EntriesOut.model_validate_json, content)
+            yield page
+            if not page.entries:
+                return
+            after = page.entries[-1].seq
+            if upto is not None and after >= upto:
+                return
+
+    def countersign(self, seq: int, signature: str) -> CheckpointOut:
+        return self._post(
+            f"/api/v1/audit/checkpoints/{seq}/countersignatures",
+            {"signature": signature},
+            CheckpointOut,
+        )
 
     def post_case_object(
         self,

@@ -11,7 +11,7 @@ numbers are unsigned 64-bit big-endian integers.
 
 from __future__ import annotations
 
-from safevoice.crypto.encoding import u64
+from safevoice.crypto.encoding import lp, u64
 from safevoice.crypto.keys import sign, verify
 
 CHECKPOINT_CONTEXT = "safevoice-checkpoint-v1"
@@ -44,6 +44,24 @@ def verify_countersignature(
     verify(auditor_key, signature, COUNTERSIGN_CONTEXT, *_fields(instance_id, seq, head))
 
 
+def _restore_fields(
+    instance_id: str,
+    backup_id: str,
+    backup_seq: int,
+    backup_head: bytes,
+    from_seq: int,
+    from_head: bytes,
+) -> tuple[bytes, ...]:
+    return (
+        instance_id.encode(),
+        backup_id.encode(),
+        u64(backup_seq),
+        backup_head,
+        u64(from_seq),
+        from_head,
+    )
+
+
 def restore_approval_message(
     *,
     instance_id: str,
@@ -52,15 +70,13 @@ def restore_approval_message(
     backup_head: bytes,
     from_seq: int,
     from_head: bytes,
-) -> tuple[bytes, ...]:
-    """The signed fields of a restore approval (the context is added by sign/verify)."""
-    return (
-        instance_id.encode(),
-        backup_id.encode(),
-        u64(backup_seq),
-        backup_head,
-        u64(from_seq),
-        from_head,
+) -> bytes:
+    """The exact bytes a restore approval signs:
+    ``lp("safevoice-restore-approval-v1", instance id, backup id, u64(M), backup head, u64(N),
+    from head)`` — what an approver's client shows and a verifier rebuilds."""
+    return lp(
+        RESTORE_APPROVAL_CONTEXT,
+        *_restore_fields(instance_id, backup_id, backup_seq, backup_head, from_seq, from_head),
     )
 
 
@@ -74,14 +90,7 @@ def sign_restore_approval(
     from_seq: int,
     from_head: bytes,
 ) -> bytes:
-    fields = restore_approval_message(
-        instance_id=instance_id,
-        backup_id=backup_id,
-        backup_seq=backup_seq,
-        backup_head=backup_head,
-        from_seq=from_seq,
-        from_head=from_head,
-    )
+    fields = _restore_fields(instance_id, backup_id, backup_seq, backup_head, from_seq, from_head)
     return sign(sign_seed, RESTORE_APPROVAL_CONTEXT, *fields)
 
 
@@ -97,12 +106,5 @@ def verify_restore_approval(
     from_head: bytes,
 ) -> None:
     """Raise VerificationFailed unless ``sign_key`` approved exactly this restore."""
-    fields = restore_approval_message(
-        instance_id=instance_id,
-        backup_id=backup_id,
-        backup_seq=backup_seq,
-        backup_head=backup_head,
-        from_seq=from_seq,
-        from_head=from_head,
-    )
+    fields = _restore_fields(instance_id, backup_id, backup_seq, backup_head, from_seq, from_head)
     verify(sign_key, signature, RESTORE_APPROVAL_CONTEXT, *fields)

@@ -37,6 +37,8 @@ from safevoice.intake.models import Channel
 from safevoice.members.models import LoginSession
 
 INSTANCE_SEED = "instance_seed"
+NEXT_INSTANCE_SEED = "instance_seed_next"
+ROTATION_FROM = "instance_rotation_from_seq"
 CHALLENGE_KEY = "challenge_key"
 DIFFICULTY = "pow_difficulty"
 TIMEZONE = "timezone"
@@ -115,6 +117,62 @@ def instance_public_key(session: Session) -> bytes:
     return keymod.sign_public_key(seed)
 
 
+def pending_rotation(session: Session) -> int | None:
+    """The sequence number a pending new instance key will sign from, if a rotation is pending."""
+    value = get_state(session, ROTATION_FROM)
+    return int(value) if value is not None else None
+
+
+def begin_key_rotation(session: Session) -> tuple[bytes, int]:
+    """Create the next instance key; return its public half and the seq it will sign from.
+
+    The server keeps signing with the current key until the committee publishes a manifest that
+    lists the new key from that seq on; checkpoints meanwhile stop before it. Asking again while
+    a rotation is pending returns the same key and seq.
+    """
+    seed = get_state(session, NEXT_INSTANCE_SEED)
+    from_seq = pending_rotation(session)
+    if seed is None or from_seq is None:
+        seed = keymod.random_bytes(32)
+        from_seq = audit.head(session)[0] + 1
+        set_state(session, NEXT_INSTANCE_SEED, seed)
+        set_state(session, ROTATION_FROM, str(from_seq).encode())
+    return keymod.sign_public_key(seed), from_seq
+
+
+def _accept_instance_key(session: Session, manifest: Manifest, previous: Manifest | None) -> bool:
+    """Check the manifest's audit keys against this server; True if it completes a rotation.
+
+    The newest audit key must be this server's instance key, or the pending next key with
+    exactly the ``from_seq`` the rotation started at; earlier audit keys must all be kept, so
+    that every checkpoint ever signed stays verifiable.
+    """
+    if previous is not None:
+        kept = {(k.key, k.from_seq) for k in manifest.audit_keys}
+        if any((k.key, k.from_seq) not in kept for k in previous.audit_keys):
+            raise ManifestError(
+                "The manifest drops or changes an earlier audit key; checkpoints it signed "
+                "would no longer verify."
+            )
+    if instance_public_key(session) == manifest.receipt_key:
+        return False
+    next_seed = get_state(session, NEXT_INSTANCE_SEED)
+    from_seq = pending_rotation(session)
+    if next_seed is not None and keymod.sign_public_key(next_seed) == manifest.receipt_key:
+        newest = max(manifest.audit_keys, key=lambda k: k.from_seq)
+        if newest.from_seq != from_seq:
+            raise ManifestError(
+                f"The manifest starts the new instance key at seq {newest.from_seq}, but the "
+                f"server prepared it for seq {from_seq}; sign it again with --from-seq "
+                f"{from_seq}."
+            )
+        return True
+    raise ManifestError(
+        "The manifest does not list this server's instance key as its newest audit key; "
+        "receipts and checkpoints would not verify."
+    )
+
+
 def current_signed_manifest(session: Session) -> SignedManifest | None:
     row = session.scalars(
         select(PublishedManifest).order_by(PublishedManifest.version.desc()).limit(1)
@@ -140,17 +198,13 @@ def publish_manifest(
     if manifest.root not in signers:
         raise ManifestError("The manifest is not signed by the committee root it names.")
     check_time(manifest, now)
-    if instance_public_key(session) != manifest.receipt_key:
-        raise ManifestError(
-            "The manifest does not list this server's instance key as its newest audit key; "
-            "receipts and checkpoints would not verify."
-        )
     current = current_signed_manifest(session)
     changed: set[str] = set()
-    if current is not None:
-        previous = parse_payload(current.payload)
-        if current.payload == signed.payload:
-            return manifest
+    previous = parse_payload(current.payload) if current is not None else None
+    if current is not None and current.payload == signed.payload:
+        return manifest
+    rotated = _accept_instance_key(session, manifest, previous)
+    if current is not None and previous is not None:
         if manifest.version <= previous.version:
             raise Conflict(
                 f"Manifest version {manifest.version} is not newer than the published "
@@ -167,6 +221,8 @@ def publish_manifest(
             )
         changed = changed_labels(previous, manifest)
     rekey_needed = end_changed_keys(session, changed)
+    if rotated:
+        promote_next_key(session, today=today)
     session.add(
         PublishedManifest(
             version=manifest.version,
@@ -185,6 +241,27 @@ def publish_manifest(
         detail={"version": manifest.version, "root": manifest.root, "rekey_needed": rekey_needed},
     )
     return manifest
+
+
+def promote_next_key(session: Session, *, today: date) -> None:
+    """Make the pending instance key current; the old seed is destroyed (what it signed stays
+    verifiable under the public key the manifest keeps listing)."""
+    seed = get_state(session, NEXT_INSTANCE_SEED)
+    from_seq = pending_rotation(session)
+    if seed is None or from_seq is None:
+        raise ConfigError("No instance-key rotation is pending.")
+    set_state(session, INSTANCE_SEED, seed)
+    session.execute(
+        delete(ServerState).where(ServerState.name.in_([NEXT_INSTANCE_SEED, ROTATION_FROM]))
+    )
+    audit.record(
+        session,
+        event="instance.key_rotated",
+        case_id=None,
+        actor=OPERATOR,
+        on=today,
+        detail={"from_seq": from_seq},
+    )
 
 
 def end_changed_keys(session: Session, labels: set[str]) -> int:

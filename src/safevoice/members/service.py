@@ -3,13 +3,16 @@
 A member, an auditor or the archive recipient signs a fresh challenge with the key the manifest
 lists for them; the server answers an unknown id and a wrong signature with the same refusal.
 Tokens are random, stored only as a digest with a coarse expiry, and expire after a short time.
-Every login is an audit entry.
+Every login is an audit entry; failed logins are counted per day and only a burst (the day's
+count reaching 10, 100, 1,000, …) becomes an audit entry, carrying the day and the threshold —
+nothing about who tried, from where, or when in the day.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -21,11 +24,14 @@ from safevoice.crypto.encoding import b64d
 from safevoice.crypto.login import new_token, token_digest, verify_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadEncoding, ChallengeRejected, Unauthorized, VerificationFailed
+from safevoice.instance.models import ServerState
 from safevoice.instance.service import Snapshot
 from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 
 ROLES = ("member", "auditor", "archive")
+FAILED_LOGINS = "failed_logins"
+BURSTS = (10, 100, 1_000, 10_000, 100_000)
 SESSION_ENDED = "Your session has expired or is not valid; log in again."
 LOGIN_FAILED = (
     "Login failed: the key is not enrolled in the current manifest, or the signature is wrong."
@@ -121,3 +127,30 @@ def authenticate(
 
 def logout(session: Session, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_digest == token_digest(token)))
+
+
+def note_failed_login(session: Session, *, today: date) -> None:
+    """Count a failed member, auditor or archive login; record a burst when a threshold is hit.
+
+    Runs in a transaction of its own (the refused login's own transaction rolls back).
+    """
+    row = session.get(ServerState, FAILED_LOGINS, with_for_update=True)
+    count = 0
+    if row is not None:
+        data = json.loads(row.value)
+        count = int(data["count"]) if data.get("on") == today.isoformat() else 0
+    count += 1
+    value = json.dumps({"on": today.isoformat(), "count": count}).encode()
+    if row is None:
+        session.add(ServerState(name=FAILED_LOGINS, value=value))
+    else:
+        row.value = value
+    if count in BURSTS:
+        audit.record(
+            session,
+            event="login.failures",
+            case_id=None,
+            actor="server",
+            on=today,
+            detail={"at_least": count},
+        )

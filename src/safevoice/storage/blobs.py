@@ -12,15 +12,19 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from safevoice.errors import ConfigError, NotFound
 from safevoice.storage.db import Database
 
+DELETE_WORKERS = 8
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{21}$")
 
 
@@ -159,3 +163,28 @@ def open_blob_store(spec: str, database: Database) -> BlobStore:
     if not path:
         raise ConfigError("The blob store needs a folder (fs:/path), db, or an s3:// address.")
     return FileBlobStore(Path(path))
+
+
+def delete_uploads(store: BlobStore, session: Session, upload_ids: Sequence[str]) -> None:
+    """Delete the chunks of several uploads as part of the caller's transaction where possible.
+
+    The database store deletes in the caller's session (a second writer would wait for it on
+    SQLite); folders and objects cannot be part of a transaction, so they go at once, which is
+    safe because deleting is idempotent and the caller deletes only what it means to purge.
+    """
+    if isinstance(store, DatabaseBlobStore):
+        from safevoice.storage.blob_models import BlobChunk
+
+        checked = [_checked(upload_id) for upload_id in upload_ids]
+        session.execute(
+            delete(BlobChunk).where(BlobChunk.upload_id.in_(checked)),
+            execution_options={"synchronize_session": False},
+        )
+        return
+    if len(upload_ids) <= 1:
+        for upload_id in upload_ids:
+            store.delete(upload_id)
+        return
+    # Each deletion waits on the disk or the network, not on Python: a few at once.
+    with ThreadPoolExecutor(max_workers=DELETE_WORKERS) as pool:
+        list(pool.map(store.delete, upload_ids))

@@ -7,6 +7,7 @@ from safevoice.dialogue import models as dialogue_models
 from safevoice.instance import models as instance_models
 from safevoice.intake import models as intake_models
 from safevoice.members import models as members_models
+from safevoice.retention import models as retention_models
 from safevoice.storage import blob_models
 from safevoice.storage.base import Base
 
@@ -22,4 +23,5 @@ __all__ = [
     "intake_models",
     "members_models",
     "metadata",
+    "retention_models",
 ]

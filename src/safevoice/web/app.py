@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI
 
 from safevoice.attachments.router import router as attachments_router
+from safevoice.audit.router import router as audit_router
 from safevoice.cases.router import router as cases_router
 from safevoice.clock import utcnow
 from safevoice.dialogue.router import router as dialogue_router
@@ -26,6 +27,7 @@ from safevoice.errors import ConfigError
 from safevoice.instance import production
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
+from safevoice.retention.router import router as retention_router
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.blobs import open_blob_store
@@ -78,6 +80,8 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(dialogue_router)
     app.include_router(attachments_router)
+    app.include_router(retention_router)
+    app.include_router(audit_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)

@@ -94,7 +94,23 @@ async def get_now() -> datetime:
     return utcnow()
 
 
+def get_writer_session(request: Request) -> Iterator[Session]:
+    """A writing transaction even for a GET: reads that leave an audit entry (a member
+    fetching a case) or issue a checkpoint."""
+    database: Database = request.app.state.database
+    session = database.session(write=True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WriterSessionDep = Annotated[Session, Depends(get_writer_session, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 ReaderDep = Annotated[Session, Depends(get_reader, scope="function")]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
@@ -186,3 +202,45 @@ def current_reporter(principal: PrincipalDep) -> Principal:
 
 
 ReporterDep = Annotated[Principal, Depends(current_reporter)]
+
+
+def current_auditor(principal: PrincipalDep) -> Principal:
+    if principal.role != "auditor":
+        raise Forbidden("Only auditors may do this.")
+    return principal
+
+
+AuditorDep = Annotated[Principal, Depends(current_auditor)]
+
+
+async def refuse_auditor(
+    request: Request,
+    now: NowDep,
+    snap: SnapshotDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """Routes reached by an unguessable id rather than a session (an upload in progress) still
+    refuse an auditor's token: auditors get no route to ciphertext at all (invariant 6).
+
+    Without an Authorization header (the reporter's browser uploading) this costs nothing;
+    with one, the token is looked up on the reader engine, so it never holds the writer that
+    storing a chunk needs.
+    """
+    if not authorization:
+        return
+    database: Database = request.app.state.database
+    token = bearer_token(authorization)
+
+    def lookup() -> Principal | None:
+        with database.session(write=False) as session:
+            try:
+                return authenticate(session, token, now=now, manifest=snap.manifest)
+            except Unauthorized:
+                return None  # such routes never needed a session; an old token changes nothing
+
+    principal = await run_in_threadpool(lookup)
+    if principal is not None and principal.role == "auditor":
+        raise Forbidden("Auditors have no access to reports, messages or files.")
+
+
+NotAuditorDep = Annotated[None, Depends(refuse_auditor)]

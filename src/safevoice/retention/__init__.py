@@ -1,0 +1,1 @@
+"""Retention: per-channel policies, legal holds, the purge job and its tombstones."""
