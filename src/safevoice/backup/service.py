@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,13 +33,18 @@ from safevoice.backup import approval as approvals
 from safevoice.backup.archive import FILE_SUFFIX, ArchiveWriter, read_header, read_messages
 from safevoice.backup.export import AuditExport, Head
 from safevoice.backup.keys import BackupKey, KeyDirectory
+from safevoice.cases.models import Case
 from safevoice.clock import aware
 from safevoice.crypto.backup import BackupHeader, new_id
 from safevoice.crypto.encoding import b64d, b64e, canonical_json, u32
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload
 from safevoice.errors import BadEncoding, ConfigError, Conflict, Forbidden, VerificationFailed
 from safevoice.instance import service as instance
+from safevoice.intake.models import Channel
 from safevoice.members.models import LoginSession
+from safevoice.retention import policy as rules
+from safevoice.retention import service as retention
+from safevoice.retention.models import LegalHold
 from safevoice.storage import migrate
 from safevoice.storage.blob_models import BlobChunk
 from safevoice.storage.blobs import BlobStore, DatabaseBlobStore
@@ -260,11 +265,36 @@ class PurgeRecord:
 
     seq: int
     case_id: str
+    on: date | None
     detail: Mapping[str, Any]
 
 
 Reapply = Callable[[Session, PurgeRecord], bool]
 """Purge one case again inside the restore's transaction; False if it is already gone."""
+
+
+def purge_again(blobs: BlobStore, *, today: date) -> Reapply:
+    """Re-apply a purge the newer audit log records, through retention's own ``purge_case``,
+    under the policy and on the day the log names, so the new entry says what the lost one
+    said."""
+
+    def run(session: Session, purge: PurgeRecord) -> bool:
+        case = session.get(Case, purge.case_id)
+        if case is None:
+            return False
+        # The newer log purged the case, so a hold the backup still shows was released since.
+        session.execute(delete(LegalHold).where(LegalHold.case_id == purge.case_id))
+        policy = str(purge.detail.get("policy", ""))
+        on = purge.on or today
+        if policy == rules.AFTER_CLOSURE and case.closed_on is None:
+            # Closed after the backup: the log names the day of the purge, not of the closure.
+            # Take the latest closure day consistent with that purge.
+            channel = session.get(Channel, case.channel)
+            days = channel.retain_days_after_closure if channel is not None else 0
+            case.closed_on = on - timedelta(days=days)
+        return retention.purge_case(session, blobs, purge.case_id, today=on, policy=policy)
+
+    return run
 
 
 @dataclass
@@ -296,7 +326,11 @@ def _purge_record(seq: int, data: Any) -> PurgeRecord | None:
     detail = data.get("detail") or {}
     if not isinstance(case_id, str) or not isinstance(detail, dict):
         raise VerificationFailed(f"The purge entry at seq {seq} names no case.")
-    return PurgeRecord(seq=seq, case_id=case_id, detail=detail)
+    try:
+        on = date.fromisoformat(data["on"]) if "on" in data else None
+    except (TypeError, ValueError):
+        raise VerificationFailed(f"The purge entry at seq {seq} has no valid day.") from None
+    return PurgeRecord(seq=seq, case_id=case_id, on=on, detail=detail)
 
 
 def _live_state(database: Database, backup_seq: int, wanted: set[int]) -> _Live:
@@ -554,7 +588,7 @@ def restore_backup(
     if not in_db:
         for upload_id in live.uploads - restored_uploads:
             blobs.delete(upload_id)
-    database.checkpoint()
+    retention.forget(database)
     newer_manifest = None
     if live.manifest is not None and (
         backup_manifest is None or live.manifest.version > backup_manifest.version

@@ -165,19 +165,20 @@ def restore(
     db = operator_database(database)
     try:
         store = open_blob_store(blobs or settings.blob_store, db)
+        today = _today(db)
         with _progress() as progress:
             result = service.restore_backup(
                 db,
                 store,
                 backup_file,
                 keys=_keys(settings, keys_dir),
-                today=_today(db),
+                today=today,
                 max_age_days=settings.backup_max_age_days,
                 approval=approved,
                 export=export,
                 without_export=no_audit_export,
                 replace=yes,
-                reapply=None,
+                reapply=service.purge_again(store, today=today),
                 progress=_Bar(progress, "restoring"),
             )
     finally:
