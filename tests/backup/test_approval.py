@@ -17,7 +17,8 @@ from safevoice.client.state import State
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.hashing import audit_hash
 from safevoice.crypto.keys import generate
-from safevoice.crypto.manifest import Manifest
+from safevoice.crypto.manifest import Manifest, parse_payload
+from safevoice.instance import service as instance
 from safevoice.storage.db import Database
 from tests.backup.conftest import Folders
 from tests.backup.test_backup_restore import backup, restore
@@ -283,3 +284,44 @@ def test_approve_restore_signs_the_backup_against_the_saved_checkpoint(
     assert approval.approver == "member:carol"
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     approvals.check(approval, header, manifest=manifest, newest=live)
+
+
+def test_approve_restore_signs_from_the_checkpoint_the_login_verified(
+    cli: Cli, server: ServerProcess, world: World, folders: Folders, tmp_path: Path
+) -> None:
+    live = Database.connect(server.database_url, pool_size=1)
+    try:
+        # Reading the shared server's database and appending one entry leaves it usable.
+        path = backup(cli, server.database_url, f"fs:{server.workdir / 'blobs'}", folders)
+        header = read_header(path)
+        operator_event(live)
+        cli.safevoice(
+            "login",
+            "--server",
+            server.url,
+            "--key",
+            str(world.key_file(world.auditor.public.id)),
+            "--pin",
+            world.pin,
+        )
+        saved = State.load(cli.home).server(server.url).checkpoint
+        assert saved is not None
+        assert saved["seq"] > header.audit_seq
+        out = tmp_path / "approval.json"
+
+        cli.safevoice("audit", "approve-restore", str(path), "--out", str(out))
+
+        approval = approvals.Approval.from_json(json.loads(out.read_text()))
+        assert approval.approver == "auditor:audrey"
+        assert (approval.from_seq, b64e(approval.from_head)) == (saved["seq"], saved["head"])
+        with live.session(write=False) as session:
+            signed = instance.current_signed_manifest(session)
+        assert signed is not None
+        approvals.check(
+            approval,
+            header,
+            manifest=parse_payload(signed.payload),
+            newest=Head(seq=approval.from_seq, hash=approval.from_head),
+        )
+    finally:
+        live.dispose()
