@@ -4,6 +4,7 @@ again, and `audit verify --checkpoint` passes only because of the approved resto
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from safevoice.audit.verify import SignedCheckpoint
 from safevoice.backup import approval as approvals
 from safevoice.backup.archive import read_header
 from safevoice.backup.export import Head
+from safevoice.cases.models import Case
 from safevoice.clock import utcnow
 from safevoice.crypto.checkpoint import countersign
 from safevoice.crypto.encoding import b64d, b64e, canonical_json
@@ -23,7 +25,7 @@ from safevoice.crypto.hashing import audit_hash
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
 from safevoice.retention import service as retention
-from safevoice.retention.models import Tombstone
+from safevoice.retention.models import LegalHold, Tombstone
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from tests.audit.support import export_of
@@ -197,3 +199,57 @@ def _with_restore_detail(export: dict[str, object], seq: int, **changes: str) ->
         head = audit_hash(head, body)
         entry["body"], entry["hash"] = b64e(body), b64e(head)
     return {**export, "entries": entries, "checkpoints": []}
+
+
+def test_a_hold_or_a_closure_after_the_backup_does_not_stop_a_purge_being_applied_again(
+    cli: Cli,
+    database: Database,
+    database_url: str,
+    blob_spec: str,
+    manifest: Manifest,
+    world: World,
+    folders: Folders,
+    tmp_path: Path,
+) -> None:
+    held, _ = submit_case_with_file(database, database_url, blob_spec, manifest, tmp_path, 10)
+    closed, _ = submit_case_with_file(database, database_url, blob_spec, manifest, tmp_path, 10)
+    with database.unit_of_work() as session:
+        today = instance.snapshot(session).today(utcnow())
+        retention.place_hold(
+            session, label="member:alice", case_id=held, reason="litigation", today=today
+        )
+    path = backup(cli, database_url, blob_spec, folders)
+    store = open_blob_store(blob_spec, database)
+    with database.unit_of_work() as session:
+        retention.release_hold(session, label="member:alice", case_id=held, today=today)
+        assert retention.purge_case(session, store, held, today=today, policy="max_age")
+        case = session.get_one(Case, closed)
+        case.status, case.closed_on = "closed", today - timedelta(days=90)
+        session.flush()
+        assert retention.purge_case(session, store, closed, today=today, policy="after_closure")
+    saved = save_countersigned_checkpoint(database, manifest, world, tmp_path / "saved.json")
+    approval = approvals.approve(
+        read_header(path),
+        checkpoint=Head(seq=saved.seq, hash=saved.head),
+        instance_id=manifest.instance_id,
+        keys=world.members["bob"],
+    )
+
+    restore(
+        cli,
+        path,
+        database_url,
+        blob_spec,
+        folders,
+        "--yes",
+        "--approval",
+        str(write_json(tmp_path / "approval.json", approval.to_json())),
+        "--audit-export",
+        str(write_json(tmp_path / "export.json", export_of(database))),
+    )
+
+    assert not cases(database) & {held, closed}
+    with database.session(write=False) as session:
+        policies = dict(session.execute(select(Tombstone.case_id, Tombstone.policy)).all())
+        assert session.scalars(select(LegalHold)).first() is None
+    assert policies == {held: "max_age", closed: "after_closure"}
