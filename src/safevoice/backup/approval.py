@@ -133,23 +133,28 @@ def check(approval: Approval, header: BackupHeader, *, manifest: Manifest, newes
             f"log reaches seq {newest.seq} with another head: the approver must save a current "
             "checkpoint and approve again."
         )
-    key = manifest.current_keys().get(approval.approver)
-    if key is None or key.kind not in APPROVER_KINDS:
-        raise Forbidden(
-            f"The approver {approval.approver} is not a member or auditor in the manifest."
-        )
-    try:
-        verify_restore_approval(
-            key.sign_key,
-            approval.signature,
-            instance_id=approval.instance_id,
-            backup_id=approval.backup_id,
-            backup_seq=approval.backup_seq,
-            backup_head=approval.backup_head,
-            from_seq=approval.from_seq,
-            from_head=approval.from_head,
-        )
-    except VerificationFailed:
-        raise Forbidden(
-            f"The approval's signature does not verify under {approval.approver}'s key."
-        ) from None
+    if approval.approver.partition(":")[0] not in APPROVER_KINDS:
+        raise Forbidden(f"The approver {approval.approver} is not a member or auditor.")
+    # As audit clients do (docs/protocol.md 13.4): the approver's current key, or a key of
+    # theirs the manifest lists as retired since.
+    current = manifest.current_keys().get(approval.approver)
+    keys = [current.sign_key] if current is not None else []
+    keys += [r.sign_key for r in manifest.retired if r.label == approval.approver]
+    if not keys:
+        raise Forbidden(f"The approver {approval.approver} is not in the manifest.")
+    for key in keys:
+        try:
+            verify_restore_approval(
+                key,
+                approval.signature,
+                instance_id=approval.instance_id,
+                backup_id=approval.backup_id,
+                backup_seq=approval.backup_seq,
+                backup_head=approval.backup_head,
+                from_seq=approval.from_seq,
+                from_head=approval.from_head,
+            )
+        except VerificationFailed:
+            continue
+        return
+    raise Forbidden(f"The approval's signature does not verify under {approval.approver}'s key.")
