@@ -53,7 +53,7 @@ def test_docker_compose_config_accepts_the_shipped_file() -> None:
     checked = compose_config(COMPOSE, DEPLOY)
 
     assert checked.returncode == 0, checked.stderr
-    assert yaml.safe_load(checked.stdout)["services"].keys() == {"db", "app"}
+    assert yaml.safe_load(checked.stdout)["services"].keys() == {"db", "app", "retention"}
 
 
 def test_docker_compose_config_does_refuse_a_misspelt_option(tmp_path: Path) -> None:
@@ -66,12 +66,12 @@ def test_docker_compose_config_does_refuse_a_misspelt_option(tmp_path: Path) -> 
 
 def test_the_compose_file_runs_safevoice_on_postgresql_hardened(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    db, app = services["db"], services["app"]
+    db, app, retention = services["db"], services["app"], services["retention"]
 
-    assert set(services) == {"db", "app"}
+    assert set(services) == {"db", "app", "retention"}
     assert db["image"].startswith("postgres:")
     assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
-    for service in (db, app):
+    for service in (db, app, retention):
         assert service["read_only"] is True
         assert service["cap_drop"] == ["ALL"]
         assert "cap_add" not in service
@@ -85,17 +85,40 @@ def test_the_compose_file_runs_safevoice_on_postgresql_hardened(compose: dict[st
     assert compose["networks"]["backend"] == {"internal": True}
     # The app is reachable from this host only, for nginx and Tor in front of it.
     assert all(port.startswith("127.0.0.1:") for port in app["ports"])
+    # The retention run reaches only the database, publishes nothing, and uses the app's image.
+    assert "ports" not in retention
+    assert retention["networks"] == ["backend"]
+    assert retention["image"] == app["image"]
+    assert retention["build"] == app["build"]
+
+
+def test_the_retention_run_purges_daily_with_the_apps_database_and_blob_store(
+    compose: dict[str, Any],
+) -> None:
+    app, retention = compose["services"]["app"], compose["services"]["retention"]
+
+    command = " ".join(retention["command"])
+    assert "safevoice retention run" in command
+    assert "sleep 86400" in command  # once a day
+    assert retention["depends_on"] == {"db": {"condition": "service_healthy"}}
+    for name in ("SAFEVOICE_PRODUCTION", "SAFEVOICE_DATABASE_URL_FILE", "SAFEVOICE_BLOB_DIR"):
+        assert retention["environment"][name] == app["environment"][name]
+    assert retention["secrets"] == ["database_url"]
+    blob_volume = next(v for v in app["volumes"] if v.startswith("blobs:"))
+    assert blob_volume in retention["volumes"]
+    assert retention["init"] is True
 
 
 def test_secrets_come_from_files_and_the_bundle_is_mounted_read_only(
     compose: dict[str, Any],
 ) -> None:
-    db, app = compose["services"]["db"], compose["services"]["app"]
+    services = compose["services"]
+    db, app, retention = services["db"], services["app"], services["retention"]
 
     assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
     assert app["environment"]["SAFEVOICE_DATABASE_URL_FILE"] == "/run/secrets/database_url"
     assert app["environment"]["SAFEVOICE_PRODUCTION"] == "1"
-    for service in (db, app):
+    for service in (db, app, retention):
         for value in service["environment"].values():
             assert "PASSWORD=" not in str(value).upper()
             assert "://" not in str(value)
