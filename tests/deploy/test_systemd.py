@@ -11,8 +11,14 @@ import pytest
 
 from tests.support.deploy import DEPLOY, render, tool
 
-UNITS = ("safevoice.service", "safevoice-retention.service", "safevoice-retention.timer")
-SERVICES = ("safevoice.service", "safevoice-retention.service")
+UNITS = (
+    "safevoice.service",
+    "safevoice-retention.service",
+    "safevoice-retention.timer",
+    "safevoice-backup.service",
+    "safevoice-backup.timer",
+)
+SERVICES = ("safevoice.service", "safevoice-retention.service", "safevoice-backup.service")
 INSTALL_PREFIX = "/opt/safevoice/venv"
 # systemd-analyze security's scale: 0 is fully locked down, 10 is not at all; below 1 it
 # calls a service "SAFE", below 2 "OK". The shipped units score 0.9. (--threshold counts
@@ -131,6 +137,41 @@ def test_the_timer_starts_the_retention_run_daily() -> None:
     assert unit_values(timer, "Persistent") == ["true"]
     assert unit_values(service, "Type") == ["oneshot"]
     assert unit_values(service, "ExecStart") == [f"{INSTALL_PREFIX}/bin/safevoice retention run"]
+
+
+def test_the_backup_runs_daily_after_the_retention_window_and_writes_only_its_folders() -> None:
+    timer = unit_text("safevoice-backup.timer")
+    service = unit_text("safevoice-backup.service")
+    retention = unit_text("safevoice-retention.timer")
+
+    assert unit_values(timer, "Unit") == ["safevoice-backup.service"]
+    assert unit_values(timer, "Persistent") == ["true"]
+    assert unit_values(service, "Type") == ["oneshot"]
+    assert unit_values(service, "ExecStart") == [f"{INSTALL_PREFIX}/bin/safevoice admin backup"]
+    # A backup taken after the day's purge never holds a case that was due that day.
+    retention_ends = (
+        hour(unit_values(retention, "OnCalendar")[0])
+        + seconds(unit_values(retention, "RandomizedDelaySec")[0]) / 3600
+    )
+    assert hour(unit_values(timer, "OnCalendar")[0]) >= retention_ends
+    # It may write the backups and the keys the environment file names, nothing else there.
+    env = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "safevoice.env.example").read_text().splitlines()
+        if line.startswith("SAFEVOICE_BACKUP")
+    )
+    folders = unit_values(service, "ReadWritePaths")[0].split()
+    assert sorted(folders) == sorted(
+        [env["SAFEVOICE_BACKUP_DIR"], env["SAFEVOICE_BACKUP_KEYS_DIR"]]
+    )
+
+
+def hour(calendar: str) -> int:
+    return int(calendar.split()[1].split(":")[0])
+
+
+def seconds(span: str) -> int:
+    return int(span.removesuffix("h")) * 3600
 
 
 def unit_values(text: str, key: str) -> list[str]:

@@ -125,3 +125,29 @@ def test_the_retention_run_purges_inside_its_units_sandbox(
     assert json.loads(run.stdout)["purged"] == 1
     with database.session(write=False) as session:
         assert session.get(Tombstone, case_id) is not None
+
+
+def test_the_backup_runs_inside_its_units_sandbox(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    insert_case(database, date(2020, 1, 1), ack_after=1)
+    env = {**os.environ, "SAFEVOICE_BLOB_STORE": f"fs:{tmp_path / 'blobs'}"}
+
+    run = sandboxed(
+        f"{sys.prefix}/bin/safevoice",
+        "admin",
+        "backup",
+        "--database",
+        database_url,
+        "--keys-dir",
+        str(tmp_path / "keys"),
+        "--out",
+        str(tmp_path / "backups"),
+        unit=DEPLOY / "systemd/safevoice-backup.service",
+        env=env,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert [p.suffix for p in (tmp_path / "backups").iterdir()] == [".svbackup"]
+    assert len(list((tmp_path / "keys").iterdir())) == 1
