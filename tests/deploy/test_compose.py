@@ -53,7 +53,7 @@ def test_docker_compose_config_accepts_the_shipped_file() -> None:
     checked = compose_config(COMPOSE, DEPLOY)
 
     assert checked.returncode == 0, checked.stderr
-    assert yaml.safe_load(checked.stdout)["services"].keys() == {"db", "app", "retention"}
+    assert yaml.safe_load(checked.stdout)["services"].keys() == {"db", "app", "retention", "backup"}
 
 
 def test_docker_compose_config_does_refuse_a_misspelt_option(tmp_path: Path) -> None:
@@ -67,11 +67,12 @@ def test_docker_compose_config_does_refuse_a_misspelt_option(tmp_path: Path) -> 
 def test_the_compose_file_runs_safevoice_on_postgresql_hardened(compose: dict[str, Any]) -> None:
     services = compose["services"]
     db, app, retention = services["db"], services["app"], services["retention"]
+    backup = services["backup"]
 
-    assert set(services) == {"db", "app", "retention"}
+    assert set(services) == {"db", "app", "retention", "backup"}
     assert db["image"].startswith("postgres:")
     assert app["depends_on"] == {"db": {"condition": "service_healthy"}}
-    for service in (db, app, retention):
+    for service in (db, app, retention, backup):
         assert service["read_only"] is True
         assert service["cap_drop"] == ["ALL"]
         assert "cap_add" not in service
@@ -90,6 +91,9 @@ def test_the_compose_file_runs_safevoice_on_postgresql_hardened(compose: dict[st
     assert retention["networks"] == ["backend"]
     assert retention["image"] == app["image"]
     assert retention["build"] == app["build"]
+    assert "ports" not in backup
+    assert backup["networks"] == ["backend"]
+    assert backup["image"] == app["image"]
 
 
 def test_the_retention_run_purges_daily_with_the_apps_database_and_blob_store(
@@ -109,6 +113,32 @@ def test_the_retention_run_purges_daily_with_the_apps_database_and_blob_store(
     assert retention["init"] is True
 
 
+def test_the_backup_runs_daily_keeping_its_keys_apart_from_the_backups(
+    compose: dict[str, Any],
+) -> None:
+    app, backup = compose["services"]["app"], compose["services"]["backup"]
+    env = backup["environment"]
+
+    command = " ".join(backup["command"])
+    assert "safevoice admin backup" in command
+    assert "sleep 86400" in command
+    assert backup["init"] is True
+    for name in ("SAFEVOICE_PRODUCTION", "SAFEVOICE_DATABASE_URL_FILE", "SAFEVOICE_BLOB_DIR"):
+        assert env[name] == app["environment"][name]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in backup["volumes"]}
+    backups, keys = mounts[env["SAFEVOICE_BACKUP_DIR"]], mounts[env["SAFEVOICE_BACKUP_KEYS_DIR"]]
+    # Two named volumes: copying the backups off the host never copies the keys.
+    assert backups != keys
+    assert {backups, keys} <= set(compose["volumes"])
+    # It only reads the blobs.
+    assert f"blobs:{env['SAFEVOICE_BLOB_DIR']}:ro" in backup["volumes"]
+    # The image's unprivileged user owns both folders, so the volumes start writable for it.
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    owned = dockerfile[dockerfile.index("install -d -o safevoice") :].split("&&")[0]
+    assert env["SAFEVOICE_BACKUP_DIR"] in owned
+    assert env["SAFEVOICE_BACKUP_KEYS_DIR"] in owned
+
+
 def test_secrets_come_from_files_and_the_bundle_is_mounted_read_only(
     compose: dict[str, Any],
 ) -> None:
@@ -118,7 +148,7 @@ def test_secrets_come_from_files_and_the_bundle_is_mounted_read_only(
     assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
     assert app["environment"]["SAFEVOICE_DATABASE_URL_FILE"] == "/run/secrets/database_url"
     assert app["environment"]["SAFEVOICE_PRODUCTION"] == "1"
-    for service in (db, app, retention):
+    for service in (db, app, retention, services["backup"]):
         for value in service["environment"].values():
             assert "PASSWORD=" not in str(value).upper()
             assert "://" not in str(value)
