@@ -84,6 +84,9 @@ class Settings:
     nojs_enabled: bool = False
     nojs_concurrency: int = 2
     snapshot_ttl_seconds: float = 1.0
+    # Accepted submissions per minute on one worker above which the submission proof of work
+    # is raised for every worker (0: never raise it automatically).
+    flood_per_minute: int = 120
     log_level: str = "INFO"
     backup_dir: Path = Path("var/backups")
     # Keep the backup keys on another volume than the backups: whoever holds both reads them.
@@ -132,6 +135,9 @@ class Settings:
                 env.get("SAFEVOICE_NOJS_CONCURRENCY"), 2, name="SAFEVOICE_NOJS_CONCURRENCY"
             ),
             log_level=_log_level(env.get("SAFEVOICE_LOG_LEVEL")),
+            flood_per_minute=_int(
+                env.get("SAFEVOICE_FLOOD_PER_MINUTE"), 120, name="SAFEVOICE_FLOOD_PER_MINUTE"
+            ),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +45,12 @@ DIFFICULTY = "pow_difficulty"
 TIMEZONE = "timezone"
 EXTERNAL_CHANNELS = "external_channels"
 DEFAULT_DIFFICULTY = 8
+# Extra submission difficulty while the intake is flooded (safevoice.intake.flood): raised two
+# bits at a time, at most eight, each raise lasting a quarter of an hour.
+SURGE = "pow_surge"
+SURGE_STEP = 2
+SURGE_MAX = 8
+SURGE_SECONDS = 15 * 60
 OPERATOR = "operator"
 log = logging.getLogger("safevoice.instance")
 
@@ -59,6 +66,29 @@ def set_state(session: Session, name: str, value: bytes) -> None:
         session.add(ServerState(name=name, value=value))
     else:
         row.value = value
+
+
+def _parse_surge(value: bytes | None) -> tuple[int, int]:
+    """(extra difficulty, until as Unix seconds) of a stored surge; (0, 0) when there is none."""
+    if value is None:
+        return 0, 0
+    extra, _, until = value.decode().partition(":")
+    return int(extra), int(until)
+
+
+def raise_surge(session: Session, *, now: datetime) -> int:
+    """Raise the submission surge by one step from what is in force now; returns the new extra
+    difficulty. Stored to the minute only: it tells that a flood happened, not when a report
+    came."""
+    row = session.get(ServerState, SURGE, with_for_update=True)
+    extra, until = _parse_surge(row.value if row is not None else None)
+    moment = math.floor(now.timestamp())
+    current = extra if until > moment else 0
+    new = min(SURGE_MAX, current + SURGE_STEP)
+    lapse = moment + SURGE_SECONDS
+    lapse += -lapse % 60
+    set_state(session, SURGE, f"{new}:{lapse}".encode())
+    return new
 
 
 def initialise(session: Session, *, timezone: str, difficulty: int = DEFAULT_DIFFICULTY) -> bool:
@@ -313,6 +343,12 @@ class Snapshot:
     manifest: Manifest | None
     channels: frozenset[str] = frozenset()
     external_channels: tuple[ExternalChannel, ...] = ()
+    surge: tuple[int, int] = (0, 0)
+
+    def surge_at(self, now: datetime) -> int:
+        """The extra submission difficulty in force at ``now`` (0 once a surge has lapsed)."""
+        extra, until = self.surge
+        return extra if until > math.floor(now.timestamp()) else 0
 
     @property
     def instance_id(self) -> str:
@@ -363,4 +399,5 @@ def snapshot(session: Session) -> Snapshot:
         external_channels=tuple(
             ExternalChannel(**entry) for entry in json.loads(rows.get(EXTERNAL_CHANNELS, b"[]"))
         ),
+        surge=_parse_surge(rows.get(SURGE)),
     )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Header, status
+from fastapi import APIRouter, Header, Request, status
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.dialogue import service as dialogue
 from safevoice.errors import NotFound
-from safevoice.instance.service import Snapshot
+from safevoice.instance.service import Snapshot, raise_surge
 from safevoice.intake import service
 from safevoice.intake.schemas import (
     ChallengeOut,
@@ -22,6 +25,7 @@ from safevoice.intake.schemas import (
     SubmissionIn,
     SubmissionOut,
 )
+from safevoice.storage.db import Database
 from safevoice.web.deps import (
     DatabaseDep,
     NowDep,
@@ -33,6 +37,7 @@ from safevoice.web.deps import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
+log = logging.getLogger("safevoice.intake")
 
 IdempotencyKey = Annotated[
     str,
@@ -103,6 +108,7 @@ def post_challenge(
 
 @router.post("/cases", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED)
 async def post_case(
+    request: Request,
     body: SubmissionIn,
     idempotency_key: IdempotencyKey,
     writer: WriterDep,
@@ -112,7 +118,7 @@ async def post_case(
 ) -> SubmissionOut:
     """Submit a new encrypted case. The answer carries the receipt signed by the instance."""
     # One hop to a worker thread for the whole submission (proof of work, lookups, write).
-    return await run_in_threadpool(
+    answer = await run_in_threadpool(
         partial(
             service.submit,
             writer,
@@ -123,3 +129,17 @@ async def post_case(
             now=now,
         )
     )
+    if request.app.state.flood.accepted():
+        await run_in_threadpool(partial(_raise_surge, database, now))
+    return answer
+
+
+def _raise_surge(database: Database, now: datetime) -> None:
+    """Best effort: the submission is already stored; a failed raise is only logged."""
+    try:
+        with database.unit_of_work() as session:
+            extra = raise_surge(session, now=now)
+    except SQLAlchemyError:
+        log.warning("the intake is flooded, but raising the proof of work failed")
+    else:
+        log.warning("the intake is flooded: submission proof of work raised by %d bits", extra)

@@ -67,6 +67,8 @@ def issue_challenge(
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
+    if purpose == "submit":
+        extra_difficulty += snap.surge_at(now)  # raised while the intake is flooded
     # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
     difficulty = (
         min(powmod.MAX_DIFFICULTY, max(MIN_DIFFICULTY, snap.difficulty) + extra_difficulty)

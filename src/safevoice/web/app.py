@@ -25,6 +25,7 @@ from safevoice.clock import utcnow
 from safevoice.dialogue.router import router as dialogue_router
 from safevoice.errors import ConfigError
 from safevoice.instance import production
+from safevoice.intake.flood import FloodMeter
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.retention.router import router as retention_router
@@ -70,6 +71,7 @@ def create_app(
     app.state.writer = RowWriter(app.state.database)
     app.state.blobs = open_blob_store(settings.blob_store, app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
+    app.state.flood = FloodMeter(settings.flood_per_minute)
     # The bundle is read and checked once, at start-up; the folder is never written.
     installed = bundle.load(settings.bundle_dir) if settings.bundle_dir is not None else None
     app.state.pages = pages.Pages.create(settings, installed)
