@@ -20,10 +20,11 @@ from safevoice.crypto.keys import generate
 from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
 from safevoice.storage.db import Database
+from tests.audit.support import export_of
 from tests.backup.conftest import Folders
-from tests.backup.test_backup_restore import backup, restore
+from tests.backup.test_backup_restore import backup, restore, restore_older
 from tests.conftest import Cli
-from tests.support.backups import audit_chain, operator_event, write_export
+from tests.support.backups import audit_chain, operator_event, write_json
 from tests.support.server import ServerProcess
 from tests.support.world import World
 
@@ -36,11 +37,6 @@ def blob_spec(tmp_path: Path) -> str:
 def head(database: Database) -> Head:
     seq, _body, digest = audit_chain(database)[-1]
     return Head(seq=seq, hash=digest)
-
-
-def write(path: Path, approval: approvals.Approval) -> Path:
-    path.write_text(json.dumps(approval.to_json()))
-    return path
 
 
 def test_an_approved_restore_of_an_older_backup_appends_the_restore_entry(
@@ -62,19 +58,16 @@ def test_an_approved_restore_of_an_older_backup_appends_the_restore_entry(
     approval = approvals.approve(
         header, checkpoint=live, instance_id=manifest.instance_id, keys=world.auditor
     )
-    export = write_export(database, manifest.instance_id, tmp_path / "export.json")
+    export = write_json(tmp_path / "export.json", export_of(database))
 
-    result = restore(
+    result = restore_older(
         cli,
         path,
         database_url,
         blob_spec,
         folders,
-        "--yes",
-        "--approval",
-        str(write(tmp_path / "approval.json", approval)),
-        "--audit-export",
-        str(export),
+        approval=write_json(tmp_path / "approval.json", approval.to_json()),
+        export=export,
     )
 
     assert f"rolled back from seq {live.seq} to {header.audit_seq}" in result.stdout
@@ -116,7 +109,7 @@ def test_forged_foreign_stale_or_missing_approvals_are_refused(
     stale = head(database)
     operator_event(database)
     live = head(database)
-    export = write_export(database, manifest.instance_id, tmp_path / "export.json")
+    export = write_json(tmp_path / "export.json", export_of(database))
     alice = world.members["alice"]
     good = approvals.approve(header, checkpoint=live, instance_id=manifest.instance_id, keys=alice)
     stranger = generate("member", "alice", "Not enrolled")
@@ -153,18 +146,8 @@ def test_forged_foreign_stale_or_missing_approvals_are_refused(
     for name, (data, message) in cases.items():
         file = tmp_path / f"{name}.json"
         file.write_text(json.dumps(data))
-        result = restore(
-            cli,
-            path,
-            database_url,
-            blob_spec,
-            folders,
-            "--yes",
-            "--approval",
-            str(file),
-            "--audit-export",
-            str(export),
-            expect=1,
+        result = restore_older(
+            cli, path, database_url, blob_spec, folders, approval=file, export=export, expect=1
         )
         assert message in result.stderr, name
         assert "Traceback" not in result.stderr
@@ -178,7 +161,7 @@ def test_forged_foreign_stale_or_missing_approvals_are_refused(
         folders,
         "--yes",
         "--approval",
-        str(write(tmp_path / "good.json", good)),
+        str(write_json(tmp_path / "good.json", good.to_json())),
         expect=1,
     )
     assert "--audit-export" in missing_export.stderr
@@ -203,22 +186,19 @@ def test_an_export_that_does_not_chain_is_refused(
         instance_id=manifest.instance_id,
         keys=world.auditor,
     )
-    export = write_export(database, manifest.instance_id, tmp_path / "export.json")
+    export = write_json(tmp_path / "export.json", export_of(database))
     data = json.loads(export.read_text())
     data["entries"][-1]["body"] = b64e(b'{"event":"case.purged"}')
     export.write_text(json.dumps(data))
 
-    result = restore(
+    result = restore_older(
         cli,
         path,
         database_url,
         blob_spec,
         folders,
-        "--yes",
-        "--approval",
-        str(write(tmp_path / "approval.json", approval)),
-        "--audit-export",
-        str(export),
+        approval=write_json(tmp_path / "approval.json", approval.to_json()),
+        export=export,
         expect=1,
     )
 

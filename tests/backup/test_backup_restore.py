@@ -69,6 +69,33 @@ def restore(
     )
 
 
+def restore_older(
+    cli: Cli,
+    path: Path,
+    url: str,
+    blob_spec: str,
+    folders: Folders,
+    *,
+    approval: Path,
+    export: Path,
+    expect: int = 0,
+) -> Any:
+    """Restore a backup older than the live audit log: approved, with the newest export."""
+    return restore(
+        cli,
+        path,
+        url,
+        blob_spec,
+        folders,
+        "--yes",
+        "--approval",
+        str(approval),
+        "--audit-export",
+        str(export),
+        expect=expect,
+    )
+
+
 def cases(database: Database) -> set[str]:
     with database.session(write=False) as session:
         return set(session.scalars(select(Case.id)))

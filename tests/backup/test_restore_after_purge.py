@@ -30,9 +30,9 @@ from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from tests.audit.support import export_of
 from tests.backup.conftest import Folders
-from tests.backup.test_backup_restore import backup, cases, restore, uploads
+from tests.backup.test_backup_restore import backup, cases, restore, restore_older, uploads
 from tests.conftest import Cli
-from tests.support.backups import submit_case_with_file
+from tests.support.backups import submit_case_with_file, write_json
 from tests.support.world import World
 
 
@@ -67,11 +67,6 @@ def save_countersigned_checkpoint(
     )
     path.write_text(json.dumps(saved.to_json()))
     return saved
-
-
-def write_json(path: Path, value: object) -> Path:
-    path.write_text(json.dumps(value))
-    return path
 
 
 def verify(cli: Cli, export: Path, saved: Path, world: World, expect: int = 0) -> Any:
@@ -128,17 +123,14 @@ def test_purged_cases_stay_gone_after_restoring_an_older_backup_with_an_approval
     )
     approval_path = write_json(tmp_path / "approval.json", approval.to_json())
 
-    result = restore(
+    result = restore_older(
         cli,
         path,
         database_url,
         blob_spec,
         folders,
-        "--yes",
-        "--approval",
-        str(approval_path),
-        "--audit-export",
-        str(newest_export),
+        approval=approval_path,
+        export=newest_export,
     )
 
     assert "2 later purges applied again" in result.stdout
@@ -235,17 +227,14 @@ def test_a_hold_or_a_closure_after_the_backup_does_not_stop_a_purge_being_applie
         keys=world.members["bob"],
     )
 
-    restore(
+    restore_older(
         cli,
         path,
         database_url,
         blob_spec,
         folders,
-        "--yes",
-        "--approval",
-        str(write_json(tmp_path / "approval.json", approval.to_json())),
-        "--audit-export",
-        str(write_json(tmp_path / "export.json", export_of(database))),
+        approval=write_json(tmp_path / "approval.json", approval.to_json()),
+        export=write_json(tmp_path / "export.json", export_of(database)),
     )
 
     assert not cases(database) & {held, closed}

@@ -14,7 +14,6 @@ from safevoice.audit import service as audit
 from safevoice.audit.models import AuditEntry
 from safevoice.backup.service import backed_up_tables
 from safevoice.clock import aware
-from safevoice.crypto.encoding import b64e
 from safevoice.crypto.manifest import Manifest
 from safevoice.storage.db import Database
 from tests.attachments.test_uploads import make_api, submit_with_files
@@ -77,20 +76,6 @@ def audit_chain(database: Database) -> list[tuple[int, bytes, bytes]]:
         ]
 
 
-def write_export(database: Database, instance_id: str, path: Path) -> Path:
-    """An audit export (docs/protocol.md) of the database's chain."""
-    entries = [
-        {"seq": seq, "body": b64e(body), "hash": b64e(digest)}
-        for seq, body, digest in audit_chain(database)
-    ]
-    path.write_text(
-        json.dumps(
-            {
-                "format": "safevoice-audit-export-v1",
-                "instance_id": instance_id,
-                "entries": entries,
-                "checkpoints": [],
-            }
-        )
-    )
+def write_json(path: Path, value: object) -> Path:
+    path.write_text(json.dumps(value))
     return path
