@@ -173,9 +173,10 @@ class Database:
         return Session(self.writer if write else self.reader, expire_on_commit=False)
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """One transaction for a job or a command: commit on success, roll back on error."""
-        session = self.session(write=True)
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction for a job, a command or a request: commit on success, roll back on
+        error. ``write=False`` runs it on the reader engine, which never waits for writers."""
+        session = self.session(write=write)
         try:
             yield session
             session.commit()

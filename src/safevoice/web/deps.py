@@ -38,15 +38,8 @@ async def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     database: Database = request.app.state.database
-    session = database.session(write=request.method not in ("GET", "HEAD"))
-    try:
+    with database.unit_of_work(write=request.method not in ("GET", "HEAD")) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 class SnapshotCache:
@@ -98,15 +91,8 @@ def get_writer_session(request: Request) -> Iterator[Session]:
     """A writing transaction even for a GET: reads that leave an audit entry (a member
     fetching a case) or issue a checkpoint."""
     database: Database = request.app.state.database
-    session = database.session(write=True)
-    try:
+    with database.unit_of_work() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
