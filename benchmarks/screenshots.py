@@ -28,13 +28,13 @@ from benchmarks.harness import (
 )
 from benchmarks.page import ARGS, CHROMIUM
 from safevoice.client.api import Api
-from safevoice.client.reader import read_case
-from safevoice.client.workflow import next_object
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import STATUS_FORMAT, body_plaintext, member_label, message_plaintext
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.login import sign_login
+from safevoice.protocol.reader import read_case
+from safevoice.protocol.workflow import next_object
 from safevoice.web import bundle
 
 WIDTHS = {"desktop": 1280, "phone": 360}

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 
 from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary
-from safevoice.client.reader import UNREADABLE, ReadCase, epoch_keys, read_objects
-from safevoice.client.workflow import rekey_body
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import NOTE_FORMAT, NewCase, body_plaintext, create_case
 from safevoice.crypto.casefile import message_plaintext as plaintext
@@ -24,6 +22,8 @@ from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.envelope import CaseKeys, Envelope, decrypt, seal, unwrap_case_keys
 from safevoice.crypto.keys import KeyPair, generate
 from safevoice.crypto.manifest import Manifest, successor
+from safevoice.protocol.reader import UNREADABLE, ReadCase, epoch_keys, read_objects
+from safevoice.protocol.workflow import rekey_body
 from tests.support.reporter import reporter_keys
 from tests.support.world import World
 

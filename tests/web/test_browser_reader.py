@@ -23,8 +23,6 @@ from typing import Any
 
 import pytest
 
-from safevoice.client.reader import UNREADABLE, ReadCase, read_as_reporter
-from safevoice.client.workflow import sender_label
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     REPORTER,
@@ -57,6 +55,8 @@ from safevoice.crypto.manifest import (
 )
 from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import ManifestError, SafeVoiceError
+from safevoice.protocol.reader import UNREADABLE, ReadCase, read_as_reporter
+from safevoice.protocol.workflow import sender_label
 from tests.support.world import CODE_KDF, World
 from tests.web.test_browser_crypto import run_node
 
@@ -173,7 +173,7 @@ class Thread:
         thread_keys: dict[int, CaseKeys] | None = None,
         epoch: int | None = None,
     ) -> None:
-        """A new epoch, as `safevoice cases rekey` makes it (client/workflow.py rekey_body):
+        """A new epoch, as `safevoice cases rekey` makes it (protocol/workflow.py rekey_body):
         the record names the manifest version the signer verified and the heads it saw."""
         new_epoch = self.epoch + 1 if epoch is None else epoch
         fresh = CaseKeys(thread=new_key(), committee=new_key())

@@ -16,10 +16,10 @@ from rich.table import Table
 from safevoice.cli.cases import JsonOption, KeyOption, open_for_writing, remember_head
 from safevoice.cli.common import console, fail, make_app, print_json, read_secret_text
 from safevoice.cli.session import Server, logged_in
-from safevoice.client.workflow import next_object
 from safevoice.crypto.casefile import ACTION_FORMAT, body_plaintext
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.login import random_id
+from safevoice.protocol.workflow import next_object
 
 app = make_app("Plan and follow up corrective actions (committee members).")
 STATES = ("planned", "in_progress", "done", "dropped")

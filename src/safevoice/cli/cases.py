@@ -30,8 +30,6 @@ from safevoice.cli.common import (
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client import cleaning
 from safevoice.client.files import Attachment, download, upload_file
-from safevoice.client.reader import ReadCase, compare_with_seen, heads_to_state, read_case
-from safevoice.client.workflow import next_object, rekey_body
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     CLOSURE_FORMAT,
@@ -45,6 +43,8 @@ from safevoice.crypto.casefile import (
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import Conflict, SafeVoiceError, VerificationFailed
+from safevoice.protocol.reader import ReadCase, compare_with_seen, heads_to_state, read_case
+from safevoice.protocol.workflow import next_object, rekey_body
 
 app = make_app("Read and handle cases (committee members).")
 

@@ -7,9 +7,9 @@ from typing import Any
 from rich.markup import escape
 
 from safevoice.cli.common import console
-from safevoice.client.reader import ReadCase, ReadObject
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.manifest import Manifest
+from safevoice.protocol.reader import ReadCase, ReadObject
 
 COMMITTEE_FIELDS = (
     "text",

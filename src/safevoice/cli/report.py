@@ -23,7 +23,6 @@ from safevoice.cli import render
 from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
 from safevoice.client.api import Api
 from safevoice.client.files import PendingUpload, UploadJournal, upload_file
-from safevoice.client.reader import read_as_reporter
 from safevoice.client.state import State
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
@@ -36,6 +35,7 @@ from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import VerificationFailed
+from safevoice.protocol.reader import read_as_reporter
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 

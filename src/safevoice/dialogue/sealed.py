@@ -25,7 +25,6 @@ from sqlalchemy import update
 
 from safevoice.audit import service as audit
 from safevoice.cases.models import Case
-from safevoice.client.reader import ReadCase, read_as_reporter
 from safevoice.crypto.casefile import REPORTER, message_plaintext
 from safevoice.crypto.code import derive_reporter_keys, parse_code
 from safevoice.crypto.encoding import b64d
@@ -37,6 +36,7 @@ from safevoice.errors import BadRequest, Conflict, TooLarge, Unauthorized
 from safevoice.instance.service import Snapshot
 from safevoice.intake.sealed import INTAKE_MODE, MAX_TEXT_CHARS, SealingSlots
 from safevoice.members.service import Principal
+from safevoice.protocol.reader import ReadCase, read_as_reporter
 from safevoice.storage.db import Database
 
 EVENT = "follow_up.server_sealed"

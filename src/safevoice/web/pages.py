@@ -29,7 +29,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from safevoice.client.reader import ReadObject
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
@@ -49,6 +48,7 @@ from safevoice.errors import (
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
 from safevoice.intake.schemas import ChannelOut, IntakeOut
+from safevoice.protocol.reader import ReadObject
 from safevoice.settings import Settings
 from safevoice.web.bundle import Bundle, format_digest
 from safevoice.web.deps import (

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from safevoice.cases.schemas import CaseDetail
-from safevoice.client.reader import ReadCase, epoch_keys
 from safevoice.crypto.casefile import (
     REPORTER,
     archive_label,
@@ -30,6 +29,7 @@ from safevoice.crypto.envelope import (
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import Conflict
+from safevoice.protocol.reader import ReadCase, epoch_keys
 
 
 def sender_label(keys: KeyPair) -> str:
