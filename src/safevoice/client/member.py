@@ -208,13 +208,19 @@ class Opened:
 
 
 def read_detail(
-    session: MemberSession, detail: CaseDetail, *, keys: KeyPair, manifest: Manifest
+    session: MemberSession,
+    detail: CaseDetail,
+    *,
+    keys: KeyPair,
+    manifest: Manifest,
+    remember: bool = True,
 ) -> Opened:
-    """Verify and decrypt a fetched case; remember its heads only if it verified."""
+    """Verify and decrypt a fetched case; remember its heads (what the member has read) only
+    if it verified and ``remember`` is set. The caller saves the state."""
     case_id = detail.case.id
     read = read_case(detail, keys=keys, label=session.label, manifest=manifest)
     warnings = compare_with_seen(read, session.remembered.heads.get(case_id))
-    if not read.problems and not warnings:
+    if remember and not read.problems and not warnings:
         session.remembered.heads[case_id] = heads_to_state(read)
     return Opened(detail=detail, read=read, manifest=manifest, warnings=warnings, keys=keys)
 
