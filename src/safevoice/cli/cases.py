@@ -16,6 +16,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from safevoice.cases import deadlines
 from safevoice.cases.schemas import CaseDetail, CaseSummary
 from safevoice.cli import render
 from safevoice.cli.common import (
@@ -30,7 +31,6 @@ from safevoice.cli.common import (
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client import cleaning
 from safevoice.client.files import Attachment, download, upload_file
-from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     CLOSURE_FORMAT,
     NOTE_FORMAT,
@@ -70,6 +70,18 @@ KeyOption = Annotated[
 ]
 CaseArgument = Annotated[str, typer.Argument(help="The case id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def default_status_text(case: CaseSummary, status: str) -> str:
+    """The standard sentence for a status change, promising the very feedback day the server
+    will store (computed by the same function, on the instance's day)."""
+    feedback_due = deadlines.feedback_due_after(
+        status=status,
+        received_on=case.received_on,
+        current_due=case.feedback_due_on,
+        today=case.today,
+    )
+    return DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due.isoformat())
 
 
 def _flags(case: CaseSummary) -> str:
@@ -370,12 +382,9 @@ def status_command(
     context = logged_in(server)
     with context.api:
         opened = open_for_writing(context, case_id, key)
-        today = utcnow().date().isoformat()
-        feedback_due = opened.detail.case.feedback_due_on
+        today = opened.detail.case.today.isoformat()
         text = (
-            custom
-            if custom and custom.strip()
-            else DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due)
+            custom if custom and custom.strip() else default_status_text(opened.detail.case, status)
         )
         status_object = next_object(
             opened.read,
@@ -386,7 +395,11 @@ def status_command(
                 STATUS_FORMAT, status=status, outcome=outcome, on=today, text=text
             ),
         )
-        body: dict[str, Any] = {"status": status, "envelope": status_object.to_json()}
+        body: dict[str, Any] = {
+            "status": status,
+            "envelope": status_object.to_json(),
+            "on": today,
+        }
         if closing:
             closure = next_object(
                 opened.read,
