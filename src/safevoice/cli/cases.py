@@ -27,6 +27,7 @@ from safevoice.cli.common import (
     open_key,
     print_json,
     read_secret_text,
+    untrusted,
 )
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client import cleaning
@@ -617,7 +618,9 @@ def rekey_command(
             f"{manifest.version}; {unchanged} needed nothing."
         )
         for failure in failed:
-            console.print(f"[red]Case {failure['id']} was not re-keyed:[/] {failure['problem']}")
+            console.print(
+                f"[red]Case {failure['id']} was not re-keyed:[/] {untrusted(failure['problem'])}"
+            )
     if failed:
         raise typer.Exit(code=2)
 
@@ -669,7 +672,7 @@ def files_command(
         return
     table = Table("message", "name", "type", "size")
     for f in files:
-        table.add_row(f"#{f.seq}", f.name, f.type, f"{f.size:,} bytes")
+        table.add_row(f"#{f.seq}", untrusted(f.name), untrusted(f.type), f"{f.size:,} bytes")
     console.print(table)
 
 
@@ -696,15 +699,19 @@ def download_command(
             return
         with Progress(console=err_console, transient=True) as progress:
             for attachment in files:
-                task = progress.add_task(f"Decrypting {attachment.name}", total=attachment.size)
+                task = progress.add_task(
+                    f"Decrypting {untrusted(attachment.name)}", total=attachment.size
+                )
                 saved = download(
                     context.api, attachment, out, progress=partial(progress.advance, task)
                 )
-                console.print(f"Saved {saved} ({attachment.size:,} bytes, verified).")
+                console.print(
+                    f"Saved {untrusted(str(saved))} ({attachment.size:,} bytes, verified)."
+                )
                 if strip_metadata:
                     cleaned = cleaning.strip_metadata(saved)
                     console.print(
-                        f"  cleaned copy: {cleaned}"
+                        f"  cleaned copy: {untrusted(str(cleaned))}"
                         if cleaned
                         else "  no metadata cleaner for this type; the copy was not made."
                     )
