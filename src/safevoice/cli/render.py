@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rich.markup import escape
@@ -110,4 +111,7 @@ def read_json(read: ReadCase) -> dict[str, Any]:
             for o in read.objects
         ],
         "problems": read.problems,
+        # What a committee member signed (status, outcome, days): show these, not the
+        # server's fields, which only the problems compare.
+        "signed": None if read.signed is None else dataclasses.asdict(read.signed),
     }

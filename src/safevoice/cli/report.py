@@ -35,7 +35,7 @@ from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import VerificationFailed
-from safevoice.protocol.reader import read_as_reporter
+from safevoice.protocol.reader import SignedState, read_as_reporter
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
@@ -383,10 +383,15 @@ def follow_up(
         )
     else:
         c = view.case
-        console.print(f"Your report, received on {c.received_on} · status: {c.status}")
+        # Only what a committee member signed is shown as the status; the server's fields are
+        # compared with it and any difference is among the warnings below.
+        signed = read.signed or SignedState()
+        received = signed.received_on or f"{c.received_on} (as the server says; see your receipt)"
+        status = signed.status + (f" ({signed.outcome})" if signed.outcome else "")
+        console.print(f"Your report, received on {received} · status: {status}")
         acknowledged = (
-            f"acknowledged on {c.acknowledged_on}"
-            if c.acknowledged_on
+            f"acknowledged on {signed.acknowledged_on}"
+            if signed.acknowledged_on
             else (f"acknowledgement due by {c.ack_due_on}")
         )
         console.print(f"  {acknowledged} · feedback due by {c.feedback_due_on}")
