@@ -16,6 +16,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from safevoice.cases import deadlines
 from safevoice.cases.schemas import CaseDetail, CaseSummary
 from safevoice.cli import render
 from safevoice.cli.common import (
@@ -26,11 +27,11 @@ from safevoice.cli.common import (
     open_key,
     print_json,
     read_secret_text,
+    untrusted,
 )
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client import cleaning
 from safevoice.client.files import Attachment, download, upload_file
-from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     CLOSURE_FORMAT,
     NOTE_FORMAT,
@@ -79,6 +80,18 @@ KeyOption = Annotated[
 ]
 CaseArgument = Annotated[str, typer.Argument(help="The case id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def default_status_text(case: CaseSummary, status: str) -> str:
+    """The standard sentence for a status change, promising the very feedback day the server
+    will store (computed by the same function, on the instance's day)."""
+    feedback_due = deadlines.feedback_due_after(
+        status=status,
+        received_on=case.received_on,
+        current_due=case.feedback_due_on,
+        today=case.today,
+    )
+    return DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due.isoformat())
 
 
 def _flags(case: CaseSummary, seen: dict[str, Any] | None) -> str:
@@ -202,12 +215,12 @@ def print_case(opened: Opened) -> None:
     signed = opened.read.signed or SignedState()
     console.print(
         f"[bold]Case {c.id}[/] · channel {c.channel} · signed status {signed.status}"
-        + (f" ({signed.outcome})" if signed.outcome else "")
-        + (f" since {signed.changed_on}" if signed.changed_on else "")
+        + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
+        + (f" since {untrusted(signed.changed_on)}" if signed.changed_on else "")
     )
-    received = signed.received_on or _unsigned(c.received_on)
+    received = untrusted(signed.received_on) if signed.received_on else _unsigned(c.received_on)
     intake = (
-        INTAKE_MODES.get(signed.intake_mode, signed.intake_mode)
+        untrusted(INTAKE_MODES.get(signed.intake_mode, signed.intake_mode))
         if signed.intake_mode
         else _unsigned(INTAKE_MODES.get(c.intake_mode, c.intake_mode))
     )
@@ -430,12 +443,9 @@ def status_command(
     context = logged_in(server)
     with context.api:
         opened = open_for_writing(context, case_id, key)
-        today = utcnow().date().isoformat()
-        feedback_due = opened.detail.case.feedback_due_on
+        today = opened.detail.case.today.isoformat()
         text = (
-            custom
-            if custom and custom.strip()
-            else DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due)
+            custom if custom and custom.strip() else default_status_text(opened.detail.case, status)
         )
         status_object = next_object(
             opened.read,
@@ -444,7 +454,11 @@ def status_command(
             keys=opened.keys,
             plaintext=status_plaintext(opened, status=status, outcome=outcome, on=today, text=text),
         )
-        body: dict[str, Any] = {"status": status, "envelope": status_object.to_json()}
+        body: dict[str, Any] = {
+            "status": status,
+            "envelope": status_object.to_json(),
+            "on": today,
+        }
         if closing:
             closure = next_object(
                 opened.read,
@@ -664,7 +678,9 @@ def rekey_command(
             f"{manifest.version}; {unchanged} needed nothing."
         )
         for failure in failed:
-            console.print(f"[red]Case {failure['id']} was not re-keyed:[/] {failure['problem']}")
+            console.print(
+                f"[red]Case {failure['id']} was not re-keyed:[/] {untrusted(failure['problem'])}"
+            )
     if failed:
         raise typer.Exit(code=2)
 
@@ -716,7 +732,7 @@ def files_command(
         return
     table = Table("message", "name", "type", "size")
     for f in files:
-        table.add_row(f"#{f.seq}", f.name, f.type, f"{f.size:,} bytes")
+        table.add_row(f"#{f.seq}", untrusted(f.name), untrusted(f.type), f"{f.size:,} bytes")
     console.print(table)
 
 
@@ -743,15 +759,19 @@ def download_command(
             return
         with Progress(console=err_console, transient=True) as progress:
             for attachment in files:
-                task = progress.add_task(f"Decrypting {attachment.name}", total=attachment.size)
+                task = progress.add_task(
+                    f"Decrypting {untrusted(attachment.name)}", total=attachment.size
+                )
                 saved = download(
                     context.api, attachment, out, progress=partial(progress.advance, task)
                 )
-                console.print(f"Saved {saved} ({attachment.size:,} bytes, verified).")
+                console.print(
+                    f"Saved {untrusted(str(saved))} ({attachment.size:,} bytes, verified)."
+                )
                 if strip_metadata:
                     cleaned = cleaning.strip_metadata(saved)
                     console.print(
-                        f"  cleaned copy: {cleaned}"
+                        f"  cleaned copy: {untrusted(str(cleaned))}"
                         if cleaned
                         else "  no metadata cleaner for this type; the copy was not made."
                     )

@@ -20,7 +20,15 @@ import typer
 from rich.progress import Progress
 
 from safevoice.cli import render
-from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
+from safevoice.cli.common import (
+    console,
+    err_console,
+    fail,
+    make_app,
+    print_json,
+    read_secret_text,
+    untrusted,
+)
 from safevoice.client.api import Api
 from safevoice.client.files import PendingUpload, UploadJournal, upload_file
 from safevoice.client.state import State
@@ -386,11 +394,15 @@ def follow_up(
         # Only what a committee member signed is shown as the status; the server's fields are
         # compared with it and any difference is among the warnings below.
         signed = read.signed or SignedState()
-        received = signed.received_on or f"{c.received_on} (as the server says; see your receipt)"
-        status = signed.status + (f" ({signed.outcome})" if signed.outcome else "")
+        received = (
+            untrusted(signed.received_on)
+            if signed.received_on
+            else f"{c.received_on} (as the server says; see your receipt)"
+        )
+        status = signed.status + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
         console.print(f"Your report, received on {received} · status: {status}")
         acknowledged = (
-            f"acknowledged on {signed.acknowledged_on}"
+            f"acknowledged on {untrusted(signed.acknowledged_on)}"
             if signed.acknowledged_on
             else (f"acknowledgement due by {c.ack_due_on}")
         )
