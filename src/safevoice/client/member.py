@@ -16,7 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from safevoice.cases.schemas import ActionOut, CaseDetail
+from safevoice.cases import deadlines
+from safevoice.cases.schemas import ActionOut, CaseDetail, CaseSummary
 from safevoice.client.api import Api
 from safevoice.client.audit import LoginCheck, check_at_login
 from safevoice.client.files import Attachment, upload_stream
@@ -34,6 +35,7 @@ from safevoice.crypto.casefile import (
     message_plaintext,
 )
 from safevoice.crypto.encoding import b64e
+from safevoice.crypto.envelope import GENESIS
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
@@ -343,6 +345,40 @@ class Closure:
     protection: str = ""
 
 
+def default_status_text(case: CaseSummary, status: str) -> str:
+    """The standard sentence for a status change, promising the very feedback day the server
+    will store (computed by the same function, on the instance's day)."""
+    feedback_due = deadlines.feedback_due_after(
+        status=status,
+        received_on=case.received_on,
+        current_due=case.feedback_due_on,
+        today=case.today,
+    )
+    return DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due.isoformat())
+
+
+def status_plaintext(
+    opened: Opened, *, status: str, outcome: str | None, on: str, text: str
+) -> bytes:
+    """A status object that also signs what the member's client verified: the day of receipt
+    and intake mode (the first signed status fixes them; the reader refuses a later one that
+    differs) and the committee chain's head, so that deleting the committee's internal
+    records is noticed by anyone who reads the thread afterwards (protocol 7.4)."""
+    case = opened.detail.case
+    signed = opened.read.signed
+    seq, head = opened.read.heads.get("committee", (-1, GENESIS))
+    return body_plaintext(
+        STATUS_FORMAT,
+        status=status,
+        outcome=outcome,
+        on=on,
+        text=text,
+        received_on=(signed.received_on if signed else None) or case.received_on.isoformat(),
+        intake_mode=(signed.intake_mode if signed else None) or case.intake_mode,
+        committee_head=[seq, b64e(head)],
+    )
+
+
 def status_body(
     opened: Opened, *, status: str, text: str | None, closure: Closure | None
 ) -> dict[str, Any]:
@@ -355,23 +391,19 @@ def status_body(
         raise BadRequest(f"Closing needs an outcome, one of: {', '.join(OUTCOMES)}.")
     if not closing and closure is not None:
         raise BadRequest("An outcome is only for closing a case.")
-    today = utcnow().date().isoformat()
-    message = (
-        text
-        if text and text.strip()
-        else DEFAULT_STATUS_TEXT[status].format(feedback_due=opened.detail.case.feedback_due_on)
-    )
+    # The instance's day, as the server counts it, so the reporter is promised the very
+    # feedback day the server stores.
+    today = opened.detail.case.today.isoformat()
+    message = text if text and text.strip() else default_status_text(opened.detail.case, status)
     outcome = closure.outcome if closure is not None else None
     status_object = next_object(
         opened.read,
         opened.detail,
         kind="status",
         keys=opened.keys,
-        plaintext=body_plaintext(
-            STATUS_FORMAT, status=status, outcome=outcome, on=today, text=message
-        ),
+        plaintext=status_plaintext(opened, status=status, outcome=outcome, on=today, text=message),
     )
-    body: dict[str, Any] = {"status": status, "envelope": status_object.to_json()}
+    body: dict[str, Any] = {"status": status, "envelope": status_object.to_json(), "on": today}
     if closure is not None:
         record = next_object(
             opened.read,
@@ -423,6 +455,9 @@ def change_status(
         posted = session.api.change_status(case_id, body)
     for item in posted:
         session.remember_head(case_id, item.chain, item.seq, item.hash)
+    # The status this member just signed is the one the listing may show as verified.
+    session.remembered.heads[case_id]["status"] = [status, closure.outcome if closure else ""]
+    session.state.save()
 
 
 def add_action(
