@@ -30,6 +30,9 @@ class CaseSummary(BaseModel):
     last_reporter_seq: int
     ack_overdue: bool
     feedback_overdue: bool
+    # The instance's day (its time zone) when this summary was made: clients date what they
+    # sign with it, never with their own clock.
+    today: date
 
 
 class WrappedKeyOut(BaseModel):
@@ -77,6 +80,9 @@ class StatusIn(Strict):
     envelope: EnvelopeIn
     closure: EnvelopeIn | None = None
     confirm_open_actions: bool = False
+    # The day the member's client wrote into the signed status object; refused unless it is
+    # the instance's today, so the signed text and the stored deadlines agree.
+    on: date | None = None
 
 
 class ClaimIn(Strict):

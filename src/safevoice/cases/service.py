@@ -54,6 +54,7 @@ def summary(case: Case, today: date) -> CaseSummary:
         feedback_overdue=case.closed_on is None
         and case.feedback_on is None
         and deadlines.is_overdue(case.feedback_due_on, today),
+        today=today,
     )
 
 

@@ -84,6 +84,13 @@ def change_status(
     dialogue.refuse_if_rekey_needed(case)
     check_transition(case.status, body.status)
     today = snap.today(now)
+    if body.on is not None and body.on != today:
+        # The signed status object carries the member's idea of today; the stored day and
+        # deadline must be the very ones it promises the reporter.
+        raise Conflict(
+            f"The instance's day is {today.isoformat()}, not {body.on.isoformat()}; "
+            "read the case again and retry."
+        )
     closing = body.status == "closed"
     if closing and (body.outcome is None or body.closure is None):
         raise BadRequest("Closing a case needs an outcome and the closure record.")
@@ -113,9 +120,14 @@ def change_status(
         results.append(closure)
     reopening = case.status == "closed"
     case.status = body.status
+    case.feedback_due_on = deadlines.feedback_due_after(
+        status=body.status,
+        received_on=case.received_on,
+        current_due=case.feedback_due_on,
+        today=today,
+    )
     if body.status == "acknowledged":
         case.acknowledged_on = today
-        case.feedback_due_on = deadlines.feedback_due(case.received_on, today)
     elif case.acknowledged_on is not None and case.feedback_on is None:
         # Telling the reporter that the case moved on is feedback (Directive Art. 9(1)(f)).
         case.feedback_on = today
