@@ -7,6 +7,7 @@ heading, so that no text can pass for a heading of its own ("#3 … · signature
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from safevoice.cli.common import console, untrusted, visible
@@ -122,4 +123,7 @@ def read_json(read: ReadCase) -> dict[str, Any]:
             for o in read.objects
         ],
         "problems": read.problems,
+        # What a committee member signed (status, outcome, days): show these, not the
+        # server's fields, which only the problems compare.
+        "signed": None if read.signed is None else dataclasses.asdict(read.signed),
     }
