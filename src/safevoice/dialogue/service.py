@@ -51,8 +51,8 @@ from safevoice.errors import (
     Unauthorized,
     VerificationFailed,
 )
+from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.service import Snapshot
-from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 from safevoice.members.service import Principal
 from safevoice.storage.db import Database

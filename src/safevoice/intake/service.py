@@ -41,8 +41,9 @@ from safevoice.errors import (
     NotFound,
     VerificationFailed,
 )
+from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
-from safevoice.intake.models import Channel, IdempotencyKey, SpentChallenge
+from safevoice.intake.models import Channel, IdempotencyKey
 from safevoice.intake.schemas import (
     ChallengeOut,
     ChannelOut,
