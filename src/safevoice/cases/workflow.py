@@ -22,23 +22,16 @@ from safevoice.audit import service as audit
 from safevoice.cases import deadlines
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CorrectiveAction, Recusal, StatusChange, WrappedKey
-from safevoice.cases.schemas import (
-    ActionIn,
-    ActionOut,
-    ActionUpdateIn,
-    ClaimIn,
-    RekeyIn,
-    StatusIn,
-)
+from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import wrapped_size
 from safevoice.crypto.login import random_id
 from safevoice.dialogue import service as dialogue
-from safevoice.dialogue.schemas import ObjectOut
 from safevoice.errors import BadRequest, Conflict, Forbidden, NotFound
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
+from safevoice.protocol.wire import ActionOut, ObjectOut
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"acknowledged"}),

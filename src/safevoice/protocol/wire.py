@@ -1,8 +1,14 @@
-"""Request and response bodies of the intake API (docs/protocol.md, "Submission")."""
+"""The wire types both sides share: request and response bodies that the client parses and
+the server produces, for the intake, the members' case API, statistics and the dialogue.
+
+Invariant: this module imports nothing of SafeVoice, so the reporter's client, the committee's
+client and every server domain may import it without pulling in storage or the web app. Request
+bodies that only one domain accepts stay in that domain's ``schemas.py``.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -126,3 +132,158 @@ class IntakeOut(BaseModel):
 
 class ChallengeRequest(Strict):
     purpose: Annotated[str, Field(max_length=32)]
+
+
+# -- members' case API (cases/) -------------------------------------------------------------
+
+
+class CaseSummary(BaseModel):
+    id: str
+    channel: str
+    status: str
+    intake_mode: str
+    received_on: date
+    ack_due_on: date
+    feedback_due_on: date
+    acknowledged_on: date | None
+    feedback_on: date | None
+    closed_on: date | None
+    outcome: str | None
+    handler: str | None
+    offered_to: str | None
+    epoch: int
+    rekey_needed: bool
+    thread_length: int
+    last_reporter_seq: int
+    ack_overdue: bool
+    feedback_overdue: bool
+    # The instance's day (its time zone) when this summary was made: clients date what they
+    # sign with it, never with their own clock.
+    today: date
+
+
+class WrappedKeyOut(BaseModel):
+    epoch: int
+    recipient: str
+    sealed: str
+
+
+class CaseObjectOut(BaseModel):
+    chain: str
+    seq: int
+    envelope: EnvelopeIn
+
+
+class CaseDetail(BaseModel):
+    case: CaseSummary
+    objects: list[CaseObjectOut]
+    wrapped_keys: list[WrappedKeyOut]
+    recused: list[str] = []
+
+
+class CaseExport(BaseModel):
+    """A page of cases with everything a member needs to read them locally."""
+
+    cases: list[CaseDetail]
+    next: str | None
+
+
+class ActionOut(BaseModel):
+    id: str
+    case_id: str
+    owner: str
+    due_on: date
+    state: str
+    created_on: date
+    done_on: date | None
+    overdue: bool
+
+
+# -- statistics (cases/stats.py) ----------------------------------------------------------------
+
+# A count, median or percentage built from fewer than 5 cases (or actions) is never given: it is
+# this string instead. Counts also know HIDDEN: a count of 5 or more, withheld so that a "<5"
+# beside it cannot be worked out from the total (see cases/stats.py for the rule).
+Small = Literal["<5"]
+Hidden = Literal["hidden"]
+CountFigure = int | Small | Hidden
+DaysFigure = float | Small
+PercentFigure = int | Small
+
+
+class MonthCount(BaseModel):
+    month: str
+    count: CountFigure
+
+
+class ChannelCount(BaseModel):
+    channel: str
+    count: CountFigure
+
+
+class StepMedian(BaseModel):
+    status: str
+    median_days: DaysFigure
+
+
+class Statistics(BaseModel):
+    """Figures over every case received in the period (and channel), from metadata only."""
+
+    period_from: str
+    period_to: str
+    channel: str | None
+    today: date
+    threshold: int
+    received_total: CountFigure
+    received_per_month: list[MonthCount]
+    received_per_channel: list[ChannelCount]
+    median_days_to_acknowledge: DaysFigure
+    median_days_to_close: DaysFigure
+    median_days_per_step: list[StepMedian]
+    percent_acknowledged_within_7_days: PercentFigure
+    percent_feedback_within_3_months: PercentFigure
+    percent_substantiated: PercentFigure
+    percent_closed_with_corrective_action: PercentFigure
+    percent_actions_done_on_time: PercentFigure
+
+
+# -- dialogue (dialogue/) --------------------------------------------------------------------
+
+
+class ReporterTokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class ObjectOut(BaseModel):
+    chain: str
+    seq: int
+    hash: str
+
+
+class ReporterCaseInfo(BaseModel):
+    """What the reporter may see of the case's metadata."""
+
+    id: str
+    status: str
+    received_on: date
+    ack_due_on: date
+    feedback_due_on: date
+    acknowledged_on: date | None
+    closed_on: date | None
+    epoch: int
+
+
+class ReporterCaseView(BaseModel):
+    case: ReporterCaseInfo
+    objects: list[CaseObjectOut]
+    wrapped_keys: list[WrappedKeyOut]
+
+
+class FollowUpPageData(BaseModel):
+    """What the follow-up page embeds for its script: the signed manifest to verify, a
+    reporter-login challenge, and the channels' questions (to label a report's answers)."""
+
+    manifest: ManifestOut
+    challenge: ChallengeOut
+    channels: list[ChannelOut]
