@@ -201,9 +201,11 @@ def recuse(
         label for label in holders - recused_labels - {author.label} if label.startswith("member:")
     }
     if not others:
+        # One sentence for every reason: the member knows whom the reporter excluded, but
+        # whether others recused since is not theirs to learn (SECURITY.md, Recusal).
         raise Conflict(
-            "No other committee member can read this case, so you cannot recuse: the case "
-            "would become unreadable. Hand it over through the committee instead."
+            "Your recusal from this case cannot be accepted now: raise the conflict with the "
+            "committee, which will hand the case over."
         )
     today = snap.today(now)
     session.add(Recusal(case_id=case.id, member_id=principal.subject, on=today))
