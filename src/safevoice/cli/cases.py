@@ -17,7 +17,6 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from safevoice.cases.schemas import CaseDetail, CaseSummary
 from safevoice.cli import render
 from safevoice.cli.common import (
     console,
@@ -53,6 +52,7 @@ from safevoice.protocol.reader import (
     read_case,
     status_unverified,
 )
+from safevoice.protocol.wire import CaseDetail, CaseSummary
 
 app = make_app("Read and handle cases (committee members).")
 T = TypeVar("T")

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from safevoice.cases import deadlines
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseSummary
 from safevoice.client.api import Api
 from safevoice.client.audit import LoginCheck, check_at_login
 from safevoice.client.files import Attachment, upload_stream
@@ -41,6 +40,7 @@ from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadRequest, ClientError, Conflict, Forbidden
 from safevoice.protocol.reader import ReadCase, compare_with_seen, heads_to_state, read_case
+from safevoice.protocol.wire import ActionOut, CaseDetail, CaseSummary
 from safevoice.protocol.workflow import next_object, rekey_body
 
 STATUSES = ("acknowledged", "investigating", "action_planned", "closed")

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from safevoice.cases.schemas import ActionOut
 from safevoice.desk.state import CaseEntry
+from safevoice.protocol.wire import ActionOut
 
 PAGE_SIZE = 50
 SORTS: dict[str, Callable[[CaseEntry], tuple[object, ...]]] = {

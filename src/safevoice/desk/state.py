@@ -20,7 +20,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseSummary
 from safevoice.client import member
 from safevoice.client.member import LoginOutcome, MemberSession, Opened
 from safevoice.client.state import State
@@ -28,6 +27,7 @@ from safevoice.clock import utcnow
 from safevoice.crypto.keys import KeyPair, open_keyfile
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadRequest, SafeVoiceError, Unauthorized
+from safevoice.protocol.wire import ActionOut, CaseDetail, CaseSummary
 
 DEFAULT_IDLE_SECONDS = 15 * 60
 
