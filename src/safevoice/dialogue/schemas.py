@@ -1,4 +1,4 @@
-"""Request and response bodies of the dialogue API (docs/protocol.md, "Dialogue")."""
+"""Request and response bodies of the dialogue API (docs/protocol/dialogue.md)."""
 
 from __future__ import annotations
 

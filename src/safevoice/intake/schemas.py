@@ -1,4 +1,4 @@
-"""Request and response bodies of the intake API (docs/protocol.md, "Submission")."""
+"""Request and response bodies of the intake API (docs/protocol/intake.md)."""
 
 from __future__ import annotations
 
