@@ -53,14 +53,15 @@ from safevoice.crypto.manifest import (
     successor,
     verify_manifest,
 )
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import ManifestError, SafeVoiceError
 from safevoice.protocol.reader import UNREADABLE, ReadCase, read_as_reporter
+from safevoice.protocol.wire import ReporterCaseView
 from safevoice.protocol.workflow import sender_label
 from tests.support.world import CODE_KDF, World
 from tests.web.test_browser_crypto import run_node
 
 ACKNOWLEDGED_ON = "2026-01-05"
+RECEIVED_ON = "2026-01-02"
 
 
 def keys_hex(keys: ReporterKeys) -> dict[str, str]:
@@ -93,6 +94,7 @@ class Thread:
     objects: list[dict[str, Any]] = field(default_factory=list)
     wrapped: list[dict[str, Any]] = field(default_factory=list)
     acknowledged_on: str | None = None
+    status: str | None = None
 
     @classmethod
     def report(cls, manifest: Manifest, reporter: ReporterKeys, text: str) -> Thread:
@@ -163,6 +165,24 @@ class Thread:
         self.add("status", plaintext, sender=sender_label(member), sign_seed=member.sign_seed)
         self.acknowledged_on = ACKNOWLEDGED_ON
 
+    def move(self, member: KeyPair, status: str, *, received_on: str = RECEIVED_ON) -> None:
+        """A status object as `safevoice cases status` writes it now: attesting the day of
+        receipt and the intake mode, and naming the committee chain's head."""
+        plaintext = body_plaintext(
+            STATUS_FORMAT,
+            status=status,
+            outcome=None,
+            on=ACKNOWLEDGED_ON,
+            text="Moved on.",
+            received_on=received_on,
+            intake_mode="e2e",
+            committee_head=[-1, b64e(GENESIS)],
+        )
+        self.add("status", plaintext, sender=sender_label(member), sign_seed=member.sign_seed)
+        if status == "acknowledged":
+            self.acknowledged_on = ACKNOWLEDGED_ON
+        self.status = status
+
     def rekey(
         self,
         signer: KeyPair,
@@ -209,8 +229,8 @@ class Thread:
         return {
             "case": {
                 "id": b64e(self.case_id),
-                "status": "acknowledged" if self.acknowledged_on else "received",
-                "received_on": "2026-01-02",
+                "status": self.status or ("acknowledged" if self.acknowledged_on else "received"),
+                "received_on": RECEIVED_ON,
                 "ack_due_on": "2026-01-09",
                 "feedback_due_on": "2026-04-05",
                 "acknowledged_on": self.acknowledged_on,
@@ -440,6 +460,21 @@ def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     forged_ack["case"]["acknowledged_on"] = ACKNOWLEDGED_ON
 
     views: dict[str, dict[str, Any]] = {"intact": intact, "forged acknowledgement": forged_ack}
+    views["forged closure"] = copy.deepcopy(intact)
+    views["forged closure"]["case"]["status"] = "closed"
+    attested = Thread.report(manifest, reporter, "The day matters.")
+    attested.move(alice, "acknowledged")
+    attested.move(alice, "investigating")
+    views["attested"] = attested.view()
+    views["forged day of receipt"] = attested.view()
+    views["forged day of receipt"]["case"]["received_on"] = "2025-12-01"
+    attested.move(alice, "action_planned", received_on="2025-12-01")
+    views["two statuses attest different days of receipt"] = attested.view()
+    strange = Thread.report(manifest, reporter, "Odd status.")
+    strange.member_says(alice, "Hello.")
+    strange.move(alice, "received")
+    views["a signed status outside the workflow"] = strange.view()
+    views["a signed status outside the workflow"]["case"]["status"] = "received"
     views["delete a message in the middle"] = without(copy.deepcopy(intact), 3)
     swapped = copy.deepcopy(intact)
     swapped["objects"][1]["seq"], swapped["objects"][2]["seq"] = 2, 1
@@ -508,7 +543,9 @@ PROBLEMS = [
     (r"a key epoch gave the case's keys to someone the reporter did not", "epoch_outsider"),
     (r"the report in this thread was not written with your code", "not_yours"),
     (r"the thread does not start with your report", "no_report"),
-    (r"the server says your report was acknowledged, but no committee", "unsigned_ack"),
+    (r"the server says the case was acknowledged, but no committee", "unsigned_ack"),
+    (r"the server says the case is \w+, but ", "status_unsigned"),
+    (r"the server says the report was received on [\d-]+, but the committee", "received_unsigned"),
 ]
 OBJECT_PROBLEMS = [
     ("it belongs to another case or position", "moved"),
@@ -528,6 +565,9 @@ OBJECT_PROBLEMS = [
     ("The object was not encrypted under this case key.", "undecryptable"),
     ("The object does not decrypt", "undecryptable"),
     (UNREADABLE, "unreadable_content"),
+    ("it names no status of the workflow", "status_invalid"),
+    ("it attests another day of receipt", "received_conflict"),
+    ("it attests another intake mode", "intake_conflict"),
 ]
 
 
@@ -556,13 +596,22 @@ def browser_codes(browser: dict[str, Any]) -> list[tuple[str, int | None]]:
 # What each scenario must be found to be, by both readers: (code, position or None).
 EXPECTED: dict[str, list[tuple[str, int | None]]] = {
     "intact": [],
+    "attested": [],
     "delete a message in the middle": [("missing_before", 4)],
     "swap two messages": [("moved", 1)],
     "replay an old message": [("moved", 5)],
     "move a message from another case": [("moved", 1)],
-    "change a sender": [("bad_signature", 1)],
-    "unsigned acknowledgement": [("bad_signature", 2), ("unsigned_ack", None)],
+    "change a sender": [("bad_signature", 1), ("status_unsigned", None), ("unsigned_ack", None)],
+    "unsigned acknowledgement": [
+        ("bad_signature", 2),
+        ("status_unsigned", None),
+        ("unsigned_ack", None),
+    ],
     "forged acknowledgement": [("unsigned_ack", None)],
+    "forged closure": [("status_unsigned", None)],
+    "forged day of receipt": [("received_unsigned", None)],
+    "two statuses attest different days of receipt": [("received_conflict", 3)],
+    "a signed status outside the workflow": [("status_invalid", 2)],
     "epoch record removed": [("epoch_missing", None)],
     "rotation": [],
     "rotation, before the re-key": [],
@@ -742,3 +791,49 @@ def test_both_clients_accept_and_refuse_the_same_retired_keys_in_a_manifest(
     assert python["valid"] == 1
     assert python["empty list"] == 0
     assert [n for n, v in python.items() if v != "manifest"] == ["valid", "empty list"]
+
+
+SIGNED_FIELDS = (
+    ("status", "status"),
+    ("outcome", "outcome"),
+    ("acknowledged_on", "acknowledgedOn"),
+    ("changed_on", "changedOn"),
+    ("received_on", "receivedOn"),
+    ("intake_mode", "intakeMode"),
+    ("seq", "seq"),
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "intact",
+        "attested",
+        "forged closure",
+        "forged day of receipt",
+        "two statuses attest different days of receipt",
+        "unsigned acknowledgement",
+        "forged acknowledgement",
+    ],
+)
+def test_both_readers_show_the_same_signed_status_whatever_the_server_says(
+    scene: dict[str, Any], name: str
+) -> None:
+    browser = scene["browser"][name]["signed"]
+    python = python_reads(scene, name).signed
+    assert python is not None
+
+    assert {py: browser[js] for py, js in SIGNED_FIELDS} == {
+        py: getattr(python, py) for py, _ in SIGNED_FIELDS
+    }
+
+
+def test_a_status_the_server_forged_is_not_the_status_shown(scene: dict[str, Any]) -> None:
+    forged = scene["browser"]["forged closure"]["signed"]
+    attested = scene["browser"]["forged day of receipt"]["signed"]
+
+    assert forged["status"] == "acknowledged"
+    assert forged["outcome"] is None
+    assert attested["status"] == "investigating"
+    assert attested["receivedOn"] == RECEIVED_ON
+    assert attested["intakeMode"] == "e2e"

@@ -403,3 +403,29 @@ def test_without_webassembly_the_follow_up_page_explains_and_offers_the_sealed_f
     page.click("#login-button")
     expect(page.locator(".thread")).to_contain_text("Are you still there?")
     page.close()
+
+
+def test_a_status_and_day_of_receipt_the_server_forged_are_not_shown_as_true(
+    conversation: Conversation, raw: Database, chromium: Chromium
+) -> None:
+    talk = conversation
+    cases_command(talk, "status", talk.case_id, "acknowledged")
+    received = str(talk.show()["case"]["received_on"])  # type: ignore[index]
+    execute(
+        raw,
+        "UPDATE case_file SET status = 'closed', outcome = 'not_substantiated', "
+        "closed_on = CURRENT_DATE, received_on = '2020-01-01' WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    page = chromium.page()
+    open_case(page, talk.server, talk.code)
+
+    shown = facts(page)
+    assert shown[t("js.follow.facts.status")] == t("js.status.acknowledged")
+    assert shown[t("js.follow.facts.received")] == received
+    assert t("js.follow.facts.closed") not in shown
+    assert t("js.problem.status_unsigned") in problems_shown(page)
+    assert t("js.problem.received_unsigned") in problems_shown(page)
+    expect(page.locator("#reply-blocked")).to_be_visible()
+    page.close()

@@ -46,6 +46,7 @@ for (const scenario of spec.scenarios) {
       })),
       head: read.head.seq,
       acknowledged: read.acknowledged,
+      signed: read.signed,
       held_by: read.heldBy,
     };
   } catch (error) {

@@ -16,7 +16,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from safevoice.cases.schemas import CaseDetail, CaseSummary
+from safevoice.cases import deadlines
 from safevoice.cli import render
 from safevoice.cli.common import (
     console,
@@ -26,11 +26,11 @@ from safevoice.cli.common import (
     open_key,
     print_json,
     read_secret_text,
+    untrusted,
 )
 from safevoice.cli.session import Context, Server, logged_in
 from safevoice.client import cleaning
 from safevoice.client.files import Attachment, download, upload_file
-from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     CLOSURE_FORMAT,
     NOTE_FORMAT,
@@ -40,10 +40,20 @@ from safevoice.crypto.casefile import (
     body_plaintext,
     message_plaintext,
 )
+from safevoice.crypto.encoding import b64e
+from safevoice.crypto.envelope import GENESIS
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import Conflict, SafeVoiceError, VerificationFailed
-from safevoice.protocol.reader import ReadCase, compare_with_seen, heads_to_state, read_case
+from safevoice.protocol.reader import (
+    ReadCase,
+    SignedState,
+    compare_with_seen,
+    heads_to_state,
+    read_case,
+    status_unverified,
+)
+from safevoice.protocol.wire import CaseDetail, CaseSummary
 from safevoice.protocol.workflow import next_object, rekey_body
 
 app = make_app("Read and handle cases (committee members).")
@@ -72,8 +82,23 @@ CaseArgument = Annotated[str, typer.Argument(help="The case id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _flags(case: CaseSummary) -> str:
+def default_status_text(case: CaseSummary, status: str) -> str:
+    """The standard sentence for a status change, promising the very feedback day the server
+    will store (computed by the same function, on the instance's day)."""
+    feedback_due = deadlines.feedback_due_after(
+        status=status,
+        received_on=case.received_on,
+        current_due=case.feedback_due_on,
+        today=case.today,
+    )
+    return DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due.isoformat())
+
+
+def _flags(case: CaseSummary, seen: dict[str, Any] | None) -> str:
     flags = []
+    if status_unverified(case.status, case.outcome, seen):
+        # The listing does not decrypt; `cases show` or `cases sync` verifies the signed status.
+        flags.append("status unverified")
     if case.ack_overdue:
         flags.append("ack overdue")
     if case.feedback_overdue:
@@ -93,12 +118,26 @@ def list_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Cases you can read, with their metadata and legal deadlines."""
+    """Cases you can read, with their metadata and legal deadlines.
+
+    The listing does not decrypt: a status that differs from the one signed in the case when
+    you last verified it (`cases show`, `cases sync`), or that you never verified, is flagged
+    "status unverified" (`status_verified` in JSON)."""
     context = logged_in(server)
     with context.api:
         cases = context.api.cases(overdue=overdue)
     if as_json:
-        print_json([c.model_dump(mode="json") for c in cases])
+        print_json(
+            [
+                {
+                    **c.model_dump(mode="json"),
+                    "status_verified": not status_unverified(
+                        c.status, c.outcome, context.remembered.heads.get(c.id)
+                    ),
+                }
+                for c in cases
+            ]
+        )
         return
     if not cases:
         console.print("No overdue cases." if overdue else "No cases.")
@@ -115,7 +154,7 @@ def list_command(
             str(c.received_on),
             str(c.ack_due_on),
             str(c.feedback_due_on),
-            _flags(c),
+            _flags(c, context.remembered.heads.get(c.id)),
         )
     console.print(table)
 
@@ -164,20 +203,32 @@ def case_json(opened: Opened) -> dict[str, Any]:
     }
 
 
+def _unsigned(value: object) -> str:
+    return f"{value} (the server's word, not signed)"
+
+
 def print_case(opened: Opened) -> None:
+    """The status and outcome shown are the ones a committee member signed; the day of receipt
+    and the intake mode too once a signed status attests them (before, they are marked as the
+    server's word). Any disagreement with the server's fields is among the warnings."""
     c = opened.detail.case
+    signed = opened.read.signed or SignedState()
     console.print(
-        f"[bold]Case {c.id}[/] · channel {c.channel} · status {c.status}"
-        + (f" ({c.outcome})" if c.outcome else "")
+        f"[bold]Case {c.id}[/] · channel {c.channel} · signed status {signed.status}"
+        + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
+        + (f" since {untrusted(signed.changed_on)}" if signed.changed_on else "")
+    )
+    received = untrusted(signed.received_on) if signed.received_on else _unsigned(c.received_on)
+    intake = (
+        untrusted(INTAKE_MODES.get(signed.intake_mode, signed.intake_mode))
+        if signed.intake_mode
+        else _unsigned(INTAKE_MODES.get(c.intake_mode, c.intake_mode))
     )
     console.print(
-        f"  received {c.received_on} · acknowledgement due {c.ack_due_on} · "
+        f"  received {received} · acknowledgement due {c.ack_due_on} · "
         f"feedback due {c.feedback_due_on}"
     )
-    console.print(
-        f"  handler: {c.handler or 'nobody yet'} · intake: "
-        f"{INTAKE_MODES.get(c.intake_mode, c.intake_mode)}"
-    )
+    console.print(f"  handler: {c.handler or 'nobody yet'} · intake: {intake}")
     render.print_warnings(opened.read.problems + opened.warnings)
     render.print_thread(opened.read, opened.manifest)
     render.print_committee(opened.read, opened.manifest)
@@ -319,6 +370,28 @@ def _optional_text(path: Path | None) -> str:
     return path.read_text(encoding="utf-8").strip() if path is not None else ""
 
 
+def status_plaintext(
+    opened: Opened, *, status: str, outcome: str | None, on: str, text: str
+) -> bytes:
+    """A status object that also signs what the member's client verified: the day of receipt
+    and intake mode (the first signed status fixes them; the reader refuses a later one that
+    differs) and the committee chain's head, so that deleting the committee's internal
+    records is noticed by anyone who reads the thread afterwards (protocol 7.4)."""
+    case = opened.detail.case
+    signed = opened.read.signed
+    seq, head = opened.read.heads.get("committee", (-1, GENESIS))
+    return body_plaintext(
+        STATUS_FORMAT,
+        status=status,
+        outcome=outcome,
+        on=on,
+        text=text,
+        received_on=(signed.received_on if signed else None) or case.received_on.isoformat(),
+        intake_mode=(signed.intake_mode if signed else None) or case.intake_mode,
+        committee_head=[seq, b64e(head)],
+    )
+
+
 @app.command("status")
 def status_command(
     case_id: CaseArgument,
@@ -370,23 +443,22 @@ def status_command(
     context = logged_in(server)
     with context.api:
         opened = open_for_writing(context, case_id, key)
-        today = utcnow().date().isoformat()
-        feedback_due = opened.detail.case.feedback_due_on
+        today = opened.detail.case.today.isoformat()
         text = (
-            custom
-            if custom and custom.strip()
-            else DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due)
+            custom if custom and custom.strip() else default_status_text(opened.detail.case, status)
         )
         status_object = next_object(
             opened.read,
             opened.detail,
             kind="status",
             keys=opened.keys,
-            plaintext=body_plaintext(
-                STATUS_FORMAT, status=status, outcome=outcome, on=today, text=text
-            ),
+            plaintext=status_plaintext(opened, status=status, outcome=outcome, on=today, text=text),
         )
-        body: dict[str, Any] = {"status": status, "envelope": status_object.to_json()}
+        body: dict[str, Any] = {
+            "status": status,
+            "envelope": status_object.to_json(),
+            "on": today,
+        }
         if closing:
             closure = next_object(
                 opened.read,
@@ -415,6 +487,8 @@ def status_command(
             posted = context.api.change_status(case_id, body)
     for item in posted:
         remember_head(context, case_id, item.chain, item.seq, item.hash)
+    context.remembered.heads[case_id]["status"] = [status, outcome or ""]
+    context.state.save()
     console.print(f"Case {case_id} is now {status}" + (f" ({outcome})." if outcome else "."))
 
 
@@ -604,7 +678,9 @@ def rekey_command(
             f"{manifest.version}; {unchanged} needed nothing."
         )
         for failure in failed:
-            console.print(f"[red]Case {failure['id']} was not re-keyed:[/] {failure['problem']}")
+            console.print(
+                f"[red]Case {failure['id']} was not re-keyed:[/] {untrusted(failure['problem'])}"
+            )
     if failed:
         raise typer.Exit(code=2)
 
@@ -656,7 +732,7 @@ def files_command(
         return
     table = Table("message", "name", "type", "size")
     for f in files:
-        table.add_row(f"#{f.seq}", f.name, f.type, f"{f.size:,} bytes")
+        table.add_row(f"#{f.seq}", untrusted(f.name), untrusted(f.type), f"{f.size:,} bytes")
     console.print(table)
 
 
@@ -683,15 +759,19 @@ def download_command(
             return
         with Progress(console=err_console, transient=True) as progress:
             for attachment in files:
-                task = progress.add_task(f"Decrypting {attachment.name}", total=attachment.size)
+                task = progress.add_task(
+                    f"Decrypting {untrusted(attachment.name)}", total=attachment.size
+                )
                 saved = download(
                     context.api, attachment, out, progress=partial(progress.advance, task)
                 )
-                console.print(f"Saved {saved} ({attachment.size:,} bytes, verified).")
+                console.print(
+                    f"Saved {untrusted(str(saved))} ({attachment.size:,} bytes, verified)."
+                )
                 if strip_metadata:
                     cleaned = cleaning.strip_metadata(saved)
                     console.print(
-                        f"  cleaned copy: {cleaned}"
+                        f"  cleaned copy: {untrusted(str(cleaned))}"
                         if cleaned
                         else "  no metadata cleaner for this type; the copy was not made."
                     )
@@ -759,5 +839,11 @@ def inbox(server: Server = None, as_json: JsonOption = False) -> None:
         return
     table = Table("case", "channel", "status", "latest from reporter", "flags")
     for c in unread:
-        table.add_row(c.id, c.channel, c.status, f"#{c.last_reporter_seq}", _flags(c))
+        table.add_row(
+            c.id,
+            c.channel,
+            c.status,
+            f"#{c.last_reporter_seq}",
+            _flags(c, context.remembered.heads.get(c.id)),
+        )
     console.print(table)

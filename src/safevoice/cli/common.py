@@ -4,6 +4,12 @@ Errors are shown as one sentence on standard error with exit status 1, never as 
 Secrets (passphrases, report text, follow-up codes) come from prompts, files, standard input or
 environment variables, never from command-line arguments, which end up in shell history and in
 the process list.
+
+Text from the other party (messages, answers, file names) and from the server is untrusted: a
+terminal obeys escape sequences, so such text could recolour the screen, plant OSC-8 links or
+move the cursor to fake a "signature verified" line. Both consoles therefore show every control
+character as a visible escape (``\x1b``), and untrusted values put into rich markup go through
+``untrusted`` so they cannot carry markup either.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,8 +29,42 @@ from typer.core import TyperGroup
 from safevoice.crypto.keys import KeyPair, PublicKey, keyfile_public, open_keyfile
 from safevoice.errors import BadEncoding, SafeVoiceError
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-console = Console(highlight=False, soft_wrap=True)
+# Bidirectional controls reorder what is shown ("Trojan Source"); they are format characters
+# (category Cf) that a terminal renders invisibly, so they are shown like control characters.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def visible(text: str, *, newlines: bool = True) -> str:
+    """``text`` with every control character (C0, DEL, C1, line separators, bidirectional
+    controls) replaced by a visible escape; tabs stay, and newlines stay when ``newlines``."""
+    kept = "\t\n" if newlines else "\t"
+    return "".join(
+        _shown(char)
+        if char not in kept and (char in _BIDI or unicodedata.category(char) in ("Cc", "Zl", "Zp"))
+        else char
+        for char in text
+    )
+
+
+def untrusted(text: str, *, newlines: bool = False) -> str:
+    """An untrusted value made safe to place inside rich markup: visible, and no markup."""
+    return escape(visible(text, newlines=newlines))
+
+
+class SafeConsole(Console):
+    """A console that never passes a control character from a string to the terminal."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:  # rich's own signature, passed on
+        return super().render_str(visible(text), **kwargs)
+
+
+err_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+console = SafeConsole(highlight=False, soft_wrap=True)
 
 
 class Failure(Exception):

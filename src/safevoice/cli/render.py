@@ -1,12 +1,16 @@
-"""Showing a verified case in the terminal, the same way for members and reporters."""
+"""Showing a verified case in the terminal, the same way for members and reporters.
+
+Everything the other party wrote is untrusted: it reaches the terminal with its control
+characters made visible (``cli.common.visible``, applied by the console) and indented under its
+heading, so that no text can pass for a heading of its own ("#3 … · signature verified").
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from rich.markup import escape
-
-from safevoice.cli.common import console
+from safevoice.cli.common import console, untrusted, visible
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.manifest import Manifest
 from safevoice.protocol.reader import ReadCase, ReadObject
@@ -41,7 +45,7 @@ def print_warnings(warnings: list[str]) -> None:
         return
     console.print("[bold red]Warning: this case's record does not verify:[/]")
     for warning in warnings:
-        console.print(f"  [red]- {escape(warning)}[/]")
+        console.print(f"  [red]- {untrusted(warning)}[/]")
 
 
 def _heading(o: ReadObject, manifest: Manifest) -> str:
@@ -53,19 +57,28 @@ def _heading(o: ReadObject, manifest: Manifest) -> str:
             what += f" ({o.body['outcome']})"
     elif o.kind == "epoch":
         what = f"new key epoch {o.epoch}"
-    sender = escape(sender_name(o.sender, manifest))
-    return f"\n[bold]#{o.seq} {escape(what)}[/] from {sender} · {mark}"
+    sender = untrusted(sender_name(o.sender, manifest))
+    return f"\n[bold]#{o.seq} {untrusted(str(what))}[/] from {sender} · {mark}"
+
+
+BODY_INDENT = "    "
+
+
+def print_body(text: str, *, indent: str = BODY_INDENT) -> None:
+    """Untrusted text, control characters visible, every line indented under its heading."""
+    for line in visible(text).split("\n"):
+        console.print(f"{indent}{line}", markup=False)
 
 
 def print_thread(read: ReadCase, manifest: Manifest) -> None:
     for o in read.thread():
         console.print(_heading(o, manifest))
         if o.kind == "report" and read.report is not None:
-            console.print(read.report.text, markup=False)
+            print_body(read.report.text)
             for question, answer in read.report.answers.items():
-                console.print(f"  {question}: {answer}", markup=False)
+                print_body(f"{question}: {answer}")
         elif o.text is not None:
-            console.print(o.text, markup=False)
+            print_body(o.text)
 
 
 def print_committee(read: ReadCase, manifest: Manifest) -> None:
@@ -80,7 +93,7 @@ def print_committee(read: ReadCase, manifest: Manifest) -> None:
             value = o.body.get(field)
             if value:
                 label = "" if field == "text" else f"{field.replace('_', ' ')}: "
-                console.print(f"  {label}{value}", markup=False)
+                print_body(f"{label}{value}")
 
 
 def read_json(read: ReadCase) -> dict[str, Any]:
@@ -110,4 +123,7 @@ def read_json(read: ReadCase) -> dict[str, Any]:
             for o in read.objects
         ],
         "problems": read.problems,
+        # What a committee member signed (status, outcome, days): show these, not the
+        # server's fields, which only the problems compare.
+        "signed": None if read.signed is None else dataclasses.asdict(read.signed),
     }

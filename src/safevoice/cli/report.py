@@ -20,7 +20,15 @@ import typer
 from rich.progress import Progress
 
 from safevoice.cli import render
-from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_secret_text
+from safevoice.cli.common import (
+    console,
+    err_console,
+    fail,
+    make_app,
+    print_json,
+    read_secret_text,
+    untrusted,
+)
 from safevoice.client.api import Api
 from safevoice.client.files import PendingUpload, UploadJournal, upload_file
 from safevoice.client.state import State
@@ -35,7 +43,7 @@ from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import VerificationFailed
-from safevoice.protocol.reader import read_as_reporter
+from safevoice.protocol.reader import SignedState, read_as_reporter
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
@@ -383,10 +391,19 @@ def follow_up(
         )
     else:
         c = view.case
-        console.print(f"Your report, received on {c.received_on} · status: {c.status}")
+        # Only what a committee member signed is shown as the status; the server's fields are
+        # compared with it and any difference is among the warnings below.
+        signed = read.signed or SignedState()
+        received = (
+            untrusted(signed.received_on)
+            if signed.received_on
+            else f"{c.received_on} (as the server says; see your receipt)"
+        )
+        status = signed.status + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
+        console.print(f"Your report, received on {received} · status: {status}")
         acknowledged = (
-            f"acknowledged on {c.acknowledged_on}"
-            if c.acknowledged_on
+            f"acknowledged on {untrusted(signed.acknowledged_on)}"
+            if signed.acknowledged_on
             else (f"acknowledgement due by {c.ack_due_on}")
         )
         console.print(f"  {acknowledged} · feedback due by {c.feedback_due_on}")

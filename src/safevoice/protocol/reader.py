@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safevoice.cases.schemas import CaseDetail, CaseObjectOut, WrappedKeyOut
 from safevoice.crypto.casefile import REPORTER, EpochRecord, Report, parse_epoch, parse_report
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64d, b64e
@@ -30,8 +29,8 @@ from safevoice.crypto.envelope import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
+from safevoice.protocol.wire import CaseDetail, CaseObjectOut, ReporterCaseView, WrappedKeyOut
 
 
 @dataclass
@@ -69,6 +68,10 @@ class ReadCase:
     began: whoever held their old key may hold the current case keys, so nothing new may be
     written until the case is re-keyed (the server holds such a case too, but the client does
     not rely on it)."""
+
+    signed: SignedState | None = None
+    """What the committee signed about the case's status (set by ``read_case`` and
+    ``read_as_reporter``); clients show this, never the server's fields."""
 
     def thread(self) -> list[ReadObject]:
         return [o for o in self.objects if o.chain == "thread"]
@@ -497,7 +500,7 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
         label=label,
         box_secret=keys.box_secret,
     )
-    return read_objects(
+    read = read_objects(
         detail.objects,
         case_id=detail.case.id,
         epoch=detail.case.epoch,
@@ -505,6 +508,22 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
         keys=case_keys,
         manifest=manifest,
     )
+    state, problems = signed_state(read)
+    read.signed = state
+    read.problems.extend(problems)
+    read.problems.extend(_committee_anchor_problems(read))
+    c = detail.case
+    read.problems.extend(
+        server_field_problems(
+            state,
+            status=c.status,
+            outcome=c.outcome,
+            acknowledged=c.acknowledged_on is not None,
+            received_on=c.received_on.isoformat(),
+            intake_mode=c.intake_mode,
+        )
+    )
+    return read
 
 
 def read_as_reporter(
@@ -531,36 +550,206 @@ def read_as_reporter(
         read.problems.append("the report in this thread was not written with your code")
     if read.report is None and not read.problems:
         read.problems.append("the thread does not start with your report")
-    acknowledged = any(
-        o.kind == "status" and o.verified and o.body.get("status") == "acknowledged"
-        for o in read.thread()
-    )
-    if view.case.acknowledged_on is not None and not acknowledged:
-        read.problems.append(
-            "the server says your report was acknowledged, but no committee member signed an "
-            "acknowledgement"
+    state, problems = signed_state(read)
+    read.signed = state
+    read.problems.extend(problems)
+    c = view.case
+    read.problems.extend(
+        server_field_problems(
+            state,
+            status=c.status,
+            outcome=None,
+            acknowledged=c.acknowledged_on is not None,
+            received_on=c.received_on.isoformat(),
+            intake_mode=None,
         )
+    )
     return read
 
 
+STATUSES = ("received", "acknowledged", "investigating", "action_planned", "closed")
+INTAKE_MODES = ("e2e", "server_sealed")
+
+
+@dataclass(frozen=True)
+class SignedState:
+    """What the committee signed about a case: its status and outcome as of the last verified
+    status object, the day of acknowledgement, and the day of receipt and intake mode the
+    members attested when they moved the case (None where nothing signed says it)."""
+
+    status: str = "received"
+    outcome: str | None = None
+    acknowledged_on: str | None = None
+    changed_on: str | None = None
+    received_on: str | None = None
+    intake_mode: str | None = None
+    seq: int | None = None
+    """The thread position of the status object it comes from (None: the case was never
+    moved, so ``received`` is the only status nobody needs to sign)."""
+
+
+def _text_field(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return value if isinstance(value, str) else None
+
+
+def signed_state(read: ReadCase) -> tuple[SignedState, list[str]]:
+    """The case's status as the verified status objects of the thread say it, with the
+    problems found among them (two status objects attesting different days of receipt or
+    intake modes, a status outside the workflow)."""
+    state = SignedState()
+    problems: list[str] = []
+    for o in read.thread():
+        if o.kind != "status" or not o.verified:
+            continue
+        status = _text_field(o.body, "status")
+        if status not in STATUSES[1:]:
+            problems.append(f"thread message {o.seq}: it names no status of the workflow")
+            continue
+        received, intake = _text_field(o.body, "received_on"), _text_field(o.body, "intake_mode")
+        if received is not None and state.received_on not in (None, received):
+            problems.append(
+                f"thread message {o.seq}: it attests another day of receipt ({received}) than "
+                f"an earlier signed status ({state.received_on})"
+            )
+        if intake is not None and state.intake_mode not in (None, intake):
+            problems.append(
+                f"thread message {o.seq}: it attests another intake mode ({intake}) than an "
+                f"earlier signed status ({state.intake_mode})"
+            )
+        on = _text_field(o.body, "on")
+        state = SignedState(
+            status=status,
+            outcome=_text_field(o.body, "outcome") if status == "closed" else None,
+            acknowledged_on=on if status == "acknowledged" else state.acknowledged_on,
+            changed_on=on,
+            received_on=state.received_on or received,
+            intake_mode=state.intake_mode or intake,
+            seq=o.seq,
+        )
+    return state, problems
+
+
+def _committee_anchor_problems(read: ReadCase) -> list[str]:
+    """Status objects written since protocol 7.4 named the committee chain's head name it:
+    that object must still be there, and a signed closure must be followed by its closure
+    record. A server that deletes the committee's notes, triage, actions or closure is then
+    caught by anyone who reads the thread after the next status change."""
+    problems: list[str] = []
+    committee = {o.seq: o for o in read.objects if o.chain == "committee"}
+    for o in read.thread():
+        anchor = o.body.get("committee_head") if o.kind == "status" and o.verified else None
+        if not (isinstance(anchor, list) and len(anchor) == 2):
+            continue
+        seq, digest = anchor
+        if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(digest, str):
+            problems.append(f"thread message {o.seq}: its committee head is malformed")
+            continue
+        named = committee.get(seq)
+        if seq >= 0 and (named is None or b64e(named.hash) != digest):
+            problems.append(
+                f"the committee's internal record differs from the one signed with thread "
+                f"message {o.seq}: records were deleted or replaced"
+            )
+        if o.body.get("status") == "closed":
+            closure = committee.get(seq + 1)
+            if closure is None or closure.kind != "closure" or not closure.verified:
+                problems.append(
+                    f"the closure record signed with thread message {o.seq} is missing from "
+                    "the committee's internal record"
+                )
+    return problems
+
+
+def server_field_problems(
+    state: SignedState,
+    *,
+    status: str,
+    outcome: str | None,
+    acknowledged: bool,
+    received_on: str | None,
+    intake_mode: str | None,
+) -> list[str]:
+    """Where the server's metadata disagrees with what the committee signed. Only what is
+    signed is shown to the reader; these are the warnings that say the server's fields differ
+    (``outcome``/``intake_mode`` None: the server did not send them)."""
+    problems: list[str] = []
+    if status != state.status:
+        problems.append(
+            f"the server says the case is {status}, but the last status a committee member "
+            f"signed is {state.status}"
+            if state.seq is not None
+            else f"the server says the case is {status}, but no committee member signed a "
+            "status change"
+        )
+    elif outcome is not None and status == "closed" and outcome != state.outcome:
+        problems.append(
+            f"the server says the outcome is {outcome}, but the committee signed {state.outcome}"
+        )
+    if acknowledged and state.acknowledged_on is None:
+        problems.append(
+            "the server says the case was acknowledged, but no committee member signed an "
+            "acknowledgement"
+        )
+    if received_on is not None and state.received_on not in (None, received_on):
+        problems.append(
+            f"the server says the report was received on {received_on}, but the committee "
+            f"signed {state.received_on}"
+        )
+    if intake_mode is not None and state.intake_mode not in (None, intake_mode):
+        problems.append(
+            f"the server says the intake mode is {intake_mode}, but the committee signed "
+            f"{state.intake_mode}"
+        )
+    return problems
+
+
 def compare_with_seen(read: ReadCase, seen: dict[str, Any] | None) -> list[str]:
-    """Warnings when the server shows an older or a different thread than seen before."""
-    if not seen or "thread" not in seen:
+    """Warnings when the server shows an older or a different history of either chain than
+    seen before: the conversation, and the committee's internal record (notes, triage,
+    actions, closure)."""
+    if not seen:
         return []
-    seen_seq, seen_hash = int(seen["thread"][0]), str(seen["thread"][1])
-    thread = {o.seq: o for o in read.thread()}
-    if seen_seq >= 0 and seen_seq not in thread:
-        return [
-            f"The server now shows fewer messages than you saw before (you saw up to "
-            f"#{seen_seq}): messages were removed or the thread was rolled back."
-        ]
-    if seen_seq >= 0 and b64e(thread[seen_seq].hash) != seen_hash:
-        return [
-            f"The server shows a different history than before: message #{seen_seq} is not "
-            "the one you saw. Messages were replaced or reordered."
-        ]
-    return []
+    warnings: list[str] = []
+    for chain, what, items in (
+        ("thread", "messages", "Messages"),
+        ("committee", "internal records", "Internal records"),
+    ):
+        if chain not in seen or chain not in read.heads:
+            continue
+        seen_seq, seen_hash = int(seen[chain][0]), str(seen[chain][1])
+        shown = {o.seq: o for o in read.objects if o.chain == chain}
+        where = "thread" if chain == "thread" else "committee's internal record"
+        if seen_seq >= 0 and seen_seq not in shown:
+            warnings.append(
+                f"The server now shows fewer {what} than you saw before in the {where} (you "
+                f"saw up to #{seen_seq}): {what} were removed or the {where} was rolled back."
+            )
+        elif seen_seq >= 0 and b64e(shown[seen_seq].hash) != seen_hash:
+            warnings.append(
+                f"The server shows a different history than before: {where} #{seen_seq} is not "
+                f"the one you saw. {items} were replaced or reordered."
+            )
+    return warnings
 
 
 def heads_to_state(read: ReadCase) -> dict[str, list[int | str]]:
-    return {chain: [seq, b64e(digest)] for chain, (seq, digest) in read.heads.items()}
+    """What a member's client remembers of a case that verified: each chain's head, and the
+    status and outcome the committee signed (so that listings can flag a server that changes
+    them later without decrypting every case again)."""
+    state: dict[str, list[int | str]] = {
+        chain: [seq, b64e(digest)] for chain, (seq, digest) in read.heads.items()
+    }
+    if read.signed is not None:
+        state["status"] = [read.signed.status, read.signed.outcome or ""]
+    return state
+
+
+def status_unverified(case_status: str, outcome: str | None, seen: dict[str, Any] | None) -> bool:
+    """Whether a listing must flag the server's status: it differs from the status signed in
+    the case when this member last verified it, or the case was moved but never verified
+    here."""
+    remembered = (seen or {}).get("status")
+    if not isinstance(remembered, list) or len(remembered) != 2:
+        return case_status != "received"
+    return [case_status, outcome or ""] != remembered

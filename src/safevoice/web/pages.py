@@ -34,7 +34,6 @@ from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.dialogue import sealed as sealed_follow_up
 from safevoice.dialogue import service as dialogue
-from safevoice.dialogue.schemas import FollowUpPageData
 from safevoice.errors import (
     BadCode,
     BadRequest,
@@ -47,8 +46,8 @@ from safevoice.errors import (
 )
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
-from safevoice.intake.schemas import ChannelOut, IntakeOut
-from safevoice.protocol.reader import ReadObject
+from safevoice.protocol.reader import ReadObject, SignedState
+from safevoice.protocol.wire import ChannelOut, FollowUpPageData, IntakeOut
 from safevoice.settings import Settings
 from safevoice.web.bundle import Bundle, format_digest
 from safevoice.web.deps import (
@@ -63,7 +62,9 @@ from safevoice.web.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
 TEMPLATES = Path(__file__).with_name("templates")
-NOJS_MAX_BODY = 64 * 1024
+# The longest text the envelope allows, URL-encoded at its worst (12 bytes per code point),
+# plus the answers; a longer body is refused before it is read on.
+NOJS_MAX_BODY = 1536 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Which catalogue entries explain an error page, by status.
@@ -373,20 +374,20 @@ def _sealed_thread(
     """What the server-sealed thread page shows, every word from the catalogue."""
     case, read = thread.view.case, thread.read
     labels = {q.id: q.label for c in channels for q in c.questionnaire}
-    acknowledged = any(
-        o.kind == "status" and o.verified and o.body.get("status") == "acknowledged"
-        for o in read.thread()
-    )
+    # As on the JavaScript page: the status and days a committee member signed, not the
+    # case row's (the reader lists every disagreement among the problems).
+    signed = read.signed or SignedState()
+    acknowledged = signed.acknowledged_on is not None
     facts = [
-        (t("js.follow.facts.status"), _word(t, "js.status.", case.status)),
-        (t("js.follow.facts.received"), case.received_on.isoformat()),
+        (t("js.follow.facts.status"), _word(t, "js.status.", signed.status)),
+        (t("js.follow.facts.received"), signed.received_on or case.received_on.isoformat()),
     ]
-    if case.acknowledged_on is not None and acknowledged:
-        facts.append((t("js.follow.facts.acknowledged"), case.acknowledged_on.isoformat()))
+    if signed.acknowledged_on is not None:
+        facts.append((t("js.follow.facts.acknowledged"), signed.acknowledged_on))
     else:
         facts.append((t("js.follow.facts.ack_due"), case.ack_due_on.isoformat()))
-    if case.closed_on is not None:
-        facts.append((t("js.follow.facts.closed"), case.closed_on.isoformat()))
+    if signed.status == "closed":
+        facts.append((t("js.follow.facts.closed"), signed.changed_on or ""))
     else:
         facts.append((t("js.follow.facts.feedback_due"), case.feedback_due_on.isoformat()))
     items = []

@@ -1348,6 +1348,69 @@ export function createCrypto(sodium, options = {}) {
     return problems;
   }
 
+  // What the committee signed about the case (protocol 7.4): the status and outcome of the
+  // last verified status object, the day of acknowledgement, and the day of receipt and intake
+  // mode the first signed status attests (later ones must agree). The page shows these, never
+  // the server's fields, which serverFieldProblems only compares (Python: signed_state).
+  const STATUSES = ["acknowledged", "investigating", "action_planned", "closed"];
+
+  function textField(body, name) {
+    return typeof body[name] === "string" ? body[name] : null;
+  }
+
+  function signedState(objects) {
+    let signed = {
+      status: "received",
+      outcome: null,
+      acknowledgedOn: null,
+      changedOn: null,
+      receivedOn: null,
+      intakeMode: null,
+      seq: null,
+    };
+    const problems = [];
+    for (const o of objects) {
+      if (o.kind !== "status" || !o.verified) continue;
+      const status = textField(o.body, "status");
+      if (!STATUSES.includes(status)) {
+        problems.push(problemAt("status_invalid", o.seq));
+        continue;
+      }
+      const received = textField(o.body, "received_on");
+      const intake = textField(o.body, "intake_mode");
+      if (received !== null && signed.receivedOn !== null && signed.receivedOn !== received) {
+        problems.push(problemAt("received_conflict", o.seq));
+      }
+      if (intake !== null && signed.intakeMode !== null && signed.intakeMode !== intake) {
+        problems.push(problemAt("intake_conflict", o.seq));
+      }
+      const on = textField(o.body, "on");
+      signed = {
+        status,
+        outcome: status === "closed" ? textField(o.body, "outcome") : null,
+        acknowledgedOn: status === "acknowledged" ? on : signed.acknowledgedOn,
+        changedOn: on,
+        receivedOn: signed.receivedOn || received,
+        intakeMode: signed.intakeMode || intake,
+        seq: o.seq,
+      };
+    }
+    return { signed, problems };
+  }
+
+  // Where the server's fields (of the reporter's view) disagree with what is signed.
+  function serverFieldProblems(signed, c) {
+    const problems = [];
+    if (c.status !== signed.status) problems.push(problemAt("status_unsigned"));
+    if (c.acknowledged_on !== null && signed.acknowledgedOn === null) {
+      problems.push(problemAt("unsigned_ack"));
+    }
+    if (signed.receivedOn !== null && c.received_on !== signed.receivedOn) {
+      problems.push(problemAt("received_unsigned"));
+    }
+    return problems;
+  }
+
   // Read the reporter's view (GET /api/v1/reporter/case) with the keys derived from the code.
   // Throws only when the thread cannot be opened at all (no wrapped key for this code).
   function readThread(view, reporter, manifest) {
@@ -1429,10 +1492,10 @@ export function createCrypto(sodium, options = {}) {
       problems.push(problemAt("not_yours"));
     }
     if (!report && problems.length === 0) problems.push(problemAt("no_report"));
-    const acknowledged = objects.some(
-      (o) => o.kind === "status" && o.verified && o.body.status === "acknowledged",
-    );
-    if (view.case.acknowledged_on !== null && !acknowledged) problems.push(problemAt("unsigned_ack"));
+    const fromStatuses = signedState(objects);
+    const signed = fromStatuses.signed;
+    problems.push(...fromStatuses.problems, ...serverFieldProblems(signed, view.case));
+    const acknowledged = signed.acknowledgedOn !== null;
     // Recipients of the current epoch whose key the manifest retired after the epoch began,
     // and the current record's signer if only a retired key of theirs signed it (the record's
     // recipients are only its signer's word): whoever holds such a key may hold this epoch's
@@ -1458,6 +1521,7 @@ export function createCrypto(sodium, options = {}) {
       objects,
       problems,
       acknowledged,
+      signed,
       heldBy,
       head: { seq: expected - 1, hash: prev },
     };

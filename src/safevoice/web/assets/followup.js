@@ -21,6 +21,7 @@ import {
   show,
   translator,
   wasmAvailable,
+  watchLength,
 } from "./ui.js";
 
 const t = translator(readJson("sv-strings"));
@@ -32,6 +33,7 @@ const loginButton = document.getElementById("login-button");
 const loginError = document.getElementById("login-error");
 const replyForm = document.getElementById("reply-form");
 const replyText = document.getElementById("reply-text");
+const replyLength = watchLength(t, replyText, document.getElementById("count-reply-text"));
 const replyButton = document.getElementById("reply-button");
 const replyError = document.getElementById("reply-error");
 const fileInput = document.getElementById("reply-files");
@@ -165,18 +167,27 @@ function fact(list, term, value) {
   list.append(element("dt", null, term), element("dd", null, value));
 }
 
+// The status, outcome and days shown are the ones a committee member signed; the server's
+// fields appear only where nothing signed says otherwise (the day of receipt before the
+// acknowledgement, the deadlines), and every disagreement is listed among the problems.
 function showFacts(thread) {
   const c = thread.case;
+  const signed = thread.signed;
   const list = document.getElementById("case-facts");
   list.replaceChildren();
-  fact(list, t("js.follow.facts.status"), t(`js.status.${c.status}`));
-  fact(list, t("js.follow.facts.received"), c.received_on);
-  if (c.acknowledged_on && thread.acknowledged) {
-    fact(list, t("js.follow.facts.acknowledged"), c.acknowledged_on);
+  const status = t(`js.status.${signed.status}`);
+  fact(
+    list,
+    t("js.follow.facts.status"),
+    signed.outcome ? `${status} (${t(`js.outcome.${signed.outcome}`)})` : status,
+  );
+  fact(list, t("js.follow.facts.received"), signed.received_on || c.received_on);
+  if (signed.acknowledged_on) {
+    fact(list, t("js.follow.facts.acknowledged"), signed.acknowledged_on);
   } else {
     fact(list, t("js.follow.facts.ack_due"), c.ack_due_on);
   }
-  if (c.closed_on) fact(list, t("js.follow.facts.closed"), c.closed_on);
+  if (signed.status === "closed") fact(list, t("js.follow.facts.closed"), signed.changed_on);
   else fact(list, t("js.follow.facts.feedback_due"), c.feedback_due_on);
   show("ack-advice", !thread.acknowledged);
   if (!thread.acknowledged) setText("ack-advice", t("js.follow.ack_advice", { day: c.ack_due_on }));
@@ -302,6 +313,14 @@ function onReply(event) {
     replyText.focus();
     return;
   }
+  const tooLong = replyLength.tooLong();
+  if (tooLong) {
+    error.textContent = t("js.error.reply_too_long", tooLong);
+    error.hidden = false;
+    replyText.setAttribute("aria-invalid", "true");
+    replyText.focus();
+    return;
+  }
   lockReply(true);
   startProgress("reply");
   worker.postMessage({ type: "reply", text: replyText.value, files: chosenFiles(fileInput) });
@@ -318,6 +337,7 @@ function replied(message) {
   showThread(message.thread);
   if (message.sent) {
     replyText.value = "";
+    replyText.dispatchEvent(new Event("input"));
     fileInput.value = "";
     listFiles(t, fileInput, fileList);
     setText("sent-note", t("js.follow.sent"));

@@ -508,6 +508,14 @@ function display(read, view) {
       feedback_due_on: c.feedback_due_on,
       closed_on: c.closed_on,
     },
+    // What a committee member signed; the page shows these rather than the server's fields.
+    signed: {
+      status: read.signed.status,
+      outcome: read.signed.outcome,
+      acknowledged_on: read.signed.acknowledgedOn,
+      changed_on: read.signed.changedOn,
+      received_on: read.signed.receivedOn,
+    },
     problems: read.problems,
     acknowledged: read.acknowledged,
     held: read.heldBy.length > 0,

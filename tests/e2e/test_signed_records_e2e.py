@@ -1,0 +1,215 @@
+"""What the clients show about a case is what the committee signed (issue 14, items 6 and 14).
+
+The database is edited behind the server's back, as a malicious operator would: a status, an
+outcome, an acknowledgement, the day of receipt or the intake mode forged in the clear
+metadata, and the committee's internal records (notes, triage, actions, closure) deleted. The
+member's `safevoice cases show` and the reporter's `safevoice-report follow-up` show only what
+is signed, warn and exit 2; a member who never saw the deleted records notices too, through the
+committee head that later status objects sign.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safevoice.storage.db import Database
+from tests.e2e.test_dialogue_e2e import execute
+from tests.e2e.test_workflow_e2e import cases_cmd, status
+from tests.support.conversation import Conversation
+
+
+def problems_of(shown: dict[str, object]) -> list[str]:
+    problems = shown["problems"]
+    warnings = shown.get("warnings", [])
+    assert isinstance(problems, list)
+    assert isinstance(warnings, list)
+    return [str(p) for p in problems + warnings]
+
+
+def note(talk: Conversation, text_: str, *, triage: bool = False) -> None:
+    extra = ["--triage", "--risk", "high"] if triage else []
+    cases_cmd(talk, "note", talk.case_id, *extra, "--text-file", "-", stdin=text_)
+
+
+def test_a_case_closed_in_the_database_is_not_shown_closed_by_either_client(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    execute(
+        raw,
+        "UPDATE case_file SET status = 'closed', outcome = 'not_substantiated', "
+        "closed_on = CURRENT_DATE WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    member = talk.show(expect=2)
+    reporter = talk.follow_up(expect=2)
+    printed = talk.member("cases", "show", talk.case_id, expect=2)
+
+    assert member["signed"]["status"] == "acknowledged"  # type: ignore[index]
+    assert member["signed"]["outcome"] is None  # type: ignore[index]
+    assert any(
+        "server says the case is closed" in p and "signed is acknowledged" in p
+        for p in problems_of(member)
+    )
+    assert reporter["signed"]["status"] == "acknowledged"  # type: ignore[index]
+    assert any("server says the case is closed" in p for p in problems_of(reporter))
+    out = printed.stdout  # type: ignore[attr-defined]
+    assert "signed status acknowledged" in out
+    assert "not_substantiated" not in out.split("Warning")[0]
+
+
+def test_a_forged_outcome_of_a_signed_closure_is_flagged(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    status(talk, "closed", "--outcome", "substantiated")
+    assert talk.show()["signed"]["outcome"] == "substantiated"  # type: ignore[index]
+    execute(
+        raw,
+        "UPDATE case_file SET outcome = 'not_substantiated' WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    member = talk.show(expect=2)
+
+    assert member["signed"]["outcome"] == "substantiated"  # type: ignore[index]
+    assert any("outcome is not_substantiated" in p for p in problems_of(member))
+
+
+def test_a_forged_acknowledgement_is_refused_by_the_members_client(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    execute(
+        raw,
+        "UPDATE case_file SET status = 'acknowledged', acknowledged_on = CURRENT_DATE "
+        "WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    member = talk.show(expect=2)
+    listed = json.loads(talk.member("cases", "list", "--json").stdout)  # type: ignore[attr-defined]
+    refused = status(talk, "investigating", expect=1)
+
+    assert member["signed"]["status"] == "received"  # type: ignore[index]
+    assert any("no committee member signed" in p for p in problems_of(member))
+    assert next(c for c in listed if c["id"] == talk.case_id)["status_verified"] is False
+    assert "does not verify" in refused.stderr + refused.stdout  # type: ignore[attr-defined]
+
+
+def test_the_day_of_receipt_and_the_intake_mode_are_signed_with_the_acknowledgement(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    honest = talk.show()
+    received = honest["case"]["received_on"]  # type: ignore[index]
+    assert honest["signed"]["received_on"] == received  # type: ignore[index]
+    assert honest["signed"]["intake_mode"] == "e2e"  # type: ignore[index]
+
+    execute(
+        raw,
+        "UPDATE case_file SET received_on = '2020-01-01', intake_mode = 'server_sealed' "
+        "WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    member = problems_of(talk.show(expect=2))
+    reporter = talk.follow_up(expect=2)
+
+    assert any(f"received on 2020-01-01, but the committee signed {received}" in p for p in member)
+    assert any("intake mode is server_sealed, but the committee signed e2e" in p for p in member)
+    assert any("received on 2020-01-01" in p for p in problems_of(reporter))
+    assert reporter["signed"]["received_on"] == received  # type: ignore[index]
+
+
+def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    note(talk, "Credible, specific, ongoing.", triage=True)
+    note(talk, "Spoke to the depot manager.")
+    talk.show()
+    execute(
+        raw,
+        "DELETE FROM case_object WHERE case_id = :case AND chain = 'committee' AND seq = 1",
+        case=talk.case_id,
+    )
+
+    shown = talk.show(expect=2)
+    again = talk.show(expect=2)
+
+    assert shown["problems"] == []
+    assert any("fewer internal records" in w for w in shown["warnings"])  # type: ignore[attr-defined]
+    # The client kept what it saw: the warning does not go away on the next look.
+    assert any("fewer internal records" in w for w in again["warnings"])  # type: ignore[attr-defined]
+
+
+def test_deleted_committee_records_are_noticed_by_a_member_who_never_saw_them(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    note(talk, "Credible, specific, ongoing.", triage=True)
+    note(talk, "Spoke to the depot manager.")
+    status(talk, "investigating")
+    execute(
+        raw,
+        "DELETE FROM case_object WHERE case_id = :case AND chain = 'committee'",
+        case=talk.case_id,
+    )
+    talk.login("bob")
+
+    shown = talk.show(expect=2, member="bob")
+
+    assert any(
+        "committee's internal record differs from the one signed" in p for p in problems_of(shown)
+    )
+
+
+def test_a_deleted_closure_record_is_noticed(
+    conversation: Conversation, raw: Database, tmp_path: Path
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    lessons = tmp_path / "lessons.txt"
+    lessons.write_text("Calibrate quarterly.")
+    status(talk, "closed", "--outcome", "substantiated", "--lessons-file", str(lessons))
+    execute(
+        raw,
+        "DELETE FROM case_object WHERE case_id = :case AND chain = 'committee' "
+        "AND kind = 'closure'",
+        case=talk.case_id,
+    )
+    talk.login("bob")
+
+    shown = talk.show(expect=2, member="bob")
+
+    assert any("closure record signed with thread message" in p for p in problems_of(shown))
+
+
+def test_an_honest_workflow_shows_no_warning_and_lists_the_signed_status(
+    conversation: Conversation,
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    note(talk, "Credible.", triage=True)
+    status(talk, "investigating")
+    talk.login("bob")
+
+    alice = talk.show()
+    bob = talk.show(member="bob")
+    reporter = talk.follow_up()
+    listed = talk.member("cases", "list", "--json")
+
+    for shown in (alice, bob, reporter):
+        assert problems_of(shown) == []
+        assert shown["signed"]["status"] == "investigating"  # type: ignore[index]
+    case = next(c for c in json.loads(listed.stdout) if c["id"] == talk.case_id)  # type: ignore[attr-defined]
+    assert case["status"] == "investigating"
+    assert case["status_verified"] is True
