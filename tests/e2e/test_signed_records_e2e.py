@@ -127,6 +127,39 @@ def test_the_day_of_receipt_and_the_intake_mode_are_signed_with_the_acknowledgem
     assert reporter["signed"]["received_on"] == received  # type: ignore[index]
 
 
+def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one_shown(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    promised = talk.show()["case"]["feedback_due_on"]  # type: ignore[index]
+    execute(
+        raw,
+        "UPDATE case_file SET feedback_due_on = '2099-12-31' WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    member = talk.show(expect=2)
+    reporter = talk.follow_up(expect=2)
+    printed = talk.cli.report(
+        "follow-up",
+        "--server",
+        talk.server.url,
+        "--pin",
+        talk.world.pin,
+        stdin=talk.code + "\n",
+        expect=2,
+    )
+
+    assert member["signed"]["feedback_due"] == promised  # type: ignore[index]
+    assert any(
+        f"feedback is due by 2099-12-31, but the committee signed {promised}" in p
+        for p in problems_of(member)
+    )
+    assert any("feedback is due by 2099-12-31" in p for p in problems_of(reporter))
+    assert f"feedback due by {promised}" in printed.stdout  # type: ignore[attr-defined]
+
+
 def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
     conversation: Conversation, raw: Database
 ) -> None:

@@ -406,7 +406,10 @@ def follow_up(
             if signed.acknowledged_on
             else (f"acknowledgement due by {c.ack_due_on}")
         )
-        console.print(f"  {acknowledged} · feedback due by {c.feedback_due_on}")
+        feedback_due = (
+            untrusted(signed.feedback_due) if signed.feedback_due else str(c.feedback_due_on)
+        )
+        console.print(f"  {acknowledged} · feedback due by {feedback_due}")
         render.print_warnings(read.problems)
         render.print_thread(read, manifest)
         if sent is not None:

@@ -522,6 +522,7 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
             acknowledged=c.acknowledged_on is not None,
             received_on=c.received_on.isoformat(),
             intake_mode=c.intake_mode,
+            feedback_due=c.feedback_due_on.isoformat(),
         )
     )
     return read
@@ -563,6 +564,7 @@ def read_as_reporter(
             acknowledged=c.acknowledged_on is not None,
             received_on=c.received_on.isoformat(),
             intake_mode=None,
+            feedback_due=c.feedback_due_on.isoformat(),
         )
     )
     return read
@@ -575,8 +577,9 @@ INTAKE_MODES = ("e2e", "server_sealed")
 @dataclass(frozen=True)
 class SignedState:
     """What the committee signed about a case: its status and outcome as of the last verified
-    status object, the day of acknowledgement, and the day of receipt and intake mode the
-    members attested when they moved the case (None where nothing signed says it)."""
+    status object, the day of acknowledgement, the day of receipt and intake mode the members
+    attested when they moved the case, and the feedback deadline they promised (None where
+    nothing signed says it)."""
 
     status: str = "received"
     outcome: str | None = None
@@ -584,6 +587,8 @@ class SignedState:
     changed_on: str | None = None
     received_on: str | None = None
     intake_mode: str | None = None
+    feedback_due: str | None = None
+    """The feedback deadline the last status object that named one promised the reporter."""
     seq: int | None = None
     """The thread position of the status object it comes from (None: the case was never
     moved, so ``received`` is the only status nobody needs to sign)."""
@@ -626,6 +631,7 @@ def signed_state(read: ReadCase) -> tuple[SignedState, list[str]]:
             changed_on=on,
             received_on=state.received_on or received,
             intake_mode=state.intake_mode or intake,
+            feedback_due=_text_field(o.body, "feedback_due") or state.feedback_due,
             seq=o.seq,
         )
     return state, problems
@@ -670,6 +676,7 @@ def server_field_problems(
     acknowledged: bool,
     received_on: str | None,
     intake_mode: str | None,
+    feedback_due: str | None,
 ) -> list[str]:
     """Where the server's metadata disagrees with what the committee signed. Only what is
     signed is shown to the reader; these are the warnings that say the server's fields differ
@@ -701,6 +708,11 @@ def server_field_problems(
         problems.append(
             f"the server says the intake mode is {intake_mode}, but the committee signed "
             f"{state.intake_mode}"
+        )
+    if feedback_due is not None and state.feedback_due not in (None, feedback_due):
+        problems.append(
+            f"the server says feedback is due by {feedback_due}, but the committee signed "
+            f"{state.feedback_due}"
         )
     return problems
 
