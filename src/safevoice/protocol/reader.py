@@ -30,6 +30,7 @@ from safevoice.crypto.envelope import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
+from safevoice.crypto.receipt import Receipt
 from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
 
@@ -713,6 +714,46 @@ def server_field_problems(
         problems.append(
             f"the server says feedback is due by {feedback_due}, but the committee signed "
             f"{state.feedback_due}"
+        )
+    return problems
+
+
+def receipt_problems(
+    receipt: Receipt, read: ReadCase, *, case_id: str, received_on: str, manifest: Manifest
+) -> list[str]:
+    """Check the receipt the reporter kept from the submission against the case the server
+    shows now: signed by an instance key the committee's manifest lists, for this instance,
+    this case and this report, and for the day the server (and any signed status) names.
+    Before the acknowledgement, the receipt is what authenticates the day of receipt."""
+    verified = False
+    for audit_key in manifest.audit_keys:
+        try:
+            receipt.verify(audit_key.key)
+        except VerificationFailed:
+            continue
+        verified = True
+        break
+    if not verified:
+        return ["your receipt is not signed by an instance key your committee's manifest lists"]
+    report = next((o for o in read.thread() if o.kind == "report" and o.seq == 0), None)
+    if (
+        receipt.instance_id != manifest.instance_id
+        or receipt.case_id != case_id
+        or report is None
+        or receipt.report_hash != report.hash
+    ):
+        return ["your receipt is for another report than the one the server shows"]
+    problems: list[str] = []
+    if receipt.day != received_on:
+        problems.append(
+            f"the server says the report was received on {received_on}, but your receipt "
+            f"says {receipt.day}"
+        )
+    signed = read.signed
+    if signed is not None and signed.received_on not in (None, receipt.day):
+        problems.append(
+            f"the committee signed {signed.received_on} as the day of receipt, but your "
+            f"receipt says {receipt.day}"
         )
     return problems
 
