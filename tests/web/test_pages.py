@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from safevoice.crypto.casefile import member_label, parse_report
+from safevoice.crypto.casefile import MAX_TEXT_CHARS, member_label, parse_report
 from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
@@ -115,6 +115,7 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
         for q in channel.get("questions", []):  # type: ignore[attr-defined]
             allowed |= {q["label"], *q.get("options", [])}
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
+    allowed |= {t("form.text.limit", max=f"{MAX_TEXT_CHARS:,}")}
     pages = [
         (web, "/"),
         (web, "/report/general"),
@@ -205,7 +206,8 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     answer = sealed_web.post(
         "/report/general",
         data={
-            "text": f"Safety records were altered. {canary}",
+            # Longer than the old 20,000-character limit: sent and stored whole.
+            "text": f"Safety records were altered. {canary}" + " More detail." * 2_000,
             "answer.where": f"Depot {canary}",
             "answer.ongoing": "Yes",
             "answer.when": "",
@@ -257,6 +259,7 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
         decrypt(keys.thread, Envelope.from_json(json.loads(bytes(envelope)))), case_id=case_bytes
     )
     assert canary in report.text
+    assert report.text.endswith(" More detail." * 2_000)
     assert report.answers == {"where": f"Depot {canary}", "ongoing": "Yes"}
     assert not scan_paths(data_paths(database_url), canary)
 
@@ -270,7 +273,8 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
         ({"text": "{c}", "answer.where": "Depot", "answer.when": "yesterday"}, 400),
         ({"text": "{c}", "answer.where": "Depot", "surprise": "1"}, 400),
         ({"text": "{c}", "answer.where": "Depot", "exclude": ["alice", "bob", "carol"]}, 400),
-        ({"text": "{c}" + "x" * 70_000, "answer.where": "Depot"}, 413),
+        ({"text": "{c}" + "x" * MAX_TEXT_CHARS, "answer.where": "Depot"}, 413),
+        ({"text": "{c}" + "é" * MAX_TEXT_CHARS, "answer.where": "Depot"}, 413),
     ],
 )
 def test_the_server_sealed_form_refuses_bad_input_without_repeating_it_or_storing_anything(

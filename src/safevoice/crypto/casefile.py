@@ -40,6 +40,12 @@ ACTION_FORMAT = "safevoice-action-v1"
 CLOSURE_FORMAT = "safevoice-closure-v1"
 RECIPIENTS_CONTEXT = "safevoice-recipients-v1"
 REPORTER = "reporter"
+# The longest report or message text, in Unicode code points, that always fits one envelope:
+# at four UTF-8 bytes per code point (the worst case) it takes 400,000 of MAX_PLAINTEXT's
+# 524,287 bytes, which leaves room for the answers, the recipient list and the attachment
+# descriptors. Pages, CLIs and the server-sealed form all refuse longer text with a sentence;
+# none cuts it.
+MAX_TEXT_CHARS = 100_000
 
 
 def member_label(member_id: str) -> str:

@@ -21,17 +21,18 @@ from datetime import date, datetime
 from typing import Any
 
 from safevoice.audit import service as audit
+from safevoice.crypto import casefile
 from safevoice.crypto.casefile import create_case
 from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
 from safevoice.crypto.encoding import b64e
-from safevoice.errors import BadRequest, NotFound, Unavailable
+from safevoice.errors import BadRequest, NotFound, TooLarge, Unavailable
 from safevoice.instance.service import Snapshot
 from safevoice.intake import service
 from safevoice.intake.schemas import Question, ReceiptOut
 from safevoice.storage.db import Database
 
 INTAKE_MODE = "server_sealed"
-MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS = casefile.MAX_TEXT_CHARS
 MAX_ANSWER_CHARS = 500
 WAIT_SECONDS = 20.0
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -89,8 +90,10 @@ def parse_form(channel: str, fields: list[tuple[str, str]]) -> SealedReport:
 
 
 def _check(report: SealedReport, questionnaire: list[Question]) -> None:
-    if not report.text.strip() or len(report.text) > MAX_TEXT_CHARS:
-        raise BadRequest("The description is empty or too long.")
+    if not report.text.strip():
+        raise BadRequest("The description is empty.")
+    if len(report.text) > MAX_TEXT_CHARS:
+        raise TooLarge(f"The description is longer than {MAX_TEXT_CHARS:,} characters.")
     questions = {q.id: q for q in questionnaire}
     if any(key not in questions for key in report.answers):
         raise BadRequest("The form answers a question this channel does not ask.")

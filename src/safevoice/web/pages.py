@@ -63,7 +63,9 @@ from safevoice.web.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
 TEMPLATES = Path(__file__).with_name("templates")
-NOJS_MAX_BODY = 64 * 1024
+# The longest text the envelope allows, URL-encoded at its worst (12 bytes per code point),
+# plus the answers; a longer body is refused before it is read on.
+NOJS_MAX_BODY = 1536 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Which catalogue entries explain an error page, by status.

@@ -21,6 +21,7 @@ import {
   show,
   translator,
   wasmAvailable,
+  watchLength,
 } from "./ui.js";
 
 const t = translator(readJson("sv-strings"));
@@ -32,6 +33,7 @@ const loginButton = document.getElementById("login-button");
 const loginError = document.getElementById("login-error");
 const replyForm = document.getElementById("reply-form");
 const replyText = document.getElementById("reply-text");
+const replyLength = watchLength(t, replyText, document.getElementById("count-reply-text"));
 const replyButton = document.getElementById("reply-button");
 const replyError = document.getElementById("reply-error");
 const fileInput = document.getElementById("reply-files");
@@ -311,6 +313,14 @@ function onReply(event) {
     replyText.focus();
     return;
   }
+  const tooLong = replyLength.tooLong();
+  if (tooLong) {
+    error.textContent = t("js.error.reply_too_long", tooLong);
+    error.hidden = false;
+    replyText.setAttribute("aria-invalid", "true");
+    replyText.focus();
+    return;
+  }
   lockReply(true);
   startProgress("reply");
   worker.postMessage({ type: "reply", text: replyText.value, files: chosenFiles(fileInput) });
@@ -327,6 +337,7 @@ function replied(message) {
   showThread(message.thread);
   if (message.sent) {
     replyText.value = "";
+    replyText.dispatchEvent(new Event("input"));
     fileInput.value = "";
     listFiles(t, fileInput, fileList);
     setText("sent-note", t("js.follow.sent"));

@@ -15,7 +15,16 @@
 // relative URL of worker.js), which the build replaces with the hashed name of the bundled
 // worker.
 
-import { chosenFiles, listFiles, readJson, setText, show, translator, wasmAvailable } from "./ui.js";
+import {
+  chosenFiles,
+  listFiles,
+  readJson,
+  setText,
+  show,
+  translator,
+  wasmAvailable,
+  watchLength,
+} from "./ui.js";
 
 const t = translator(readJson("sv-strings"));
 const intake = readJson("sv-intake");
@@ -29,6 +38,10 @@ let worker = null;
 let sending = false;
 let sealedChosen = false;
 let leaveGuard = false;
+// Something typed or chosen that has not been sent: leaving the page would lose it.
+let typed = false;
+const reportText = document.getElementById("report-text");
+const reportLength = watchLength(t, reportText, document.getElementById("count-report-text"));
 
 // --- refusing, explaining ---
 
@@ -106,8 +119,12 @@ function collect() {
   for (const control of fields()) {
     const value = answerOf(control);
     if (control.id === "report-text") {
+      const tooLong = reportLength.tooLong();
       if (!value.trim()) {
         markInvalid(control, t("js.error.text_required"));
+        invalid.push(control);
+      } else if (tooLong) {
+        markInvalid(control, t("js.error.text_too_long", tooLong));
         invalid.push(control);
       }
       continue;
@@ -142,7 +159,11 @@ function lockForm(locked) {
 }
 
 function onSubmit(event) {
-  if (sealedChosen) return;
+  if (sealedChosen) {
+    // The browser posts the form itself now; that is not leaving a typed report behind.
+    typed = false;
+    return;
+  }
   event.preventDefault();
   if (sending || !worker) return;
   const report = collect();
@@ -174,6 +195,7 @@ function updateProgress(stage, fraction) {
 
 function showCode(result) {
   sending = false;
+  typed = false;
   for (const control of fields()) {
     if (control.matches("fieldset")) {
       for (const input of control.querySelectorAll("input")) input.checked = false;
@@ -282,8 +304,18 @@ function start() {
     done.disabled = !written.checked;
   });
   done.addEventListener("click", finish);
+  form.addEventListener("input", () => {
+    typed = true;
+  });
+  form.addEventListener("change", () => {
+    typed = true;
+  });
   window.addEventListener("beforeunload", (event) => {
-    if (leaveGuard || sending) event.preventDefault();
+    if (leaveGuard || sending || typed) {
+      event.preventDefault();
+      // Older browsers show the warning only when returnValue is set.
+      event.returnValue = t("js.leave.typed");
+    }
   });
   submitButton.disabled = true;
   if (!wasmAvailable()) {

@@ -58,3 +58,37 @@ export function listFiles(t, input, list) {
 export function chosenFiles(input) {
   return input ? Array.from(input.files || []) : [];
 }
+
+// Characters as the server counts them (Unicode code points, not UTF-16 units), so the page
+// and the server agree on what fits in one envelope.
+export function charCount(text) {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
+function grouped(n) {
+  return n.toLocaleString(document.documentElement.lang || "en");
+}
+
+// A live counter under a text box whose limit is data-max-chars. Nothing is ever cut: a text
+// over the limit is only marked, and `tooLong` tells the caller to refuse it with a sentence.
+export function watchLength(t, textarea, counter) {
+  const max = Number(textarea.dataset.maxChars);
+  const state = { over: 0, max: grouped(max) };
+  const update = () => {
+    const n = charCount(textarea.value);
+    state.over = Math.max(0, n - max);
+    const values = { n: grouped(n), max: state.max, over: grouped(state.over) };
+    counter.textContent = t(state.over ? "js.count.over" : "js.count.text", values);
+    counter.classList.toggle("over", state.over > 0);
+  };
+  textarea.addEventListener("input", update);
+  update();
+  return {
+    tooLong: () => {
+      update();
+      return state.over > 0 ? { over: grouped(state.over), max: state.max } : null;
+    },
+  };
+}
