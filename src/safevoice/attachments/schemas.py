@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safevoice.intake.schemas import ID_PATTERN, ProofIn
+from safevoice.protocol.wire import ID_PATTERN, ProofIn
 
 
 class UploadCreateIn(BaseModel):

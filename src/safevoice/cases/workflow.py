@@ -22,23 +22,16 @@ from safevoice.audit import service as audit
 from safevoice.cases import deadlines
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CorrectiveAction, Recusal, StatusChange, WrappedKey
-from safevoice.cases.schemas import (
-    ActionIn,
-    ActionOut,
-    ActionUpdateIn,
-    ClaimIn,
-    RekeyIn,
-    StatusIn,
-)
+from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import wrapped_size
 from safevoice.crypto.login import random_id
 from safevoice.dialogue import service as dialogue
-from safevoice.dialogue.schemas import ObjectOut
 from safevoice.errors import BadRequest, Conflict, Forbidden, NotFound
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
+from safevoice.protocol.wire import ActionOut, ObjectOut
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"acknowledged"}),
@@ -208,9 +201,11 @@ def recuse(
         label for label in holders - recused_labels - {author.label} if label.startswith("member:")
     }
     if not others:
+        # One sentence for every reason: the member knows whom the reporter excluded, but
+        # whether others recused since is not theirs to learn (SECURITY.md, Recusal).
         raise Conflict(
-            "No other committee member can read this case, so you cannot recuse: the case "
-            "would become unreadable. Hand it over through the committee instead."
+            "Your recusal from this case cannot be accepted now: raise the conflict with the "
+            "committee, which will hand the case over."
         )
     today = snap.today(now)
     session.add(Recusal(case_id=case.id, member_id=principal.subject, on=today))

@@ -26,7 +26,6 @@ from safevoice.attachments import service as attachments
 from safevoice.audit import service as audit
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CaseObject, WrappedKey
-from safevoice.cases.schemas import WrappedKeyOut
 from safevoice.clock import round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import REPORTER, archive_label, member_label
@@ -34,13 +33,7 @@ from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.envelope import Envelope, chain_of
 from safevoice.crypto.login import new_token, random_id, token_digest, verify_login
 from safevoice.dialogue.models import LoginFailureWindow
-from safevoice.dialogue.schemas import (
-    ObjectOut,
-    ReporterCaseInfo,
-    ReporterCaseView,
-    ReporterLoginIn,
-    ReporterTokenOut,
-)
+from safevoice.dialogue.schemas import ReporterLoginIn
 from safevoice.errors import (
     BadEnvelope,
     BadRequest,
@@ -51,10 +44,17 @@ from safevoice.errors import (
     Unauthorized,
     VerificationFailed,
 )
+from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.service import Snapshot
-from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 from safevoice.members.service import Principal
+from safevoice.protocol.wire import (
+    ObjectOut,
+    ReporterCaseInfo,
+    ReporterCaseView,
+    ReporterTokenOut,
+    WrappedKeyOut,
+)
 from safevoice.storage.db import Database
 
 REPORTER_LOGIN_FAILED = (
