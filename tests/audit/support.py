@@ -10,11 +10,11 @@ from sqlalchemy import delete, select, update
 from safevoice.audit.checkpoints import all_checkpoints
 from safevoice.audit.models import AuditCheckpoint, AuditCountersignature, AuditEntry, AuditHead
 from safevoice.audit.schemas import CheckpointOut, EntryOut
-from safevoice.audit.verify import EXPORT_FORMAT
 from safevoice.crypto.checkpoint import sign_checkpoint
 from safevoice.crypto.hashing import audit_hash
 from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import EXPORT_FORMAT
 from safevoice.storage.db import Database
 
 

@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 from safevoice.audit import checkpoints
-from safevoice.audit.verify import SignedCheckpoint, check_checkpoint
 from safevoice.crypto.keys import PublicKey
 from safevoice.crypto.manifest import parse_payload
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import SignedCheckpoint, check_checkpoint
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.support.world import World

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from safevoice.attachments.models import Upload
 from safevoice.audit import checkpoints
-from safevoice.audit.verify import SignedCheckpoint
 from safevoice.backup import approval as approvals
 from safevoice.backup.archive import read_header
 from safevoice.backup.export import Head
@@ -24,6 +23,7 @@ from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.hashing import audit_hash
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import SignedCheckpoint
 from safevoice.retention import service as retention
 from safevoice.retention.models import LegalHold, Tombstone
 from safevoice.storage.blobs import open_blob_store

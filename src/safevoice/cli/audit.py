@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 
-from safevoice.audit.verify import EXPORT_FORMAT, SignedCheckpoint, check_checkpoint, verify_export
 from safevoice.cli.common import console, fail, make_app, print_json, read_json_file
 from safevoice.cli.session import Server, logged_in
 from safevoice.client.audit import check_at_login
@@ -27,6 +26,12 @@ from safevoice.crypto.keys import parse_fingerprint
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
 from safevoice.errors import AuditViolation, ManifestError
 from safevoice.private_files import write_private_text
+from safevoice.protocol.audit import (
+    EXPORT_FORMAT,
+    SignedCheckpoint,
+    check_checkpoint,
+    verify_export,
+)
 
 app = make_app("Export, verify and countersign the tamper-evident audit log.")
 
