@@ -11,7 +11,6 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditStaging
 from safevoice.clock import utcnow
@@ -43,7 +42,7 @@ def activity(database: Database, n: int = 6) -> None:
 
 def latest(database: Database, manifest: Manifest) -> SignedCheckpoint:
     with database.unit_of_work() as session:
-        view = checkpoints.latest(session, manifest=manifest, today=TODAY)
+        view = instance.latest_checkpoint(session, manifest=manifest, today=TODAY)
     return SignedCheckpoint(
         instance_id=view.instance_id, seq=view.seq, head=view.head, signature=view.signature
     )

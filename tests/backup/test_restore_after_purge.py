@@ -47,7 +47,7 @@ def save_countersigned_checkpoint(
     """What an auditor keeps after `safevoice audit countersign --save FILE`."""
     with database.unit_of_work() as session:
         today = instance.snapshot(session).today(utcnow())
-        view = checkpoints.latest(session, manifest=manifest, today=today)
+        view = instance.latest_checkpoint(session, manifest=manifest, today=today)
         signature = countersign(
             world.auditor.sign_seed, instance_id=view.instance_id, seq=view.seq, head=view.head
         )
