@@ -24,8 +24,8 @@ from safevoice.cli.common import console, err_console, make_app, print_json
 from safevoice.cli.ops import operator_database
 from safevoice.cli.session import Server, logged_in
 from safevoice.clock import utcnow
+from safevoice.protocol.wire import RetentionOverview
 from safevoice.retention import job, service
-from safevoice.retention.schemas import RetentionOverview
 from safevoice.settings import Settings
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
