@@ -44,13 +44,7 @@ from safevoice.errors import (
 from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
 from safevoice.intake.models import Channel, IdempotencyKey
-from safevoice.intake.schemas import (
-    ChallengeOut,
-    ChannelOut,
-    Question,
-    SubmissionIn,
-    SubmissionOut,
-)
+from safevoice.protocol.wire import ChallengeOut, ChannelOut, Question, SubmissionIn, SubmissionOut
 from safevoice.storage.batch import Rows, RowWriter
 from safevoice.storage.db import Database
 
