@@ -1,4 +1,4 @@
-"""Request and response bodies of the upload API (docs/protocol.md, "Attachments")."""
+"""Request and response bodies of the upload API (docs/protocol/attachments.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies of the dialogue API (docs/protocol.md, "Dialogue"); its response bodies are
+"""Request bodies of the dialogue API (docs/protocol/dialogue.md); its response bodies are
 wire types in ``safevoice.protocol.wire``."""
 
 from __future__ import annotations

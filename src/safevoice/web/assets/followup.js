@@ -188,7 +188,7 @@ function showFacts(thread) {
     fact(list, t("js.follow.facts.ack_due"), c.ack_due_on);
   }
   if (signed.status === "closed") fact(list, t("js.follow.facts.closed"), signed.changed_on);
-  else fact(list, t("js.follow.facts.feedback_due"), c.feedback_due_on);
+  else fact(list, t("js.follow.facts.feedback_due"), signed.feedback_due || c.feedback_due_on);
   show("ack-advice", !thread.acknowledged);
   if (!thread.acknowledged) setText("ack-advice", t("js.follow.ack_advice", { day: c.ack_due_on }));
 }
