@@ -16,7 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from safevoice.cases import deadlines
 from safevoice.client.api import Api
 from safevoice.client.audit import LoginCheck, check_at_login
 from safevoice.client.files import Attachment, upload_stream
@@ -39,6 +38,7 @@ from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadRequest, ClientError, Conflict, Forbidden
+from safevoice.protocol import deadlines
 from safevoice.protocol.reader import (
     ReadCase,
     SignedState,

@@ -22,9 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from safevoice.cases import deadlines
-from safevoice.cli import stats_html as charts
 from safevoice.client import member
+from safevoice.client import stats_html as charts
 from safevoice.client.files import Attachment, decrypt_chunks, safe_name
 from safevoice.client.member import OUTCOMES, RISKS, Closure, Upload
 from safevoice.crypto.casefile import REPORTER
@@ -34,6 +33,7 @@ from safevoice.desk.forms import FormDep, files, text
 from safevoice.desk.security import DOWNLOAD_CSP, Admission
 from safevoice.desk.state import CaseEntry, Desk, today
 from safevoice.errors import BadRequest, ClientError, NotFound, SafeVoiceError
+from safevoice.protocol import deadlines
 
 router = APIRouter(include_in_schema=False)
 CASE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
