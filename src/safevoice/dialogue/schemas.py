@@ -55,6 +55,11 @@ class ReporterCaseInfo(BaseModel):
     acknowledged_on: date | None
     closed_on: date | None
     epoch: int
+    # The instance's day, and whether a legal deadline has passed without the acknowledgement
+    # or feedback it promised (computed as for members), so the reporter is told plainly.
+    today: date
+    ack_overdue: bool
+    feedback_overdue: bool
 
 
 class ReporterCaseView(BaseModel):

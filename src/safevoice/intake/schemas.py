@@ -74,6 +74,10 @@ class SubmissionOut(BaseModel):
     case_id: str
     received_on: date
     receipt: ReceiptOut
+    # What happens next, as the server will hold the committee to it (absent in answers
+    # stored before these fields existed and replayed to a retry).
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
 
 
 class ChallengeOut(BaseModel):
@@ -96,11 +100,19 @@ class Question(BaseModel):
     help: Annotated[str, Field(max_length=500)] = ""
 
 
+class RetentionOut(BaseModel):
+    """When a channel's cases are deleted: days after closure, and at the latest."""
+
+    days_after_closure: int
+    max_age_days: int
+
+
 class ChannelOut(BaseModel):
     name: str
     title: str
     description: str
     questionnaire: list[Question]
+    retention: RetentionOut | None = None
 
 
 class SignatureOut(BaseModel):
