@@ -27,7 +27,7 @@ from safevoice.crypto.casefile import create_case
 from safevoice.crypto.keys import seal_keyfile
 from safevoice.instance.service import snapshot
 from safevoice.intake import service as intake
-from safevoice.intake.schemas import SubmissionIn
+from safevoice.protocol.wire import SubmissionIn
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.db import Database
 

@@ -41,7 +41,8 @@ from safevoice.crypto.casefile import create_case
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import generate
-from safevoice.intake.models import IdempotencyKey, SpentChallenge
+from safevoice.instance.models import SpentChallenge
+from safevoice.intake.models import IdempotencyKey
 from safevoice.storage.db import Database
 
 HERE = Path(__file__).resolve().parent

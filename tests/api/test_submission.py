@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from safevoice.cases.models import Case, CaseObject, WrappedKey
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
-from safevoice.intake.models import IdempotencyKey, SpentChallenge
+from safevoice.instance.models import SpentChallenge
+from safevoice.intake.models import IdempotencyKey
 from safevoice.members.models import LoginSession
 from safevoice.storage.db import Database
 from tests.support.reporter import Submission, build_submission

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from safevoice.cases.schemas import CaseObjectOut
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.code import derive_reporter_keys, parse_code
 from safevoice.crypto.encoding import b64d
@@ -16,6 +15,7 @@ from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import SafeVoiceError
 from safevoice.protocol.reader import read_objects
+from safevoice.protocol.wire import CaseObjectOut
 from safevoice.storage.db import Database
 from tests.e2e.test_dialogue_e2e import execute
 from tests.support.canary import new_canary

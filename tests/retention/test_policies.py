@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from safevoice.attachments.models import Upload
 from safevoice.clock import utcnow
 from safevoice.errors import ConfigError
+from safevoice.instance.models import SpentChallenge
 from safevoice.intake import service as intake
-from safevoice.intake.models import IdempotencyKey, SpentChallenge
+from safevoice.intake.models import IdempotencyKey
 from safevoice.members.models import LoginSession
 from safevoice.retention import service
 from safevoice.storage.blobs import open_blob_store

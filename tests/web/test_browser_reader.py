@@ -53,9 +53,9 @@ from safevoice.crypto.manifest import (
     successor,
     verify_manifest,
 )
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import ManifestError, SafeVoiceError
 from safevoice.protocol.reader import UNREADABLE, ReadCase, read_as_reporter
+from safevoice.protocol.wire import ReporterCaseView
 from safevoice.protocol.workflow import sender_label
 from tests.support.world import CODE_KDF, World
 from tests.web.test_browser_crypto import run_node

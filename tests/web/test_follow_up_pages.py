@@ -18,12 +18,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from safevoice.cases.schemas import CaseDetail
 from safevoice.crypto.casefile import MAX_TEXT_CHARS, member_label
 from safevoice.crypto.code import generate_code
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue.models import LoginFailureWindow
 from safevoice.protocol.reader import ReadCase, read_case
+from safevoice.protocol.wire import CaseDetail
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
 from safevoice.web.i18n import Catalogue

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
 from safevoice.attachments.schemas import FinishIn, UploadCreateIn, UploadOut
-from safevoice.intake.schemas import ID_PATTERN
+from safevoice.protocol.wire import ID_PATTERN
 from safevoice.web.deps import (
     BlobsDep,
     DatabaseDep,

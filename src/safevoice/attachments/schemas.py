@@ -1,4 +1,4 @@
-"""Request and response bodies of the upload API (docs/protocol.md, "Attachments")."""
+"""Request and response bodies of the upload API (docs/protocol/attachments.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safevoice.intake.schemas import ID_PATTERN, ProofIn
+from safevoice.protocol.wire import ID_PATTERN, ProofIn
 
 
 class UploadCreateIn(BaseModel):

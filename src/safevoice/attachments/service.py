@@ -31,8 +31,8 @@ from safevoice.errors import (
     TooLarge,
     Unauthorized,
 )
+from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.service import Snapshot
-from safevoice.intake.challenges import spend_challenge
 from safevoice.members.service import Principal
 from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database

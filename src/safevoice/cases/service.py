@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session
 from safevoice.audit import service as audit
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
-from safevoice.cases.schemas import (
+from safevoice.crypto.encoding import b64e
+from safevoice.errors import NotFound
+from safevoice.protocol.wire import (
     CaseDetail,
     CaseExport,
     CaseObjectOut,
     CaseSummary,
     WrappedKeyOut,
 )
-from safevoice.crypto.encoding import b64e
-from safevoice.errors import NotFound
 
 NOT_FOUND = "There is no such case, or you are not one of its recipients."
 

@@ -17,6 +17,7 @@ from safevoice.crypto.keys import PublicKey, format_fingerprint
 from safevoice.errors import ConfigError
 from safevoice.instance import service as instance
 from safevoice.intake import service as intake
+from safevoice.private_files import write_private_text
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention
 from safevoice.storage import migrate
@@ -70,8 +71,7 @@ def initialise(database_url: str | None, config: dict[str, Any], instance_key_ou
             )
     finally:
         db.dispose()
-    instance_key_out.parent.mkdir(parents=True, exist_ok=True)
-    instance_key_out.write_text(json.dumps(public.to_json(), indent=2) + "\n", encoding="utf-8")
+    write_private_text(instance_key_out, json.dumps(public.to_json(), indent=2) + "\n")
     return public.fingerprint
 
 
@@ -186,8 +186,7 @@ def rotate_instance_key_command(
     finally:
         db.dispose()
     public = PublicKey(kind="instance", id="instance", name="SafeVoice instance", sign_key=key)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(public.to_json(), indent=2) + "\n", encoding="utf-8")
+    write_private_text(out, json.dumps(public.to_json(), indent=2) + "\n")
     console.print(f"New instance key: {out} ({format_fingerprint(public.fingerprint)})")
     console.print(f"  it signs the audit log from seq {from_seq} on.")
     console.print(

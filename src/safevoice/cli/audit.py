@@ -26,6 +26,7 @@ from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import parse_fingerprint
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
 from safevoice.errors import AuditViolation, ManifestError
+from safevoice.private_files import write_private_text
 
 app = make_app("Export, verify and countersign the tamper-evident audit log.")
 
@@ -35,8 +36,7 @@ KeyOption = Annotated[
 
 
 def _write(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_private_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 @app.command("export")

@@ -17,7 +17,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from safevoice.cases import deadlines
-from safevoice.cases.schemas import CaseDetail, CaseSummary
 from safevoice.cli import render
 from safevoice.cli.common import (
     console,
@@ -54,6 +53,7 @@ from safevoice.protocol.reader import (
     read_case,
     status_unverified,
 )
+from safevoice.protocol.wire import CaseDetail, CaseSummary
 from safevoice.protocol.workflow import next_object, rekey_body
 
 app = make_app("Read and handle cases (committee members).")

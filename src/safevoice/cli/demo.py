@@ -40,6 +40,7 @@ from safevoice.crypto.manifest import (
 from safevoice.errors import SafeVoiceError
 from safevoice.instance import demo as demo_instance
 from safevoice.instance import service as instance
+from safevoice.private_files import private_dir, private_file, write_private_text
 from safevoice.web import bundle as web_bundle
 from safevoice.web.bundle import format_digest
 
@@ -63,12 +64,15 @@ def _write_demo_key(keys: KeyPair) -> None:
                 f"{path} is not this version's demo key (an earlier demo made it); delete "
                 f"{DEMO_KEYS} and {DEMO_DB.parent} to start a fresh demo."
             )
+        # Earlier versions wrote demo files readable by everyone.
+        private_file(path)
+        private_file(DEMO_KEYS / f"{keys.public.id}.pub.json")
         return
     # Demo keys use a light key-file derivation so the demo starts in seconds.
     sealed = seal_keyfile(keys, DEMO_PASSPHRASE, opslimit=2, memlimit=64 * 1024 * 1024)
     write_private(path, json.dumps(sealed, indent=2) + "\n")
-    (DEMO_KEYS / f"{keys.public.id}.pub.json").write_text(
-        json.dumps(keys.public.to_json(), indent=2)
+    write_private_text(
+        DEMO_KEYS / f"{keys.public.id}.pub.json", json.dumps(keys.public.to_json(), indent=2)
     )
 
 
@@ -127,7 +131,10 @@ def demo(
     ] = False,
 ) -> None:
     """Start a complete demo instance at http://127.0.0.1:8000 (demo keys, SQLite)."""
-    DEMO_DB.parent.mkdir(parents=True, exist_ok=True)
+    # Earlier versions made these folders world-readable: tighten them too.
+    private_dir(DEMO_KEYS, owned=True)
+    private_dir(DEMO_DB.parent, owned=True)
+    private_dir(DEMO_DB.parent.parent, owned=True)
     database_url = f"sqlite:///{DEMO_DB}"
     fingerprint = prepare(database_url)
     pages = web_bundle.build(

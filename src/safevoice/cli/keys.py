@@ -35,6 +35,7 @@ from safevoice.crypto.keys import (
     valid_key_id,
 )
 from safevoice.crypto.shares import SPLITTABLE, combine_key, shares_needed, split_key
+from safevoice.private_files import private_dir, write_private_text
 
 app = make_app("Create and manage key pairs.")
 
@@ -47,7 +48,7 @@ def slug(name: str) -> str:
 
 def write_private(path: Path, content: str) -> None:
     """Create a file readable only by its owner; refuse to overwrite an existing key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -77,7 +78,7 @@ def generate_command(
     if public_path.exists():
         fail(f"{public_path} already exists; SafeVoice never overwrites a key.")
     write_private(private_path, json.dumps(seal_keyfile(keys, passphrase), indent=2) + "\n")
-    public_path.write_text(json.dumps(keys.public.to_json(), indent=2) + "\n", encoding="utf-8")
+    write_private_text(public_path, json.dumps(keys.public.to_json(), indent=2) + "\n")
     console.print(f"Created {kind} key [bold]{ident}[/] ({name})")
     console.print(f"  private (keep it safe): {private_path}")
     console.print(f"  public (share it):      {public_path}")

@@ -42,6 +42,7 @@ from safevoice.crypto.manifest import (
 )
 from safevoice.errors import ManifestError
 from safevoice.instance import service as instance
+from safevoice.private_files import write_private_text
 
 app = make_app("Sign, publish and inspect the committee's instance manifest.")
 
@@ -51,8 +52,7 @@ def load_signed(path: Path) -> SignedManifest:
 
 
 def write_signed(path: Path, signed: SignedManifest) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(signed.to_json(), indent=2) + "\n", encoding="utf-8")
+    write_private_text(path, json.dumps(signed.to_json(), indent=2) + "\n")
 
 
 def _replace(keys: tuple[PublicKey, ...], new: list[PublicKey]) -> tuple[PublicKey, ...]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from safevoice.private_files import private_dir
 from safevoice.settings import Settings
 from safevoice.storage.db import Database, is_sqlite
 
@@ -16,5 +17,5 @@ def operator_database(url: str | None = None) -> Database:
     if is_sqlite(chosen):
         database = make_url(chosen).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(database).parent)
     return Database.connect(chosen, pool_size=2)

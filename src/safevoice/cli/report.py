@@ -42,9 +42,9 @@ from safevoice.crypto.envelope import new_case_id, seal
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
-from safevoice.dialogue.schemas import ReporterCaseInfo
 from safevoice.errors import VerificationFailed
 from safevoice.protocol.reader import SignedState, read_as_reporter
+from safevoice.protocol.wire import ReporterCaseInfo
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 

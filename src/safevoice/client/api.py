@@ -18,10 +18,21 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from safevoice import errors
 from safevoice.attachments.schemas import UploadOut
 from safevoice.audit.schemas import CheckpointOut, EntriesOut
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary, Statistics
-from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
-from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
 from safevoice.members.schemas import TokenOut
+from safevoice.protocol.wire import (
+    ActionOut,
+    CaseDetail,
+    CaseExport,
+    CaseSummary,
+    ChallengeOut,
+    IntakeOut,
+    ManifestOut,
+    ObjectOut,
+    ReporterCaseView,
+    ReporterTokenOut,
+    Statistics,
+    SubmissionOut,
+)
 from safevoice.retention.schemas import HoldOut, RetentionOverview
 
 USER_AGENT = "SafeVoice"

@@ -30,6 +30,7 @@ from safevoice.crypto.stream import (
     chunk_count,
 )
 from safevoice.errors import ClientError, SafeVoiceError, Unavailable, VerificationFailed
+from safevoice.private_files import private_dir
 
 Progress = Callable[[int], None]
 RETRIES = 8
@@ -203,7 +204,7 @@ def download(
     progress: Progress = lambda _n: None,
 ) -> Path:
     """Fetch, verify and decrypt an attachment into ``folder``; never leaves a partial file."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     target = folder / safe_name(attachment.name)
     stem, suffix, n = target.stem, target.suffix, 1
     while target.exists():

@@ -7,14 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from safevoice.dialogue import service
-from safevoice.dialogue.schemas import (
-    ObjectIn,
-    ObjectOut,
-    ReporterCaseView,
-    ReporterLoginIn,
-    ReporterTokenOut,
-)
-from safevoice.intake.schemas import ID_PATTERN
+from safevoice.dialogue.schemas import ObjectIn, ReporterLoginIn
+from safevoice.protocol.wire import ID_PATTERN, ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.web.deps import (
     DatabaseDep,
     MemberDep,

@@ -31,12 +31,12 @@ from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import seal
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue import service
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import BadRequest, Conflict, TooLarge, Unauthorized
 from safevoice.instance.service import Snapshot
 from safevoice.intake.sealed import INTAKE_MODE, MAX_TEXT_CHARS, SealingSlots
 from safevoice.members.service import Principal
 from safevoice.protocol.reader import ReadCase, read_as_reporter
+from safevoice.protocol.wire import ReporterCaseView
 from safevoice.storage.db import Database
 
 EVENT = "follow_up.server_sealed"

@@ -7,7 +7,9 @@ the database).
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text
+from datetime import datetime
+
+from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob, Day
@@ -32,3 +34,17 @@ class PublishedManifest(Base):
     signatures: Mapped[str] = mapped_column(Text)
     root: Mapped[str] = mapped_column(String(64))
     published_on: Mapped[Day]
+
+
+class SpentChallenge(Base):
+    """A proof-of-work or login challenge already used; kept only until it expires.
+
+    It lives with the server-wide state because intake, login, dialogue and uploads all spend
+    challenges from the one instance challenge key.
+    """
+
+    __tablename__ = "spent_challenge"
+    __table_args__ = ROW_TABLE_ARGS
+
+    digest: Mapped[bytes] = mapped_column(primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

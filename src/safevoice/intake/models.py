@@ -1,4 +1,4 @@
-"""Channels and the short-lived rows of the intake: spent challenges and idempotency keys.
+"""Channels and the short-lived rows of the intake: idempotency keys.
 
 Short-lived rows carry a coarse expiry (rounded up to a quarter of an hour, see
 ``safevoice.clock``) and nothing else about the request that created them.
@@ -25,14 +25,6 @@ class Channel(Base):
     retain_days_after_closure: Mapped[int] = mapped_column(Integer)
     retain_max_days: Mapped[int] = mapped_column(Integer)
     retain_unused_days: Mapped[int] = mapped_column(Integer)
-
-
-class SpentChallenge(Base):
-    __tablename__ = "spent_challenge"
-    __table_args__ = ROW_TABLE_ARGS
-
-    digest: Mapped[bytes] = mapped_column(primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKey(Base):

@@ -28,7 +28,7 @@ from safevoice.crypto.encoding import b64e
 from safevoice.errors import BadRequest, NotFound, TooLarge, Unavailable
 from safevoice.instance.service import Snapshot
 from safevoice.intake import service
-from safevoice.intake.schemas import Question, ReceiptOut
+from safevoice.protocol.wire import Question, ReceiptOut
 from safevoice.storage.db import Database
 
 INTAKE_MODE = "server_sealed"

@@ -41,9 +41,10 @@ from safevoice.errors import (
     NotFound,
     VerificationFailed,
 )
+from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
-from safevoice.intake.models import Channel, IdempotencyKey, SpentChallenge
-from safevoice.intake.schemas import (
+from safevoice.intake.models import Channel, IdempotencyKey
+from safevoice.protocol.wire import (
     ChallengeOut,
     ChannelOut,
     Question,

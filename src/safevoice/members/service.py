@@ -24,9 +24,9 @@ from safevoice.crypto.encoding import b64d
 from safevoice.crypto.login import new_token, token_digest, verify_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadEncoding, ChallengeRejected, Unauthorized, VerificationFailed
+from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.models import ServerState
 from safevoice.instance.service import Snapshot
-from safevoice.intake.challenges import spend_challenge
 from safevoice.members.models import LoginSession
 
 ROLES = ("member", "auditor", "archive")

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safevoice.cases.schemas import CaseDetail, CaseObjectOut, WrappedKeyOut
 from safevoice.crypto.casefile import REPORTER, EpochRecord, Report, parse_epoch, parse_report
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64d, b64e
@@ -30,8 +29,8 @@ from safevoice.crypto.envelope import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
+from safevoice.protocol.wire import CaseDetail, CaseObjectOut, ReporterCaseView, WrappedKeyOut
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from safevoice.intake.schemas import ID_PATTERN
+from safevoice.protocol.wire import ID_PATTERN
 from safevoice.retention import service
 from safevoice.retention.schemas import HoldIn, HoldOut, RetentionOverview
 from safevoice.web.deps import AuditorDep, MemberDep, NowDep, SessionDep, SnapshotDep

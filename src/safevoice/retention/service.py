@@ -48,7 +48,8 @@ from safevoice.cases.models import (
 )
 from safevoice.cases.service import readable_case
 from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
-from safevoice.intake.models import Channel, IdempotencyKey, SpentChallenge
+from safevoice.instance.models import SpentChallenge
+from safevoice.intake.models import Channel, IdempotencyKey
 from safevoice.members.models import LoginSession
 from safevoice.retention import policy as rules
 from safevoice.retention.models import LegalHold, Tombstone

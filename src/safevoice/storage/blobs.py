@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safevoice.errors import ConfigError, NotFound
+from safevoice.private_files import private_dir
 from safevoice.storage.db import Database
 
 DELETE_WORKERS = 8
@@ -54,7 +55,9 @@ class FileBlobStore:
 
     def put_chunk(self, upload_id: str, index: int, data: bytes) -> None:
         folder = self._folder(upload_id)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not folder.is_dir():
+            private_dir(self.root, owned=True)
+            folder.mkdir(exist_ok=True, mode=0o700)
         fd, temp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -21,11 +21,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from safevoice.private_files import private_file, tighten_file
 
 SQLITE_POOL_SIZE = 40  # the size of the server's thread pool
 SQLITE_PRAGMAS = (
@@ -138,9 +141,21 @@ class _WriterGate:
             self._threads.release()
 
 
+def _private_sqlite_file(url: str) -> None:
+    # SQLite creates the -wal and -shm files with the main file's mode, so creating the main
+    # file 0600 first keeps all three readable only by the server's account.
+    database = make_url(url).database
+    if database in (None, "", ":memory:") or database.startswith("file:"):
+        return
+    private_file(Path(database))
+    for suffix in ("-wal", "-shm", ".writer-lock"):
+        tighten_file(Path(f"{database}{suffix}"))
+
+
 def make_engine(url: str, *, writer: bool = True, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):
+        _private_sqlite_file(url)
         return _sqlite_engine(url, immediate=writer, pool_size=pool_size)
     return create_engine(
         url,

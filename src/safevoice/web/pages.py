@@ -34,7 +34,6 @@ from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.dialogue import sealed as sealed_follow_up
 from safevoice.dialogue import service as dialogue
-from safevoice.dialogue.schemas import FollowUpPageData
 from safevoice.errors import (
     BadCode,
     BadRequest,
@@ -47,8 +46,8 @@ from safevoice.errors import (
 )
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
-from safevoice.intake.schemas import ChannelOut, IntakeOut
 from safevoice.protocol.reader import ReadObject, SignedState
+from safevoice.protocol.wire import ChannelOut, FollowUpPageData, IntakeOut
 from safevoice.settings import Settings
 from safevoice.web.bundle import Bundle, format_digest
 from safevoice.web.deps import (

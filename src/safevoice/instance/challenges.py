@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from safevoice.clock import round_up
 from safevoice.crypto import pow as powmod
 from safevoice.errors import ChallengeRejected
-from safevoice.intake.models import SpentChallenge
+from safevoice.instance.models import SpentChallenge
 
 
 def is_spent(session: Session, challenge: powmod.Challenge) -> bool:
