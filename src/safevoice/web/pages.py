@@ -396,7 +396,12 @@ def _sealed_thread(
     if signed.status == "closed":
         facts.append((t("js.follow.facts.closed"), signed.changed_on or ""))
     else:
-        facts.append((t("js.follow.facts.feedback_due"), case.feedback_due_on.isoformat()))
+        facts.append(
+            (
+                t("js.follow.facts.feedback_due"),
+                signed.feedback_due or case.feedback_due_on.isoformat(),
+            )
+        )
     items = []
     for o in read.thread():
         if o.sender == REPORTER:

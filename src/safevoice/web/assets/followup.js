@@ -188,7 +188,7 @@ function showFacts(thread) {
     fact(list, t("js.follow.facts.ack_due"), c.ack_due_on);
   }
   if (signed.status === "closed") fact(list, t("js.follow.facts.closed"), signed.changed_on);
-  else fact(list, t("js.follow.facts.feedback_due"), c.feedback_due_on);
+  else fact(list, t("js.follow.facts.feedback_due"), signed.feedback_due || c.feedback_due_on);
   // A deadline that passed without the signed acknowledgement, or without feedback, is said
   // plainly: that is when the reporter may turn to the authorities (Directive Art. 10).
   const ackPassed = !thread.acknowledged && c.today > c.ack_due_on;

@@ -523,6 +523,7 @@ function display(read, view) {
       acknowledged_on: read.signed.acknowledgedOn,
       changed_on: read.signed.changedOn,
       received_on: read.signed.receivedOn,
+      feedback_due: read.signed.feedbackDue,
     },
     problems: read.problems,
     acknowledged: read.acknowledged,
