@@ -11,9 +11,11 @@ from safevoice.protocol.deadlines import (
     ACK_DAYS,
     FEEDBACK_MONTHS,
     ack_due,
+    ack_overdue,
     add_months,
     feedback_due,
     feedback_due_after,
+    feedback_overdue,
     is_overdue,
 )
 
@@ -21,8 +23,10 @@ __all__ = [
     "ACK_DAYS",
     "FEEDBACK_MONTHS",
     "ack_due",
+    "ack_overdue",
     "add_months",
     "feedback_due",
     "feedback_due_after",
+    "feedback_overdue",
     "is_overdue",
 ]
