@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
-from safevoice.attachments.schemas import FinishIn, UploadCreateIn, UploadOut
-from safevoice.protocol.wire import ID_PATTERN
+from safevoice.attachments.schemas import FinishIn, UploadCreateIn
+from safevoice.protocol.wire import ID_PATTERN, UploadOut
 from safevoice.web.deps import (
     BlobsDep,
     DatabaseDep,

@@ -285,6 +285,76 @@ def remove_member_command(
     console.print(REKEY_REMINDER)
 
 
+def _auditor_key(path: Path) -> PublicKey:
+    key = load_public(path)
+    if key.kind != "auditor":
+        fail(
+            f"{path} is not an auditor's public key "
+            "(generate one with `safevoice keys generate auditor`)."
+        )
+    return key
+
+
+@app.command("add-auditor")
+def add_auditor_command(
+    public_key: Annotated[Path, typer.Argument(help="The new auditor's public key file.")],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Enrol an auditor: the next manifest version lists their signing key.
+
+    Once it is published they log in, export and verify the audit log, check retention and
+    countersign checkpoints; an auditor never holds a key that opens a case.
+    """
+    _check_days(days)
+    key = _auditor_key(public_key)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if old.recipient(key.id) is not None or old.auditor(key.id) is not None:
+        fail(
+            f"The id {key.id!r} is already in the manifest; to give an auditor a new key, "
+            "remove the old one and enrol the new key under another id."
+        )
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, auditors=(*old.auditors, key))
+    _sign_and_write(manifest, [root], out)
+    console.print(f"  auditors: {', '.join(a.id for a in manifest.auditors)}")
+    console.print(
+        f"Compare the fingerprint {format_fingerprint(key.fingerprint)} with {key.name} over a "
+        "second channel before publishing."
+    )
+
+
+@app.command("remove-auditor")
+def remove_auditor_command(
+    auditor_id: Annotated[str, typer.Argument(help="The id of the auditor who leaves.")],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Offboard an auditor: the next manifest version no longer lists them.
+
+    Their sessions end when it is published; their key is kept among the retired keys, so the
+    countersignatures they made before stay verifiable and nothing they sign later does.
+    """
+    _check_days(days)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if old.auditor(auditor_id) is None:
+        fail(f"There is no auditor {auditor_id!r} in {previous}.")
+    remaining = tuple(a for a in old.auditors if a.id != auditor_id)
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, auditors=remaining)
+    _sign_and_write(manifest, [root], out)
+    console.print(f"  auditors: {', '.join(a.id for a in manifest.auditors) or 'none'}")
+    if not remaining:
+        console.print(
+            "Warning: no auditor is left; nobody outside the committee countersigns the audit log "
+            "until a new one is enrolled (`safevoice manifest add-auditor`)."
+        )
+
+
 @app.command("rotate-member-key")
 def rotate_member_key_command(
     public_key: Annotated[

@@ -287,3 +287,98 @@ class FollowUpPageData(BaseModel):
     manifest: ManifestOut
     challenge: ChallengeOut
     channels: list[ChannelOut]
+
+
+# -- members' login (members/) ----------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+# -- uploads (attachments/) -------------------------------------------------------------------
+
+
+class UploadOut(BaseModel):
+    id: str
+    received: int
+    total: int | None
+    chunk_bytes: int
+    max_chunks: int
+
+
+# -- retention (retention/) -------------------------------------------------------------------
+
+
+class HoldOut(BaseModel):
+    case_id: str
+    held_by: str
+    held_on: date
+    reason: str
+
+
+class ChannelPolicy(BaseModel):
+    channel: str
+    days_after_closure: int
+    max_age_days: int
+    unused_days: int
+
+
+class CaseRetention(BaseModel):
+    """A live case's retention state: which limit applies first and the day it is due."""
+
+    case_id: str
+    channel: str
+    received_on: date
+    status: str
+    acknowledged_on: date | None
+    closed_on: date | None
+    held: bool
+    policy: str
+    due_on: date
+
+
+class TombstoneOut(BaseModel):
+    case_id: str
+    channel: str
+    received_on: date
+    purged_on: date
+    policy: str
+    policy_days: int
+    since_on: date
+
+
+class RetentionOverview(BaseModel):
+    today: date
+    grace_days: int
+    policies: list[ChannelPolicy]
+    cases: list[CaseRetention]
+    tombstones: list[TombstoneOut]
+
+
+# -- audit record (audit/) --------------------------------------------------------------------
+
+
+class EntryOut(BaseModel):
+    seq: int
+    body: str = Field(description="base64url of the entry's stored canonical JSON bytes")
+    hash: str
+
+
+class EntriesOut(BaseModel):
+    entries: list[EntryOut]
+    head_seq: int
+
+
+class CountersignatureOut(BaseModel):
+    auditor: str
+    signature: str
+
+
+class CheckpointOut(BaseModel):
+    instance_id: str
+    seq: int
+    head: str
+    signature: str
+    countersignatures: list[CountersignatureOut]
