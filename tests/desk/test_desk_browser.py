@@ -47,6 +47,8 @@ class DeskProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start_desk(server: ServerProcess, world: World, root: Path) -> DeskProcess:
