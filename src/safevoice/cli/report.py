@@ -45,6 +45,7 @@ from safevoice.crypto.receipt import Receipt
 from safevoice.errors import SafeVoiceError, VerificationFailed
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import SignedState, read_as_reporter, receipt_problems
+from safevoice.protocol.wire import ReporterCaseInfo
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
@@ -435,12 +436,33 @@ def follow_up(
             untrusted(signed.feedback_due) if signed.feedback_due else str(c.feedback_due_on)
         )
         console.print(f"  {acknowledged} · feedback due by {feedback_due}")
+        passed = deadline_passed(c, signed)
+        if passed:
+            console.print(f"[bold red]{passed}[/]")
         render.print_warnings(read.problems)
         render.print_thread(read, manifest)
         if sent is not None:
             console.print(f"\nYour reply was sent (message #{sent.seq}).")
     if read.problems:
         raise typer.Exit(code=2)
+
+
+def deadline_passed(case: ReporterCaseInfo, signed: SignedState) -> str:
+    """The sentence for a legal deadline that passed without the signed acknowledgement or the
+    feedback it promised (as on the follow-up page), or "" when none has."""
+    if signed.acknowledged_on is None and case.today > case.ack_due_on:
+        return (
+            f"The acknowledgement was due by {case.ack_due_on} and no committee member has "
+            "signed one. You may now report to the competent authorities listed on the "
+            "start page; you can still write here too."
+        )
+    if case.feedback_overdue and signed.status != "closed":
+        return (
+            f"Feedback was due by {case.feedback_due_on} and the committee has not yet told "
+            "you what it is doing about your report. You may ask here, and you may report to "
+            "the competent authorities listed on the start page."
+        )
+    return ""
 
 
 def main() -> None:

@@ -80,6 +80,10 @@ class SubmissionOut(BaseModel):
     case_id: str
     received_on: date
     receipt: ReceiptOut
+    # What happens next, as the server will hold the committee to it (absent in answers
+    # stored before these fields existed and replayed to a retry).
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
 
 
 class ChallengeOut(BaseModel):
@@ -102,11 +106,19 @@ class Question(BaseModel):
     help: Annotated[str, Field(max_length=500)] = ""
 
 
+class RetentionOut(BaseModel):
+    """When a channel's cases are deleted: days after closure, and at the latest."""
+
+    days_after_closure: int
+    max_age_days: int
+
+
 class ChannelOut(BaseModel):
     name: str
     title: str
     description: str
     questionnaire: list[Question]
+    retention: RetentionOut | None = None
 
 
 class SignatureOut(BaseModel):
@@ -272,6 +284,11 @@ class ReporterCaseInfo(BaseModel):
     acknowledged_on: date | None
     closed_on: date | None
     epoch: int
+    # The instance's day, and whether a legal deadline has passed without the acknowledgement
+    # or feedback it promised (computed as for members), so the reporter is told plainly.
+    today: date
+    ack_overdue: bool
+    feedback_overdue: bool
 
 
 class ReporterCaseView(BaseModel):
