@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from safevoice.crypto.casefile import NewCase, create_case
-from safevoice.crypto.code import ReporterKeys
+from safevoice.crypto.code import ReporterKeys, parse_code
 from safevoice.crypto.manifest import Manifest
 from safevoice.protocol import reporter as reporter_steps
 
@@ -33,6 +33,13 @@ def reporter_keys(manifest: Manifest, *, fresh: bool = True) -> tuple[str, Repor
     code, keys = reporter_steps.new_reporter(manifest)
     _derived[manifest.instance_salt] = (code, keys)
     return code, keys
+
+
+def keys_of(manifest: Manifest, code: str) -> ReporterKeys:
+    """The keys a reporter's client derives from this code under this manifest."""
+    keys = reporter_steps.keys_for_code(manifest, parse_code(code))
+    assert keys is not None, "the manifest no longer offers this code's key derivation"
+    return keys
 
 
 def build_submission(
