@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from pydantic import Field
 
 from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
 from safevoice.audit.schemas import CheckpointOut, CountersignIn, EntriesOut, EntryOut
+from safevoice.protocol.numbers import DECIMAL, INT_MAX, ParamCount
 from safevoice.web.deps import (
     AuditorDep,
     MemberOrAuditorDep,
@@ -47,9 +49,9 @@ def get_checkpoints(
 def get_entries(
     _caller: MemberOrAuditorDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=-1)] = -1,
-    upto: Annotated[int | None, Query(ge=0)] = None,
-    limit: Annotated[int, Query(ge=1, le=PAGE)] = PAGE,
+    after: Annotated[int, Field(ge=-1, le=INT_MAX), DECIMAL, Query()] = -1,
+    upto: Annotated[ParamCount | None, Query()] = None,
+    limit: Annotated[int, Field(ge=1, le=PAGE), DECIMAL, Query()] = PAGE,
     event: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,40}$")] = None,
 ) -> EntriesOut:
     """Entries after ``after`` (up to ``upto``) as stored bytes, in chain order."""
@@ -63,7 +65,7 @@ def get_entries(
     status_code=status.HTTP_201_CREATED,
 )
 def post_countersignature(
-    seq: Annotated[int, Path(ge=0)],
+    seq: Annotated[ParamCount, Path()],
     body: CountersignIn,
     auditor: AuditorDep,
     session: SessionDep,

@@ -1,9 +1,11 @@
 """The wire types both sides share: request and response bodies that the client parses and
 the server produces, for the intake, the members' case API, statistics and the dialogue.
 
-Invariant: this module imports nothing of SafeVoice, so the reporter's client, the committee's
-client and every server domain may import it without pulling in storage or the web app. Request
-bodies that only one domain accepts stay in that domain's ``schemas.py``.
+Invariant: this module imports nothing of SafeVoice but ``protocol.numbers``, so the reporter's
+client, the committee's client and every server domain may import it without pulling in storage
+or the web app. Integers are JSON integers in both directions: a request's are bounded
+(``protocol.numbers``), and a client parsing an answer refuses ``true``, ``"3"`` and ``3.0``.
+Request bodies that only one domain accepts stay in that domain's ``schemas.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from safevoice.protocol.numbers import Count
 
 B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
 # Random ids are base64url that never starts with "-" (it would read as a command-line option).
@@ -23,13 +27,15 @@ class Strict(BaseModel):
 
 
 class EnvelopeIn(Strict):
-    v: StrictInt
+    # Sequence numbers and epochs are u32 in the format (docs/protocol/formats-and-keys.md 6.2);
+    # the server stores them in integer columns, so it accepts at most 2^31 - 1 (422 beyond).
+    v: Count
     case_id: Annotated[B64, Field(min_length=22, max_length=22)]
     kind: Annotated[str, Field(max_length=16)]
     sender: Annotated[str, Field(max_length=64)]
-    seq: StrictInt
+    seq: Count
     prev: Annotated[B64, Field(max_length=43)]
-    epoch: StrictInt
+    epoch: Count
     key_commit: Annotated[B64, Field(max_length=43)]
     nonce: Annotated[B64, Field(max_length=32)]
     ct: Annotated[B64, Field(max_length=700_000)]
@@ -85,8 +91,8 @@ class SubmissionOut(BaseModel):
 class ChallengeOut(BaseModel):
     challenge: str
     purpose: str
-    difficulty: int
-    expires: int
+    difficulty: StrictInt
+    expires: StrictInt
 
 
 class Question(BaseModel):
@@ -124,7 +130,7 @@ class IntakeOut(BaseModel):
     manifest: ManifestOut
     channels: list[ChannelOut]
     challenge: ChallengeOut
-    limits: dict[str, int]
+    limits: dict[str, StrictInt]
     archive: bool = False
     """Whether the published manifest names an archive recipient (for the landing page; a
     client that encrypts takes the recipients from the verified manifest only)."""
@@ -151,10 +157,10 @@ class CaseSummary(BaseModel):
     outcome: str | None
     handler: str | None
     offered_to: str | None
-    epoch: int
+    epoch: StrictInt
     rekey_needed: bool
-    thread_length: int
-    last_reporter_seq: int
+    thread_length: StrictInt
+    last_reporter_seq: StrictInt
     ack_overdue: bool
     feedback_overdue: bool
     # The instance's day (its time zone) when this summary was made: clients date what they
@@ -163,14 +169,14 @@ class CaseSummary(BaseModel):
 
 
 class WrappedKeyOut(BaseModel):
-    epoch: int
+    epoch: StrictInt
     recipient: str
     sealed: str
 
 
 class CaseObjectOut(BaseModel):
     chain: str
-    seq: int
+    seq: StrictInt
     envelope: EnvelopeIn
 
 
@@ -206,9 +212,9 @@ class ActionOut(BaseModel):
 # beside it cannot be worked out from the total (see cases/stats.py for the rule).
 Small = Literal["<5"]
 Hidden = Literal["hidden"]
-CountFigure = int | Small | Hidden
+CountFigure = StrictInt | Small | Hidden
 DaysFigure = float | Small
-PercentFigure = int | Small
+PercentFigure = StrictInt | Small
 
 
 class MonthCount(BaseModel):
@@ -233,7 +239,7 @@ class Statistics(BaseModel):
     period_to: str
     channel: str | None
     today: date
-    threshold: int
+    threshold: StrictInt
     received_total: CountFigure
     received_per_month: list[MonthCount]
     received_per_channel: list[ChannelCount]
@@ -257,7 +263,7 @@ class ReporterTokenOut(BaseModel):
 
 class ObjectOut(BaseModel):
     chain: str
-    seq: int
+    seq: StrictInt
     hash: str
 
 
@@ -271,7 +277,7 @@ class ReporterCaseInfo(BaseModel):
     feedback_due_on: date
     acknowledged_on: date | None
     closed_on: date | None
-    epoch: int
+    epoch: StrictInt
 
 
 class ReporterCaseView(BaseModel):
