@@ -88,6 +88,11 @@ class Settings:
     # is raised for every worker (0: never raise it automatically).
     flood_per_minute: int = 120
     log_level: str = "INFO"
+    # Seconds a worker may take to answer the supervisor's health-check ping before it is
+    # killed and replaced. uvicorn's own default (5 s) kills workers that are merely slow on a
+    # saturated host (starting up, or busy under a flood), which turns pressure into an outage;
+    # a worker that has exited is still replaced at once, whatever this says.
+    worker_healthcheck_timeout: int = 120
     backup_dir: Path = Path("var/backups")
     # Keep the backup keys on another volume than the backups: whoever holds both reads them.
     backup_keys_dir: Path = Path("var/backup-keys")
@@ -95,6 +100,8 @@ class Settings:
     backup_max_age_days: int = 35
 
     def __post_init__(self) -> None:
+        if self.worker_healthcheck_timeout < 1:
+            raise ConfigError("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT must be at least 1 second.")
         if self.backup_key_rotation_days < 1:
             raise ConfigError("SAFEVOICE_BACKUP_KEY_ROTATION_DAYS must be at least 1.")
         if self.backup_max_age_days <= self.backup_key_rotation_days:
@@ -137,6 +144,11 @@ class Settings:
             log_level=_log_level(env.get("SAFEVOICE_LOG_LEVEL")),
             flood_per_minute=_int(
                 env.get("SAFEVOICE_FLOOD_PER_MINUTE"), 120, name="SAFEVOICE_FLOOD_PER_MINUTE"
+            ),
+            worker_healthcheck_timeout=_int(
+                env.get("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT"),
+                120,
+                name="SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT",
             ),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")

@@ -10,9 +10,9 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
-from safevoice.attachments.schemas import FinishIn, UploadCreateIn, UploadOut
+from safevoice.attachments.schemas import FinishIn, UploadCreateIn
 from safevoice.protocol.numbers import DECIMAL
-from safevoice.protocol.wire import ID_PATTERN
+from safevoice.protocol.wire import ID_PATTERN, UploadOut
 from safevoice.web.deps import (
     BlobsDep,
     DatabaseDep,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from safevoice.attachments.models import Attachment, Upload
-from safevoice.attachments.schemas import UploadCreateIn, UploadOut
+from safevoice.attachments.schemas import UploadCreateIn
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case
 from safevoice.clock import aware, round_up
@@ -34,6 +34,7 @@ from safevoice.errors import (
 from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
+from safevoice.protocol.wire import UploadOut
 from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 

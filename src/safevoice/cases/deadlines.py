@@ -39,6 +39,16 @@ def is_overdue(due: date, today: date) -> bool:
     return today > due
 
 
+def ack_overdue(*, ack_due_on: date, acknowledged_on: date | None, today: date) -> bool:
+    return acknowledged_on is None and is_overdue(ack_due_on, today)
+
+
+def feedback_overdue(
+    *, feedback_due_on: date, feedback_on: date | None, closed_on: date | None, today: date
+) -> bool:
+    return closed_on is None and feedback_on is None and is_overdue(feedback_due_on, today)
+
+
 def feedback_due_after(*, status: str, received_on: date, current_due: date, today: date) -> date:
     """The feedback deadline once a case moves to ``status`` on ``today``: acknowledging
     restarts the 3 months from the acknowledgement; any other move keeps the stored one."""

@@ -8,6 +8,7 @@ its record does not verify, so nobody builds on a history the server may have al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -375,19 +376,34 @@ def status_plaintext(
 ) -> bytes:
     """A status object that also signs what the member's client verified: the day of receipt
     and intake mode (the first signed status fixes them; the reader refuses a later one that
-    differs) and the committee chain's head, so that deleting the committee's internal
-    records is noticed by anyone who reads the thread afterwards (protocol 7.4)."""
+    differs), the feedback deadline it promises, and the committee chain's head, so that
+    deleting the committee's internal records is noticed by anyone who reads the thread
+    afterwards (protocol 7.4)."""
     case = opened.detail.case
-    signed = opened.read.signed
+    signed = opened.read.signed or SignedState()
     seq, head = opened.read.heads.get("committee", (-1, GENESIS))
+    received_on = signed.received_on or case.received_on.isoformat()
+    promised = signed.feedback_due
+    # The deadline the server will store (the same function computes both), from what is
+    # signed where something is: the reader then flags any other day the server shows.
+    try:
+        feedback_due = deadlines.feedback_due_after(
+            status=status,
+            received_on=date.fromisoformat(received_on),
+            current_due=date.fromisoformat(promised) if promised else case.feedback_due_on,
+            today=case.today,
+        )
+    except ValueError:
+        fail("A signed status of this case names a malformed day, so nothing was written.")
     return body_plaintext(
         STATUS_FORMAT,
         status=status,
         outcome=outcome,
         on=on,
         text=text,
-        received_on=(signed.received_on if signed else None) or case.received_on.isoformat(),
-        intake_mode=(signed.intake_mode if signed else None) or case.intake_mode,
+        received_on=received_on,
+        intake_mode=signed.intake_mode or case.intake_mode,
+        feedback_due=feedback_due.isoformat(),
         committee_head=[seq, b64e(head)],
     )
 

@@ -116,7 +116,7 @@ def follow_up(
 
     sent = busy = False
     with database.unit_of_work() as session:
-        view = service.reporter_view(session, case_id=case_id)
+        view = service.reporter_view(session, case_id=case_id, today=snap.today(now))
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
         if form.reply is not None and not read.problems:
             seq, head = read.heads["thread"]
@@ -150,6 +150,6 @@ def follow_up(
         )
     if sent:
         with database.session(write=False) as session:
-            view = service.reporter_view(session, case_id=case_id)
+            view = service.reporter_view(session, case_id=case_id, today=snap.today(now))
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
     return SealedThread(view=view, read=read, manifest=manifest, sent=sent, busy=busy)

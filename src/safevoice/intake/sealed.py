@@ -54,6 +54,8 @@ class SealedAnswer:
     case_id: str
     received_on: date
     receipt: ReceiptOut
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
 
 
 class SealingSlots:
@@ -174,5 +176,10 @@ def submit(
             detail={"channel": report.channel},
         )
     return SealedAnswer(
-        code=code, case_id=case_id, received_on=answer.received_on, receipt=answer.receipt
+        code=code,
+        case_id=case_id,
+        received_on=answer.received_on,
+        receipt=answer.receipt,
+        ack_due_on=answer.ack_due_on,
+        feedback_due_on=answer.feedback_due_on,
     )
