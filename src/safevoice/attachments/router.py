@@ -46,6 +46,7 @@ def post_upload(
         principal=principal,
         now=now,
         max_file_bytes=settings.max_file_bytes,
+        max_open_uploads=settings.max_open_uploads,
     )
 
 
@@ -87,6 +88,7 @@ async def put_chunk(
             now=now,
             max_file_bytes=settings.max_file_bytes,
             max_case_bytes=settings.max_case_bytes,
+            max_pending_bytes=settings.max_pending_upload_bytes,
         )
     )
 
