@@ -55,7 +55,7 @@ def populate(url: str, count: int) -> Path:
         )
         body = SubmissionIn.model_validate(
             {
-                "proof": {"challenge": challenge.token, "solution": "AAAAAAAAAAA"},
+                "proof": {"challenge": challenge.token, "solution": "A" * 22},
                 "case": case.submission("general", reporter),
             }
         )
