@@ -16,14 +16,6 @@ class UploadCreateIn(BaseModel):
     proof: ProofIn | None = None
 
 
-class UploadOut(BaseModel):
-    id: str
-    received: int
-    total: int | None
-    chunk_bytes: int
-    max_chunks: int
-
-
 class FinishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -19,13 +19,6 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from safevoice.audit.verify import (
-    EXPORT_FORMAT,
-    Entry,
-    SignedCheckpoint,
-    check_checkpoint,
-    verify_export,
-)
 from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_json_file
 from safevoice.cli.session import Server, logged_in
 from safevoice.client.audit import check_at_login
@@ -37,8 +30,15 @@ from safevoice.crypto.keys import parse_fingerprint
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
 from safevoice.errors import AuditViolation, ManifestError
 from safevoice.private_files import write_private_text
+from safevoice.protocol.audit import (
+    EXPORT_FORMAT,
+    Entry,
+    SignedCheckpoint,
+    check_checkpoint,
+    verify_export,
+)
+from safevoice.protocol.wire import RetentionOverview
 from safevoice.retention import service as retention
-from safevoice.retention.schemas import RetentionOverview
 
 app = make_app("Export, verify and countersign the tamper-evident audit log.")
 

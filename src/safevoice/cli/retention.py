@@ -26,8 +26,8 @@ from safevoice.cli.session import Server, logged_in
 from safevoice.client.audit import verified_log
 from safevoice.clock import utcnow
 from safevoice.errors import AuditViolation
+from safevoice.protocol.wire import RetentionOverview
 from safevoice.retention import job, service
-from safevoice.retention.schemas import RetentionOverview
 from safevoice.settings import Settings
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database

@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safevoice.audit.verify import (
+from safevoice.client.api import Api
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.manifest import Manifest
+from safevoice.errors import AuditViolation, BadEncoding, ClientError, NotFound, Unavailable
+from safevoice.protocol.audit import (
     GENESIS,
     RESTORED,
     Entry,
@@ -22,10 +26,6 @@ from safevoice.audit.verify import (
     check_extends,
     rehash,
 )
-from safevoice.client.api import Api
-from safevoice.crypto.encoding import b64d
-from safevoice.crypto.manifest import Manifest
-from safevoice.errors import AuditViolation, BadEncoding, ClientError, NotFound, Unavailable
 
 
 @dataclass(frozen=True)

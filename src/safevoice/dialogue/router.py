@@ -32,9 +32,11 @@ def post_reporter_login(
 
 
 @router.get("/reporter/case", response_model=ReporterCaseView)
-def get_reporter_case(reporter: ReporterDep, session: SessionDep) -> ReporterCaseView:
+def get_reporter_case(
+    reporter: ReporterDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+) -> ReporterCaseView:
     """The reporter's thread, status and deadlines, and the reporter's own wrapped key."""
-    return service.reporter_view(session, case_id=reporter.subject)
+    return service.reporter_view(session, case_id=reporter.subject, today=snap.today(now))
 
 
 @router.post("/reporter/objects", response_model=ObjectOut, status_code=status.HTTP_201_CREATED)

@@ -13,7 +13,7 @@ for the dialogue and the committee's workflow alike.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from safevoice.attachments import service as attachments
 from safevoice.audit import service as audit
+from safevoice.cases import deadlines
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CaseObject, WrappedKey
 from safevoice.cases.transcript import append, author_for, load_case, refuse_if_rekey_needed
@@ -160,7 +161,7 @@ def case_of_reporter(session: Session, sign_key: bytes) -> str | None:
     return session.scalar(select(Case.id).where(Case.sign_key == sign_key))
 
 
-def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:
+def reporter_view(session: Session, *, case_id: str, today: date) -> ReporterCaseView:
     """The reporter's case: status and deadlines, the thread, and the reporter's wrapped key.
 
     Never the committee chain: its objects are not even sent.
@@ -186,6 +187,16 @@ def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:
             acknowledged_on=case.acknowledged_on,
             closed_on=case.closed_on,
             epoch=case.epoch,
+            today=today,
+            ack_overdue=deadlines.ack_overdue(
+                ack_due_on=case.ack_due_on, acknowledged_on=case.acknowledged_on, today=today
+            ),
+            feedback_overdue=deadlines.feedback_overdue(
+                feedback_due_on=case.feedback_due_on,
+                feedback_on=case.feedback_on,
+                closed_on=case.closed_on,
+                today=today,
+            ),
         ),
         objects=[cases.object_out(o) for o in objects],
         wrapped_keys=[

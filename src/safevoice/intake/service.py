@@ -45,7 +45,14 @@ from safevoice.instance.challenges import check_work
 from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
 from safevoice.intake.models import Channel, IdempotencyKey
-from safevoice.protocol.wire import ChallengeOut, ChannelOut, Question, SubmissionIn, SubmissionOut
+from safevoice.protocol.wire import (
+    ChallengeOut,
+    ChannelOut,
+    Question,
+    RetentionOut,
+    SubmissionIn,
+    SubmissionOut,
+)
 from safevoice.storage.batch import Rows, RowWriter
 from safevoice.storage.db import Database
 
@@ -97,6 +104,10 @@ def list_channels(session: Session) -> list[ChannelOut]:
             title=row.title,
             description=row.description,
             questionnaire=parse_questionnaire(row.questionnaire),
+            retention=RetentionOut(
+                days_after_closure=row.retain_days_after_closure,
+                max_age_days=row.retain_max_days,
+            ),
         )
         for row in rows
     ]
@@ -372,7 +383,13 @@ def case_rows(
         day=today.isoformat(),
     )
     answer = SubmissionOut.model_validate(
-        {"case_id": case_id, "received_on": today, "receipt": receipt.to_json()}
+        {
+            "case_id": case_id,
+            "received_on": today,
+            "receipt": receipt.to_json(),
+            "ack_due_on": deadlines.ack_due(today),
+            "feedback_due_on": deadlines.feedback_due(today, None),
+        }
     )
     case_row = {
         "id": case_id,

@@ -80,6 +80,10 @@ class SubmissionOut(BaseModel):
     case_id: str
     received_on: date
     receipt: ReceiptOut
+    # What happens next, as the server will hold the committee to it (absent in answers
+    # stored before these fields existed and replayed to a retry).
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
 
 
 class ChallengeOut(BaseModel):
@@ -102,11 +106,19 @@ class Question(BaseModel):
     help: Annotated[str, Field(max_length=500)] = ""
 
 
+class RetentionOut(BaseModel):
+    """When a channel's cases are deleted: days after closure, and at the latest."""
+
+    days_after_closure: int
+    max_age_days: int
+
+
 class ChannelOut(BaseModel):
     name: str
     title: str
     description: str
     questionnaire: list[Question]
+    retention: RetentionOut | None = None
 
 
 class SignatureOut(BaseModel):
@@ -272,6 +284,11 @@ class ReporterCaseInfo(BaseModel):
     acknowledged_on: date | None
     closed_on: date | None
     epoch: int
+    # The instance's day, and whether a legal deadline has passed without the acknowledgement
+    # or feedback it promised (computed as for members), so the reporter is told plainly.
+    today: date
+    ack_overdue: bool
+    feedback_overdue: bool
 
 
 class ReporterCaseView(BaseModel):
@@ -287,3 +304,98 @@ class FollowUpPageData(BaseModel):
     manifest: ManifestOut
     challenge: ChallengeOut
     channels: list[ChannelOut]
+
+
+# -- members' login (members/) ----------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+# -- uploads (attachments/) -------------------------------------------------------------------
+
+
+class UploadOut(BaseModel):
+    id: str
+    received: int
+    total: int | None
+    chunk_bytes: int
+    max_chunks: int
+
+
+# -- retention (retention/) -------------------------------------------------------------------
+
+
+class HoldOut(BaseModel):
+    case_id: str
+    held_by: str
+    held_on: date
+    reason: str
+
+
+class ChannelPolicy(BaseModel):
+    channel: str
+    days_after_closure: int
+    max_age_days: int
+    unused_days: int
+
+
+class CaseRetention(BaseModel):
+    """A live case's retention state: which limit applies first and the day it is due."""
+
+    case_id: str
+    channel: str
+    received_on: date
+    status: str
+    acknowledged_on: date | None
+    closed_on: date | None
+    held: bool
+    policy: str
+    due_on: date
+
+
+class TombstoneOut(BaseModel):
+    case_id: str
+    channel: str
+    received_on: date
+    purged_on: date
+    policy: str
+    policy_days: int
+    since_on: date
+
+
+class RetentionOverview(BaseModel):
+    today: date
+    grace_days: int
+    policies: list[ChannelPolicy]
+    cases: list[CaseRetention]
+    tombstones: list[TombstoneOut]
+
+
+# -- audit record (audit/) --------------------------------------------------------------------
+
+
+class EntryOut(BaseModel):
+    seq: int
+    body: str = Field(description="base64url of the entry's stored canonical JSON bytes")
+    hash: str
+
+
+class EntriesOut(BaseModel):
+    entries: list[EntryOut]
+    head_seq: int
+
+
+class CountersignatureOut(BaseModel):
+    auditor: str
+    signature: str
+
+
+class CheckpointOut(BaseModel):
+    instance_id: str
+    seq: int
+    head: str
+    signature: str
+    countersignatures: list[CountersignatureOut]

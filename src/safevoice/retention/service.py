@@ -51,15 +51,15 @@ from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
 from safevoice.instance.models import SpentChallenge
 from safevoice.intake.models import Channel, IdempotencyKey
 from safevoice.members.models import LoginSession
-from safevoice.retention import policy as rules
-from safevoice.retention.models import LegalHold, Tombstone
-from safevoice.retention.schemas import (
+from safevoice.protocol.wire import (
     CaseRetention,
     ChannelPolicy,
     HoldOut,
     RetentionOverview,
     TombstoneOut,
 )
+from safevoice.retention import policy as rules
+from safevoice.retention.models import LegalHold, Tombstone
 from safevoice.storage.base import Base
 from safevoice.storage.blobs import BlobStore, delete_uploads
 from safevoice.storage.db import Database

@@ -233,8 +233,15 @@ async def report_sealed(
         return pages.message(
             400, "message.bad_form.heading", "message.bad_form.text", "message.back"
         )
+    with database.session(write=False) as session:
+        chosen = next((c for c in intake.list_channels(session) if c.name == channel), None)
     return pages.render(
-        "sealed_code.html", code=answer.code, received_on=answer.received_on.isoformat()
+        "sealed_code.html",
+        code=answer.code,
+        received_on=answer.received_on.isoformat(),
+        ack_due_on=str(answer.ack_due_on),
+        feedback_due_on=str(answer.feedback_due_on),
+        retention=chosen.retention if chosen is not None else None,
     )
 
 
@@ -422,11 +429,20 @@ def _sealed_thread(
                 "files": _files(t, o),
             }
         )
+    # As on the JavaScript page: a deadline that passed is said plainly.
+    ack_passed = not acknowledged and case.today > case.ack_due_on
+    feedback_passed = not ack_passed and case.feedback_overdue and signed.status != "closed"
+    passed = ""
+    if ack_passed:
+        passed = t("js.follow.ack_passed", day=case.ack_due_on.isoformat())
+    elif feedback_passed:
+        passed = t("js.follow.feedback_passed", day=case.feedback_due_on.isoformat())
     return {
         "facts": facts,
         "ack_advice": ""
-        if acknowledged
+        if acknowledged or ack_passed
         else t("js.follow.ack_advice", day=case.ack_due_on.isoformat()),
+        "deadline_passed": passed,
         "problems": bool(read.problems),
         "unsigned_ack": case.acknowledged_on is not None and not acknowledged,
         "items": items,

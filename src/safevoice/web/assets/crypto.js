@@ -1700,6 +1700,8 @@ export function createCrypto(sodium, options = {}) {
     createFileDecryptor,
     parseAttachment,
     readThread,
+    signedState,
+    serverFieldProblems,
     verifyReceipt,
     parseChallenge,
     work,
