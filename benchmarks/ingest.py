@@ -108,7 +108,7 @@ def make_junk(inst: Instance, valid: list[str], count: int) -> list[str]:
             # A failing counter with a valid stamp: junk that reaches the Argon2id stage.
             challenge = powmod.parse(body["proof"]["challenge"])
             n = 0
-            while powmod.worked(challenge, b64e(n.to_bytes(16, "big"))):
+            while powmod.worked(challenge, b64e(n.to_bytes(8, "big") + bytes(8))):
                 n += 1
             counter = n.to_bytes(8, "big")
             body["proof"]["solution"] = b64e(counter + powmod._find_stamp(challenge, counter))
