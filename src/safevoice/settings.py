@@ -78,6 +78,11 @@ class Settings:
     blob_store: str = "fs:var/blobs"
     max_file_bytes: int = 2 * 1024**3
     max_case_bytes: int = 8 * 1024**3
+    # Uploads not yet attached to a report or message, on the whole instance: how many may be
+    # open at once, and how many bytes they may hold together. Keep the bytes below the blob
+    # store's free space, so that a flood of uploads is refused before the disk fills.
+    max_open_uploads: int = 200
+    max_pending_upload_bytes: int = 32 * 1024**3
     challenge_ttl_seconds: int = 3600
     session_ttl_seconds: int = 1800
     max_request_bytes: int = 2 * 1024 * 1024
@@ -125,6 +130,14 @@ class Settings:
             ),
             max_case_bytes=_int(
                 env.get("SAFEVOICE_MAX_CASE_BYTES"), 8 * 1024**3, name="SAFEVOICE_MAX_CASE_BYTES"
+            ),
+            max_open_uploads=_int(
+                env.get("SAFEVOICE_MAX_OPEN_UPLOADS"), 200, name="SAFEVOICE_MAX_OPEN_UPLOADS"
+            ),
+            max_pending_upload_bytes=_int(
+                env.get("SAFEVOICE_MAX_PENDING_UPLOAD_BYTES"),
+                32 * 1024**3,
+                name="SAFEVOICE_MAX_PENDING_UPLOAD_BYTES",
             ),
             challenge_ttl_seconds=_int(
                 env.get("SAFEVOICE_CHALLENGE_TTL"), 3600, name="SAFEVOICE_CHALLENGE_TTL"

@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case
-from safevoice.cli.cases import default_status_text
+from safevoice.client.member import default_status_text
 from safevoice.crypto.casefile import STATUS_FORMAT, body_plaintext, member_label
 from safevoice.crypto.envelope import seal
 from safevoice.crypto.manifest import Manifest

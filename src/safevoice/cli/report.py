@@ -35,19 +35,21 @@ from safevoice.client.state import State
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import REPORTER, create_case, message_plaintext
-from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.casefile import create_case
+from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.envelope import new_case_id, seal
+from safevoice.crypto.envelope import new_case_id
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import SafeVoiceError, VerificationFailed
+from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import SignedState, read_as_reporter, receipt_problems
 from safevoice.protocol.wire import ReporterCaseInfo
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
+UNKNOWN_KDF = "This follow-up code belongs to a key derivation this server no longer offers."
 ARCHIVE_NOTICE = (
     "Note: this committee keeps an archive key, so that reports stay readable for legal "
     "retention even if every member loses their key. Your report is encrypted to it too. The "
@@ -182,7 +184,11 @@ def submit(
     with Api(server, proxy=proxy) as api:
         intake = api.intake()
         verified = verify_for(
-            intake.manifest.model_dump(), pin=pin, remembered=remembered, now=utcnow()
+            intake.manifest.model_dump(),
+            pin=pin,
+            remembered=remembered,
+            now=utcnow(),
+            handovers=api.manifest_handovers,
         )
         manifest = verified.manifest
         channels = {c.name: c for c in intake.channels}
@@ -196,18 +202,11 @@ def submit(
         if missing:
             fail(f"Please answer the required questions: {', '.join(missing)} (--answers-file).")
 
-        kdf = manifest.current_code_kdf
-        code = generate_code(kdf.version)
         if not as_json:
             if manifest.archive is not None:
                 err_console.print(ARCHIVE_NOTICE)
             err_console.print("Encrypting your report on this machine…")
-        reporter = derive_reporter_keys(
-            parse_code(code),
-            salt=manifest.instance_salt,
-            opslimit=kdf.opslimit,
-            memlimit=kdf.memlimit,
-        )
+        code, reporter = reporter_steps.new_reporter(manifest)
         journal = UploadJournal(state)
         saved = journal.load()
         case_id = b64d(saved["case_id"], size=16) if files and "case_id" in saved else None
@@ -235,13 +234,13 @@ def submit(
         challenge = intake.challenge
         if challenge.expires - 60 < utcnow().timestamp():
             challenge = api.challenge("submit")
-        solution = powmod.solve(powmod.parse(challenge.challenge))
-        body = {
-            "proof": {"challenge": challenge.challenge, "solution": solution},
-            "case": new_case.submission(
-                channel, reporter, uploads=[d["upload_id"] for d in descriptors]
-            ),
-        }
+        body = reporter_steps.submission_body(
+            new_case,
+            reporter,
+            channel=channel,
+            challenge=challenge.challenge,
+            uploads=[d["upload_id"] for d in descriptors],
+        )
         answer = api.submit(body, idempotency_key=random_id(16))
         journal.clear()
     receipt = Receipt.from_json(answer.receipt.model_dump())
@@ -349,16 +348,19 @@ def follow_up(
     remembered = stored.server(server) if stored is not None else None
     with Api(server, proxy=proxy) as api:
         manifest = verify_for(
-            api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
+            api.manifest().model_dump(),
+            pin=pin,
+            remembered=remembered,
+            now=utcnow(),
+            handovers=api.manifest_handovers,
         ).manifest
-        kdf = manifest.code_kdf_for(code.version)
-        if kdf is None:
-            fail("This follow-up code belongs to a key derivation this server no longer offers.")
+        if manifest.code_kdf_for(code.version) is None:
+            fail(UNKNOWN_KDF)
         if not as_json:
             err_console.print("Deriving your keys from the code on this machine…")
-        reporter = derive_reporter_keys(
-            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
-        )
+        reporter = reporter_steps.keys_for_code(manifest, code)
+        if reporter is None:  # checked above; this narrows the type for what follows
+            fail(UNKNOWN_KDF)
         challenge = powmod.parse(api.challenge("reporter-login").challenge)
         token = api.reporter_login(
             sign_key=b64e(reporter.sign_public),
@@ -389,8 +391,6 @@ def follow_up(
                     "The committee is renewing the keys of this case, so your reply was not "
                     "sent; please try again later."
                 )
-            seq, head = read.heads["thread"]
-            plaintext = message_plaintext(reply)
             journal = UploadJournal(state)
             descriptors = _send_files(
                 api,
@@ -400,16 +400,13 @@ def follow_up(
                 journal=journal,
                 quiet=as_json,
             )
-            envelope = seal(
-                read.keys.thread,
-                message_plaintext(reply, attachments=descriptors) if descriptors else plaintext,
+            envelope = reporter_steps.next_message(
+                read,
+                reporter,
                 case_id=b64d(view.case.id, size=16, what="case id"),
-                kind="message",
-                sender=REPORTER,
-                seq=seq + 1,
-                prev=head,
                 epoch=view.case.epoch,
-                sign_seed=reporter.sign_seed,
+                text=reply,
+                attachments=descriptors,
             )
             sent = api.post_reporter_object(
                 envelope.to_json(), uploads=[d["upload_id"] for d in descriptors]

@@ -105,11 +105,12 @@ def serve(
 def _check_production(settings: Settings) -> None:
     """Migrate and run the production checks once, in this process, before any worker."""
     production.check_settings(settings, env=os.environ)
+    pin = None
     if settings.bundle_dir is not None:
         # Every file against the bundle record, as each worker will: refused here, once.
-        bundle.load(settings.bundle_dir)
+        pin = bundle.load(settings.bundle_dir).pin
     db = Database.connect(settings.database_url, pool_size=2)
     try:
-        production.check_database(settings, db, now=utcnow(), migrate_schema=True)
+        production.check_database(settings, db, now=utcnow(), migrate_schema=True, bundle_pin=pin)
     finally:
         db.dispose()

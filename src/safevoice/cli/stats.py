@@ -14,9 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from safevoice.cli import stats_html
 from safevoice.cli.common import console, print_json
 from safevoice.cli.session import Server, logged_in
+from safevoice.client import stats_html
 from safevoice.protocol.wire import Statistics
 
 RULE = (

@@ -26,10 +26,8 @@ from sqlalchemy.exc import IntegrityError
 
 from safevoice.audit import service as audit
 from safevoice.cases.models import Case
-from safevoice.crypto.casefile import REPORTER, message_plaintext
-from safevoice.crypto.code import derive_reporter_keys, parse_code
+from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d
-from safevoice.crypto.envelope import seal
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue import service
 from safevoice.errors import BadRequest, Conflict, TooLarge, Unauthorized
@@ -44,6 +42,7 @@ from safevoice.intake.sealed import (
     form_token_used,
 )
 from safevoice.members.service import Principal
+from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, read_as_reporter
 from safevoice.protocol.wire import ReporterCaseView
 from safevoice.storage.db import Database
@@ -115,16 +114,15 @@ def follow_up(
     # An answer is sent with the one-time token of the page that showed its form, so that a
     # reload or a resend never stores it twice.
     token_digest = form_token_digest(form.form_token) if form.reply is not None else None
-    kdf = manifest.code_kdf_for(code.version)
-    if kdf is None:
+    if manifest.code_kdf_for(code.version) is None:
         raise Unauthorized(service.REPORTER_LOGIN_FAILED)
     slots.acquire()
     try:
-        reporter = derive_reporter_keys(
-            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
-        )
+        reporter = reporter_steps.keys_for_code(manifest, code)
     finally:
         slots.release()
+    if reporter is None:  # checked above; this narrows the type for what follows
+        raise Unauthorized(service.REPORTER_LOGIN_FAILED)
     with database.unit_of_work() as session:
         case_id = service.case_of_reporter(session, reporter.sign_public)
         if case_id is None:
@@ -144,17 +142,12 @@ def follow_up(
             and not repeated
             and not read.problems
         ):
-            seq, head = read.heads["thread"]
-            envelope = seal(
-                read.keys.thread,
-                message_plaintext(form.reply),
+            envelope = reporter_steps.next_message(
+                read,
+                reporter,
                 case_id=b64d(case_id, size=16, what="case id"),
-                kind="message",
-                sender=REPORTER,
-                seq=seq + 1,
-                prev=head,
                 epoch=view.case.epoch,
-                sign_seed=reporter.sign_seed,
+                text=form.reply,
             )
             try:
                 with session.begin_nested():

@@ -29,13 +29,13 @@ from safevoice.audit import service as audit
 from safevoice.clock import round_up
 from safevoice.crypto import casefile
 from safevoice.crypto.casefile import create_case
-from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.login import digest, random_id
 from safevoice.errors import BadRequest, Conflict, NotFound, TooLarge, Unavailable
 from safevoice.instance.service import Snapshot
 from safevoice.intake import service
 from safevoice.intake.models import IdempotencyKey
+from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.wire import Question, ReceiptOut
 from safevoice.storage.db import Database
 
@@ -193,14 +193,7 @@ def submit(
 
     slots.acquire()
     try:
-        kdf = manifest.current_code_kdf
-        code = generate_code(kdf.version)
-        reporter = derive_reporter_keys(
-            parse_code(code),
-            salt=manifest.instance_salt,
-            opslimit=kdf.opslimit,
-            memlimit=kdf.memlimit,
-        )
+        code, reporter = reporter_steps.new_reporter(manifest)
     finally:
         slots.release()
     new_case = create_case(

@@ -1665,6 +1665,8 @@ export function createCrypto(sodium, options = {}) {
     createFileDecryptor,
     parseAttachment,
     readThread,
+    signedState,
+    serverFieldProblems,
     verifyReceipt,
     parseChallenge,
     work,
