@@ -10,27 +10,20 @@ legal hold is never claimed. The services never commit: the job's unit of work d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    Select,
-    String,
     Table,
     and_,
-    any_,
     delete,
     exists,
     false,
     func,
     insert,
-    literal,
-    literal_column,
     or_,
     select,
 )
@@ -60,6 +53,7 @@ from safevoice.protocol.wire import (
 )
 from safevoice.retention import policy as rules
 from safevoice.retention.models import LegalHold, Tombstone
+from safevoice.storage import dialect
 from safevoice.storage.base import Base
 from safevoice.storage.blobs import BlobStore, delete_uploads
 from safevoice.storage.db import Database
@@ -321,17 +315,6 @@ class Purged:
     received_on: date
 
 
-def _among(column: Any, ids: Sequence[str], session: Session) -> ColumnElement[bool]:
-    """``column IN ids`` with one parameter however many ids: ``= ANY(array)`` on PostgreSQL,
-    the rows of a JSON array on SQLite (cheaper than a thousand bound parameters)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(String)))  # type: ignore[no-any-return]
-    values: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(json.dumps(list(ids)))
-    )
-    return column.in_(values)  # type: ignore[no-any-return]
-
-
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -366,16 +349,16 @@ def _erase(
     # Crypto-shredding first: without the wrapped keys nothing below can be decrypted again.
     for model in CASE_TABLES:
         table = _table(model)
-        session.execute(delete(table).where(_among(table.c.case_id, ids, session)))
+        session.execute(delete(table).where(dialect.among(table.c.case_id, ids, session)))
     uploads = _table(Upload)
     upload_ids = list(
-        session.scalars(select(uploads.c.id).where(_among(uploads.c.case_id, ids, session)))
+        session.scalars(select(uploads.c.id).where(dialect.among(uploads.c.case_id, ids, session)))
     )
     if upload_ids:
         delete_uploads(blobs, session, upload_ids)
-        session.execute(delete(uploads).where(_among(uploads.c.id, upload_ids, session)))
+        session.execute(delete(uploads).where(dialect.among(uploads.c.id, upload_ids, session)))
     cases = _table(Case)
-    session.execute(delete(cases).where(_among(cases.c.id, ids, session)))
+    session.execute(delete(cases).where(dialect.among(cases.c.id, ids, session)))
     purged = [
         Purged(case.id, case.channel, chosen[case.id].policy, case.received_on) for case in claimed
     ]
@@ -686,14 +669,4 @@ def forget(database: Database) -> None:
     again. PostgreSQL keeps dead row versions until VACUUM, which is run on the tables a purge
     touches; its own WAL keeps the deleted rows until the server recycles the segments.
     """
-    if database.sqlite:
-        database.sqlite_maintenance(
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-            "PRAGMA incremental_vacuum",
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-        )
-        return
-    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in TOUCHED_TABLES:
-            # Table names come from the constant above, never from input.
-            connection.exec_driver_sql(f'VACUUM "{table}"')
+    dialect.reclaim_deleted(database, TOUCHED_TABLES)
