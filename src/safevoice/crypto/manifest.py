@@ -363,6 +363,7 @@ def _public_member(entry: Any, kind: str) -> PublicKey:
 
 
 def _strict_int(value: Any) -> int:
+    # A JSON integer, as the protocol says: int("3"), int(3.0) and int(True) would all be 3.
     if not isinstance(value, int) or isinstance(value, bool):
         raise ManifestError("The manifest has a malformed number.")
     return value
@@ -388,7 +389,9 @@ def parse_payload(payload: bytes) -> Manifest:
             raise ManifestError("The manifest names a key derivation this client does not know.")
         code_kdf = tuple(
             CodeKdf(
-                version=int(k["version"]), opslimit=int(k["opslimit"]), memlimit=int(k["memlimit"])
+                version=_strict_int(k["version"]),
+                opslimit=_strict_int(k["opslimit"]),
+                memlimit=_strict_int(k["memlimit"]),
             )
             for k in data["code_kdf"]
         )
@@ -403,7 +406,9 @@ def parse_payload(payload: bytes) -> Manifest:
             for a in data["auditors"]
         )
         audit_keys = tuple(
-            AuditKey(key=b64d(k["key"], size=32, what="audit key"), from_seq=int(k["from_seq"]))
+            AuditKey(
+                key=b64d(k["key"], size=32, what="audit key"), from_seq=_strict_int(k["from_seq"])
+            )
             for k in data["audit_keys"]
         )
         archive = (
@@ -425,7 +430,7 @@ def parse_payload(payload: bytes) -> Manifest:
             root=str(data["root"]),
             instance_salt=b64d(data["instance_salt"], size=16, what="instance salt"),
             code_kdf=code_kdf,
-            envelope_versions=tuple(int(v) for v in data["envelope_versions"]),
+            envelope_versions=tuple(_strict_int(v) for v in data["envelope_versions"]),
             members=members,
             auditors=auditors,
             audit_keys=audit_keys,
