@@ -548,6 +548,15 @@ def _load_rows(session: Session, parts: list[bytes], tables: dict[str, Table]) -
     return table.name, len(rows)
 
 
+def _load_chunk(session: Session, parts: list[bytes], *, blobs: BlobStore) -> None:
+    """Put one chunk of an upload where uploads live."""
+    upload_id, index = parts[0].decode("ascii"), int.from_bytes(parts[1], "big")
+    if isinstance(blobs, DatabaseBlobStore):
+        session.add(BlobChunk(upload_id=upload_id, index=index, data=parts[2]))
+    else:
+        blobs.put_chunk(upload_id, index, parts[2])
+
+
 def _load(
     session: Session,
     messages: Iterator[tuple[str, list[bytes]]],
@@ -573,13 +582,10 @@ def _load(
             seen.tables[name] += count
             progress.advance(count)
         elif kind == "blob":
-            upload_id, index = parts[0].decode("ascii"), int.from_bytes(parts[1], "big")
-            if in_db:
-                session.add(BlobChunk(upload_id=upload_id, index=index, data=parts[2]))
-            else:
-                if upload_id not in live_uploads:
-                    loaded.written.add(upload_id)
-                blobs.put_chunk(upload_id, index, parts[2])
+            upload_id = parts[0].decode("ascii")
+            if not in_db and upload_id not in live_uploads:
+                loaded.written.add(upload_id)  # before the write, so a failed one is removed too
+            _load_chunk(session, parts, blobs=blobs)
             if upload_id not in loaded.restored_uploads:
                 loaded.restored_uploads.add(upload_id)
                 seen.uploads += 1
@@ -645,10 +651,7 @@ def restore_backup(
         else None
     )
     if plan.older and approval is not None and plan.newest is not None:
-        trusted = live.manifest or backup_manifest
-        if trusted is None:
-            raise Forbidden("No manifest is known to check the approver's key against.")
-        approvals.check(approval, header, manifest=trusted, newest=plan.newest)
+        _check_approval(approval, header, plan.newest, trusted=live.manifest or backup_manifest)
 
     loaded = _Loaded()
     reapplied: list[str] = []
@@ -686,19 +689,31 @@ def restore_backup(
         for upload_id in live.uploads - loaded.restored_uploads:
             blobs.delete(upload_id)
     retention.forget(database)
-    newer_manifest = None
-    if live.manifest is not None and (
-        backup_manifest is None or live.manifest.version > backup_manifest.version
-    ):
-        newer_manifest = live.manifest.version
     return RestoreResult(
         header=header,
         counts=counts,
         approved_by=approval.approver if plan.older and approval is not None else None,
         reapplied=reapplied,
         rolled_back_from=plan.newest if plan.older else None,
-        newer_manifest=newer_manifest,
+        newer_manifest=_newer_manifest(live.manifest, backup_manifest),
     )
+
+
+def _check_approval(
+    approval: approvals.Approval, header: BackupHeader, newest: Head, *, trusted: Manifest | None
+) -> None:
+    """The roll-back approval must be signed by a member or auditor of the trusted manifest
+    (the live one, else the backup's)."""
+    if trusted is None:
+        raise Forbidden("No manifest is known to check the approver's key against.")
+    approvals.check(approval, header, manifest=trusted, newest=newest)
+
+
+def _newer_manifest(live: Manifest | None, backup: Manifest | None) -> int | None:
+    """The live manifest's version when it is newer than the backup's (to warn the operator)."""
+    if live is not None and (backup is None or live.version > backup.version):
+        return live.version
+    return None
 
 
 def _purges_after(

@@ -446,25 +446,16 @@ def parse_payload(payload: bytes) -> Manifest:
 
 
 def _check_limits(m: Manifest) -> None:
+    """Refuse a manifest outside what SafeVoice allows; the checks run in this order, so the
+    first problem found is the one named."""
     if m.expires_at - m.issued_at > MAX_VALIDITY:
         raise ManifestError("The manifest claims a validity longer than 90 days.")
-    if not m.code_kdf:
-        raise ManifestError("The manifest names no key derivation for follow-up codes.")
-    versions = [k.version for k in m.code_kdf]
-    if len(versions) != len(set(versions)) or not all(1 <= v <= 31 for v in versions):
-        raise ManifestError("The manifest's follow-up code versions are invalid.")
+    _check_code_versions(m)
     if not 1 <= len(m.instance_id) <= 64 or not m.instance_id.isascii():
         raise ManifestError("The manifest's instance id is invalid.")
     if not all(valid_key_id(a.id) for a in m.auditors):
         raise ManifestError("The manifest lists an auditor with an invalid id.")
-    for kdf in m.code_kdf:
-        if kdf.memlimit < MIN_CODE_MEMLIMIT or kdf.opslimit < MIN_CODE_OPSLIMIT:
-            raise ManifestError(
-                "The manifest asks for a follow-up code derivation weaker than SafeVoice "
-                "allows (Argon2id needs at least 64 MiB and 2 passes)."
-            )
-        if kdf.memlimit > MAX_CODE_MEMLIMIT or kdf.opslimit > MAX_CODE_OPSLIMIT:
-            raise ManifestError("The manifest asks for an unreasonably costly key derivation.")
+    _check_code_costs(m)
     if not set(m.envelope_versions) & set(ENVELOPE_VERSIONS_SUPPORTED):
         raise ManifestError("The manifest allows no envelope version this client supports.")
     ids = [k.id for k in (*m.members, *m.auditors)]
@@ -476,6 +467,29 @@ def _check_limits(m: Manifest) -> None:
         raise ManifestError("The manifest lists no committee member.")
     if not m.audit_keys:
         raise ManifestError("The manifest lists no audit key.")
+    _check_retired(m)
+
+
+def _check_code_versions(m: Manifest) -> None:
+    if not m.code_kdf:
+        raise ManifestError("The manifest names no key derivation for follow-up codes.")
+    versions = [k.version for k in m.code_kdf]
+    if len(versions) != len(set(versions)) or not all(1 <= v <= 31 for v in versions):
+        raise ManifestError("The manifest's follow-up code versions are invalid.")
+
+
+def _check_code_costs(m: Manifest) -> None:
+    for kdf in m.code_kdf:
+        if kdf.memlimit < MIN_CODE_MEMLIMIT or kdf.opslimit < MIN_CODE_OPSLIMIT:
+            raise ManifestError(
+                "The manifest asks for a follow-up code derivation weaker than SafeVoice "
+                "allows (Argon2id needs at least 64 MiB and 2 passes)."
+            )
+        if kdf.memlimit > MAX_CODE_MEMLIMIT or kdf.opslimit > MAX_CODE_OPSLIMIT:
+            raise ManifestError("The manifest asks for an unreasonably costly key derivation.")
+
+
+def _check_retired(m: Manifest) -> None:
     for r in m.retired:
         kind, _, ident = r.label.partition(":")
         if kind not in ("member", "auditor", "archive") or not valid_key_id(ident):
