@@ -70,7 +70,7 @@ def issue_challenge(
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
-    if purpose == "submit":
+    if purpose in CHALLENGE_PURPOSES:
         extra_difficulty += snap.surge_at(now)  # raised while the intake is flooded
     # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
     difficulty = (
