@@ -17,6 +17,7 @@ from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
 from safevoice.crypto.keys import format_fingerprint
+from safevoice.crypto.login import random_id
 from safevoice.errors import Unavailable
 from safevoice.instance import service as instance
 from safevoice.intake.sealed import SealingSlots
@@ -211,6 +212,7 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     answer = sealed_web.post(
         "/report/general",
         data={
+            "form_token": random_id(),
             # Longer than the old 20,000-character limit: sent and stored whole.
             "text": f"Safety records were altered. {canary}" + " More detail." * 2_000,
             "answer.where": f"Depot {canary}",
@@ -291,6 +293,7 @@ def test_the_server_sealed_form_refuses_bad_input_without_repeating_it_or_storin
 ) -> None:
     canary = new_canary()
     filled = {k: v.replace("{c}", canary) if isinstance(v, str) else v for k, v in form.items()}
+    filled["form_token"] = random_id()
     answer = sealed_web.post("/report/general", data=filled)  # type: ignore[arg-type]
     assert answer.status_code == status
     assert not occurrences(answer.content, canary)
