@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import text
 
 from safevoice.crypto.casefile import member_label
+from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
 from safevoice.protocol.reader import ReadCase, read_case
 from safevoice.protocol.wire import CaseDetail
@@ -49,7 +50,12 @@ def test_a_server_sealed_report_hidden_as_end_to_end_is_named(
     world: World,
 ) -> None:
     answer = sealed_web.post(
-        "/report/general", data={"text": "Safety records were altered.", "answer.where": "Depot"}
+        "/report/general",
+        data={
+            "form_token": random_id(),
+            "text": "Safety records were altered.",
+            "answer.where": "Depot",
+        },
     )
     assert answer.status_code == 200
     with database.reader.connect() as connection:
@@ -75,7 +81,9 @@ def test_an_answer_the_server_sealed_keeps_the_case_marked(
     case_id = sub.case_id
     assert read_as_alice(sealed_web, manifest, world, case_id).problems == []
 
-    sent = sealed_web.post("/follow-up", data={"code": sub.code, "reply": "Bay 3."})
+    sent = sealed_web.post(
+        "/follow-up", data={"code": sub.code, "form_token": random_id(), "reply": "Bay 3."}
+    )
     assert sent.status_code == 200, sent.text
     set_intake(database, case_id, "e2e")
     hidden = read_as_alice(sealed_web, manifest, world, case_id)
