@@ -113,11 +113,11 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
     allowed = {" ".join(v.split()) for v in t.strings.values()}
     for channel in CHANNELS:
         allowed |= {str(channel["title"]), str(channel.get("description", ""))}
-        for q in channel.get("questions", []):  # type: ignore[attr-defined]
+        for q in channel.get("questions", []):  # type: ignore[attr-defined]  # the channel is parsed JSON typed as object; the page data has this shape
             allowed |= {q["label"], *q.get("options", [])}
         kept = channel["retention"]
         allowed |= {
-            t(key, after=kept["days_after_closure"], max=kept["max_age_days"])  # type: ignore[index]
+            t(key, after=kept["days_after_closure"], max=kept["max_age_days"])  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
             for key in ("landing.next.deleted", "js.next.deleted")
         }
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
@@ -235,7 +235,7 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     try:
         with database.reader.connect() as connection:
             case_id, mode = connection.execute(text("SELECT id, intake_mode FROM case_file")).one()
-            wraps = dict(
+            wraps: dict[str, bytes] = dict(
                 connection.execute(
                     text("SELECT recipient, sealed FROM wrapped_key WHERE case_id = :c"),
                     {"c": case_id},
@@ -294,7 +294,7 @@ def test_the_server_sealed_form_refuses_bad_input_without_repeating_it_or_storin
     canary = new_canary()
     filled = {k: v.replace("{c}", canary) if isinstance(v, str) else v for k, v in form.items()}
     filled["form_token"] = random_id()
-    answer = sealed_web.post("/report/general", data=filled)  # type: ignore[arg-type]
+    answer = sealed_web.post("/report/general", data=filled)
     assert answer.status_code == status
     assert not occurrences(answer.content, canary)
     assert count_cases(database_url) == 0

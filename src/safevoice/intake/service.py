@@ -445,7 +445,7 @@ def seed_channels(session: Session, channels: list[dict[str, object]]) -> int:
     for raw in channels:
         try:
             name = str(raw["name"])
-            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]
+            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]  # the stored questionnaire is parsed JSON typed as object; model_validate checks each entry
             retention = raw["retention"]
             if not isinstance(retention, dict):
                 raise TypeError

@@ -471,7 +471,7 @@ def prune_short_lived(session: Session, *, now: datetime) -> dict[str, int]:
             delete(table).where(table.expires_at < now),
             execution_options={"synchronize_session": False},
         )
-        counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
     return counts
 
 
