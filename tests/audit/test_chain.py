@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditStaging
@@ -72,7 +72,7 @@ def test_reporter_events_of_a_day_are_folded_in_an_order_that_is_not_their_arriv
     with database.unit_of_work() as session:
         again = audit.fold_staged(session, today=TODAY)
 
-    order = [e["case_id"] for e in reporter_entries(database)]
+    order = [str(e["case_id"]) for e in reporter_entries(database)]
     assert folded == 24
     assert again == 0
     assert sorted(order) == sorted(arrival)
@@ -134,7 +134,7 @@ def test_a_tampered_log_fails_verification_naming_where(
     database: Database, manifest: Manifest, tamper: object, expected: str
 ) -> None:
     saved = _saved(database, manifest)
-    tamper(database, saved, manifest)  # type: ignore[operator]
+    tamper(database, saved, manifest)  # type: ignore[operator]  # the parametrised tamper function is typed as object in the parameter list
 
     with pytest.raises(AuditViolation, match=expected.format(x=saved.seq - 2, s=saved.seq)):
         verify_export(export_of(database), manifest=manifest, saved=saved)
@@ -193,12 +193,10 @@ def test_a_rollback_through_an_approved_restore_passes_and_without_approval_fail
 
     assert result.restored_from == saved.seq
     with database.unit_of_work() as session:
-        session.execute(AuditEntry.__table__.delete().where(AuditEntry.seq > saved.seq - 3))
-        session.execute(
-            AuditCheckpoint.__table__.delete().where(AuditCheckpoint.seq > saved.seq - 3)
-        )
+        session.execute(delete(AuditEntry).where(AuditEntry.seq > saved.seq - 3))
+        session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq > saved.seq - 3))
         last = session.get_one(AuditEntry, saved.seq - 3)
-        session.execute(AuditHead.__table__.update().values(seq=last.seq, hash=last.hash))
+        session.execute(update(AuditHead).values(seq=last.seq, hash=last.hash))
     restore_to(database, world, manifest, backup_seq=saved.seq - 3, saved=saved, signer="bob")
     with pytest.raises(AuditViolation, match="without an approved restore"):
         verify_export(export_of(database), manifest=manifest, saved=saved)
@@ -220,7 +218,7 @@ def rotated_manifest(
 ) -> tuple[Manifest, object]:
     new = successor(manifest, root=manifest.root, now=utcnow(), days=30)
     keys = (*manifest.audit_keys, AuditKey(key=key, from_seq=from_seq))
-    new = replace(new, audit_keys=changes.get("audit_keys", keys))  # type: ignore[arg-type]
+    new = replace(new, audit_keys=changes.get("audit_keys", keys))  # type: ignore[arg-type]  # the changed fields come from a parametrised dict; the callee checks them at run time
     return new, sign_manifest(new, [world.root])
 
 
@@ -243,9 +241,9 @@ def test_after_an_instance_key_rotation_old_and_new_checkpoints_verify_under_the
     now = utcnow()
     for refused, reason in ((wrong_signed, "--from-seq"), (dropped_signed, "drops or changes")):
         with database.unit_of_work() as session, pytest.raises(ManifestError, match=reason):
-            instance.publish_manifest(session, refused, today=TODAY, now=now)  # type: ignore[arg-type]
+            instance.publish_manifest(session, refused, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
     with database.unit_of_work() as session:
-        instance.publish_manifest(session, signed, today=TODAY, now=now)  # type: ignore[arg-type]
+        instance.publish_manifest(session, signed, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
     after = latest(database, new)
 
     assert after.seq >= from_seq

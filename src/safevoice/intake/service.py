@@ -41,6 +41,7 @@ from safevoice.errors import (
     NotFound,
     VerificationFailed,
 )
+from safevoice.instance.challenges import check_work
 from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
 from safevoice.intake.models import Channel, IdempotencyKey
@@ -69,7 +70,7 @@ def issue_challenge(
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
-    if purpose == "submit":
+    if purpose in CHALLENGE_PURPOSES:
         extra_difficulty += snap.surge_at(now)  # raised while the intake is flooded
     # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
     difficulty = (
@@ -213,8 +214,7 @@ def submit(
             if answer is not None:
                 return answer
         raise
-    if not powmod.solves(challenge, body.proof.solution):
-        raise ChallengeRejected("The proof of work does not solve the challenge.")
+    check_work(challenge, body.proof.solution)
     envelope, reply_key, sign_key = _validated_report(body, snap)
     wraps = _validated_wraps(body, snap)
 
@@ -445,7 +445,7 @@ def seed_channels(session: Session, channels: list[dict[str, object]]) -> int:
     for raw in channels:
         try:
             name = str(raw["name"])
-            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]
+            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]  # the stored questionnaire is parsed JSON typed as object; model_validate checks each entry
             retention = raw["retention"]
             if not isinstance(retention, dict):
                 raise TypeError

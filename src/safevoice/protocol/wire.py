@@ -66,7 +66,7 @@ class CaseIn(Strict):
 
 class ProofIn(Strict):
     challenge: Annotated[B64, Field(max_length=64)]
-    solution: Annotated[B64, Field(max_length=16)]
+    solution: Annotated[B64, Field(max_length=24)]
 
 
 class SubmissionIn(Strict):

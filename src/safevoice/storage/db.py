@@ -208,7 +208,7 @@ class Database:
         raw = self.writer.raw_connection()
         try:
             for statement in statements:
-                raw.driver_connection.execute(statement).fetchall()  # type: ignore[union-attr]
+                raw.driver_connection.execute(statement).fetchall()  # type: ignore[union-attr]  # driver_connection is Optional in the type; a live pooled connection always has one
         finally:
             raw.close()
 
