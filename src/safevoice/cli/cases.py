@@ -40,7 +40,7 @@ from safevoice.client.member import (
     Upload,
     attachments_of,
 )
-from safevoice.crypto.casefile import REPORTER, message_plaintext
+from safevoice.crypto.casefile import REPORTER, SERVER_SEALED, message_plaintext
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import SafeVoiceError, VerificationFailed
@@ -51,6 +51,7 @@ from safevoice.protocol.reader import (
     compare_with_seen,
     heads_to_state,
     read_case,
+    sealed_by_server,
     status_unverified,
 )
 from safevoice.protocol.wire import CaseDetail, CaseSummary
@@ -170,11 +171,14 @@ def print_case(opened: Opened) -> None:
         + (f" since {untrusted(signed.changed_on)}" if signed.changed_on else "")
     )
     received = untrusted(signed.received_on) if signed.received_on else _unsigned(c.received_on)
-    intake = (
-        untrusted(INTAKE_MODES.get(signed.intake_mode, signed.intake_mode))
-        if signed.intake_mode
-        else _unsigned(INTAKE_MODES.get(c.intake_mode, c.intake_mode))
-    )
+    if sealed_by_server(opened.read) is not None:
+        # The reporter's own signed records say the server sealed them: that is shown,
+        # whatever the clear metadata or an attestation says (the warnings name any conflict).
+        intake = INTAKE_MODES[SERVER_SEALED]
+    elif signed.intake_mode:
+        intake = untrusted(INTAKE_MODES.get(signed.intake_mode, signed.intake_mode))
+    else:
+        intake = _unsigned(INTAKE_MODES.get(c.intake_mode, c.intake_mode))
     console.print(
         f"  received {received} · acknowledgement due {c.ack_due_on} · "
         f"feedback due {c.feedback_due_on}"
