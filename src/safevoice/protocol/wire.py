@@ -385,7 +385,14 @@ class RetentionOverview(BaseModel):
 
 class EntryOut(BaseModel):
     seq: StrictInt
-    body: str = Field(description="base64url of the entry's stored canonical JSON bytes")
+    body: str | None = Field(
+        default=None,
+        description="base64url of the entry's stored canonical JSON bytes (absent when withheld)",
+    )
+    body_hash: str | None = Field(
+        default=None,
+        description="base64url of the hash of the withheld bytes (only when body is absent)",
+    )
     hash: str
 
 
