@@ -412,3 +412,13 @@ class CheckpointOut(BaseModel):
     head: str
     signature: str
     countersignatures: list[CountersignatureOut]
+
+
+class DisclosureOut(BaseModel):
+    """A recorded ground for disclosing the reporter's identity."""
+
+    case_id: str
+    basis: str
+    on: date
+    consent_message: int | None
+    legal_ground: str | None
