@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -47,7 +48,7 @@ from safevoice.cases.models import (
     WrappedKey,
 )
 from safevoice.cases.service import readable_case
-from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
+from safevoice.errors import BadRequest, ConfigError, Conflict, IncompleteDeletion, NotFound
 from safevoice.instance.models import SpentChallenge
 from safevoice.intake.models import Channel, IdempotencyKey
 from safevoice.members.models import LoginSession
@@ -600,22 +601,93 @@ def check(view: RetentionOverview, *, upcoming_days: int = 30) -> Findings:
 # -- making the database forget ----------------------------------------------------------
 
 
-def forget(database: Database) -> None:
-    """Make the database drop freed pages and dead rows (outside any transaction).
+# Tables with a row per case (or per upload) whose storage order would otherwise follow the
+# order in which cases arrived; each is keyed by a random id. On PostgreSQL the daily run gives
+# all their rows one transaction id and rewrites them in key order (CLUSTER), which also
+# rebuilds their indexes, so no B-tree page keeps a purged reporter's key in its free space.
+ORDERED_TABLES = (
+    "case_file",
+    "case_object",
+    "wrapped_key",
+    "status_change",
+    "recusal",
+    "corrective_action",
+    "attachment",
+    "upload",
+    "legal_hold",
+    "tombstone",
+    "blob_chunk",
+)
+CHECKPOINT_ATTEMPTS = 5
+CHECKPOINT_WAIT_SECONDS = 2.0
 
-    SQLite overwrites deleted content already (``secure_delete`` on every connection); the WAL
-    is checkpointed and truncated, freed pages are cut from the file and the WAL truncated
-    again. PostgreSQL keeps dead row versions until VACUUM, which is run on the tables a purge
-    touches; its own WAL keeps the deleted rows until the server recycles the segments.
+
+def forget(database: Database, *, attempts: int = CHECKPOINT_ATTEMPTS) -> None:
+    """Make the database drop what it freed and forget the order in which rows arrived.
+
+    SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
+    is checkpointed, then ``VACUUM`` rebuilds the file: freed pages are gone and every table
+    and index is laid out in the order of its (random) key instead of the order of arrival;
+    the WAL is then checkpointed and truncated. A reader's open transaction keeps the
+    checkpoint from reaching the end of the WAL, so the purged rows would stay in the ``-wal``
+    file: the checkpoint is retried, then ``IncompleteDeletion`` names what is left.
+
+    PostgreSQL keeps dead row versions until VACUUM, which is run on the tables a purge touches;
+    the tables that hold cases are rewritten (one UPDATE of all their rows, then CLUSTER) so that
+    neither transaction ids nor physical places nor a dump's order follow arrival, and their
+    B-tree indexes, which keep removed entries' bytes in free space, are rebuilt. PostgreSQL's
+    own WAL keeps the deleted rows until the server recycles the segments.
     """
     if database.sqlite:
-        database.sqlite_maintenance(
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-            "PRAGMA incremental_vacuum",
-            "PRAGMA wal_checkpoint(TRUNCATE)",
+        database.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM")
+        for _attempt in range(attempts):
+            # Each checkpoint waits up to CHECKPOINT_WAIT_SECONDS for readers to finish. Its
+            # first column says whether it was blocked before reaching the end of the WAL;
+            # what a writer adds afterwards is new, not what was deleted.
+            result = database.sqlite_maintenance(
+                "PRAGMA wal_checkpoint(TRUNCATE)", busy_ms=int(CHECKPOINT_WAIT_SECONDS * 1000)
+            )
+            if not (result and result[0][0]):
+                return
+        path = database.sqlite_path
+        raise IncompleteDeletion(
+            f"SQLite could not empty its write-ahead log {path}-wal: {database.wal_bytes()} "
+            "bytes are left in it, which can include what this run deleted, because another "
+            "connection keeps a read transaction open; end it (or restart the server) and run "
+            "`safevoice retention run` again."
         )
-        return
+    _forget_arrival_order(database)
     with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in TOUCHED_TABLES:
-            # Table names come from the constant above, never from input.
-            connection.exec_driver_sql(f'VACUUM "{table}"')
+            if table not in ORDERED_TABLES:  # CLUSTER has already rewritten those
+                # Table names come from the constants above, never from input.
+                connection.exec_driver_sql(f'VACUUM "{table}"')
+
+
+def _forget_arrival_order(database: Database) -> None:
+    """PostgreSQL: one transaction id for every row of the case tables, then each table
+    rewritten in the order of its primary key (random ids)."""
+    keys = {table: _table_primary_key(database, table) for table in ORDERED_TABLES}
+    with database.unit_of_work() as session:
+        for table, (column, _index) in keys.items():
+            # Setting a column to itself writes a new version of every row, all stamped with
+            # this transaction's id; the key is unchanged, so no foreign key action runs.
+            session.execute(text(f'UPDATE "{table}" SET "{column}" = "{column}"'))  # noqa: S608 - names from ORDERED_TABLES and the catalogue
+    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table, (_column, index) in keys.items():
+            connection.exec_driver_sql(f'CLUSTER "{table}" USING "{index}"')
+
+
+def _table_primary_key(database: Database, table: str) -> tuple[str, str]:
+    """The first column of ``table``'s primary key and the name of its index."""
+    with database.writer.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT a.attname, i.relname FROM pg_index x"
+                " JOIN pg_class i ON i.oid = x.indexrelid"
+                " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"
+                " WHERE x.indrelid = CAST(:table AS regclass) AND x.indisprimary"
+            ),
+            {"table": table},
+        ).one()
+    return str(row[0]), str(row[1])
