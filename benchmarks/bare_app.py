@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, status
 
-from safevoice.intake.schemas import SubmissionIn
+from safevoice.protocol.wire import SubmissionIn
 
 
 def create() -> FastAPI:

@@ -27,7 +27,8 @@ from safevoice.crypto.casefile import create_case
 from safevoice.crypto.keys import seal_keyfile
 from safevoice.instance.service import snapshot
 from safevoice.intake import service as intake
-from safevoice.intake.schemas import SubmissionIn
+from safevoice.protocol import reporter as reporter_steps
+from safevoice.protocol.wire import SubmissionIn
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.db import Database
 
@@ -54,10 +55,10 @@ def populate(url: str, count: int) -> Path:
             inst.challenge_key, purpose="submit", difficulty=1, expires=int(time.time()) + 3600
         )
         body = SubmissionIn.model_validate(
-            {
-                "proof": {"challenge": challenge.token, "solution": "AAAAAAAAAAA"},
-                "case": case.submission("general", reporter),
-            }
+            # The rows are written directly, so the proof is never checked: no work is spent.
+            reporter_steps.submission_body(
+                case, reporter, channel="general", challenge=challenge.token, solution="AAAAAAAAAAA"
+            )
         )
         envelope, reply_key, sign_key = intake._validated_report(body, snap)
         rows, _ = intake._case_rows(

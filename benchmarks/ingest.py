@@ -43,6 +43,7 @@ from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import generate
 from safevoice.instance.models import SpentChallenge
 from safevoice.intake.models import IdempotencyKey
+from safevoice.protocol import reporter as reporter_steps
 from safevoice.storage.db import Database
 
 HERE = Path(__file__).resolve().parent
@@ -71,10 +72,9 @@ def _make_valid(args: tuple[Instance, int, int]) -> list[str]:
         )
         reporter = random_reporter()
         case = create_case(inst.manifest, reporter, channel="general", text=TEXT)
-        body = {
-            "proof": {"challenge": challenge.token, "solution": powmod.solve(challenge)},
-            "case": case.submission("general", reporter),
-        }
+        body = reporter_steps.submission_body(
+            case, reporter, channel="general", challenge=challenge.token
+        )
         bodies.append(json.dumps(body, separators=(",", ":")))
     return bodies
 

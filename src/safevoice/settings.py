@@ -78,6 +78,11 @@ class Settings:
     blob_store: str = "fs:var/blobs"
     max_file_bytes: int = 2 * 1024**3
     max_case_bytes: int = 8 * 1024**3
+    # Uploads not yet attached to a report or message, on the whole instance: how many may be
+    # open at once, and how many bytes they may hold together. Keep the bytes below the blob
+    # store's free space, so that a flood of uploads is refused before the disk fills.
+    max_open_uploads: int = 200
+    max_pending_upload_bytes: int = 32 * 1024**3
     challenge_ttl_seconds: int = 3600
     session_ttl_seconds: int = 1800
     max_request_bytes: int = 2 * 1024 * 1024
@@ -88,6 +93,11 @@ class Settings:
     # is raised for every worker (0: never raise it automatically).
     flood_per_minute: int = 120
     log_level: str = "INFO"
+    # Seconds a worker may take to answer the supervisor's health-check ping before it is
+    # killed and replaced. uvicorn's own default (5 s) kills workers that are merely slow on a
+    # saturated host (starting up, or busy under a flood), which turns pressure into an outage;
+    # a worker that has exited is still replaced at once, whatever this says.
+    worker_healthcheck_timeout: int = 120
     backup_dir: Path = Path("var/backups")
     # Keep the backup keys on another volume than the backups: whoever holds both reads them.
     backup_keys_dir: Path = Path("var/backup-keys")
@@ -95,6 +105,8 @@ class Settings:
     backup_max_age_days: int = 35
 
     def __post_init__(self) -> None:
+        if self.worker_healthcheck_timeout < 1:
+            raise ConfigError("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT must be at least 1 second.")
         if self.backup_key_rotation_days < 1:
             raise ConfigError("SAFEVOICE_BACKUP_KEY_ROTATION_DAYS must be at least 1.")
         if self.backup_max_age_days <= self.backup_key_rotation_days:
@@ -119,6 +131,14 @@ class Settings:
             max_case_bytes=_int(
                 env.get("SAFEVOICE_MAX_CASE_BYTES"), 8 * 1024**3, name="SAFEVOICE_MAX_CASE_BYTES"
             ),
+            max_open_uploads=_int(
+                env.get("SAFEVOICE_MAX_OPEN_UPLOADS"), 200, name="SAFEVOICE_MAX_OPEN_UPLOADS"
+            ),
+            max_pending_upload_bytes=_int(
+                env.get("SAFEVOICE_MAX_PENDING_UPLOAD_BYTES"),
+                32 * 1024**3,
+                name="SAFEVOICE_MAX_PENDING_UPLOAD_BYTES",
+            ),
             challenge_ttl_seconds=_int(
                 env.get("SAFEVOICE_CHALLENGE_TTL"), 3600, name="SAFEVOICE_CHALLENGE_TTL"
             ),
@@ -137,6 +157,11 @@ class Settings:
             log_level=_log_level(env.get("SAFEVOICE_LOG_LEVEL")),
             flood_per_minute=_int(
                 env.get("SAFEVOICE_FLOOD_PER_MINUTE"), 120, name="SAFEVOICE_FLOOD_PER_MINUTE"
+            ),
+            worker_healthcheck_timeout=_int(
+                env.get("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT"),
+                120,
+                name="SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT",
             ),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")

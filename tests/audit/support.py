@@ -9,12 +9,12 @@ from sqlalchemy import delete, select, update
 
 from safevoice.audit.checkpoints import all_checkpoints
 from safevoice.audit.models import AuditCheckpoint, AuditCountersignature, AuditEntry, AuditHead
-from safevoice.audit.schemas import CheckpointOut, EntryOut
-from safevoice.audit.verify import EXPORT_FORMAT
+from safevoice.audit.router import checkpoint_out, entry_out
 from safevoice.crypto.checkpoint import sign_checkpoint
 from safevoice.crypto.hashing import audit_hash
 from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import EXPORT_FORMAT
 from safevoice.storage.db import Database
 
 
@@ -28,10 +28,9 @@ def export_of(database: Database) -> dict[str, Any]:
             "format": EXPORT_FORMAT,
             "instance_id": manifest.instance_id,
             "manifest": signed.to_json(),
-            "entries": [EntryOut.of(e).model_dump() for e in entries],
+            "entries": [entry_out(e).model_dump() for e in entries],
             "checkpoints": [
-                CheckpointOut.of(c).model_dump()
-                for c in all_checkpoints(session, manifest=manifest)
+                checkpoint_out(c).model_dump() for c in all_checkpoints(session, manifest=manifest)
             ],
         }
 

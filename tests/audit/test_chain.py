@@ -11,16 +11,15 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditStaging
-from safevoice.audit.verify import SignedCheckpoint, check_checkpoint, verify_export
 from safevoice.clock import utcnow
 from safevoice.crypto.checkpoint import sign_checkpoint, sign_restore_approval
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.manifest import AuditKey, Manifest, sign_manifest, successor
 from safevoice.errors import AuditViolation, ManifestError
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import SignedCheckpoint, check_checkpoint, verify_export
 from safevoice.storage.db import Database
 from tests.audit.support import delete_entry, export_of, flip_byte, rewrite, truncate
 from tests.support.world import World
@@ -43,7 +42,7 @@ def activity(database: Database, n: int = 6) -> None:
 
 def latest(database: Database, manifest: Manifest) -> SignedCheckpoint:
     with database.unit_of_work() as session:
-        view = checkpoints.latest(session, manifest=manifest, today=TODAY)
+        view = instance.latest_checkpoint(session, manifest=manifest, today=TODAY)
     return SignedCheckpoint(
         instance_id=view.instance_id, seq=view.seq, head=view.head, signature=view.signature
     )

@@ -7,11 +7,10 @@ import re
 from datetime import date
 from pathlib import Path
 
-from safevoice.audit import checkpoints
-from safevoice.audit.verify import SignedCheckpoint, check_checkpoint
 from safevoice.crypto.keys import PublicKey
 from safevoice.crypto.manifest import parse_payload
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import SignedCheckpoint, check_checkpoint
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.support.world import World
@@ -60,7 +59,7 @@ def test_the_instance_key_rotates_through_a_manifest_and_signs_checkpoints_from_
     key = PublicKey.from_json(json.loads(new_key.read_text()))
     with database.unit_of_work() as session:
         manifest = parse_payload(instance.current_signed_manifest(session).payload)  # type: ignore[union-attr]
-        latest = checkpoints.latest(session, manifest=manifest, today=date.today())
+        latest = instance.latest_checkpoint(session, manifest=manifest, today=date.today())
         assert instance.instance_public_key(session) == key.sign_key
     assert [k.from_seq for k in manifest.audit_keys] == [0, int(from_seq)]
     assert manifest.audit_key_for(latest.seq) == key.sign_key

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from safevoice.attachments.models import Upload
 from safevoice.audit import checkpoints
-from safevoice.audit.verify import SignedCheckpoint
 from safevoice.backup import approval as approvals
 from safevoice.backup.archive import read_header
 from safevoice.backup.export import Head
@@ -24,6 +23,7 @@ from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.hashing import audit_hash
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import SignedCheckpoint
 from safevoice.retention import service as retention
 from safevoice.retention.models import LegalHold, Tombstone
 from safevoice.storage.blobs import open_blob_store
@@ -47,7 +47,7 @@ def save_countersigned_checkpoint(
     """What an auditor keeps after `safevoice audit countersign --save FILE`."""
     with database.unit_of_work() as session:
         today = instance.snapshot(session).today(utcnow())
-        view = checkpoints.latest(session, manifest=manifest, today=today)
+        view = instance.latest_checkpoint(session, manifest=manifest, today=today)
         signature = countersign(
             world.auditor.sign_seed, instance_id=view.instance_id, seq=view.seq, head=view.head
         )

@@ -18,12 +18,12 @@ from sqlalchemy import update
 
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case
-from safevoice.cases.schemas import CaseDetail
-from safevoice.cli.cases import default_status_text
+from safevoice.client.member import default_status_text
 from safevoice.crypto.casefile import STATUS_FORMAT, body_plaintext, member_label
 from safevoice.crypto.envelope import seal
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
+from safevoice.protocol.wire import CaseDetail
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app

@@ -9,7 +9,6 @@ from itertools import product
 import pytest
 
 from safevoice.cases import deadlines
-from safevoice.cases.schemas import Statistics
 from safevoice.cases.stats import (
     HIDDEN,
     SMALL,
@@ -24,6 +23,7 @@ from safevoice.cases.stats import (
     timeline,
 )
 from safevoice.errors import BadRequest
+from safevoice.protocol.wire import Statistics
 
 TODAY = date(2026, 3, 15)
 CHANNELS = ("general", "safety")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from safevoice.cases.stats import ActionFacts, CaseFacts, Month, Period, compute
-from safevoice.cli.stats_html import render
+from safevoice.client.stats_html import render
 from tests.cases.test_stats import case
 
 TODAY = date(2026, 3, 15)

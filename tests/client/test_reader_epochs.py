@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from safevoice.cases.schemas import CaseDetail, CaseObjectOut, CaseSummary
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import NOTE_FORMAT, NewCase, body_plaintext, create_case
 from safevoice.crypto.casefile import message_plaintext as plaintext
@@ -23,6 +22,7 @@ from safevoice.crypto.envelope import CaseKeys, Envelope, decrypt, seal, unwrap_
 from safevoice.crypto.keys import KeyPair, generate
 from safevoice.crypto.manifest import Manifest, successor
 from safevoice.protocol.reader import UNREADABLE, ReadCase, epoch_keys, read_objects
+from safevoice.protocol.wire import CaseDetail, CaseObjectOut, CaseSummary
 from safevoice.protocol.workflow import rekey_body
 from tests.support.reporter import reporter_keys
 from tests.support.world import World

@@ -9,8 +9,10 @@ fixed by patching ``random_bytes`` in the module that draws it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,9 @@ import pytest
 from safevoice.crypto import code, envelope, hashing, keys, login, manifest, receipt
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64d, b64e, canonical_json, lp, split_lp, u32, u64
+from safevoice.crypto.envelope import CaseKeys
 from safevoice.errors import BadCode, BadEncoding
+from safevoice.protocol.reader import ReadCase, ReadObject, server_field_problems, signed_state
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "crypto-v1.json"
 GROUPS = {
@@ -41,6 +45,7 @@ GROUPS = {
     "login",
     "receipt",
     "audit_hash",
+    "signed_status",
 }
 
 
@@ -403,3 +408,60 @@ def test_audit_hash_vectors_form_a_chain(vectors: dict[str, Any]) -> None:
         assert digest.hex() == v["hash_hex"]
         assert blake2b(b"safevoice-audit-v1" + prev + h(v["body_hex"])) == digest
         prev = digest
+
+
+# The Python reader's sentences for the problem codes of the signed-status vectors (the browser
+# reports the codes themselves; tests/web/vectors.mjs checks it against the same vectors).
+SIGNED_STATUS_PROBLEMS = [
+    (r"thread message (\d+): it names no status of the workflow", "status_invalid"),
+    (r"thread message (\d+): it attests another day of receipt", "received_conflict"),
+    (r"thread message (\d+): it attests another intake mode", "intake_conflict"),
+    (r"the server says the case is \w+, but", "status_unsigned"),
+    (r"the server says the case was acknowledged, but", "unsigned_ack"),
+    (r"the server says the report was received on [\d-]+, but", "received_unsigned"),
+    (r"the server says feedback is due by [\d-]+, but", "feedback_unsigned"),
+]
+
+
+def _signed_status_code(problem: str) -> list[Any]:
+    for pattern, name in SIGNED_STATUS_PROBLEMS:
+        found = re.match(pattern, problem)
+        if found:
+            return [name, int(found.group(1)) if found.groups() else None]
+    raise AssertionError(f"no code for {problem!r}")
+
+
+def test_signed_status_vectors_match_the_python_reader(vectors: dict[str, Any]) -> None:
+    for v in vectors["signed_status"]["vectors"]:
+        read = ReadCase(
+            report=None,
+            objects=[
+                ReadObject(
+                    chain="thread",
+                    seq=item["seq"],
+                    kind="status",
+                    sender="member:alice",
+                    epoch=0,
+                    verified=item["verified"],
+                    body=item["body"],
+                )
+                for item in v["statuses"]
+            ],
+            problems=[],
+            heads={},
+            keys=CaseKeys(thread=bytes(32), committee=None),
+        )
+        state, problems = signed_state(read)
+        server = v["server"]
+        problems += server_field_problems(
+            state,
+            status=server["status"],
+            outcome=None,
+            acknowledged=server["acknowledged_on"] is not None,
+            received_on=server["received_on"],
+            intake_mode=None,
+            feedback_due=server["feedback_due_on"],
+        )
+
+        assert dataclasses.asdict(state) == v["signed"], v["name"]
+        assert [_signed_status_code(p) for p in problems] == v["problems"], v["name"]

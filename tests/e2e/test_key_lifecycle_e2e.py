@@ -18,7 +18,6 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from safevoice.cases.schemas import CaseObjectOut
 from safevoice.client.state import State
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import REPORTER
@@ -34,6 +33,7 @@ from safevoice.crypto.manifest import (
 )
 from safevoice.errors import SafeVoiceError
 from safevoice.protocol.reader import read_objects
+from safevoice.protocol.wire import CaseObjectOut
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.support.canary import new_canary

@@ -14,9 +14,13 @@ import json
 from pathlib import Path
 
 from safevoice.storage.db import Database
+from tests.conftest import Cli
 from tests.e2e.test_dialogue_e2e import execute
+from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.e2e.test_workflow_e2e import cases_cmd, status
 from tests.support.conversation import Conversation
+from tests.support.server import ServerProcess
+from tests.support.world import World
 
 
 def problems_of(shown: dict[str, object]) -> list[str]:
@@ -127,6 +131,39 @@ def test_the_day_of_receipt_and_the_intake_mode_are_signed_with_the_acknowledgem
     assert reporter["signed"]["received_on"] == received  # type: ignore[index]
 
 
+def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one_shown(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    promised = talk.show()["case"]["feedback_due_on"]  # type: ignore[index]
+    execute(
+        raw,
+        "UPDATE case_file SET feedback_due_on = '2099-12-31' WHERE id = :case",
+        case=talk.case_id,
+    )
+
+    member = talk.show(expect=2)
+    reporter = talk.follow_up(expect=2)
+    printed = talk.cli.report(
+        "follow-up",
+        "--server",
+        talk.server.url,
+        "--pin",
+        talk.world.pin,
+        stdin=talk.code + "\n",
+        expect=2,
+    )
+
+    assert member["signed"]["feedback_due"] == promised  # type: ignore[index]
+    assert any(
+        f"feedback is due by 2099-12-31, but the committee signed {promised}" in p
+        for p in problems_of(member)
+    )
+    assert any("feedback is due by 2099-12-31" in p for p in problems_of(reporter))
+    assert f"feedback due by {promised}" in printed.stdout  # type: ignore[attr-defined]
+
+
 def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
     conversation: Conversation, raw: Database
 ) -> None:
@@ -213,3 +250,80 @@ def test_an_honest_workflow_shows_no_warning_and_lists_the_signed_status(
     case = next(c for c in json.loads(listed.stdout) if c["id"] == talk.case_id)  # type: ignore[attr-defined]
     assert case["status"] == "investigating"
     assert case["status_verified"] is True
+
+
+def follow_up_with_receipt(
+    talk: Conversation, receipt: Path, *, expect: int
+) -> tuple[dict[str, object], str]:
+    args = ["follow-up", "--server", talk.server.url, "--pin", talk.world.pin]
+    result = talk.cli.report(
+        *args, "--receipt", str(receipt), "--json", stdin=talk.code + "\n", expect=expect
+    )
+    printed = talk.cli.report(
+        *args, "--receipt", str(receipt), stdin=talk.code + "\n", expect=expect
+    )
+    return dict(json.loads(result.stdout)), printed.stdout  # type: ignore[attr-defined]
+
+
+def test_the_reporters_receipt_authenticates_the_day_of_receipt_before_any_acknowledgement(
+    cli: Cli, server: ServerProcess, world: World, raw: Database, tmp_path: Path
+) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"where": "Depot"}))
+    submitted = submit_with_cli(cli, server, world, "The scales are rigged.", answers=answers)
+    talk = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
+    kept = tmp_path / "receipt.json"
+    kept.write_text(json.dumps(submitted))  # the whole `submit --json` answer, as saved
+    day = submitted["received_on"]
+
+    honest, printed = follow_up_with_receipt(talk, kept, expect=0)
+    assert problems_of(honest) == []
+    assert f"received on {day} (as your receipt says)" in printed
+
+    execute(
+        raw,
+        "UPDATE case_file SET received_on = '2020-01-01', ack_due_on = '2020-01-08' "
+        "WHERE id = :case",
+        case=talk.case_id,
+    )
+    forged, printed = follow_up_with_receipt(talk, kept, expect=2)
+
+    assert any(
+        f"received on 2020-01-01, but your receipt says {day}" in p for p in problems_of(forged)
+    )
+    assert f"received on {day} (as your receipt says)" in printed
+
+
+def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(
+    conversation: Conversation, cli: Cli, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"where": "Office"}))
+    other = submit_with_cli(cli, server, world, "Another report.", answers=answers)
+    forged = dict(other["receipt"])  # type: ignore[arg-type]
+    forged["case_id"] = conversation.case_id
+    unsigned = tmp_path / "unsigned.json"
+    unsigned.write_text(json.dumps(forged))
+    elsewhere = tmp_path / "other.json"
+    elsewhere.write_text(json.dumps(other["receipt"]))
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2")
+
+    not_signed, _ = follow_up_with_receipt(conversation, unsigned, expect=2)
+    another, _ = follow_up_with_receipt(conversation, elsewhere, expect=2)
+    refused = cli.report(
+        "follow-up",
+        "--server",
+        server.url,
+        "--pin",
+        world.pin,
+        "--receipt",
+        str(junk),
+        stdin=conversation.code + "\n",
+        expect=1,
+    )
+
+    assert any("not signed by an instance key" in p for p in problems_of(not_signed))
+    assert any("for another report" in p for p in problems_of(another))
+    assert "does not hold a SafeVoice receipt" in refused.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in refused.stderr  # type: ignore[attr-defined]

@@ -8,19 +8,19 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from safevoice.cases.schemas import CaseObjectOut
 from safevoice.crypto.casefile import REPORTER, member_label
-from safevoice.crypto.code import derive_reporter_keys, parse_code
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import SafeVoiceError
 from safevoice.protocol.reader import read_objects
+from safevoice.protocol.wire import CaseObjectOut
 from safevoice.storage.db import Database
 from tests.e2e.test_dialogue_e2e import execute
 from tests.support.canary import new_canary
 from tests.support.conversation import Conversation
-from tests.support.world import CODE_KDF, World
+from tests.support.reporter import keys_of
+from tests.support.world import World
 
 
 def status(talk: Conversation, *args: str, expect: int = 0, member: str = "alice") -> object:
@@ -255,12 +255,7 @@ def test_after_a_recusal_new_messages_do_not_open_with_the_recused_members_key(
     carol = read_with_secret(world.members["carol"].box_secret or b"", raw, talk.case_id, manifest)
     alice = read_with_secret(world.members["alice"].box_secret or b"", raw, talk.case_id, manifest)
     bob = read_with_secret(world.members["bob"].box_secret or b"", raw, talk.case_id, manifest)
-    reporter = derive_reporter_keys(
-        parse_code(talk.code),
-        salt=manifest.instance_salt,
-        opslimit=CODE_KDF.opslimit,
-        memlimit=CODE_KDF.memlimit,
-    )
+    reporter = keys_of(manifest, talk.code)
     by_reporter = read_with_secret(
         reporter.reply_secret, raw, talk.case_id, manifest, committee=False
     )
@@ -309,12 +304,7 @@ def test_keys_from_the_reporters_code_open_no_committee_record(
     lessons.write_text(f"Lesson {secret}")
     status(talk, "closed", "--outcome", "no_action_needed", "--lessons-file", str(lessons), "--yes")
     manifest = manifest_of(world, talk)
-    reporter = derive_reporter_keys(
-        parse_code(talk.code),
-        salt=manifest.instance_salt,
-        opslimit=CODE_KDF.opslimit,
-        memlimit=CODE_KDF.memlimit,
-    )
+    reporter = keys_of(manifest, talk.code)
 
     with raw.reader.connect() as connection:
         wraps = connection.execute(
@@ -401,12 +391,7 @@ def test_a_forged_or_missing_acknowledgement_is_flagged_by_the_reporters_client(
 
 def read_thread_keys(talk: Conversation, raw: Database, *, world_manifest: Manifest) -> bytes:
     """A malicious server cannot do this; the test uses the reporter's code to get K_thread."""
-    reporter = derive_reporter_keys(
-        parse_code(talk.code),
-        salt=world_manifest.instance_salt,
-        opslimit=CODE_KDF.opslimit,
-        memlimit=CODE_KDF.memlimit,
-    )
+    reporter = keys_of(world_manifest, talk.code)
     with raw.reader.connect() as connection:
         sealed = connection.execute(
             text("SELECT sealed FROM wrapped_key WHERE case_id = :id AND recipient = 'reporter'"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import NewCase, create_case
-from safevoice.crypto.code import ReporterKeys, derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.code import ReporterKeys, parse_code
 from safevoice.crypto.manifest import Manifest
+from safevoice.protocol import reporter as reporter_steps
 
 
 @dataclass
@@ -30,13 +30,16 @@ def reporter_keys(manifest: Manifest, *, fresh: bool = True) -> tuple[str, Repor
     """A code and its keys (Argon2id 64 MiB); ``fresh=False`` reuses one per manifest salt."""
     if not fresh and manifest.instance_salt in _derived:
         return _derived[manifest.instance_salt]
-    kdf = manifest.current_code_kdf
-    code = generate_code(kdf.version)
-    keys = derive_reporter_keys(
-        parse_code(code), salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
-    )
+    code, keys = reporter_steps.new_reporter(manifest)
     _derived[manifest.instance_salt] = (code, keys)
     return code, keys
+
+
+def keys_of(manifest: Manifest, code: str) -> ReporterKeys:
+    """The keys a reporter's client derives from this code under this manifest."""
+    keys = reporter_steps.keys_for_code(manifest, parse_code(code))
+    assert keys is not None, "the manifest no longer offers this code's key derivation"
+    return keys
 
 
 def build_submission(
@@ -58,9 +61,5 @@ def build_submission(
         answers=answers if answers is not None else {"where": "Depot 4"},
         exclude=exclude,
     )
-    solution = powmod.solve(powmod.parse(challenge))
-    body = {
-        "proof": {"challenge": challenge, "solution": solution},
-        "case": case.submission(channel, reporter),
-    }
+    body = reporter_steps.submission_body(case, reporter, channel=channel, challenge=challenge)
     return Submission(body=body, code=code, reporter=reporter, case=case)

@@ -43,6 +43,7 @@ class ServerProcess:
         workers: int = 2,
         extra_env: dict[str, str] | None = None,
         command_prefix: list[str] | None = None,
+        ready_timeout: float = 60.0,
     ) -> ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         tmp_dir = workdir / "tmp"
@@ -74,7 +75,11 @@ class ServerProcess:
             )
         proxy = RecordingProxy(upstream_port=port).start()
         server = cls(database_url, workdir, port, process, proxy, log_path, tmp_dir)
-        server.wait_ready()
+        try:
+            server.wait_ready(ready_timeout)
+        except BaseException:
+            server.stop()
+            raise
         return server
 
     @property

@@ -658,6 +658,140 @@ def receipt_group(report: envelope.Envelope) -> dict[str, Any]:
     }
 
 
+def _status(seq: int, status: str, *, verified: bool = True, **extra: Any) -> dict[str, Any]:
+    body = {"format": "safevoice-status-v1", "status": status, "outcome": None, "text": "."}
+    body.update({"on": f"2030-02-{seq + 1:02d}", **extra})
+    return {"seq": seq, "verified": verified, "body": body}
+
+
+ATTESTED = {"received_on": "2030-02-01", "intake_mode": "e2e", "feedback_due": "2030-05-02"}
+
+
+def signed_status_group() -> dict[str, Any]:
+    """What the readers take as signed from a thread's verified status objects, and which of
+    the server's fields (of the reporter's view) they flag. Pure logic, no cryptography: the
+    objects are given as the reader has them after verification."""
+    server = {
+        "status": "investigating",
+        "acknowledged_on": "2030-02-03",
+        "received_on": "2030-02-01",
+        "feedback_due_on": "2030-05-02",
+    }
+    cases: list[tuple[str, list[dict[str, Any]], dict[str, Any], list[list[Any]]]] = [
+        (
+            "attested and agreeing",
+            [_status(2, "acknowledged", **ATTESTED), _status(4, "investigating", **ATTESTED)],
+            server,
+            [],
+        ),
+        (
+            "closed in the database",
+            [_status(2, "acknowledged", **ATTESTED), _status(4, "investigating", **ATTESTED)],
+            {**server, "status": "closed"},
+            [["status_unsigned", None]],
+        ),
+        (
+            "acknowledged in the database only",
+            [],
+            {**server, "status": "acknowledged"},
+            [["status_unsigned", None], ["unsigned_ack", None]],
+        ),
+        (
+            "an acknowledgement that did not verify",
+            [_status(2, "acknowledged", verified=False, **ATTESTED)],
+            {**server, "status": "acknowledged"},
+            [["status_unsigned", None], ["unsigned_ack", None]],
+        ),
+        (
+            "day of receipt and deadline moved",
+            [_status(2, "acknowledged", **ATTESTED), _status(4, "investigating")],
+            {**server, "received_on": "2029-12-01", "feedback_due_on": "2030-08-02"},
+            [["received_unsigned", None], ["feedback_unsigned", None]],
+        ),
+        (
+            "a later status attests another day and mode",
+            [
+                _status(2, "acknowledged", **ATTESTED),
+                _status(4, "investigating", **{**ATTESTED, "received_on": "2029-12-01"}),
+                _status(5, "action_planned", **{**ATTESTED, "intake_mode": "server_sealed"}),
+            ],
+            {**server, "status": "action_planned"},
+            [["received_conflict", 4], ["intake_conflict", 5]],
+        ),
+        (
+            "a status outside the workflow, then a closure",
+            [
+                _status(2, "acknowledged"),
+                _status(3, "archived"),
+                {
+                    **_status(4, "closed"),
+                    "body": {**_status(4, "closed")["body"], "outcome": "substantiated"},
+                },
+            ],
+            {**server, "status": "closed", "received_on": "2030-02-01"},
+            [["status_invalid", 3]],
+        ),
+        (
+            "written before statuses were attested",
+            [_status(2, "acknowledged"), _status(4, "investigating")],
+            server,
+            [],
+        ),
+    ]
+    vectors = []
+    for name, statuses, shown, problems in cases:
+        signed: dict[str, Any] = {
+            "status": "received",
+            "outcome": None,
+            "acknowledged_on": None,
+            "changed_on": None,
+            "received_on": None,
+            "intake_mode": None,
+            "feedback_due": None,
+            "seq": None,
+        }
+        for item in statuses:
+            body = item["body"]
+            if not item["verified"] or body["status"] not in STATUS_MOVES:
+                continue
+            signed = {
+                "status": body["status"],
+                "outcome": body["outcome"] if body["status"] == "closed" else None,
+                "acknowledged_on": body["on"]
+                if body["status"] == "acknowledged"
+                else signed["acknowledged_on"],
+                "changed_on": body["on"],
+                "received_on": signed["received_on"] or body.get("received_on"),
+                "intake_mode": signed["intake_mode"] or body.get("intake_mode"),
+                "feedback_due": body.get("feedback_due") or signed["feedback_due"],
+                "seq": item["seq"],
+            }
+        vectors.append(
+            {
+                "name": name,
+                "statuses": statuses,
+                "server": shown,
+                "signed": signed,
+                "problems": problems,
+            }
+        )
+    return {
+        "description": (
+            "Signed status (protocol 7.5): from the verified status objects of a thread, in "
+            "order, the status and outcome of the last, the day of acknowledgement, the day of "
+            "receipt and intake mode first attested, the last feedback deadline named; then "
+            "the problems, as codes with the thread position where one belongs: status "
+            "objects that name no status of the workflow or attest another day of receipt or "
+            "intake mode than an earlier one, then the server's status, acknowledged_on, "
+            "received_on and feedback_due_on where they disagree with what is signed."
+        ),
+        "vectors": vectors,
+    }
+
+
+STATUS_MOVES = ("acknowledged", "investigating", "action_planned", "closed")
+
+
 def audit_hash_group() -> dict[str, Any]:
     prev = bytes(32)
     vectors = []
@@ -702,6 +836,7 @@ def build() -> dict[str, Any]:
         "login": login_group(),
         "receipt": receipt_group(report),
         "audit_hash": audit_hash_group(),
+        "signed_status": signed_status_group(),
     }
 
 

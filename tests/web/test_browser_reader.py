@@ -53,15 +53,16 @@ from safevoice.crypto.manifest import (
     successor,
     verify_manifest,
 )
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import ManifestError, SafeVoiceError
 from safevoice.protocol.reader import UNREADABLE, ReadCase, read_as_reporter
+from safevoice.protocol.wire import ReporterCaseView
 from safevoice.protocol.workflow import sender_label
 from tests.support.world import CODE_KDF, World
 from tests.web.test_browser_crypto import run_node
 
 ACKNOWLEDGED_ON = "2026-01-05"
 RECEIVED_ON = "2026-01-02"
+FEEDBACK_DUE = "2026-04-05"
 
 
 def keys_hex(keys: ReporterKeys) -> dict[str, str]:
@@ -176,6 +177,7 @@ class Thread:
             text="Moved on.",
             received_on=received_on,
             intake_mode="e2e",
+            feedback_due=FEEDBACK_DUE,
             committee_head=[-1, b64e(GENESIS)],
         )
         self.add("status", plaintext, sender=sender_label(member), sign_seed=member.sign_seed)
@@ -232,10 +234,13 @@ class Thread:
                 "status": self.status or ("acknowledged" if self.acknowledged_on else "received"),
                 "received_on": RECEIVED_ON,
                 "ack_due_on": "2026-01-09",
-                "feedback_due_on": "2026-04-05",
+                "feedback_due_on": FEEDBACK_DUE,
                 "acknowledged_on": self.acknowledged_on,
                 "closed_on": None,
                 "epoch": self.epoch,
+                "today": "2026-01-05",
+                "ack_overdue": False,
+                "feedback_overdue": False,
             },
             "objects": copy.deepcopy(self.objects),
             "wrapped_keys": copy.deepcopy(self.wrapped),
@@ -468,6 +473,8 @@ def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     views["attested"] = attested.view()
     views["forged day of receipt"] = attested.view()
     views["forged day of receipt"]["case"]["received_on"] = "2025-12-01"
+    views["forged feedback deadline"] = attested.view()
+    views["forged feedback deadline"]["case"]["feedback_due_on"] = "2026-07-05"
     attested.move(alice, "action_planned", received_on="2025-12-01")
     views["two statuses attest different days of receipt"] = attested.view()
     strange = Thread.report(manifest, reporter, "Odd status.")
@@ -546,6 +553,7 @@ PROBLEMS = [
     (r"the server says the case was acknowledged, but no committee", "unsigned_ack"),
     (r"the server says the case is \w+, but ", "status_unsigned"),
     (r"the server says the report was received on [\d-]+, but the committee", "received_unsigned"),
+    (r"the server says feedback is due by [\d-]+, but the committee", "feedback_unsigned"),
 ]
 OBJECT_PROBLEMS = [
     ("it belongs to another case or position", "moved"),
@@ -610,6 +618,7 @@ EXPECTED: dict[str, list[tuple[str, int | None]]] = {
     "forged acknowledgement": [("unsigned_ack", None)],
     "forged closure": [("status_unsigned", None)],
     "forged day of receipt": [("received_unsigned", None)],
+    "forged feedback deadline": [("feedback_unsigned", None)],
     "two statuses attest different days of receipt": [("received_conflict", 3)],
     "a signed status outside the workflow": [("status_invalid", 2)],
     "epoch record removed": [("epoch_missing", None)],
@@ -800,6 +809,7 @@ SIGNED_FIELDS = (
     ("changed_on", "changedOn"),
     ("received_on", "receivedOn"),
     ("intake_mode", "intakeMode"),
+    ("feedback_due", "feedbackDue"),
     ("seq", "seq"),
 )
 
@@ -811,6 +821,7 @@ SIGNED_FIELDS = (
         "attested",
         "forged closure",
         "forged day of receipt",
+        "forged feedback deadline",
         "two statuses attest different days of receipt",
         "unsigned acknowledgement",
         "forged acknowledgement",

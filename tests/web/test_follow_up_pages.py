@@ -18,12 +18,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from safevoice.cases.schemas import CaseDetail
-from safevoice.crypto.casefile import member_label
+from safevoice.crypto.casefile import MAX_TEXT_CHARS, member_label
 from safevoice.crypto.code import generate_code
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue.models import LoginFailureWindow
 from safevoice.protocol.reader import ReadCase, read_case
+from safevoice.protocol.wire import CaseDetail
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
 from safevoice.web.i18n import Catalogue
@@ -184,7 +184,11 @@ def test_the_server_sealed_follow_up_refuses_typos_wrong_codes_and_empty_answers
         ({"code": sub.code, "reply": " \n\t "}, 400, "message.empty_reply.heading"),
         ({"code": sub.code, "reply": canary, "file": canary}, 400, "message.bad_form.heading"),
         ({"reply": canary}, 400, "message.bad_form.heading"),
-        ({"code": sub.code, "reply": canary + "x" * 70_000}, 413, "message.too_large.heading"),
+        (
+            {"code": sub.code, "reply": canary + "x" * MAX_TEXT_CHARS},
+            413,
+            "message.too_large.heading",
+        ),
     ]
     for form, status, heading in cases:
         answer = sealed_web.post("/follow-up", data=form)

@@ -114,6 +114,11 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
         allowed |= {str(channel["title"]), str(channel.get("description", ""))}
         for q in channel.get("questions", []):  # type: ignore[attr-defined]
             allowed |= {q["label"], *q.get("options", [])}
+        kept = channel["retention"]
+        allowed |= {
+            t(key, after=kept["days_after_closure"], max=kept["max_age_days"])  # type: ignore[index]
+            for key in ("landing.next.deleted", "js.next.deleted")
+        }
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
     allowed |= {t("form.text.limit", max=f"{MAX_TEXT_CHARS:,}")}
     pages = [
@@ -215,6 +220,10 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
         },
     )
     assert answer.status_code == 200
+    # The code page says what happens next, with the days the server stores.
+    assert t("js.next.heading") in answer.text
+    assert re.search(r"By \d{4}-\d{2}-\d{2}: a committee member acknowledges", answer.text)
+    assert t("js.next.deleted", after=60, max=1095) in answer.text
     code = re.search(r'id="follow-up-code">([0-9A-Z-]+)<', answer.text)
     assert code is not None
     parse_code(code.group(1))

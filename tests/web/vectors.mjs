@@ -200,6 +200,32 @@ const checks = {
       assert.ok(!sv.verifyReceipt({ ...v.wire, sig: "AA" }, key));
     }
   },
+  signed_status(group) {
+    for (const v of group.vectors) {
+      const objects = v.statuses.map((o) => ({ ...o, kind: "status" }));
+      const { signed, problems } = sv.signedState(objects);
+      assert.deepEqual(
+        {
+          status: signed.status,
+          outcome: signed.outcome,
+          acknowledged_on: signed.acknowledgedOn,
+          changed_on: signed.changedOn,
+          received_on: signed.receivedOn,
+          intake_mode: signed.intakeMode,
+          feedback_due: signed.feedbackDue,
+          seq: signed.seq,
+        },
+        v.signed,
+        v.name,
+      );
+      const all = [...problems, ...sv.serverFieldProblems(signed, v.server)];
+      assert.deepEqual(
+        all.map((p) => [p.code, p.seq]),
+        v.problems,
+        v.name,
+      );
+    }
+  },
   audit_hash(group) {
     for (const v of group.vectors) {
       const data = sv.utf8("safevoice-audit-v1");

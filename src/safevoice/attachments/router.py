@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
-from safevoice.attachments.schemas import FinishIn, UploadCreateIn, UploadOut
-from safevoice.intake.schemas import ID_PATTERN
+from safevoice.attachments.schemas import FinishIn, UploadCreateIn
+from safevoice.protocol.wire import ID_PATTERN, UploadOut
 from safevoice.web.deps import (
     BlobsDep,
     DatabaseDep,
@@ -46,6 +46,7 @@ def post_upload(
         principal=principal,
         now=now,
         max_file_bytes=settings.max_file_bytes,
+        max_open_uploads=settings.max_open_uploads,
     )
 
 
@@ -87,6 +88,7 @@ async def put_chunk(
             now=now,
             max_file_bytes=settings.max_file_bytes,
             max_case_bytes=settings.max_case_bytes,
+            max_pending_bytes=settings.max_pending_upload_bytes,
         )
     )
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the upload API (docs/protocol.md, "Attachments")."""
+"""Request and response bodies of the upload API (docs/protocol/attachments.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safevoice.intake.schemas import ID_PATTERN, ProofIn
+from safevoice.protocol.wire import ID_PATTERN, ProofIn
 
 
 class UploadCreateIn(BaseModel):
@@ -14,14 +14,6 @@ class UploadCreateIn(BaseModel):
 
     case_id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
     proof: ProofIn | None = None
-
-
-class UploadOut(BaseModel):
-    id: str
-    received: int
-    total: int | None
-    chunk_bytes: int
-    max_chunks: int
 
 
 class FinishIn(BaseModel):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from safevoice.attachments.models import Attachment, Upload
-from safevoice.attachments.schemas import UploadCreateIn, UploadOut
+from safevoice.attachments.schemas import UploadCreateIn
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case
 from safevoice.clock import DAY, aware, round_up
@@ -28,12 +28,14 @@ from safevoice.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    RateLimited,
     TooLarge,
     Unauthorized,
 )
 from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
+from safevoice.protocol.wire import UploadOut
 from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 
@@ -46,6 +48,14 @@ def _gib(size: int) -> str:
     return f"{size / 1024**3:g} GiB" if size >= 1024**3 else f"{size / 1024**2:g} MiB"
 
 
+def _open(now: datetime) -> ColumnElement[bool]:
+    """Uploads not attached to anything yet and not expired: what a flood can pile up."""
+    return and_(
+        Upload.expires_at > now,
+        ~select(Attachment.upload_id).where(Attachment.upload_id == Upload.id).exists(),
+    )
+
+
 def create_upload(
     session: Session,
     snap: Snapshot,
@@ -54,9 +64,34 @@ def create_upload(
     principal: Principal | None,
     now: datetime,
     max_file_bytes: int,
+    max_open_uploads: int,
 ) -> UploadOut:
     """Start an upload for a case: a reporter or member session of that case, or, for a report
-    not yet submitted, a solved proof-of-work challenge."""
+    not yet submitted, a solved proof-of-work challenge.
+
+    The client picks the case id of a report not yet submitted, so per-case limits alone bind
+    nothing: the instance caps how many uploads are open at once, and a case holds at most as
+    many open uploads as a report or message may carry.
+    """
+    open_count = session.scalar(select(func.count()).select_from(Upload).where(_open(now))) or 0
+    if open_count >= max_open_uploads:
+        raise RateLimited(
+            "Too many files are being uploaded to this server right now; try again in a few "
+            "minutes."
+        )
+    case_open = (
+        session.scalar(
+            select(func.count())
+            .select_from(Upload)
+            .where(_open(now), Upload.case_id == body.case_id)
+        )
+        or 0
+    )
+    if case_open >= MAX_ATTACHMENTS:
+        raise TooLarge(
+            f"This case already has {MAX_ATTACHMENTS} files being uploaded, as many as a report "
+            "or message carries; send them first."
+        )
     existing = session.get(Case, body.case_id)
     if principal is None:
         if body.proof is None:
@@ -123,8 +158,14 @@ def put_chunk(
     now: datetime,
     max_file_bytes: int,
     max_case_bytes: int,
+    max_pending_bytes: int,
 ) -> UploadOut:
-    """Store chunk ``index`` if it is the next one; a chunk already stored is acknowledged."""
+    """Store chunk ``index`` if it is the next one; a chunk already stored is acknowledged.
+
+    A chunk that would take the open uploads of the whole instance past ``max_pending_bytes``
+    is refused before it is written (the upload stays, to resume later), so a flood of uploads
+    cannot fill the disk.
+    """
     with database.session(write=False) as reader:
         upload = _live(reader, upload_id, now)
         reader.expunge(upload)
@@ -134,6 +175,10 @@ def put_chunk(
                     Upload.case_id == upload.case_id
                 )
             )
+            or 0
+        )
+        pending_chunks = (
+            reader.scalar(select(func.coalesce(func.sum(Upload.received), 0)).where(_open(now)))
             or 0
         )
     if index < upload.received:
@@ -156,14 +201,34 @@ def put_chunk(
             f"The files of this case are larger than this server accepts "
             f"({_gib(max_case_bytes)} per case); nothing of this file was kept."
         )
-    store.put_chunk(upload_id, index, data)
-    with database.unit_of_work() as session:
-        moved = session.execute(
-            update(Upload)
-            .where(Upload.id == upload_id, Upload.received == index, Upload.total.is_(None))
-            .values(received=index + 1)
+    if (pending_chunks + 1) * CHUNK_CIPHERTEXT > max_pending_bytes:
+        raise RateLimited(
+            "This server holds as many unsent files as it has room for; try again later (the "
+            "upload resumes from where it stopped)."
         )
-        upload.received = index + 1 if moved.rowcount == 1 else upload.received  # type: ignore[attr-defined]
+    store.put_chunk(upload_id, index, data)
+    over_case_limit = False
+    with database.unit_of_work() as session:
+        # The case's uploads are locked (PostgreSQL; SQLite serialises writers) and counted
+        # again, so chunks sent in parallel cannot together pass the per-case limit.
+        locked = session.scalars(
+            select(Upload.received).where(Upload.case_id == upload.case_id).with_for_update()
+        ).all()
+        if sum(locked) + 1 > max_case_bytes // CHUNK_CIPHERTEXT:
+            over_case_limit = True
+        else:
+            moved = session.execute(
+                update(Upload)
+                .where(Upload.id == upload_id, Upload.received == index, Upload.total.is_(None))
+                .values(received=index + 1)
+            )
+            upload.received = index + 1 if moved.rowcount == 1 else upload.received  # type: ignore[attr-defined]
+    if over_case_limit:
+        discard(database, store, upload_id)
+        raise TooLarge(
+            f"The files of this case are larger than this server accepts "
+            f"({_gib(max_case_bytes)} per case); nothing of this file was kept."
+        )
     return _out(upload, max_file_bytes)
 
 

@@ -24,7 +24,6 @@ from safevoice.crypto.encoding import b64d
 from safevoice.crypto.keys import sign_public_key
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadEncoding, ConfigError, Forbidden, NotFound, VerificationFailed
-from safevoice.instance import service as instance
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,23 @@ def _view(row: AuditCheckpoint, instance_id: str, session: Session) -> Checkpoin
     )
 
 
-def latest(session: Session, *, manifest: Manifest, today: date) -> Checkpoint:
-    """The newest checkpoint, issuing one first if the head moved (after folding)."""
+def latest(
+    session: Session,
+    *,
+    manifest: Manifest,
+    today: date,
+    instance_seed: bytes | None,
+    pending_rotation: int | None,
+) -> Checkpoint:
+    """The newest checkpoint, issuing one first if the head moved (after folding).
+
+    The instance's signing seed and the first sequence number of a pending key rotation come
+    from ``safevoice.instance`` as arguments (``instance.service.latest_checkpoint``), so the
+    audit domain never imports the instance's state.
+    """
     audit.fold_staged(session, today=today)
     seq, digest = audit.head(session)
-    pending = instance.pending_rotation(session)
+    pending = pending_rotation
     if pending is not None and seq >= pending:
         seq = pending - 1
         if seq >= 0:
@@ -67,7 +78,7 @@ def latest(session: Session, *, manifest: Manifest, today: date) -> Checkpoint:
         raise NotFound("The audit log has no entry yet.")
     row = session.get(AuditCheckpoint, seq)
     if row is None:
-        seed = instance.get_state(session, instance.INSTANCE_SEED)
+        seed = instance_seed
         if seed is None:
             raise ConfigError("This instance is not initialised; run `safevoice admin init`.")
         if sign_public_key(seed) != manifest.audit_key_for(seq):

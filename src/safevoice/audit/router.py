@@ -8,7 +8,11 @@ from fastapi import APIRouter, Path, Query, status
 
 from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
-from safevoice.audit.schemas import CheckpointOut, CountersignIn, EntriesOut, EntryOut
+from safevoice.audit.models import AuditEntry
+from safevoice.audit.schemas import CountersignIn
+from safevoice.crypto.encoding import b64e
+from safevoice.instance import service as instance
+from safevoice.protocol.wire import CheckpointOut, CountersignatureOut, EntriesOut, EntryOut
 from safevoice.web.deps import (
     AuditorDep,
     MemberOrAuditorDep,
@@ -22,13 +26,32 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 PAGE = 1000
 
 
+def entry_out(entry: AuditEntry) -> EntryOut:
+    """An audit entry on the wire: its stored canonical bytes and hash, base64url."""
+    return EntryOut(seq=entry.seq, body=b64e(entry.body), hash=b64e(entry.hash))
+
+
+def checkpoint_out(checkpoint: checkpoints.Checkpoint) -> CheckpointOut:
+    """A checkpoint on the wire, with every countersignature it has gathered."""
+    return CheckpointOut(
+        instance_id=checkpoint.instance_id,
+        seq=checkpoint.seq,
+        head=b64e(checkpoint.head),
+        signature=b64e(checkpoint.signature),
+        countersignatures=[
+            CountersignatureOut(auditor=a, signature=b64e(s))
+            for a, s in checkpoint.countersignatures
+        ],
+    )
+
+
 @router.get("/checkpoint", response_model=CheckpointOut)
 def get_checkpoint(
     _caller: MemberOrAuditorDep, session: WriterSessionDep, snap: SnapshotDep, now: NowDep
 ) -> CheckpointOut:
     """The latest signed checkpoint; a new one is issued when the head moved."""
-    return CheckpointOut.of(
-        checkpoints.latest(session, manifest=snap.require_manifest(), today=snap.today(now))
+    return checkpoint_out(
+        instance.latest_checkpoint(session, manifest=snap.require_manifest(), today=snap.today(now))
     )
 
 
@@ -38,7 +61,7 @@ def get_checkpoints(
 ) -> list[CheckpointOut]:
     """Every checkpoint issued, with its countersignatures, in sequence order."""
     return [
-        CheckpointOut.of(c)
+        checkpoint_out(c)
         for c in checkpoints.all_checkpoints(session, manifest=snap.require_manifest())
     ]
 
@@ -54,7 +77,7 @@ def get_entries(
 ) -> EntriesOut:
     """Entries after ``after`` (up to ``upto``) as stored bytes, in chain order."""
     found = audit.entries(session, after=after, upto=upto, limit=limit, event=event)
-    return EntriesOut(entries=[EntryOut.of(e) for e in found], head_seq=audit.head(session)[0])
+    return EntriesOut(entries=[entry_out(e) for e in found], head_seq=audit.head(session)[0])
 
 
 @router.post(
@@ -70,7 +93,7 @@ def post_countersignature(
     snap: SnapshotDep,
 ) -> CheckpointOut:
     """An auditor's countersignature over a checkpoint they verified."""
-    return CheckpointOut.of(
+    return checkpoint_out(
         checkpoints.add_countersignature(
             session,
             manifest=snap.require_manifest(),

@@ -74,7 +74,7 @@ class Approval:
             raise BadEncoding("The restore approval is malformed.") from None
 
     def detail(self) -> dict[str, str | int]:
-        """The detail of the ``instance.restored`` audit entry (docs/protocol.md)."""
+        """The detail of the ``instance.restored`` audit entry (docs/protocol/backup.md 13.4)."""
         return {
             "backup": self.backup_id,
             "backup_seq": self.backup_seq,
@@ -135,7 +135,7 @@ def check(approval: Approval, header: BackupHeader, *, manifest: Manifest, newes
         )
     if approval.approver.partition(":")[0] not in APPROVER_KINDS:
         raise Forbidden(f"The approver {approval.approver} is not a member or auditor.")
-    # As audit clients do (docs/protocol.md 13.4): the approver's current key, or a key of
+    # As audit clients do (docs/protocol/backup.md 13.4): the approver's current key, or a key of
     # theirs the manifest lists as retired since.
     current = manifest.current_keys().get(approval.approver)
     keys = [current.sign_key] if current is not None else []

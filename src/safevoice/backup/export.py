@@ -1,8 +1,8 @@
 """Reading the newest audit export, which a restore needs to re-apply later purges.
 
-The export (docs/protocol.md) lists every entry of the chain with its stored bytes and hash.
-Before a restore relies on it, the chain is re-hashed from the genesis: an export whose entries
-do not chain, skip a sequence number or belong to another instance is refused.
+The export (docs/protocol/audit.md 13.5) lists every entry of the chain with its stored bytes
+and hash. Before a restore relies on it, the chain is re-hashed from the genesis: an export
+whose entries do not chain, skip a sequence number or belong to another instance is refused.
 """
 
 from __future__ import annotations

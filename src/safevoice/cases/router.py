@@ -7,20 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from safevoice.cases import service, stats, workflow
-from safevoice.cases.schemas import (
-    ActionIn,
+from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
+from safevoice.protocol.wire import (
+    ID_PATTERN,
     ActionOut,
-    ActionUpdateIn,
     CaseDetail,
     CaseExport,
     CaseSummary,
-    ClaimIn,
-    RekeyIn,
+    ObjectOut,
     Statistics,
-    StatusIn,
 )
-from safevoice.dialogue.schemas import ObjectOut
-from safevoice.intake.schemas import ID_PATTERN
 from safevoice.web.deps import (
     MemberDep,
     MemberOrAuditorDep,

@@ -18,15 +18,15 @@ from sqlalchemy.orm import Session
 from safevoice.audit import service as audit
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
-from safevoice.cases.schemas import (
+from safevoice.crypto.encoding import b64e
+from safevoice.errors import NotFound
+from safevoice.protocol.wire import (
     CaseDetail,
     CaseExport,
     CaseObjectOut,
     CaseSummary,
     WrappedKeyOut,
 )
-from safevoice.crypto.encoding import b64e
-from safevoice.errors import NotFound
 
 NOT_FOUND = "There is no such case, or you are not one of its recipients."
 
@@ -50,10 +50,15 @@ def summary(case: Case, today: date) -> CaseSummary:
         rekey_needed=case.rekey_needed,
         thread_length=case.thread_next,
         last_reporter_seq=case.last_reporter_seq,
-        ack_overdue=case.acknowledged_on is None and deadlines.is_overdue(case.ack_due_on, today),
-        feedback_overdue=case.closed_on is None
-        and case.feedback_on is None
-        and deadlines.is_overdue(case.feedback_due_on, today),
+        ack_overdue=deadlines.ack_overdue(
+            ack_due_on=case.ack_due_on, acknowledged_on=case.acknowledged_on, today=today
+        ),
+        feedback_overdue=deadlines.feedback_overdue(
+            feedback_due_on=case.feedback_due_on,
+            feedback_on=case.feedback_on,
+            closed_on=case.closed_on,
+            today=today,
+        ),
         today=today,
     )
 

@@ -82,7 +82,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safevoice.cases.models import Case, CorrectiveAction, StatusChange
-from safevoice.cases.schemas import (
+from safevoice.cases.service import readable_cases
+from safevoice.crypto.casefile import member_label
+from safevoice.errors import BadRequest, NotFound
+from safevoice.intake.models import Channel
+from safevoice.protocol.wire import (
     ChannelCount,
     CountFigure,
     DaysFigure,
@@ -93,10 +97,6 @@ from safevoice.cases.schemas import (
     Statistics,
     StepMedian,
 )
-from safevoice.cases.service import readable_cases
-from safevoice.crypto.casefile import member_label
-from safevoice.errors import BadRequest, NotFound
-from safevoice.intake.models import Channel
 
 THRESHOLD = 5
 SMALL: Small = "<5"

@@ -19,26 +19,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
-from safevoice.cases import deadlines
+from safevoice.cases import deadlines, transcript
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CorrectiveAction, Recusal, StatusChange, WrappedKey
-from safevoice.cases.schemas import (
-    ActionIn,
-    ActionOut,
-    ActionUpdateIn,
-    ClaimIn,
-    RekeyIn,
-    StatusIn,
-)
+from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import wrapped_size
 from safevoice.crypto.login import random_id
-from safevoice.dialogue import service as dialogue
-from safevoice.dialogue.schemas import ObjectOut
 from safevoice.errors import BadRequest, Conflict, Forbidden, NotFound
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
+from safevoice.protocol.wire import ActionOut, ObjectOut
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"acknowledged"}),
@@ -65,9 +57,9 @@ def _member_case(
     case_id: str,
     *,
     allow_archive: bool = False,
-) -> tuple[Case, dialogue.Author]:
-    case = dialogue.load_case(session, case_id)
-    author = dialogue.author_for(session, snap, principal, case, allow_archive=allow_archive)
+) -> tuple[Case, transcript.Author]:
+    case = transcript.load_case(session, case_id)
+    author = transcript.author_for(session, snap, principal, case, allow_archive=allow_archive)
     return case, author
 
 
@@ -81,7 +73,7 @@ def change_status(
     now: datetime,
 ) -> list[ObjectOut]:
     case, author = _member_case(session, snap, principal, case_id)
-    dialogue.refuse_if_rekey_needed(case)
+    transcript.refuse_if_rekey_needed(case)
     check_transition(case.status, body.status)
     today = snap.today(now)
     if body.on is not None and body.on != today:
@@ -109,12 +101,12 @@ def change_status(
             raise Conflict(
                 "The case still has open corrective actions; confirm to close it anyway."
             )
-    _, posted = dialogue.append(
+    _, posted = transcript.append(
         session, case, author, body.envelope.model_dump(), kinds=frozenset({"status"})
     )
     results = [posted]
     if body.closure is not None:
-        _, closure = dialogue.append(
+        _, closure = transcript.append(
             session, case, author, body.closure.model_dump(), kinds=frozenset({"closure"})
         )
         results.append(closure)
@@ -276,7 +268,7 @@ def rekey(
         if len(data) != wrapped_size(wrap.recipient, with_committee=wrap.recipient != REPORTER):
             raise BadRequest("A wrapped key has the wrong length.")
         sealed.append((wrap.recipient, data))
-    _, posted = dialogue.append(
+    _, posted = transcript.append(
         session,
         case,
         author,
@@ -325,7 +317,7 @@ def add_action(
 ) -> ActionOut:
     """Plan a corrective action: owner and due day in the clear, description encrypted."""
     case, author = _member_case(session, snap, principal, case_id)
-    dialogue.refuse_if_rekey_needed(case)
+    transcript.refuse_if_rekey_needed(case)
     if snap.require_manifest().member(body.owner) is None:
         raise BadRequest("The owner of an action must be a committee member.")
     today = snap.today(now)
@@ -333,7 +325,9 @@ def add_action(
         raise BadRequest("The due day of a new action cannot be in the past.")
     if session.get(CorrectiveAction, body.id) is not None:
         raise Conflict("An action with this id already exists.")
-    dialogue.append(session, case, author, body.envelope.model_dump(), kinds=frozenset({"action"}))
+    transcript.append(
+        session, case, author, body.envelope.model_dump(), kinds=frozenset({"action"})
+    )
     action = CorrectiveAction(
         id=body.id,
         case_id=case.id,
@@ -371,13 +365,13 @@ def update_action(
         case, author = _member_case(session, snap, principal, action.case_id)
     except NotFound:
         raise NotFound("There is no such action, or you cannot see its case.") from None
-    dialogue.refuse_if_rekey_needed(case)
+    transcript.refuse_if_rekey_needed(case)
     if action.state in ("done", "dropped"):
         raise Conflict(f"The action is already {action.state}.")
     if body.state == "dropped" and body.envelope is None:
         raise BadRequest("Dropping an action needs a reason (encrypted for the committee).")
     if body.envelope is not None:
-        dialogue.append(
+        transcript.append(
             session, case, author, body.envelope.model_dump(), kinds=frozenset({"action"})
         )
     today = snap.today(now)

@@ -7,22 +7,21 @@ for dropping an action are encrypted for the committee and signed by the member 
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from safevoice.cli.cases import JsonOption, KeyOption, open_for_writing, remember_head
+from safevoice.cli.cases import JsonOption, KeyOption, guarded
 from safevoice.cli.common import console, fail, make_app, print_json, read_secret_text
 from safevoice.cli.session import Server, logged_in
-from safevoice.crypto.casefile import ACTION_FORMAT, body_plaintext
-from safevoice.crypto.encoding import b64e
-from safevoice.crypto.login import random_id
-from safevoice.protocol.workflow import next_object
+from safevoice.client import member
+from safevoice.errors import SafeVoiceError
 
 app = make_app("Plan and follow up corrective actions (committee members).")
-STATES = ("planned", "in_progress", "done", "dropped")
+STATES = member.ACTION_STATES
 
 
 @app.command("list")
@@ -69,33 +68,20 @@ def add_command(
     description = read_secret_text(description_file, what="description of the action")
     if not description.strip():
         fail("The description is empty; say what is to be done.")
-    action_id = random_id()
     context = logged_in(server)
     with context.api:
-        opened = open_for_writing(context, case_id, key)
-        envelope = next_object(
-            opened.read,
-            opened.detail,
-            kind="action",
-            keys=opened.keys,
-            plaintext=body_plaintext(
-                ACTION_FORMAT,
-                action_id=action_id,
+        keys = context.keys(key)
+        action = guarded(
+            partial(
+                member.add_action,
+                context,
+                case_id,
+                keys,
                 owner=owner,
-                due_on=due_on.isoformat(),
+                due_on=due_on,
                 description=description,
-            ),
+            )
         )
-        action = context.api.add_action(
-            case_id,
-            {
-                "id": action_id,
-                "owner": owner,
-                "due_on": due_on.isoformat(),
-                "envelope": envelope.to_json(),
-            },
-        )
-    remember_head(context, case_id, "committee", envelope.seq, b64e(envelope.transcript_hash()))
     console.print(
         f"Planned action {action.id} for case {case_id}, owned by {owner}, due {action.due_on}."
     )
@@ -116,30 +102,15 @@ def update_command(
         fail("The state must be in_progress, done or dropped.")
     if state == "dropped" and reason_file is None:
         fail("Dropping an action needs --reason-file.")
+    reason = reason_file.read_text(encoding="utf-8") if reason_file is not None else None
     context = logged_in(server)
     with context.api:
-        action = next((a for a in context.api.actions() if a.id == action_id), None)
-        if action is None:
-            fail("There is no such action among the cases you can read.")
-        body: dict[str, object] = {"state": state}
-        if reason_file is not None:
-            opened = open_for_writing(context, action.case_id, key)
-            envelope = next_object(
-                opened.read,
-                opened.detail,
-                kind="action",
-                keys=opened.keys,
-                plaintext=body_plaintext(
-                    ACTION_FORMAT,
-                    action_id=action_id,
-                    state=state,
-                    reason=reason_file.read_text(encoding="utf-8"),
-                ),
-            )
-            body["envelope"] = envelope.to_json()
-        updated = context.api.update_action(action_id, body)
-    if reason_file is not None:
-        remember_head(
-            context, action.case_id, "committee", envelope.seq, b64e(envelope.transcript_hash())
+        try:
+            action = member.find_action(context, action_id)
+        except SafeVoiceError as exc:
+            fail(exc.message)
+        keys = context.keys(key) if reason is not None else None
+        updated = guarded(
+            partial(member.update_action, context, action, keys, state=state, reason=reason)
         )
     console.print(f"Action {updated.id} is now {updated.state}.")

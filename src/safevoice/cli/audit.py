@@ -11,22 +11,34 @@ status 1 and a sentence naming the entry or checkpoint.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
+from rich.markup import escape
 
-from safevoice.audit.verify import EXPORT_FORMAT, SignedCheckpoint, check_checkpoint, verify_export
-from safevoice.cli.common import console, fail, make_app, print_json, read_json_file
+from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_json_file
 from safevoice.cli.session import Server, logged_in
 from safevoice.client.audit import check_at_login
 from safevoice.client.state import State, default_home
+from safevoice.clock import utcnow
 from safevoice.crypto.checkpoint import countersign
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import parse_fingerprint
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload, valid_signers
 from safevoice.errors import AuditViolation, ManifestError
 from safevoice.private_files import write_private_text
+from safevoice.protocol.audit import (
+    EXPORT_FORMAT,
+    Entry,
+    SignedCheckpoint,
+    check_checkpoint,
+    verify_export,
+)
+from safevoice.protocol.wire import RetentionOverview
+from safevoice.retention import service as retention
 
 app = make_app("Export, verify and countersign the tamper-evident audit log.")
 
@@ -52,17 +64,24 @@ def export_command(
         api.audit_checkpoint()  # issue a checkpoint of the current head first
         entries = [e.model_dump() for page in api.audit_entries() for e in page.entries]
         checkpoints = [c.model_dump() for c in api.audit_checkpoints()]
+        # The auditor's export also carries the retention state, so that ``verify`` can
+        # account offline for every case the log says was received.
+        retention = (
+            json.loads(api.retention().model_dump_json())
+            if context.remembered.role == "auditor"
+            else None
+        )
     manifest = parse_payload(SignedManifest.from_json(signed).payload)
-    _write(
-        out,
-        {
-            "format": EXPORT_FORMAT,
-            "instance_id": manifest.instance_id,
-            "manifest": signed,
-            "entries": entries,
-            "checkpoints": checkpoints,
-        },
-    )
+    exported: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "instance_id": manifest.instance_id,
+        "manifest": signed,
+        "entries": entries,
+        "checkpoints": checkpoints,
+    }
+    if retention is not None:
+        exported["retention"] = retention
+    _write(out, exported)
     console.print(
         f"Exported {len(entries)} audit entries and {len(checkpoints)} checkpoints → {out}"
     )
@@ -90,6 +109,28 @@ def _export_manifest(data: Any, pin: str | None) -> Manifest:
         fail(f"The manifest in the export is refused: {exc.message}")
 
 
+def _unaccounted(data: dict[str, Any]) -> list[str]:
+    """What the verified log says happened that the exported retention state does not show.
+
+    Without a retention state (a member's export) only the log itself is checked: no purge may
+    be dated after the day the export was written (one day of slack for time zones).
+    """
+    log = [Entry.from_json(e).parsed() for e in data["entries"]]
+    if "retention" in data:
+        try:
+            view = RetentionOverview.model_validate(data["retention"])
+        except ValidationError:
+            fail("The retention state in the export is malformed.")
+        return retention.account(view, log)
+    latest = (utcnow().date() + timedelta(days=1)).isoformat()
+    return [
+        f"Audit entry {body.get('seq')} records the purge of case {body.get('case_id')} on "
+        f"{body.get('on')}, a day still in the future: the purge ran with its clock moved forward."
+        for body in log
+        if body.get("event") == retention.PURGED and str(body.get("on")) > latest
+    ]
+
+
 @app.command("verify")
 def verify_command(
     file: Annotated[Path, typer.Argument(help="An export written by `safevoice audit export`.")],
@@ -115,6 +156,14 @@ def verify_command(
         except AuditViolation as exc:
             fail(f"{checkpoint}: {exc.message}")
     result = verify_export(data, manifest=manifest, saved=saved)
+    problems = _unaccounted(data)
+    if problems:
+        for problem in problems:
+            err_console.print(f"[bold red]Violation:[/] {escape(problem)}")
+        fail(
+            f"The audit log verifies, but {len(problems)} case(s) or purge(s) are not accounted "
+            "for (listed above)."
+        )
     summary = {
         "verified": True,
         "entries": result.entries,

@@ -7,17 +7,16 @@ its record does not verify, so nobody builds on a history the server may have al
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from safevoice.cases import deadlines
-from safevoice.cases.schemas import CaseDetail, CaseSummary
 from safevoice.cli import render
 from safevoice.cli.common import (
     console,
@@ -30,22 +29,21 @@ from safevoice.cli.common import (
     untrusted,
 )
 from safevoice.cli.session import Context, Server, logged_in
-from safevoice.client import cleaning
-from safevoice.client.files import Attachment, download, upload_file
-from safevoice.crypto.casefile import (
-    CLOSURE_FORMAT,
-    NOTE_FORMAT,
-    REPORTER,
-    STATUS_FORMAT,
-    TRIAGE_FORMAT,
-    body_plaintext,
-    message_plaintext,
+from safevoice.client import cleaning, member
+from safevoice.client.files import download
+from safevoice.client.member import (
+    OUTCOMES,
+    STATUSES,
+    Closure,
+    Opened,
+    UntrustworthyCase,
+    Upload,
+    attachments_of,
 )
-from safevoice.crypto.encoding import b64e
-from safevoice.crypto.envelope import GENESIS
+from safevoice.crypto.casefile import REPORTER, message_plaintext
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
-from safevoice.errors import Conflict, SafeVoiceError, VerificationFailed
+from safevoice.errors import SafeVoiceError, VerificationFailed
 from safevoice.protocol.reader import (
     ReadCase,
     SignedState,
@@ -54,44 +52,20 @@ from safevoice.protocol.reader import (
     read_case,
     status_unverified,
 )
-from safevoice.protocol.workflow import next_object, rekey_body
+from safevoice.protocol.wire import CaseDetail, CaseSummary
 
 app = make_app("Read and handle cases (committee members).")
+T = TypeVar("T")
 
 INTAKE_MODES = {
     "e2e": "end-to-end encrypted in the reporter's client",
     "server_sealed": "sealed by the server (the plaintext passed through server memory)",
 }
-STATUSES = ("acknowledged", "investigating", "action_planned", "closed")
-OUTCOMES = ("substantiated", "not_substantiated", "out_of_scope", "no_action_needed")
-DEFAULT_STATUS_TEXT = {
-    "acknowledged": (
-        "Thank you for your report. The ethics committee has received it and is looking into "
-        "it. We will tell you what we are doing about it by {feedback_due} at the latest. You "
-        "can read our messages and answer them here with your follow-up code."
-    ),
-    "investigating": "The committee is now investigating what you reported.",
-    "action_planned": "The committee has decided on corrective actions and is following them up.",
-    "closed": "The committee has finished its work on your report. Thank you for speaking up.",
-}
-
 KeyOption = Annotated[
     Path | None, typer.Option(envvar="SAFEVOICE_KEY", help="Your private key file.")
 ]
 CaseArgument = Annotated[str, typer.Argument(help="The case id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def default_status_text(case: CaseSummary, status: str) -> str:
-    """The standard sentence for a status change, promising the very feedback day the server
-    will store (computed by the same function, on the instance's day)."""
-    feedback_due = deadlines.feedback_due_after(
-        status=status,
-        received_on=case.received_on,
-        current_due=case.feedback_due_on,
-        today=case.today,
-    )
-    return DEFAULT_STATUS_TEXT[status].format(feedback_due=feedback_due.isoformat())
 
 
 def _flags(case: CaseSummary, seen: dict[str, Any] | None) -> str:
@@ -159,40 +133,16 @@ def list_command(
     console.print(table)
 
 
-@dataclass
-class Opened:
-    """A case read and verified on this machine, with the member's own keys."""
-
-    detail: CaseDetail
-    read: ReadCase
-    manifest: Manifest
-    warnings: list[str]
-    keys: KeyPair
-
-    @property
-    def trustworthy(self) -> bool:
-        return not self.read.problems and not self.warnings
-
-
 def open_case(context: Context, case_id: str, key: Path | None) -> Opened:
-    manifest = context.manifest()
-    detail = context.api.case(case_id)
-    keys = context.keys(key)
-    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
-    warnings = compare_with_seen(read, context.remembered.heads.get(case_id))
-    if not read.problems and not warnings:
-        # Remember only a head that verified, so evidence of tampering is never overwritten.
-        context.remembered.heads[case_id] = heads_to_state(read)
-        context.state.save()
-    return Opened(detail=detail, read=read, manifest=manifest, warnings=warnings, keys=keys)
+    return member.open_case(context, case_id, context.keys(key))
 
 
 def open_for_writing(context: Context, case_id: str, key: Path | None) -> Opened:
-    opened = open_case(context, case_id, key)
-    if not opened.trustworthy:
-        render.print_warnings(opened.read.problems + opened.warnings)
+    try:
+        return member.open_for_writing(context, case_id, context.keys(key))
+    except UntrustworthyCase as exc:
+        render.print_warnings(exc.problems)
         fail("The case's record does not verify, so nothing was written; see the warnings.")
-    return opened
 
 
 def case_json(opened: Opened) -> dict[str, Any]:
@@ -257,9 +207,7 @@ def show_command(
 
 
 def remember_head(context: Context, case_id: str, chain: str, seq: int, digest: str) -> None:
-    heads = context.remembered.heads.setdefault(case_id, {})
-    heads[chain] = [seq, digest]
-    context.state.save()
+    context.remember_head(case_id, chain, seq, digest)
 
 
 @app.command("reply")
@@ -290,33 +238,22 @@ def reply_command(
     text = read_secret_text(text_file, what="message to the reporter")
     message_plaintext(text)  # refuses an empty message before anything is sent
     context = logged_in(server)
-    with context.api:
-        opened = open_for_writing(context, case_id, key)
-        descriptors = [
-            upload_file(
-                context.api, path, case_id=case_id, start=partial(_start_upload, context, case_id)
+    with context.api, ExitStack() as stack:
+        keys = context.keys(key)
+        uploads = [
+            Upload(
+                name=path.name,
+                stream=stack.enter_context(path.open("rb")),
+                size=path.stat().st_size,
             )
             for path in files
         ]
-        envelope = next_object(
-            opened.read,
-            opened.detail,
-            kind="message",
-            keys=opened.keys,
-            plaintext=message_plaintext(text, attachments=descriptors),
-        )
-        posted = context.api.post_case_object(
-            case_id,
-            envelope.to_json(),
-            feedback=feedback,
-            uploads=[d["upload_id"] for d in descriptors],
-        )
-    remember_head(context, case_id, "thread", posted.seq, posted.hash)
-    console.print(f"Sent as message #{posted.seq} of case {case_id}.")
-
-
-def _start_upload(context: Context, case_id: str) -> str:
-    return context.api.start_upload(case_id).id
+        try:
+            seq = member.reply(context, case_id, keys, text=text, files=uploads, feedback=feedback)
+        except UntrustworthyCase as exc:
+            render.print_warnings(exc.problems)
+            fail("The case's record does not verify, so nothing was written; see the warnings.")
+    console.print(f"Sent as message #{seq} of case {case_id}.")
 
 
 @app.command("note")
@@ -346,50 +283,24 @@ def note_command(
     text = read_secret_text(text_file, what="note")
     if not text.strip():
         fail("The note is empty; please write something.")
-    plaintext = (
-        body_plaintext(TRIAGE_FORMAT, decision=text, risk_of_detriment=risk)
-        if triage
-        else body_plaintext(NOTE_FORMAT, text=text)
-    )
     context = logged_in(server)
     with context.api:
-        opened = open_for_writing(context, case_id, key)
-        envelope = next_object(
-            opened.read,
-            opened.detail,
-            kind="triage" if triage else "note",
-            plaintext=plaintext,
-            keys=opened.keys,
-        )
-        posted = context.api.post_case_object(case_id, envelope.to_json())
-    remember_head(context, case_id, "committee", posted.seq, posted.hash)
+        keys = context.keys(key)
+        guarded(partial(member.add_note, context, case_id, keys, text=text, triage_risk=risk))
     console.print(f"Added {'the triage record' if triage else 'a note'} to case {case_id}.")
+
+
+def guarded(step: Callable[[], T]) -> T:
+    """Run a writing step; a case that does not verify is shown with its warnings."""
+    try:
+        return step()
+    except UntrustworthyCase as exc:
+        render.print_warnings(exc.problems)
+        fail("The case's record does not verify, so nothing was written; see the warnings.")
 
 
 def _optional_text(path: Path | None) -> str:
     return path.read_text(encoding="utf-8").strip() if path is not None else ""
-
-
-def status_plaintext(
-    opened: Opened, *, status: str, outcome: str | None, on: str, text: str
-) -> bytes:
-    """A status object that also signs what the member's client verified: the day of receipt
-    and intake mode (the first signed status fixes them; the reader refuses a later one that
-    differs) and the committee chain's head, so that deleting the committee's internal
-    records is noticed by anyone who reads the thread afterwards (protocol 7.4)."""
-    case = opened.detail.case
-    signed = opened.read.signed
-    seq, head = opened.read.heads.get("committee", (-1, GENESIS))
-    return body_plaintext(
-        STATUS_FORMAT,
-        status=status,
-        outcome=outcome,
-        on=on,
-        text=text,
-        received_on=(signed.received_on if signed else None) or case.received_on.isoformat(),
-        intake_mode=(signed.intake_mode if signed else None) or case.intake_mode,
-        committee_head=[seq, b64e(head)],
-    )
 
 
 @app.command("status")
@@ -441,54 +352,37 @@ def status_command(
         fail("--outcome is only for closing a case.")
     custom = read_secret_text(text_file, what="message") if text_file is not None else None
     context = logged_in(server)
+    closure = (
+        Closure(
+            outcome=outcome or "",
+            actions_taken=_optional_text(actions_taken_file),
+            lessons=_optional_text(lessons_file),
+            protection=_optional_text(protection_file),
+        )
+        if closing
+        else None
+    )
+
+    def confirm() -> bool:
+        if not typer.confirm("The case still has open corrective actions. Close it anyway?"):
+            fail("The case was not closed.")
+        return True
+
     with context.api:
-        opened = open_for_writing(context, case_id, key)
-        today = opened.detail.case.today.isoformat()
-        text = (
-            custom if custom and custom.strip() else default_status_text(opened.detail.case, status)
-        )
-        status_object = next_object(
-            opened.read,
-            opened.detail,
-            kind="status",
-            keys=opened.keys,
-            plaintext=status_plaintext(opened, status=status, outcome=outcome, on=today, text=text),
-        )
-        body: dict[str, Any] = {
-            "status": status,
-            "envelope": status_object.to_json(),
-            "on": today,
-        }
-        if closing:
-            closure = next_object(
-                opened.read,
-                opened.detail,
-                kind="closure",
-                keys=opened.keys,
-                plaintext=body_plaintext(
-                    CLOSURE_FORMAT,
-                    outcome=outcome,
-                    approver=opened.keys.public.id,
-                    on=today,
-                    actions_taken=_optional_text(actions_taken_file),
-                    lessons=_optional_text(lessons_file),
-                    protection=_optional_text(protection_file),
-                ),
+        keys = context.keys(key)
+        guarded(
+            partial(
+                member.change_status,
+                context,
+                case_id,
+                keys,
+                status=status,
+                text=custom,
+                closure=closure,
+                confirm_open_actions=yes,
+                confirm=confirm,
             )
-            body.update(outcome=outcome, closure=closure.to_json(), confirm_open_actions=yes)
-        try:
-            posted = context.api.change_status(case_id, body)
-        except Conflict as exc:
-            if not closing or "open corrective actions" not in exc.message or yes:
-                raise
-            if not typer.confirm("The case still has open corrective actions. Close it anyway?"):
-                fail("The case was not closed.")
-            body["confirm_open_actions"] = True
-            posted = context.api.change_status(case_id, body)
-    for item in posted:
-        remember_head(context, case_id, item.chain, item.seq, item.hash)
-    context.remembered.heads[case_id]["status"] = [status, outcome or ""]
-    context.state.save()
+        )
     console.print(f"Case {case_id} is now {status}" + (f" ({outcome})." if outcome else "."))
 
 
@@ -527,14 +421,7 @@ def recuse_command(case_id: CaseArgument, server: Server = None) -> None:
 
 def _signing_keys(context: Context, manifest: Manifest, key: Path | None) -> KeyPair:
     """The logged-in recipient's own key, which must be the one the manifest lists now."""
-    keys = context.keys(key)
-    listed = manifest.current_keys().get(context.label)
-    if listed is None or listed.sign_key != keys.public.sign_key:
-        fail(
-            "Your key file is not the key the manifest lists for you now. If the committee "
-            "rotated your key, log in with the new key and give the old one with --old-key."
-        )
-    return keys
+    return member.signing_keys(context, manifest, context.keys(key))
 
 
 def _old_keys(context: Context, old_key: Path | None, keys: KeyPair) -> KeyPair | None:
@@ -571,20 +458,7 @@ def _read_for_rekey(
 def _rekey_one(
     context: Context, detail: CaseDetail, read: ReadCase, *, manifest: Manifest, keys: KeyPair
 ) -> int:
-    """Move a verified case to the next epoch, signed with ``keys``; return how many members
-    hold the new keys."""
-    warnings = compare_with_seen(read, context.remembered.heads.get(detail.case.id))
-    if read.problems or warnings:
-        raise Conflict(
-            "The case's record does not verify, so it was not re-keyed: "
-            + "; ".join(read.problems + warnings)
-        )
-    body, recipients = rekey_body(read, detail, keys=keys, manifest=manifest)
-    posted = context.api.rekey(detail.case.id, body)
-    heads = heads_to_state(read)
-    heads["thread"] = [posted.seq, posted.hash]
-    context.remembered.heads[detail.case.id] = heads
-    return sum(1 for label in recipients if label.startswith("member:"))
+    return member.rekey_one(context, detail, read, manifest=manifest, keys=keys)
 
 
 @app.command("rekey")
@@ -683,21 +557,6 @@ def rekey_command(
             )
     if failed:
         raise typer.Exit(code=2)
-
-
-def attachments_of(read: ReadCase) -> list[Attachment]:
-    """Files described inside verified objects of the thread (report and messages)."""
-    found: list[Attachment] = []
-    for o in read.thread():
-        if not o.verified:
-            continue
-        described = (
-            read.report.attachments
-            if o.kind == "report" and read.report is not None
-            else o.body.get("attachments", [])
-        )
-        found += [Attachment.from_descriptor(d, seq=o.seq) for d in described or []]
-    return found
 
 
 @app.command("files")

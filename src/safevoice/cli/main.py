@@ -9,6 +9,7 @@ from safevoice.cli import (
     backup,
     cases,
     demo,
+    desk,
     keys,
     manifest,
     retention,
@@ -29,6 +30,7 @@ app.command("serve")(serve.serve)
 app.command("login")(session.login)
 app.command("inbox")(cases.inbox)
 app.command("stats")(stats.stats)
+app.command("desk")(desk.desk)
 app.add_typer(keys.app, name="keys")
 app.add_typer(manifest.app, name="manifest")
 app.add_typer(admin.app, name="admin")

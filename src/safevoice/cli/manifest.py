@@ -16,6 +16,7 @@ import typer
 
 from safevoice.cli.common import (
     console,
+    err_console,
     fail,
     load_public,
     make_app,
@@ -40,9 +41,11 @@ from safevoice.crypto.manifest import (
     successor,
     valid_signers,
 )
-from safevoice.errors import ManifestError
+from safevoice.errors import ConfigError, ManifestError
 from safevoice.instance import service as instance
 from safevoice.private_files import write_private_text
+from safevoice.settings import Settings
+from safevoice.web import bundle
 
 app = make_app("Sign, publish and inspect the committee's instance manifest.")
 
@@ -285,6 +288,76 @@ def remove_member_command(
     console.print(REKEY_REMINDER)
 
 
+def _auditor_key(path: Path) -> PublicKey:
+    key = load_public(path)
+    if key.kind != "auditor":
+        fail(
+            f"{path} is not an auditor's public key "
+            "(generate one with `safevoice keys generate auditor`)."
+        )
+    return key
+
+
+@app.command("add-auditor")
+def add_auditor_command(
+    public_key: Annotated[Path, typer.Argument(help="The new auditor's public key file.")],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Enrol an auditor: the next manifest version lists their signing key.
+
+    Once it is published they log in, export and verify the audit log, check retention and
+    countersign checkpoints; an auditor never holds a key that opens a case.
+    """
+    _check_days(days)
+    key = _auditor_key(public_key)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if old.recipient(key.id) is not None or old.auditor(key.id) is not None:
+        fail(
+            f"The id {key.id!r} is already in the manifest; to give an auditor a new key, "
+            "remove the old one and enrol the new key under another id."
+        )
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, auditors=(*old.auditors, key))
+    _sign_and_write(manifest, [root], out)
+    console.print(f"  auditors: {', '.join(a.id for a in manifest.auditors)}")
+    console.print(
+        f"Compare the fingerprint {format_fingerprint(key.fingerprint)} with {key.name} over a "
+        "second channel before publishing."
+    )
+
+
+@app.command("remove-auditor")
+def remove_auditor_command(
+    auditor_id: Annotated[str, typer.Argument(help="The id of the auditor who leaves.")],
+    previous: PreviousOption,
+    root_key: RootKeyOption,
+    out: OutOption,
+    days: DaysOption = 90,
+) -> None:
+    """Offboard an auditor: the next manifest version no longer lists them.
+
+    Their sessions end when it is published; their key is kept among the retired keys, so the
+    countersignatures they made before stay verifiable and nothing they sign later does.
+    """
+    _check_days(days)
+    root = _open_root(root_key)
+    old = _load_previous(previous, root)
+    if old.auditor(auditor_id) is None:
+        fail(f"There is no auditor {auditor_id!r} in {previous}.")
+    remaining = tuple(a for a in old.auditors if a.id != auditor_id)
+    manifest = successor(old, root=old.root, now=utcnow(), days=days, auditors=remaining)
+    _sign_and_write(manifest, [root], out)
+    console.print(f"  auditors: {', '.join(a.id for a in manifest.auditors) or 'none'}")
+    if not remaining:
+        console.print(
+            "Warning: no auditor is left; nobody outside the committee countersigns the audit log "
+            "until a new one is enrolled (`safevoice manifest add-auditor`)."
+        )
+
+
 @app.command("rotate-member-key")
 def rotate_member_key_command(
     public_key: Annotated[
@@ -411,13 +484,19 @@ def publish_command(
         bool, typer.Option(help="Accept a root the current root did not cross-sign.")
     ] = False,
 ) -> None:
-    """Publish a committee-signed manifest on this server (operator; no private key needed)."""
+    """Publish a committee-signed manifest on this server (operator; no private key needed).
+
+    Warns when the reporter pages must be rebuilt: the manifest hands the committee over to a
+    new root, or the release bundle named by SAFEVOICE_BUNDLE_DIR pins another root.
+    """
     signed = load_signed(path)
     db = operator_database(database)
     now = utcnow()
     try:
         with db.unit_of_work() as session:
-            snap_tz = instance.snapshot(session).timezone
+            previous = instance.snapshot(session)
+            snap_tz = previous.timezone
+            previous_root = previous.manifest.root if previous.manifest is not None else None
             manifest = instance.publish_manifest(
                 session,
                 signed,
@@ -431,10 +510,37 @@ def publish_command(
     console.print(
         f"Published manifest version {manifest.version} (root {format_fingerprint(manifest.root)})."
     )
+    _warn_bundle(manifest.root, previous_root)
     if waiting:
         console.print(
             f"{waiting} case(s) wait for a committee member to re-key them "
             "(`safevoice cases rekey --all`); nothing new can be written to them until then."
+        )
+
+
+def _warn_bundle(root: str, previous_root: str | None) -> None:
+    """Say when the installed reporter pages pin another root than the one just published."""
+    bundle_dir = Settings.from_env().bundle_dir
+    pinned: str | None = None
+    if bundle_dir is not None:
+        try:
+            pinned = bundle.load(bundle_dir).pin
+        except ConfigError as exc:
+            err_console.print(f"Warning: the release bundle cannot be checked: {exc.message}")
+    new_root = format_fingerprint(root)
+    if pinned is not None and pinned != root:
+        err_console.print(
+            f"Warning: the release bundle in {bundle_dir} is pinned to the committee root "
+            f"{format_fingerprint(pinned)}, not to {new_root}. Browser reporters will be told the "
+            "server may have been tampered with, and a production server refuses to start: build "
+            f"it again with `safevoice web build --pin {new_root}`, install it and publish its "
+            "hash."
+        )
+    elif pinned is None and previous_root is not None and previous_root != root:
+        err_console.print(
+            f"Warning: this manifest hands the committee over to the root {new_root}. Build the "
+            f"reporter pages again with `safevoice web build --pin {new_root}`, install them and "
+            "publish their hash; a production server refuses a bundle pinned to the old root."
         )
 
 

@@ -35,18 +35,21 @@ from safevoice.client.state import State
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import REPORTER, create_case, message_plaintext
-from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
+from safevoice.crypto.casefile import create_case
+from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.envelope import new_case_id, seal
+from safevoice.crypto.envelope import new_case_id
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.receipt import Receipt
-from safevoice.errors import VerificationFailed
-from safevoice.protocol.reader import SignedState, read_as_reporter
+from safevoice.errors import SafeVoiceError, VerificationFailed
+from safevoice.protocol import reporter as reporter_steps
+from safevoice.protocol.reader import SignedState, read_as_reporter, receipt_problems
+from safevoice.protocol.wire import ReporterCaseInfo
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
+UNKNOWN_KDF = "This follow-up code belongs to a key derivation this server no longer offers."
 ARCHIVE_NOTICE = (
     "Note: this committee keeps an archive key, so that reports stay readable for legal "
     "retention even if every member loses their key. Your report is encrypted to it too. The "
@@ -195,18 +198,11 @@ def submit(
         if missing:
             fail(f"Please answer the required questions: {', '.join(missing)} (--answers-file).")
 
-        kdf = manifest.current_code_kdf
-        code = generate_code(kdf.version)
         if not as_json:
             if manifest.archive is not None:
                 err_console.print(ARCHIVE_NOTICE)
             err_console.print("Encrypting your report on this machine…")
-        reporter = derive_reporter_keys(
-            parse_code(code),
-            salt=manifest.instance_salt,
-            opslimit=kdf.opslimit,
-            memlimit=kdf.memlimit,
-        )
+        code, reporter = reporter_steps.new_reporter(manifest)
         journal = UploadJournal(state)
         saved = journal.load()
         case_id = b64d(saved["case_id"], size=16) if files and "case_id" in saved else None
@@ -234,13 +230,13 @@ def submit(
         challenge = intake.challenge
         if challenge.expires - 60 < utcnow().timestamp():
             challenge = api.challenge("submit")
-        solution = powmod.solve(powmod.parse(challenge.challenge))
-        body = {
-            "proof": {"challenge": challenge.challenge, "solution": solution},
-            "case": new_case.submission(
-                channel, reporter, uploads=[d["upload_id"] for d in descriptors]
-            ),
-        }
+        body = reporter_steps.submission_body(
+            new_case,
+            reporter,
+            channel=channel,
+            challenge=challenge.challenge,
+            uploads=[d["upload_id"] for d in descriptors],
+        )
         answer = api.submit(body, idempotency_key=random_id(16))
         journal.clear()
     receipt = Receipt.from_json(answer.receipt.model_dump())
@@ -293,6 +289,22 @@ def _read_code() -> str:
     return str(typer.prompt("Your follow-up code", hide_input=True))
 
 
+def _kept_receipt(path: Path | None) -> Receipt | None:
+    """The receipt the reporter saved from `submit` (the object printed after the code, or the
+    `receipt` member of `submit --json`)."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("receipt"), dict):
+            data = data["receipt"]
+        return Receipt.from_json(data)
+    except OSError:
+        fail(f"The receipt file {path} cannot be read.")
+    except (ValueError, SafeVoiceError):
+        fail(f"{path} does not hold a SafeVoice receipt.")
+
+
 @app.command("follow-up")
 def follow_up(
     server: ServerOption,
@@ -307,6 +319,14 @@ def follow_up(
     attach: AttachOption = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
+    receipt_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--receipt",
+            help="The receipt you kept from `submit` (a JSON file): checks the day of "
+            "receipt the server shows, from which your deadlines are counted.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Read the committee's messages with your follow-up code, and answer them.
@@ -315,6 +335,7 @@ def follow_up(
     from an argument. Everything is decrypted and verified on this machine.
     """
     files = _readable_files(attach)
+    kept = _kept_receipt(receipt_file)
     code = parse_code(_read_code())
     reply = read_secret_text(reply_file, what="reply") if reply_file is not None else None
     if files and reply is None:
@@ -325,14 +346,13 @@ def follow_up(
         manifest = verify_for(
             api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
         ).manifest
-        kdf = manifest.code_kdf_for(code.version)
-        if kdf is None:
-            fail("This follow-up code belongs to a key derivation this server no longer offers.")
+        if manifest.code_kdf_for(code.version) is None:
+            fail(UNKNOWN_KDF)
         if not as_json:
             err_console.print("Deriving your keys from the code on this machine…")
-        reporter = derive_reporter_keys(
-            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
-        )
+        reporter = reporter_steps.keys_for_code(manifest, code)
+        if reporter is None:  # checked above; this narrows the type for what follows
+            fail(UNKNOWN_KDF)
         challenge = powmod.parse(api.challenge("reporter-login").challenge)
         token = api.reporter_login(
             sign_key=b64e(reporter.sign_public),
@@ -343,6 +363,16 @@ def follow_up(
         api.set_token(token.token)
         view = api.reporter_case()
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
+        if kept is not None:
+            read.problems.extend(
+                receipt_problems(
+                    kept,
+                    read,
+                    case_id=view.case.id,
+                    received_on=view.case.received_on.isoformat(),
+                    manifest=manifest,
+                )
+            )
         sent = None
         if reply is not None:
             if read.problems:
@@ -353,8 +383,6 @@ def follow_up(
                     "The committee is renewing the keys of this case, so your reply was not "
                     "sent; please try again later."
                 )
-            seq, head = read.heads["thread"]
-            plaintext = message_plaintext(reply)
             journal = UploadJournal(state)
             descriptors = _send_files(
                 api,
@@ -364,16 +392,13 @@ def follow_up(
                 journal=journal,
                 quiet=as_json,
             )
-            envelope = seal(
-                read.keys.thread,
-                message_plaintext(reply, attachments=descriptors) if descriptors else plaintext,
+            envelope = reporter_steps.next_message(
+                read,
+                reporter,
                 case_id=b64d(view.case.id, size=16, what="case id"),
-                kind="message",
-                sender=REPORTER,
-                seq=seq + 1,
-                prev=head,
                 epoch=view.case.epoch,
-                sign_seed=reporter.sign_seed,
+                text=reply,
+                attachments=descriptors,
             )
             sent = api.post_reporter_object(
                 envelope.to_json(), uploads=[d["upload_id"] for d in descriptors]
@@ -394,11 +419,12 @@ def follow_up(
         # Only what a committee member signed is shown as the status; the server's fields are
         # compared with it and any difference is among the warnings below.
         signed = read.signed or SignedState()
-        received = (
-            untrusted(signed.received_on)
-            if signed.received_on
-            else f"{c.received_on} (as the server says; see your receipt)"
-        )
+        if signed.received_on:
+            received = untrusted(signed.received_on)
+        elif kept is not None:
+            received = f"{untrusted(kept.day)} (as your receipt says)"
+        else:
+            received = f"{c.received_on} (as the server says; check it with --receipt)"
         status = signed.status + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
         console.print(f"Your report, received on {received} · status: {status}")
         acknowledged = (
@@ -406,13 +432,37 @@ def follow_up(
             if signed.acknowledged_on
             else (f"acknowledgement due by {c.ack_due_on}")
         )
-        console.print(f"  {acknowledged} · feedback due by {c.feedback_due_on}")
+        feedback_due = (
+            untrusted(signed.feedback_due) if signed.feedback_due else str(c.feedback_due_on)
+        )
+        console.print(f"  {acknowledged} · feedback due by {feedback_due}")
+        passed = deadline_passed(c, signed)
+        if passed:
+            console.print(f"[bold red]{passed}[/]")
         render.print_warnings(read.problems)
         render.print_thread(read, manifest)
         if sent is not None:
             console.print(f"\nYour reply was sent (message #{sent.seq}).")
     if read.problems:
         raise typer.Exit(code=2)
+
+
+def deadline_passed(case: ReporterCaseInfo, signed: SignedState) -> str:
+    """The sentence for a legal deadline that passed without the signed acknowledgement or the
+    feedback it promised (as on the follow-up page), or "" when none has."""
+    if signed.acknowledged_on is None and case.today > case.ack_due_on:
+        return (
+            f"The acknowledgement was due by {case.ack_due_on} and no committee member has "
+            "signed one. You may now report to the competent authorities listed on the "
+            "start page; you can still write here too."
+        )
+    if case.feedback_overdue and signed.status != "closed":
+        return (
+            f"Feedback was due by {case.feedback_due_on} and the committee has not yet told "
+            "you what it is doing about your report. You may ask here, and you may report to "
+            "the competent authorities listed on the start page."
+        )
+    return ""
 
 
 def main() -> None:

@@ -20,12 +20,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from safevoice.cli.common import console, err_console, make_app, print_json
+from safevoice.cli.common import console, err_console, fail, make_app, print_json
 from safevoice.cli.ops import operator_database
 from safevoice.cli.session import Server, logged_in
+from safevoice.client.audit import verified_log
 from safevoice.clock import utcnow
+from safevoice.errors import AuditViolation
+from safevoice.protocol.wire import RetentionOverview
 from safevoice.retention import job, service
-from safevoice.retention.schemas import RetentionOverview
 from safevoice.settings import Settings
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
@@ -165,18 +167,26 @@ def print_findings(view: RetentionOverview, findings: service.Findings) -> None:
     for violation in findings.violations:
         err_console.print(f"[bold red]Violation:[/] {escape(violation)}")
     if not findings.violations:
-        console.print("Every live case is within its policy and every purge matches one.")
+        console.print(
+            "Every live case is within its policy, every purge matches one, and every case the "
+            "audit log records is accounted for."
+        )
 
 
 def audit_retention(
     server: Server = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check that every live case is within its policy and every purge matched one."""
+    """Check that every live case is within its policy, every purge matched one, and every case
+    the verified audit log says was received is still live or was purged by a logged purge."""
     context = logged_in(server)
-    with context.api:
-        view = context.api.retention()
-    findings = service.check(view)
+    with context.api as api:
+        view = api.retention()
+        try:
+            log = [entry.parsed() for entry in verified_log(api, context.manifest())]
+        except AuditViolation as exc:
+            fail(f"The audit log cannot be trusted, so retention cannot be checked: {exc.message}")
+    findings = service.check(view, log=log)
     if as_json:
         print_json(
             {

@@ -1,5 +1,11 @@
 """``safevoice serve``: run the web application with uvicorn, access logs off.
 
+Supervision: uvicorn's own multiprocess supervisor, with its worker health-check timeout taken
+from the settings (``SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT``, 120 s by default) instead of
+uvicorn's 5 s. A worker that exits is replaced at once; one that is merely slow to answer the
+ping, because the host is saturated while it starts or serves a flood, is left to work. The
+demo, the deploy files (systemd, the container) and the test servers all start through here.
+
 Invariant 3: uvicorn's access log is disabled and the log format carries no client address;
 the application logs only fixed messages and counts.
 
@@ -58,10 +64,20 @@ def serve(
         str | None, typer.Option(help="Database URL (default: SAFEVOICE_DATABASE_URL).")
     ] = None,
     uds: Annotated[str | None, typer.Option(help="Listen on this Unix socket instead.")] = None,
+    worker_healthcheck_timeout: Annotated[
+        int | None,
+        typer.Option(
+            help="Seconds a live worker may take to answer the supervisor before it is "
+            "replaced (default: SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT, else 120).",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Run the SafeVoice server (reporter pages and API)."""
     if database:
         os.environ["SAFEVOICE_DATABASE_URL"] = database
+    if worker_healthcheck_timeout is not None:
+        os.environ["SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT"] = str(worker_healthcheck_timeout)
     try:
         settings = Settings.from_env()
         if settings.production:
@@ -82,17 +98,19 @@ def serve(
         date_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        timeout_worker_healthcheck=settings.worker_healthcheck_timeout,
     )
 
 
 def _check_production(settings: Settings) -> None:
     """Migrate and run the production checks once, in this process, before any worker."""
     production.check_settings(settings, env=os.environ)
+    pin = None
     if settings.bundle_dir is not None:
         # Every file against the bundle record, as each worker will: refused here, once.
-        bundle.load(settings.bundle_dir)
+        pin = bundle.load(settings.bundle_dir).pin
     db = Database.connect(settings.database_url, pool_size=2)
     try:
-        production.check_database(settings, db, now=utcnow(), migrate_schema=True)
+        production.check_database(settings, db, now=utcnow(), migrate_schema=True, bundle_pin=pin)
     finally:
         db.dispose()

@@ -14,10 +14,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from safevoice.cases.schemas import Statistics
-from safevoice.cli import stats_html
 from safevoice.cli.common import console, print_json
 from safevoice.cli.session import Server, logged_in
+from safevoice.client import stats_html
+from safevoice.protocol.wire import Statistics
 
 RULE = (
     "Figures from fewer than {n} cases are shown as <{n}; a count is 'hidden' where it "

@@ -16,13 +16,26 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
-from safevoice.attachments.schemas import UploadOut
-from safevoice.audit.schemas import CheckpointOut, EntriesOut
-from safevoice.cases.schemas import ActionOut, CaseDetail, CaseExport, CaseSummary, Statistics
-from safevoice.dialogue.schemas import ObjectOut, ReporterCaseView, ReporterTokenOut
-from safevoice.intake.schemas import ChallengeOut, IntakeOut, ManifestOut, SubmissionOut
-from safevoice.members.schemas import TokenOut
-from safevoice.retention.schemas import HoldOut, RetentionOverview
+from safevoice.protocol.wire import (
+    ActionOut,
+    CaseDetail,
+    CaseExport,
+    CaseSummary,
+    ChallengeOut,
+    CheckpointOut,
+    EntriesOut,
+    HoldOut,
+    IntakeOut,
+    ManifestOut,
+    ObjectOut,
+    ReporterCaseView,
+    ReporterTokenOut,
+    RetentionOverview,
+    Statistics,
+    SubmissionOut,
+    TokenOut,
+    UploadOut,
+)
 
 USER_AGENT = "SafeVoice"
 T = TypeVar("T")

@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safevoice.audit.verify import (
+from safevoice.client.api import Api
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.manifest import Manifest
+from safevoice.errors import AuditViolation, BadEncoding, ClientError, NotFound, Unavailable
+from safevoice.protocol.audit import (
+    GENESIS,
     RESTORED,
     Entry,
     SignedCheckpoint,
@@ -21,10 +26,6 @@ from safevoice.audit.verify import (
     check_extends,
     rehash,
 )
-from safevoice.client.api import Api
-from safevoice.crypto.encoding import b64d
-from safevoice.crypto.manifest import Manifest
-from safevoice.errors import AuditViolation, BadEncoding, ClientError, NotFound, Unavailable
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,23 @@ def _restored(api: Api, manifest: Manifest, saved: SignedCheckpoint, new: Signed
             if end == new.seq and head == new.head:
                 return True
     return False
+
+
+def verified_log(api: Api, manifest: Manifest) -> list[Entry]:
+    """The whole chain up to the server's latest checkpoint, re-hashed from the genesis.
+
+    Raises ``AuditViolation`` when the chain does not reproduce the checkpoint the instance key
+    signed, so nothing is concluded from a log that was rewritten.
+    """
+    try:
+        latest = SignedCheckpoint.from_json(api.audit_checkpoint().model_dump())
+    except NotFound:
+        return []
+    check_checkpoint(latest, manifest)
+    entries = fetch_entries(api, after=-1, upto=latest.seq)
+    end, head = rehash(-1, GENESIS, entries)
+    if (end, head) != (latest.seq, latest.head):
+        raise AuditViolation(
+            f"The audit log does not reproduce the instance's checkpoint at seq {latest.seq}."
+        )
+    return entries

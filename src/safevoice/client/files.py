@@ -14,11 +14,11 @@ import mimetypes
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from safevoice.client.api import Api
 from safevoice.crypto.encoding import b64d, b64e
@@ -108,9 +108,38 @@ def upload_file(
     encrypted report or message.
     """
     size = path.stat().st_size
-    chunks = chunk_count(size)
     if pending is not None and (pending.path != str(path) or pending.size != size):
         pending = None
+    with path.open("rb") as handle:
+        return upload_stream(
+            api,
+            handle,
+            name=path.name,
+            size=size,
+            start=start,
+            pending=pending,
+            remember=remember,
+            progress=progress,
+            sleep=sleep,
+            label=str(path),
+        )
+
+
+def upload_stream(
+    api: Api,
+    handle: BinaryIO,
+    *,
+    name: str,
+    size: int,
+    start: Callable[[], str],
+    pending: PendingUpload | None = None,
+    remember: Callable[[PendingUpload], None] = lambda _p: None,
+    progress: Progress = lambda _n: None,
+    sleep: Callable[[float], None] = time.sleep,
+    label: str = "",
+) -> dict[str, Any]:
+    """Encrypt and upload ``size`` bytes from a seekable binary stream (see ``upload_file``)."""
+    chunks = chunk_count(size)
     if pending is None:
         upload_id = start()
         encryptor = Encryptor(upload_id)
@@ -122,35 +151,34 @@ def upload_file(
             state=b64d(pending.state),
             chunks_done=pending.chunks_done,
         )
-    with path.open("rb") as handle:
-        while encryptor.chunks_done < chunks:
-            # Encryption is deterministic from the saved stream state, so a chunk the server
-            # already holds (its answer was lost) is resent byte for byte and acknowledged.
-            index = encryptor.chunks_done
-            handle.seek(index * CHUNK_PLAINTEXT)
-            last = index == chunks - 1
-            data = handle.read(size - index * CHUNK_PLAINTEXT if last else CHUNK_PLAINTEXT)
-            chunk = encryptor.push(data, last=last)
-            _with_retries(partial(api.put_chunk, upload_id, index, chunk), sleep=sleep)
-            remember(
-                PendingUpload(
-                    path=str(path),
-                    upload_id=upload_id,
-                    key=b64e(encryptor.key),
-                    header=b64e(encryptor.header),
-                    state=b64e(encryptor.checkpoint()),
-                    chunks_done=encryptor.chunks_done,
-                    size=size,
-                )
+    while encryptor.chunks_done < chunks:
+        # Encryption is deterministic from the saved stream state, so a chunk the server
+        # already holds (its answer was lost) is resent byte for byte and acknowledged.
+        index = encryptor.chunks_done
+        handle.seek(index * CHUNK_PLAINTEXT)
+        last = index == chunks - 1
+        data = handle.read(size - index * CHUNK_PLAINTEXT if last else CHUNK_PLAINTEXT)
+        chunk = encryptor.push(data, last=last)
+        _with_retries(partial(api.put_chunk, upload_id, index, chunk), sleep=sleep)
+        remember(
+            PendingUpload(
+                path=label,
+                upload_id=upload_id,
+                key=b64e(encryptor.key),
+                header=b64e(encryptor.header),
+                state=b64e(encryptor.checkpoint()),
+                chunks_done=encryptor.chunks_done,
+                size=size,
             )
-            progress(len(data))
+        )
+        progress(len(data))
     _with_retries(partial(api.finish_upload, upload_id, chunks), sleep=sleep)
     return {
         "upload_id": upload_id,
         "key": b64e(encryptor.key),
         "header": b64e(encryptor.header),
-        "name": path.name,
-        "type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        "name": name,
+        "type": mimetypes.guess_type(name)[0] or "application/octet-stream",
         "size": size,
         "chunks": chunks,
     }
@@ -210,18 +238,32 @@ def download(
     while target.exists():
         target = folder / f"{stem} ({n}){suffix}"
         n += 1
-    decryptor = Decryptor(attachment.upload_id, attachment.file_key, chunks=attachment.chunks)
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".download-")
     try:
         with os.fdopen(fd, "wb") as handle:
-            for index in range(attachment.chunks):
-                plaintext = decryptor.update(api.get_chunk(attachment.upload_id, index))
+            for plaintext in decrypt_chunks(api, attachment):
                 handle.write(plaintext)
                 progress(len(plaintext))
-        if not decryptor.finished or os.path.getsize(temp) != attachment.size:
-            raise VerificationFailed("The attachment is shorter or longer than described.")
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+def decrypt_chunks(api: Api, attachment: Attachment) -> Iterator[bytes]:
+    """Fetch and decrypt an attachment a chunk at a time, verifying each chunk as it comes.
+
+    The last chunk is yielded only after the end-of-stream tag and the described size check
+    out, so a consumer that stops at an exception never holds a complete forged file.
+    """
+    decryptor = Decryptor(attachment.upload_id, attachment.file_key, chunks=attachment.chunks)
+    total = 0
+    for index in range(attachment.chunks):
+        plaintext = decryptor.update(api.get_chunk(attachment.upload_id, index))
+        total += len(plaintext)
+        if index == attachment.chunks - 1 and (not decryptor.finished or total != attachment.size):
+            raise VerificationFailed("The attachment is shorter or longer than described.")
+        yield plaintext
+    if not decryptor.finished or total != attachment.size:
+        raise VerificationFailed("The attachment is shorter or longer than described.")

@@ -87,7 +87,7 @@ class NewCase:
     def submission(
         self, channel: str, reporter: ReporterKeys, *, uploads: list[str] | None = None
     ) -> dict[str, Any]:
-        """The ``case`` object of a submission request (docs/protocol.md)."""
+        """The ``case`` object of a submission request (docs/protocol/intake.md 11.5.5)."""
         return {
             "uploads": uploads or [],
             "id": b64e(self.case_id),
@@ -255,7 +255,7 @@ def body_plaintext(format_: str, **fields: Any) -> bytes:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """A decrypted epoch record (docs/protocol.md 7.4)."""
+    """A decrypted epoch record (docs/protocol/workflow.md 7.4)."""
 
     labels: list[str]
     earlier: dict[int, CaseKeys]

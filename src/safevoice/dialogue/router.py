@@ -7,14 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from safevoice.dialogue import service
-from safevoice.dialogue.schemas import (
-    ObjectIn,
-    ObjectOut,
-    ReporterCaseView,
-    ReporterLoginIn,
-    ReporterTokenOut,
-)
-from safevoice.intake.schemas import ID_PATTERN
+from safevoice.dialogue.schemas import ObjectIn, ReporterLoginIn
+from safevoice.protocol.wire import ID_PATTERN, ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.web.deps import (
     DatabaseDep,
     MemberDep,
@@ -38,9 +32,11 @@ def post_reporter_login(
 
 
 @router.get("/reporter/case", response_model=ReporterCaseView)
-def get_reporter_case(reporter: ReporterDep, session: SessionDep) -> ReporterCaseView:
+def get_reporter_case(
+    reporter: ReporterDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+) -> ReporterCaseView:
     """The reporter's thread, status and deadlines, and the reporter's own wrapped key."""
-    return service.reporter_view(session, case_id=reporter.subject)
+    return service.reporter_view(session, case_id=reporter.subject, today=snap.today(now))
 
 
 @router.post("/reporter/objects", response_model=ObjectOut, status_code=status.HTTP_201_CREATED)

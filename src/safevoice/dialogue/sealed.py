@@ -25,18 +25,17 @@ from sqlalchemy import update
 
 from safevoice.audit import service as audit
 from safevoice.cases.models import Case
-from safevoice.crypto.casefile import REPORTER, message_plaintext
-from safevoice.crypto.code import derive_reporter_keys, parse_code
+from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d
-from safevoice.crypto.envelope import seal
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue import service
-from safevoice.dialogue.schemas import ReporterCaseView
 from safevoice.errors import BadRequest, Conflict, TooLarge, Unauthorized
 from safevoice.instance.service import Snapshot
 from safevoice.intake.sealed import INTAKE_MODE, MAX_TEXT_CHARS, SealingSlots
 from safevoice.members.service import Principal
+from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, read_as_reporter
+from safevoice.protocol.wire import ReporterCaseView
 from safevoice.storage.db import Database
 
 EVENT = "follow_up.server_sealed"
@@ -97,16 +96,15 @@ def follow_up(
         raise EmptyReply("The answer is empty; please write something before sending.")
     if form.reply is not None and len(form.reply) > MAX_TEXT_CHARS:
         raise TooLarge("The answer is too long for this form.")
-    kdf = manifest.code_kdf_for(code.version)
-    if kdf is None:
+    if manifest.code_kdf_for(code.version) is None:
         raise Unauthorized(service.REPORTER_LOGIN_FAILED)
     slots.acquire()
     try:
-        reporter = derive_reporter_keys(
-            code, salt=manifest.instance_salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
-        )
+        reporter = reporter_steps.keys_for_code(manifest, code)
     finally:
         slots.release()
+    if reporter is None:  # checked above; this narrows the type for what follows
+        raise Unauthorized(service.REPORTER_LOGIN_FAILED)
     with database.unit_of_work() as session:
         case_id = service.case_of_reporter(session, reporter.sign_public)
         if case_id is None:
@@ -116,20 +114,15 @@ def follow_up(
 
     sent = busy = False
     with database.unit_of_work() as session:
-        view = service.reporter_view(session, case_id=case_id)
+        view = service.reporter_view(session, case_id=case_id, today=snap.today(now))
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
         if form.reply is not None and not read.problems:
-            seq, head = read.heads["thread"]
-            envelope = seal(
-                read.keys.thread,
-                message_plaintext(form.reply),
+            envelope = reporter_steps.next_message(
+                read,
+                reporter,
                 case_id=b64d(case_id, size=16, what="case id"),
-                kind="message",
-                sender=REPORTER,
-                seq=seq + 1,
-                prev=head,
                 epoch=view.case.epoch,
-                sign_seed=reporter.sign_seed,
+                text=form.reply,
             )
             try:
                 with session.begin_nested():
@@ -150,6 +143,6 @@ def follow_up(
         )
     if sent:
         with database.session(write=False) as session:
-            view = service.reporter_view(session, case_id=case_id)
+            view = service.reporter_view(session, case_id=case_id, today=snap.today(now))
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
     return SealedThread(view=view, read=read, manifest=manifest, sent=sent, busy=busy)

@@ -6,17 +6,14 @@ public key; an unknown key and a wrong signature get the same answer after the s
 each failed attempt raises the difficulty of the next challenges, so guessing codes is hopeless
 and tells nothing about which cases exist. A case id alone never logs anyone in.
 
-Appending (invariant 7): an object is accepted only as the next one of its chain (its sequence
-number is the chain's length and its ``prev`` the chain's head hash, otherwise 409), in the
-case's current epoch, from the sender the session belongs to, with a valid signature by that
-sender. The server cannot read what it stores; readers re-check everything.
+Appending (invariant 7) goes through ``safevoice.cases.transcript``, which holds the chain rules
+for the dialogue and the committee's workflow alike.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,30 +21,21 @@ from sqlalchemy.orm import Session
 
 from safevoice.attachments import service as attachments
 from safevoice.audit import service as audit
+from safevoice.cases import deadlines
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CaseObject, WrappedKey
-from safevoice.cases.schemas import WrappedKeyOut
+from safevoice.cases.transcript import append, author_for, load_case, refuse_if_rekey_needed
 from safevoice.clock import round_up
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import REPORTER, archive_label, member_label
-from safevoice.crypto.encoding import b64d, b64e, canonical_json
-from safevoice.crypto.envelope import Envelope, chain_of
-from safevoice.crypto.login import random_id, token_digest, verify_login
+from safevoice.crypto.casefile import REPORTER
+from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.login import token_digest, verify_login
 from safevoice.dialogue.models import LoginFailureWindow
-from safevoice.dialogue.schemas import (
-    ObjectOut,
-    ReporterCaseInfo,
-    ReporterCaseView,
-    ReporterLoginIn,
-    ReporterTokenOut,
-)
+from safevoice.dialogue.schemas import ReporterLoginIn
 from safevoice.errors import (
-    BadEnvelope,
     BadRequest,
     ChallengeRejected,
     Conflict,
-    Forbidden,
-    NotFound,
     Unauthorized,
     VerificationFailed,
 )
@@ -55,6 +43,13 @@ from safevoice.instance.challenges import spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.models import LoginSession
 from safevoice.members.service import Principal, reporter_token
+from safevoice.protocol.wire import (
+    ObjectOut,
+    ReporterCaseInfo,
+    ReporterCaseView,
+    ReporterTokenOut,
+    WrappedKeyOut,
+)
 from safevoice.storage.db import Database
 
 REPORTER_LOGIN_FAILED = (
@@ -170,7 +165,7 @@ def case_of_reporter(session: Session, sign_key: bytes) -> str | None:
     return session.scalar(select(Case.id).where(Case.sign_key == sign_key))
 
 
-def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:
+def reporter_view(session: Session, *, case_id: str, today: date) -> ReporterCaseView:
     """The reporter's case: status and deadlines, the thread, and the reporter's wrapped key.
 
     Never the committee chain: its objects are not even sent.
@@ -196,6 +191,16 @@ def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:
             acknowledged_on=case.acknowledged_on,
             closed_on=case.closed_on,
             epoch=case.epoch,
+            today=today,
+            ack_overdue=deadlines.ack_overdue(
+                ack_due_on=case.ack_due_on, acknowledged_on=case.acknowledged_on, today=today
+            ),
+            feedback_overdue=deadlines.feedback_overdue(
+                feedback_due_on=case.feedback_due_on,
+                feedback_on=case.feedback_on,
+                closed_on=case.closed_on,
+                today=today,
+            ),
         ),
         objects=[cases.object_out(o) for o in objects],
         wrapped_keys=[
@@ -203,140 +208,6 @@ def reporter_view(session: Session, *, case_id: str) -> ReporterCaseView:
             for w in wraps
         ],
     )
-
-
-@dataclass(frozen=True)
-class Author:
-    """Who is writing to a case: the label objects must name, and the key that signs them."""
-
-    label: str
-    sign_key: bytes
-
-    @property
-    def is_reporter(self) -> bool:
-        return self.label == REPORTER
-
-
-def author_for(
-    session: Session,
-    snap: Snapshot,
-    principal: Principal,
-    case: Case,
-    *,
-    allow_archive: bool = False,
-) -> Author:
-    """The writer behind a session, if they may write to this case at all.
-
-    The archive recipient writes only where the caller allows it (the re-key).
-    """
-    if principal.role == "reporter":
-        if principal.subject != case.id:
-            raise NotFound(cases.NOT_FOUND)
-        return Author(label=REPORTER, sign_key=case.sign_key)
-    if principal.role == "archive" and allow_archive:
-        cases.readable_case(session, label=principal.label, case_id=case.id)
-        archive = snap.require_manifest().archive
-        if archive is None or archive.id != principal.subject:
-            raise Forbidden("The archive key is no longer in the committee's manifest.")
-        return Author(label=archive_label(archive.id), sign_key=archive.sign_key)
-    if principal.role != "member":
-        raise Forbidden("Only the reporter and committee members may write to a case.")
-    cases.readable_case(session, label=member_label(principal.subject), case_id=case.id)
-    member = snap.require_manifest().member(principal.subject)
-    if member is None:
-        raise Forbidden("You are no longer in the committee's manifest.")
-    return Author(label=member_label(member.id), sign_key=member.sign_key)
-
-
-def load_case(session: Session, case_id: str) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(cases.NOT_FOUND)
-    return case
-
-
-def refuse_if_rekey_needed(case: Case, *, reporter: bool = False) -> None:
-    """Nothing new is written under keys that a recused or departed member, or a lost key,
-    could still open: the case waits until a remaining recipient re-keys it."""
-    if not case.rekey_needed:
-        return
-    if reporter:
-        raise Conflict(
-            "The committee is renewing the keys of this case, so your message was not sent; "
-            "please try again later."
-        )
-    raise Conflict(
-        "A member recused from this case or the committee's keys changed: it must be re-keyed "
-        "(safevoice cases rekey) before anything new is written."
-    )
-
-
-def append(
-    session: Session,
-    case: Case,
-    author: Author,
-    envelope_json: dict[str, object],
-    *,
-    kinds: frozenset[str],
-    epoch: int | None = None,
-) -> tuple[Envelope, ObjectOut]:
-    """Append one object if it is exactly the next one of its chain, from this author.
-
-    ``epoch`` is the epoch the object must be in (the case's current one unless a re-key
-    starts the next). The caller records the audit event.
-    """
-    envelope = Envelope.from_json(envelope_json)
-    if envelope.kind not in kinds:
-        raise Forbidden("You may not add this kind of object to the case here.")
-    if envelope.case_id != b64d(case.id, size=16, what="case id"):
-        raise BadEnvelope("The object was made for another case.")
-    if envelope.sender != author.label:
-        raise BadEnvelope("The object names another sender than the one logged in.")
-    if envelope.epoch != (case.epoch if epoch is None else epoch):
-        raise Conflict("The case has moved to a new key epoch; reload it and encrypt again.")
-    try:
-        envelope.verify_signature(author.sign_key)
-    except VerificationFailed:
-        raise BadEnvelope("The object is not signed by its sender.") from None
-    chain = chain_of(envelope.kind)
-    if chain == "thread":
-        expected_seq, head = case.thread_next, case.thread_head
-    else:
-        expected_seq, head = case.committee_next, case.committee_head
-    if envelope.seq != expected_seq or envelope.prev != head:
-        raise Conflict(
-            "Someone else wrote to the case in the meantime (or this object is not the next "
-            "one); reload the case and try again."
-        )
-    digest = envelope.transcript_hash()
-    values: dict[str, object]
-    if chain == "thread":
-        values = {"thread_next": expected_seq + 1, "thread_head": digest}
-        if author.is_reporter:
-            values["last_reporter_seq"] = expected_seq
-        column = Case.thread_next
-    else:
-        values = {"committee_next": expected_seq + 1, "committee_head": digest}
-        column = Case.committee_next
-    moved = session.execute(
-        update(Case).where(Case.id == case.id, column == expected_seq).values(**values)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Someone else wrote to the case in the meantime; reload it and try again.")
-    session.add(
-        CaseObject(
-            id=random_id(),
-            case_id=case.id,
-            chain=chain,
-            seq=envelope.seq,
-            kind=envelope.kind,
-            sender=envelope.sender,
-            epoch=envelope.epoch,
-            envelope=canonical_json(envelope.to_json()),
-            hash=digest,
-        )
-    )
-    return envelope, ObjectOut(chain=chain, seq=envelope.seq, hash=b64e(digest))
 
 
 def append_object(

@@ -5,7 +5,8 @@ any of these holds: the database password or the S3 blob store's secret key is a
 or the database password is missing over TCP; the release bundle is missing or could be
 changed by the service user; the database cannot be reached or brought to the current schema;
 the database ran the demo or the manifest names demo keys; the instance is not initialised; no
-manifest is published, or it has expired; there is no channel, or a channel has no retention
+manifest is published, or it has expired, or its committee root is not the one pinned in the
+release bundle; there is no channel, or a channel has no retention
 policy.
 
 ``safevoice serve`` runs the checks once before any worker starts, and migrates the database
@@ -31,6 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from safevoice.crypto.keys import format_fingerprint
 from safevoice.errors import ConfigError
 from safevoice.instance import demo
 from safevoice.instance.service import snapshot
@@ -97,14 +99,18 @@ def check(
     migrate_schema: bool,
     env: Mapping[str, str] | None = None,
     user: ServiceUser | None = None,
+    bundle_pin: str | None = None,
 ) -> None:
     """Raise ProductionRefused with the first reason not to serve in production.
 
     ``env`` is the process environment, for the secrets that libraries read from it directly
-    (the S3 blob store's credentials); the entry points pass ``os.environ``.
+    (the S3 blob store's credentials); the entry points pass ``os.environ``. ``bundle_pin`` is
+    the root fingerprint built into the installed release bundle.
     """
     check_settings(settings, env=env, user=user)
-    check_database(settings, database, now=now, migrate_schema=migrate_schema)
+    check_database(
+        settings, database, now=now, migrate_schema=migrate_schema, bundle_pin=bundle_pin
+    )
 
 
 def check_settings(
@@ -124,14 +130,20 @@ def check_settings(
 
 
 def check_database(
-    settings: Settings, database: Database, *, now: datetime, migrate_schema: bool
+    settings: Settings,
+    database: Database,
+    *,
+    now: datetime,
+    migrate_schema: bool,
+    bundle_pin: str | None = None,
 ) -> None:
-    """The schema (migrated first if ``migrate_schema``) and the instance it holds."""
+    """The schema (migrated first if ``migrate_schema``) and the instance it holds; and that the
+    release bundle pins the root of the published manifest (given ``bundle_pin``)."""
     where = _safe_url(settings.database_url)
     try:
         _check_schema(database, migrate_schema=migrate_schema)
         with database.session(write=False) as session:
-            expires_at = _check_instance(session, now=now)
+            expires_at = _check_instance(session, now=now, bundle_pin=bundle_pin)
     except SQLAlchemyError as exc:
         raise ProductionRefused(
             f"The database at {where} cannot be used ({type(exc).__name__}); check the "
@@ -287,7 +299,22 @@ def _check_schema(database: Database, *, migrate_schema: bool) -> None:
         ) from None
 
 
-def _check_instance(session: Session, *, now: datetime) -> datetime:
+def bundle_pin_problem(bundle_pin: str, root: str) -> str | None:
+    """Why a bundle pinned to ``bundle_pin`` cannot serve a manifest of ``root``, or None.
+
+    After a root hand-over such a bundle shows every browser reporter that the server may have
+    been tampered with, so the server refuses it rather than serve a page that cannot work.
+    """
+    if bundle_pin == root:
+        return None
+    return (
+        f"The release bundle is pinned to the committee root {format_fingerprint(bundle_pin)}, "
+        f"but the published manifest belongs to the root {format_fingerprint(root)}; build the "
+        f"bundle again with `safevoice web build --pin {format_fingerprint(root)}` and install it."
+    )
+
+
+def _check_instance(session: Session, *, now: datetime, bundle_pin: str | None = None) -> datetime:
     """Refuse what is unsafe in the database; return when the published manifest expires."""
     if demo.is_demo(session):
         raise ProductionRefused(
@@ -315,6 +342,9 @@ def _check_instance(session: Session, *, now: datetime) -> datetime:
             f"The published manifest names demo keys ({', '.join(demo_holders)}), which anyone "
             "can recompute; the committee must sign a manifest with keys of its own."
         )
+    pinned = bundle_pin_problem(bundle_pin, manifest.root) if bundle_pin is not None else None
+    if pinned is not None:
+        raise ProductionRefused(pinned)
     if now >= manifest.expires_at:
         raise ProductionRefused(
             f"The published manifest expired on {manifest.expires_at:%Y-%m-%d}; the committee "

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
 from safevoice.cases.models import Case, WrappedKey
 from safevoice.crypto import keys as keymod
@@ -151,6 +152,19 @@ def pending_rotation(session: Session) -> int | None:
     """The sequence number a pending new instance key will sign from, if a rotation is pending."""
     value = get_state(session, ROTATION_FROM)
     return int(value) if value is not None else None
+
+
+def latest_checkpoint(
+    session: Session, *, manifest: Manifest, today: date
+) -> checkpoints.Checkpoint:
+    """The newest audit checkpoint, signed with this instance's key (see audit/checkpoints.py)."""
+    return checkpoints.latest(
+        session,
+        manifest=manifest,
+        today=today,
+        instance_seed=get_state(session, INSTANCE_SEED),
+        pending_rotation=pending_rotation(session),
+    )
 
 
 def begin_key_rotation(session: Session) -> tuple[bytes, int]:

@@ -16,7 +16,7 @@ from safevoice.dialogue import service as dialogue
 from safevoice.errors import NotFound
 from safevoice.instance.service import Snapshot, raise_surge
 from safevoice.intake import service
-from safevoice.intake.schemas import (
+from safevoice.protocol.wire import (
     ChallengeOut,
     ChallengeRequest,
     ChannelOut,

@@ -23,12 +23,12 @@ from typing import Any
 from safevoice.audit import service as audit
 from safevoice.crypto import casefile
 from safevoice.crypto.casefile import create_case
-from safevoice.crypto.code import derive_reporter_keys, generate_code, parse_code
 from safevoice.crypto.encoding import b64e
 from safevoice.errors import BadRequest, NotFound, TooLarge, Unavailable
 from safevoice.instance.service import Snapshot
 from safevoice.intake import service
-from safevoice.intake.schemas import Question, ReceiptOut
+from safevoice.protocol import reporter as reporter_steps
+from safevoice.protocol.wire import Question, ReceiptOut
 from safevoice.storage.db import Database
 
 INTAKE_MODE = "server_sealed"
@@ -54,6 +54,8 @@ class SealedAnswer:
     case_id: str
     received_on: date
     receipt: ReceiptOut
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
 
 
 class SealingSlots:
@@ -130,14 +132,7 @@ def submit(
 
     slots.acquire()
     try:
-        kdf = manifest.current_code_kdf
-        code = generate_code(kdf.version)
-        reporter = derive_reporter_keys(
-            parse_code(code),
-            salt=manifest.instance_salt,
-            opslimit=kdf.opslimit,
-            memlimit=kdf.memlimit,
-        )
+        code, reporter = reporter_steps.new_reporter(manifest)
     finally:
         slots.release()
     new_case = create_case(
@@ -174,5 +169,10 @@ def submit(
             detail={"channel": report.channel},
         )
     return SealedAnswer(
-        code=code, case_id=case_id, received_on=answer.received_on, receipt=answer.receipt
+        code=code,
+        case_id=case_id,
+        received_on=answer.received_on,
+        receipt=answer.receipt,
+        ack_due_on=answer.ack_due_on,
+        feedback_due_on=answer.feedback_due_on,
     )

@@ -44,10 +44,11 @@ from safevoice.errors import (
 from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
 from safevoice.intake.models import Channel, IdempotencyKey
-from safevoice.intake.schemas import (
+from safevoice.protocol.wire import (
     ChallengeOut,
     ChannelOut,
     Question,
+    RetentionOut,
     SubmissionIn,
     SubmissionOut,
 )
@@ -102,6 +103,10 @@ def list_channels(session: Session) -> list[ChannelOut]:
             title=row.title,
             description=row.description,
             questionnaire=parse_questionnaire(row.questionnaire),
+            retention=RetentionOut(
+                days_after_closure=row.retain_days_after_closure,
+                max_age_days=row.retain_max_days,
+            ),
         )
         for row in rows
     ]
@@ -379,7 +384,13 @@ def case_rows(
         day=today.isoformat(),
     )
     answer = SubmissionOut.model_validate(
-        {"case_id": case_id, "received_on": today, "receipt": receipt.to_json()}
+        {
+            "case_id": case_id,
+            "received_on": today,
+            "receipt": receipt.to_json(),
+            "ack_due_on": deadlines.ack_due(today),
+            "feedback_due_on": deadlines.feedback_due(today, None),
+        }
     )
     case_row = {
         "id": case_id,

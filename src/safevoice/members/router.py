@@ -6,7 +6,8 @@ from fastapi import APIRouter, status
 
 from safevoice.errors import Unauthorized
 from safevoice.members import service
-from safevoice.members.schemas import LoginIn, TokenOut
+from safevoice.members.schemas import LoginIn
+from safevoice.protocol.wire import TokenOut
 from safevoice.web.deps import (
     DatabaseDep,
     NowDep,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,8 +14,3 @@ class LoginIn(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=32)]
     challenge: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
     signature: Annotated[str, Field(max_length=86, pattern=r"^[A-Za-z0-9_-]*$")]
-
-
-class TokenOut(BaseModel):
-    token: str
-    expires_at: datetime

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safevoice.cases.schemas import CaseDetail, CaseObjectOut, WrappedKeyOut
 from safevoice.crypto.casefile import REPORTER, EpochRecord, Report, parse_epoch, parse_report
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64d, b64e
@@ -30,8 +29,9 @@ from safevoice.crypto.envelope import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
-from safevoice.dialogue.schemas import ReporterCaseView
+from safevoice.crypto.receipt import Receipt
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
+from safevoice.protocol.wire import CaseDetail, CaseObjectOut, ReporterCaseView, WrappedKeyOut
 
 
 @dataclass
@@ -522,6 +522,7 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
             acknowledged=c.acknowledged_on is not None,
             received_on=c.received_on.isoformat(),
             intake_mode=c.intake_mode,
+            feedback_due=c.feedback_due_on.isoformat(),
         )
     )
     return read
@@ -563,6 +564,7 @@ def read_as_reporter(
             acknowledged=c.acknowledged_on is not None,
             received_on=c.received_on.isoformat(),
             intake_mode=None,
+            feedback_due=c.feedback_due_on.isoformat(),
         )
     )
     return read
@@ -575,8 +577,9 @@ INTAKE_MODES = ("e2e", "server_sealed")
 @dataclass(frozen=True)
 class SignedState:
     """What the committee signed about a case: its status and outcome as of the last verified
-    status object, the day of acknowledgement, and the day of receipt and intake mode the
-    members attested when they moved the case (None where nothing signed says it)."""
+    status object, the day of acknowledgement, the day of receipt and intake mode the members
+    attested when they moved the case, and the feedback deadline they promised (None where
+    nothing signed says it)."""
 
     status: str = "received"
     outcome: str | None = None
@@ -584,6 +587,8 @@ class SignedState:
     changed_on: str | None = None
     received_on: str | None = None
     intake_mode: str | None = None
+    feedback_due: str | None = None
+    """The feedback deadline the last status object that named one promised the reporter."""
     seq: int | None = None
     """The thread position of the status object it comes from (None: the case was never
     moved, so ``received`` is the only status nobody needs to sign)."""
@@ -626,6 +631,7 @@ def signed_state(read: ReadCase) -> tuple[SignedState, list[str]]:
             changed_on=on,
             received_on=state.received_on or received,
             intake_mode=state.intake_mode or intake,
+            feedback_due=_text_field(o.body, "feedback_due") or state.feedback_due,
             seq=o.seq,
         )
     return state, problems
@@ -670,6 +676,7 @@ def server_field_problems(
     acknowledged: bool,
     received_on: str | None,
     intake_mode: str | None,
+    feedback_due: str | None,
 ) -> list[str]:
     """Where the server's metadata disagrees with what the committee signed. Only what is
     signed is shown to the reader; these are the warnings that say the server's fields differ
@@ -701,6 +708,51 @@ def server_field_problems(
         problems.append(
             f"the server says the intake mode is {intake_mode}, but the committee signed "
             f"{state.intake_mode}"
+        )
+    if feedback_due is not None and state.feedback_due not in (None, feedback_due):
+        problems.append(
+            f"the server says feedback is due by {feedback_due}, but the committee signed "
+            f"{state.feedback_due}"
+        )
+    return problems
+
+
+def receipt_problems(
+    receipt: Receipt, read: ReadCase, *, case_id: str, received_on: str, manifest: Manifest
+) -> list[str]:
+    """Check the receipt the reporter kept from the submission against the case the server
+    shows now: signed by an instance key the committee's manifest lists, for this instance,
+    this case and this report, and for the day the server (and any signed status) names.
+    Before the acknowledgement, the receipt is what authenticates the day of receipt."""
+    verified = False
+    for audit_key in manifest.audit_keys:
+        try:
+            receipt.verify(audit_key.key)
+        except VerificationFailed:
+            continue
+        verified = True
+        break
+    if not verified:
+        return ["your receipt is not signed by an instance key your committee's manifest lists"]
+    report = next((o for o in read.thread() if o.kind == "report" and o.seq == 0), None)
+    if (
+        receipt.instance_id != manifest.instance_id
+        or receipt.case_id != case_id
+        or report is None
+        or receipt.report_hash != report.hash
+    ):
+        return ["your receipt is for another report than the one the server shows"]
+    problems: list[str] = []
+    if receipt.day != received_on:
+        problems.append(
+            f"the server says the report was received on {received_on}, but your receipt "
+            f"says {receipt.day}"
+        )
+    signed = read.signed
+    if signed is not None and signed.received_on not in (None, receipt.day):
+        problems.append(
+            f"the committee signed {signed.received_on} as the day of receipt, but your "
+            f"receipt says {receipt.day}"
         )
     return problems
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from safevoice.cases.schemas import CaseDetail
 from safevoice.crypto.casefile import (
     REPORTER,
     archive_label,
@@ -30,6 +29,7 @@ from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import Conflict
 from safevoice.protocol.reader import ReadCase, epoch_keys
+from safevoice.protocol.wire import CaseDetail
 
 
 def sender_label(keys: KeyPair) -> str:

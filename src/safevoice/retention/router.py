@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from safevoice.intake.schemas import ID_PATTERN
+from safevoice.protocol.wire import ID_PATTERN, HoldOut, RetentionOverview
 from safevoice.retention import service
-from safevoice.retention.schemas import HoldIn, HoldOut, RetentionOverview
+from safevoice.retention.schemas import HoldIn
 from safevoice.web.deps import AuditorDep, MemberDep, NowDep, SessionDep, SnapshotDep
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])

@@ -11,7 +11,7 @@ legal hold is never claimed. The services never commit: the job's unit of work d
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -52,15 +52,15 @@ from safevoice.errors import BadRequest, ConfigError, Conflict, IncompleteDeleti
 from safevoice.instance.models import SpentChallenge
 from safevoice.intake.models import Channel, IdempotencyKey
 from safevoice.members.models import LoginSession
-from safevoice.retention import policy as rules
-from safevoice.retention.models import LegalHold, Tombstone
-from safevoice.retention.schemas import (
+from safevoice.protocol.wire import (
     CaseRetention,
     ChannelPolicy,
     HoldOut,
     RetentionOverview,
     TombstoneOut,
 )
+from safevoice.retention import policy as rules
+from safevoice.retention.models import LegalHold, Tombstone
 from safevoice.storage.base import Base
 from safevoice.storage.blobs import BlobStore, delete_uploads
 from safevoice.storage.db import Database
@@ -546,8 +546,84 @@ class Findings:
     upcoming: list[CaseRetention]
 
 
-def check(view: RetentionOverview, *, upcoming_days: int = 30) -> Findings:
-    """An auditor's check: live cases within policy, purges matching one, what comes next."""
+RECEIVED = "case.received"
+PURGED = "case.purged"
+
+
+def account(view: RetentionOverview, log: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every case the audit log says was received is live, or was purged by a logged purge.
+
+    ``log`` holds the parsed bodies of a verified chain. A logged purge must be on a day that is
+    not in the future, with a tombstone of the same day and policy; a tombstone needs its logged
+    purge. Anything else (rows deleted by hand, a purge run with the clock moved forward) is
+    named.
+    """
+    violations: list[str] = []
+    live = {case.case_id for case in view.cases}
+    stones = {stone.case_id: stone for stone in view.tombstones}
+    received: dict[str, int] = {}
+    purges: dict[str, tuple[int, str, str]] = {}
+    for body in log:
+        case_id, seq = body.get("case_id"), body.get("seq")
+        if not isinstance(case_id, str) or not isinstance(seq, int):
+            continue
+        if body.get("event") == RECEIVED:
+            received.setdefault(case_id, seq)
+        elif body.get("event") == PURGED:
+            detail = body.get("detail")
+            policy = detail.get("policy") if isinstance(detail, dict) else None
+            purges[case_id] = (seq, str(body.get("on")), str(policy))
+    for case_id, (seq, on, policy) in sorted(purges.items()):
+        stone = stones.get(case_id)
+        if on > view.today.isoformat():
+            violations.append(
+                f"Audit entry {seq} records the purge of case {case_id} on {on}, a day still in "
+                f"the future (today is {view.today}): the purge ran with its clock moved forward."
+            )
+        if case_id in live:
+            violations.append(
+                f"Case {case_id} is live although audit entry {seq} records its purge."
+            )
+        elif stone is None:
+            violations.append(
+                f"Audit entry {seq} records the purge of case {case_id}, but the server keeps no "
+                "tombstone for it."
+            )
+        elif stone.purged_on.isoformat() != on or stone.policy != policy:
+            violations.append(
+                f"The tombstone of case {case_id} (purged on {stone.purged_on} under "
+                f"{stone.policy}) does not match the logged purge in audit entry {seq} (on {on} "
+                f"under {policy})."
+            )
+    for case_id, stone in sorted(stones.items()):
+        if stone.purged_on > view.today:
+            violations.append(
+                f"The tombstone of case {case_id} is dated {stone.purged_on}, a day still in the "
+                f"future (today is {view.today})."
+            )
+        if case_id not in purges:
+            violations.append(
+                f"Case {case_id} has a tombstone but the audit log records no purge of it."
+            )
+    for case_id, seq in sorted(received.items(), key=lambda item: item[1]):
+        if case_id not in live and case_id not in purges:
+            violations.append(
+                f"Case {case_id}, received according to audit entry {seq}, is neither live nor "
+                "purged by a logged purge: its rows were deleted outside SafeVoice."
+            )
+    return violations
+
+
+def check(
+    view: RetentionOverview,
+    *,
+    upcoming_days: int = 30,
+    log: Sequence[Mapping[str, Any]] | None = None,
+) -> Findings:
+    """An auditor's check: live cases within policy, purges matching one, what comes next.
+
+    With the audit log, also that every case the log says was received is accounted for.
+    """
     violations = []
     policies = {p.channel: p for p in view.policies}
     for case in view.cases:
@@ -589,6 +665,8 @@ def check(view: RetentionOverview, *, upcoming_days: int = 30) -> Findings:
                 f"Case {stone.case_id} was purged on {stone.purged_on}, before it was due on "
                 f"{due_on} under the {stone.policy} policy of {stone.policy_days} days."
             )
+    if log is not None:
+        violations.extend(account(view, log))
     horizon = view.today + timedelta(days=upcoming_days)
     overdue_on = view.today - timedelta(days=rules.GRACE_DAYS)
     upcoming = sorted(

@@ -52,9 +52,19 @@ def create_app(
 ) -> FastAPI:
     owned = database is None
     database = database or Database.connect(settings.database_url)
+    installed: bundle.Bundle | None = None
     if settings.production:
         try:
-            production.check(settings, database, now=utcnow(), migrate_schema=False, env=env)
+            production.check_settings(settings, env=env)
+            # Read before the database checks: they compare its pin with the manifest's root.
+            installed = bundle.load(settings.bundle_dir) if settings.bundle_dir else None
+            production.check_database(
+                settings,
+                database,
+                now=utcnow(),
+                migrate_schema=False,
+                bundle_pin=installed.pin if installed is not None else None,
+            )
         except ConfigError:
             if owned:
                 database.dispose()
@@ -73,7 +83,8 @@ def create_app(
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
     app.state.flood = FloodMeter(settings.flood_per_minute)
     # The bundle is read and checked once, at start-up; the folder is never written.
-    installed = bundle.load(settings.bundle_dir) if settings.bundle_dir is not None else None
+    if installed is None and settings.bundle_dir is not None:
+        installed = bundle.load(settings.bundle_dir)
     app.state.pages = pages.Pages.create(settings, installed)
     errors.install(app)
     app.include_router(pages.router)

@@ -34,7 +34,6 @@ from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.dialogue import sealed as sealed_follow_up
 from safevoice.dialogue import service as dialogue
-from safevoice.dialogue.schemas import FollowUpPageData
 from safevoice.errors import (
     BadCode,
     BadRequest,
@@ -47,8 +46,8 @@ from safevoice.errors import (
 )
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
-from safevoice.intake.schemas import ChannelOut, IntakeOut
 from safevoice.protocol.reader import ReadObject, SignedState
+from safevoice.protocol.wire import ChannelOut, FollowUpPageData, IntakeOut
 from safevoice.settings import Settings
 from safevoice.web.bundle import Bundle, format_digest
 from safevoice.web.deps import (
@@ -234,8 +233,15 @@ async def report_sealed(
         return pages.message(
             400, "message.bad_form.heading", "message.bad_form.text", "message.back"
         )
+    with database.session(write=False) as session:
+        chosen = next((c for c in intake.list_channels(session) if c.name == channel), None)
     return pages.render(
-        "sealed_code.html", code=answer.code, received_on=answer.received_on.isoformat()
+        "sealed_code.html",
+        code=answer.code,
+        received_on=answer.received_on.isoformat(),
+        ack_due_on=str(answer.ack_due_on),
+        feedback_due_on=str(answer.feedback_due_on),
+        retention=chosen.retention if chosen is not None else None,
     )
 
 
@@ -390,7 +396,12 @@ def _sealed_thread(
     if signed.status == "closed":
         facts.append((t("js.follow.facts.closed"), signed.changed_on or ""))
     else:
-        facts.append((t("js.follow.facts.feedback_due"), case.feedback_due_on.isoformat()))
+        facts.append(
+            (
+                t("js.follow.facts.feedback_due"),
+                signed.feedback_due or case.feedback_due_on.isoformat(),
+            )
+        )
     items = []
     for o in read.thread():
         if o.sender == REPORTER:
@@ -418,11 +429,20 @@ def _sealed_thread(
                 "files": _files(t, o),
             }
         )
+    # As on the JavaScript page: a deadline that passed is said plainly.
+    ack_passed = not acknowledged and case.today > case.ack_due_on
+    feedback_passed = not ack_passed and case.feedback_overdue and signed.status != "closed"
+    passed = ""
+    if ack_passed:
+        passed = t("js.follow.ack_passed", day=case.ack_due_on.isoformat())
+    elif feedback_passed:
+        passed = t("js.follow.feedback_passed", day=case.feedback_due_on.isoformat())
     return {
         "facts": facts,
         "ack_advice": ""
-        if acknowledged
+        if acknowledged or ack_passed
         else t("js.follow.ack_advice", day=case.ack_due_on.isoformat()),
+        "deadline_passed": passed,
         "problems": bool(read.problems),
         "unsigned_ack": case.acknowledged_on is not None and not acknowledged,
         "items": items,

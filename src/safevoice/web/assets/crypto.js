@@ -1349,8 +1349,9 @@ export function createCrypto(sodium, options = {}) {
   }
 
   // What the committee signed about the case (protocol 7.4): the status and outcome of the
-  // last verified status object, the day of acknowledgement, and the day of receipt and intake
-  // mode the first signed status attests (later ones must agree). The page shows these, never
+  // last verified status object, the day of acknowledgement, the day of receipt and intake
+  // mode the first signed status attests (later ones must agree), and the feedback deadline
+  // the last status that named one promised. The page shows these, never
   // the server's fields, which serverFieldProblems only compares (Python: signed_state).
   const STATUSES = ["acknowledged", "investigating", "action_planned", "closed"];
 
@@ -1366,6 +1367,7 @@ export function createCrypto(sodium, options = {}) {
       changedOn: null,
       receivedOn: null,
       intakeMode: null,
+      feedbackDue: null,
       seq: null,
     };
     const problems = [];
@@ -1392,6 +1394,7 @@ export function createCrypto(sodium, options = {}) {
         changedOn: on,
         receivedOn: signed.receivedOn || received,
         intakeMode: signed.intakeMode || intake,
+        feedbackDue: textField(o.body, "feedback_due") || signed.feedbackDue,
         seq: o.seq,
       };
     }
@@ -1407,6 +1410,9 @@ export function createCrypto(sodium, options = {}) {
     }
     if (signed.receivedOn !== null && c.received_on !== signed.receivedOn) {
       problems.push(problemAt("received_unsigned"));
+    }
+    if (signed.feedbackDue !== null && c.feedback_due_on !== signed.feedbackDue) {
+      problems.push(problemAt("feedback_unsigned"));
     }
     return problems;
   }
@@ -1659,6 +1665,8 @@ export function createCrypto(sodium, options = {}) {
     createFileDecryptor,
     parseAttachment,
     readThread,
+    signedState,
+    serverFieldProblems,
     verifyReceipt,
     parseChallenge,
     work,

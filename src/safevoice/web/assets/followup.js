@@ -188,9 +188,18 @@ function showFacts(thread) {
     fact(list, t("js.follow.facts.ack_due"), c.ack_due_on);
   }
   if (signed.status === "closed") fact(list, t("js.follow.facts.closed"), signed.changed_on);
-  else fact(list, t("js.follow.facts.feedback_due"), c.feedback_due_on);
-  show("ack-advice", !thread.acknowledged);
+  else fact(list, t("js.follow.facts.feedback_due"), signed.feedback_due || c.feedback_due_on);
+  // A deadline that passed without the signed acknowledgement, or without feedback, is said
+  // plainly: that is when the reporter may turn to the authorities (Directive Art. 10).
+  const ackPassed = !thread.acknowledged && c.today > c.ack_due_on;
+  const feedbackPassed = !ackPassed && c.feedback_overdue && signed.status !== "closed";
+  show("ack-advice", !thread.acknowledged && !ackPassed);
   if (!thread.acknowledged) setText("ack-advice", t("js.follow.ack_advice", { day: c.ack_due_on }));
+  show("deadline-passed", ackPassed || feedbackPassed);
+  if (ackPassed) setText("deadline-passed", t("js.follow.ack_passed", { day: c.ack_due_on }));
+  if (feedbackPassed) {
+    setText("deadline-passed", t("js.follow.feedback_passed", { day: c.feedback_due_on }));
+  }
 }
 
 function problemText(problem) {

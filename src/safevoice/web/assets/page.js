@@ -210,6 +210,10 @@ function showCode(result) {
   show("intro", false);
   setText("received-on", t("js.code.received", { day: result.receivedOn }));
   setText("follow-up-code", result.code);
+  // The days the server holds the committee to, computed there by the one deadline function.
+  setText("next-ack", t("js.next.ack", { day: result.ackDueOn }));
+  setText("next-feedback", t("js.next.feedback", { day: result.feedbackDueOn }));
+  setText("next-return", t("js.next.return", { day: result.ackDueOn }));
   setText("receipt", JSON.stringify(result.receipt, null, 2));
   show("code-panel");
   leaveGuard = true;

@@ -408,7 +408,13 @@ async function submit(report, files) {
   progress("send", 1);
   attempt.newCase.keys.thread.fill(0);
   attempt.newCase.keys.committee.fill(0);
-  return { code: attempt.code, receivedOn: answer.received_on, receipt: answer.receipt };
+  return {
+    code: attempt.code,
+    receivedOn: answer.received_on,
+    ackDueOn: answer.ack_due_on,
+    feedbackDueOn: answer.feedback_due_on,
+    receipt: answer.receipt,
+  };
 }
 
 async function startReport(data) {
@@ -507,6 +513,8 @@ function display(read, view) {
       acknowledged_on: c.acknowledged_on,
       feedback_due_on: c.feedback_due_on,
       closed_on: c.closed_on,
+      today: c.today,
+      feedback_overdue: c.feedback_overdue,
     },
     // What a committee member signed; the page shows these rather than the server's fields.
     signed: {
@@ -515,6 +523,7 @@ function display(read, view) {
       acknowledged_on: read.signed.acknowledgedOn,
       changed_on: read.signed.changedOn,
       received_on: read.signed.receivedOn,
+      feedback_due: read.signed.feedbackDue,
     },
     problems: read.problems,
     acknowledged: read.acknowledged,

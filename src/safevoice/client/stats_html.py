@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from safevoice.cases.schemas import CountFigure, DaysFigure, PercentFigure, Statistics
+from safevoice.protocol.wire import CountFigure, DaysFigure, PercentFigure, Statistics
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STEP_LABELS = {

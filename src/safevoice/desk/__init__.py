@@ -1,0 +1,1 @@
+"""``safevoice desk``: one committee member's local web app; decryption only on this machine."""

@@ -1,0 +1,401 @@
+"""The wire types both sides share: request and response bodies that the client parses and
+the server produces, for the intake, the members' case API, statistics and the dialogue.
+
+Invariant: this module imports nothing of SafeVoice, so the reporter's client, the committee's
+client and every server domain may import it without pulling in storage or the web app. Request
+bodies that only one domain accepts stay in that domain's ``schemas.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
+# Random ids are base64url that never starts with "-" (it would read as a command-line option).
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvelopeIn(Strict):
+    v: StrictInt
+    case_id: Annotated[B64, Field(min_length=22, max_length=22)]
+    kind: Annotated[str, Field(max_length=16)]
+    sender: Annotated[str, Field(max_length=64)]
+    seq: StrictInt
+    prev: Annotated[B64, Field(max_length=43)]
+    epoch: StrictInt
+    key_commit: Annotated[B64, Field(max_length=43)]
+    nonce: Annotated[B64, Field(max_length=32)]
+    ct: Annotated[B64, Field(max_length=700_000)]
+    sig: Annotated[B64, Field(max_length=86)]
+
+
+class ReporterKeysIn(Strict):
+    reply_key: Annotated[B64, Field(min_length=43, max_length=43)]
+    sign_key: Annotated[B64, Field(min_length=43, max_length=43)]
+
+
+class WrappedKeyIn(Strict):
+    recipient: Annotated[str, Field(min_length=1, max_length=64)]
+    sealed: Annotated[B64, Field(max_length=400)]
+
+
+class CaseIn(Strict):
+    id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
+    channel: Annotated[str, Field(min_length=1, max_length=64)]
+    reporter: ReporterKeysIn
+    report: EnvelopeIn
+    wrapped_keys: Annotated[list[WrappedKeyIn], Field(min_length=2, max_length=64)]
+    uploads: Annotated[
+        list[Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]],
+        Field(max_length=20),
+    ] = []
+
+
+class ProofIn(Strict):
+    challenge: Annotated[B64, Field(max_length=64)]
+    solution: Annotated[B64, Field(max_length=16)]
+
+
+class SubmissionIn(Strict):
+    proof: ProofIn
+    case: CaseIn
+
+
+class ReceiptOut(BaseModel):
+    instance_id: str
+    case_id: str
+    report_hash: str
+    day: str
+    sig: str
+
+
+class SubmissionOut(BaseModel):
+    case_id: str
+    received_on: date
+    receipt: ReceiptOut
+    # What happens next, as the server will hold the committee to it (absent in answers
+    # stored before these fields existed and replayed to a retry).
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
+
+
+class ChallengeOut(BaseModel):
+    challenge: str
+    purpose: str
+    difficulty: int
+    expires: int
+
+
+class Question(BaseModel):
+    """One question of a channel's questionnaire, answered inside the encrypted report."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+    label: Annotated[str, Field(min_length=1, max_length=300)]
+    type: Literal["text", "choice", "date"]
+    required: bool = False
+    options: list[Annotated[str, Field(max_length=200)]] = []
+    help: Annotated[str, Field(max_length=500)] = ""
+
+
+class RetentionOut(BaseModel):
+    """When a channel's cases are deleted: days after closure, and at the latest."""
+
+    days_after_closure: int
+    max_age_days: int
+
+
+class ChannelOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    questionnaire: list[Question]
+    retention: RetentionOut | None = None
+
+
+class SignatureOut(BaseModel):
+    root_fp: str
+    root_key: str
+    sig: str
+
+
+class ManifestOut(BaseModel):
+    payload: str
+    signatures: list[SignatureOut]
+
+
+class IntakeOut(BaseModel):
+    manifest: ManifestOut
+    channels: list[ChannelOut]
+    challenge: ChallengeOut
+    limits: dict[str, int]
+    archive: bool = False
+    """Whether the published manifest names an archive recipient (for the landing page; a
+    client that encrypts takes the recipients from the verified manifest only)."""
+
+
+class ChallengeRequest(Strict):
+    purpose: Annotated[str, Field(max_length=32)]
+
+
+# -- members' case API (cases/) -------------------------------------------------------------
+
+
+class CaseSummary(BaseModel):
+    id: str
+    channel: str
+    status: str
+    intake_mode: str
+    received_on: date
+    ack_due_on: date
+    feedback_due_on: date
+    acknowledged_on: date | None
+    feedback_on: date | None
+    closed_on: date | None
+    outcome: str | None
+    handler: str | None
+    offered_to: str | None
+    epoch: int
+    rekey_needed: bool
+    thread_length: int
+    last_reporter_seq: int
+    ack_overdue: bool
+    feedback_overdue: bool
+    # The instance's day (its time zone) when this summary was made: clients date what they
+    # sign with it, never with their own clock.
+    today: date
+
+
+class WrappedKeyOut(BaseModel):
+    epoch: int
+    recipient: str
+    sealed: str
+
+
+class CaseObjectOut(BaseModel):
+    chain: str
+    seq: int
+    envelope: EnvelopeIn
+
+
+class CaseDetail(BaseModel):
+    case: CaseSummary
+    objects: list[CaseObjectOut]
+    wrapped_keys: list[WrappedKeyOut]
+    recused: list[str] = []
+
+
+class CaseExport(BaseModel):
+    """A page of cases with everything a member needs to read them locally."""
+
+    cases: list[CaseDetail]
+    next: str | None
+
+
+class ActionOut(BaseModel):
+    id: str
+    case_id: str
+    owner: str
+    due_on: date
+    state: str
+    created_on: date
+    done_on: date | None
+    overdue: bool
+
+
+# -- statistics (cases/stats.py) ----------------------------------------------------------------
+
+# A count, median or percentage built from fewer than 5 cases (or actions) is never given: it is
+# this string instead. Counts also know HIDDEN: a count of 5 or more, withheld so that a "<5"
+# beside it cannot be worked out from the total (see cases/stats.py for the rule).
+Small = Literal["<5"]
+Hidden = Literal["hidden"]
+CountFigure = int | Small | Hidden
+DaysFigure = float | Small
+PercentFigure = int | Small
+
+
+class MonthCount(BaseModel):
+    month: str
+    count: CountFigure
+
+
+class ChannelCount(BaseModel):
+    channel: str
+    count: CountFigure
+
+
+class StepMedian(BaseModel):
+    status: str
+    median_days: DaysFigure
+
+
+class Statistics(BaseModel):
+    """Figures over every case received in the period (and channel), from metadata only."""
+
+    period_from: str
+    period_to: str
+    channel: str | None
+    today: date
+    threshold: int
+    received_total: CountFigure
+    received_per_month: list[MonthCount]
+    received_per_channel: list[ChannelCount]
+    median_days_to_acknowledge: DaysFigure
+    median_days_to_close: DaysFigure
+    median_days_per_step: list[StepMedian]
+    percent_acknowledged_within_7_days: PercentFigure
+    percent_feedback_within_3_months: PercentFigure
+    percent_substantiated: PercentFigure
+    percent_closed_with_corrective_action: PercentFigure
+    percent_actions_done_on_time: PercentFigure
+
+
+# -- dialogue (dialogue/) --------------------------------------------------------------------
+
+
+class ReporterTokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class ObjectOut(BaseModel):
+    chain: str
+    seq: int
+    hash: str
+
+
+class ReporterCaseInfo(BaseModel):
+    """What the reporter may see of the case's metadata."""
+
+    id: str
+    status: str
+    received_on: date
+    ack_due_on: date
+    feedback_due_on: date
+    acknowledged_on: date | None
+    closed_on: date | None
+    epoch: int
+    # The instance's day, and whether a legal deadline has passed without the acknowledgement
+    # or feedback it promised (computed as for members), so the reporter is told plainly.
+    today: date
+    ack_overdue: bool
+    feedback_overdue: bool
+
+
+class ReporterCaseView(BaseModel):
+    case: ReporterCaseInfo
+    objects: list[CaseObjectOut]
+    wrapped_keys: list[WrappedKeyOut]
+
+
+class FollowUpPageData(BaseModel):
+    """What the follow-up page embeds for its script: the signed manifest to verify, a
+    reporter-login challenge, and the channels' questions (to label a report's answers)."""
+
+    manifest: ManifestOut
+    challenge: ChallengeOut
+    channels: list[ChannelOut]
+
+
+# -- members' login (members/) ----------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+# -- uploads (attachments/) -------------------------------------------------------------------
+
+
+class UploadOut(BaseModel):
+    id: str
+    received: int
+    total: int | None
+    chunk_bytes: int
+    max_chunks: int
+
+
+# -- retention (retention/) -------------------------------------------------------------------
+
+
+class HoldOut(BaseModel):
+    case_id: str
+    held_by: str
+    held_on: date
+    reason: str
+
+
+class ChannelPolicy(BaseModel):
+    channel: str
+    days_after_closure: int
+    max_age_days: int
+    unused_days: int
+
+
+class CaseRetention(BaseModel):
+    """A live case's retention state: which limit applies first and the day it is due."""
+
+    case_id: str
+    channel: str
+    received_on: date
+    status: str
+    acknowledged_on: date | None
+    closed_on: date | None
+    held: bool
+    policy: str
+    due_on: date
+
+
+class TombstoneOut(BaseModel):
+    case_id: str
+    channel: str
+    received_on: date
+    purged_on: date
+    policy: str
+    policy_days: int
+    since_on: date
+
+
+class RetentionOverview(BaseModel):
+    today: date
+    grace_days: int
+    policies: list[ChannelPolicy]
+    cases: list[CaseRetention]
+    tombstones: list[TombstoneOut]
+
+
+# -- audit record (audit/) --------------------------------------------------------------------
+
+
+class EntryOut(BaseModel):
+    seq: int
+    body: str = Field(description="base64url of the entry's stored canonical JSON bytes")
+    hash: str
+
+
+class EntriesOut(BaseModel):
+    entries: list[EntryOut]
+    head_seq: int
+
+
+class CountersignatureOut(BaseModel):
+    auditor: str
+    signature: str
+
+
+class CheckpointOut(BaseModel):
+    instance_id: str
+    seq: int
+    head: str
+    signature: str
+    countersignatures: list[CountersignatureOut]
