@@ -57,7 +57,7 @@ def populate(url: str, count: int) -> Path:
         body = SubmissionIn.model_validate(
             # The rows are written directly, so the proof is never checked: no work is spent.
             reporter_steps.submission_body(
-                case, reporter, channel="general", challenge=challenge.token, solution="AAAAAAAAAAA"
+                case, reporter, channel="general", challenge=challenge.token, solution="A" * 22
             )
         )
         envelope, reply_key, sign_key = intake._validated_report(body, snap)

@@ -105,11 +105,13 @@ def make_junk(inst: Instance, valid: list[str], count: int) -> list[str]:
         elif kind == 2:
             body["case"]["id"] = b64e(i.to_bytes(16, "big"))  # spent challenge, fresh id
         else:
+            # A failing counter with a valid stamp: junk that reaches the Argon2id stage.
             challenge = powmod.parse(body["proof"]["challenge"])
             n = 0
-            while powmod.solves(challenge, b64e(n.to_bytes(8, "big"))):
+            while powmod.worked(challenge, b64e(n.to_bytes(8, "big") + bytes(8))):
                 n += 1
-            body["proof"]["solution"] = b64e(n.to_bytes(8, "big"))
+            counter = n.to_bytes(8, "big")
+            body["proof"]["solution"] = b64e(counter + powmod._find_stamp(challenge, counter))
         junk.append(json.dumps(body, separators=(",", ":")))
     return junk
 

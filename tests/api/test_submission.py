@@ -244,11 +244,12 @@ def test_a_wrong_proof_of_work_is_refused(
 
     token = challenge(client)
     parsed = powmod.parse(token)
-    wrong = next(
-        b64e(n.to_bytes(8, "big"))
+    counter = next(
+        n.to_bytes(8, "big")
         for n in range(1000)
-        if not powmod.solves(parsed, b64e(n.to_bytes(8, "big")))
+        if not powmod.worked(parsed, b64e(n.to_bytes(8, "big") + bytes(8)))
     )
+    wrong = b64e(counter + powmod._find_stamp(parsed, counter))
     body = build_submission(manifest, token).body
     body["proof"]["solution"] = wrong
 

@@ -28,6 +28,7 @@ PUBLIC = {
     ("GET", "/static/{name}"),
     ("GET", "/bundle.json"),
     ("GET", "/api/v1/manifest"),
+    ("GET", "/api/v1/manifest/handovers"),
     ("GET", "/api/v1/channels"),
     ("GET", "/api/v1/intake"),
     ("GET", "/api/v1/openapi.json"),

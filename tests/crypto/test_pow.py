@@ -115,14 +115,66 @@ def test_solution_does_not_carry_over_to_another_challenge(solution: str) -> Non
     assert not all(powmod.solves(other, solution) for other in others)
 
 
-def test_wrong_solution_is_refused(challenge: powmod.Challenge) -> None:
-    # About 15 in 16 counters fail at difficulty 4; fewer than half failing is beyond chance.
-    failing = [c for c in range(64) if not powmod.solves(challenge, b64e(u64(c)))]
-    assert len(failing) > 32
+def stamp_for(challenge: powmod.Challenge, counter: bytes) -> bytes:
+    return powmod._find_stamp(challenge, counter)
+
+
+def test_wrong_counter_with_a_valid_stamp_is_refused(challenge: powmod.Challenge) -> None:
+    # About 15 in 16 counters fail at difficulty 4; fewer than 10 of 16 failing is beyond chance.
+    candidates = [u64(c) for c in range(16)]
+    failing = [
+        c for c in candidates if not powmod.solves(challenge, b64e(c + stamp_for(challenge, c)))
+    ]
+    assert len(failing) >= 10
+
+
+def test_a_solving_counter_without_a_valid_stamp_is_refused_before_any_argon2id(
+    challenge: powmod.Challenge, solution: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = b64d(solution)[: powmod.COUNTER_BYTES]
+    good_stamp = b64d(solution)[powmod.COUNTER_BYTES :]
+    argon2_calls: list[bytes] = []
+    real_work = powmod._work
+    monkeypatch.setattr(powmod, "_work", lambda ch, c: argon2_calls.append(c) or real_work(ch, c))
+    bad_stamps = [
+        s
+        for s in (u64(v) for v in range(64))
+        if powmod._leading_zero_bits(powmod.stamp_digest(challenge, counter, s)) < powmod.STAMP_BITS
+    ]
+
+    assert len(bad_stamps) >= 60
+    assert not any(powmod.solves(challenge, b64e(counter + s)) for s in bad_stamps)
+    assert argon2_calls == []
+    assert powmod.solves(challenge, b64e(counter + good_stamp))
+    assert argon2_calls == [counter]
+
+
+def test_a_stamp_costs_about_two_to_the_fifteen_blake2b(challenge: powmod.Challenge) -> None:
+    # A random stamp passes with probability 2**-15: 4096 random tries all failing is the rule.
+    counter = u64(12345)
+    passing = [
+        v
+        for v in range(4096)
+        if powmod._leading_zero_bits(powmod.stamp_digest(challenge, counter, u64(v)))
+        >= powmod.STAMP_BITS
+    ]
+    assert len(passing) <= 2
+    assert powmod.STAMP_BITS >= 15
+
+
+def test_the_stamp_binds_the_challenge_and_the_counter(
+    challenge: powmod.Challenge, solution: str
+) -> None:
+    raw = b64d(solution)
+    other = powmod.issue(KEY, purpose="submit", difficulty=4, expires=EXPIRES)
+    moved_counter = u64(int.from_bytes(raw[:8], "big") ^ 1) + raw[8:]
+    assert not powmod.stamped(other, solution)
+    assert not powmod.stamped(challenge, b64e(moved_counter))
 
 
 @pytest.mark.parametrize(
-    "solution", ["", "AAAA", "AAAAAAAAAAAA", "AAAAAAAAAA=", "AAAAAAAAAAB", "AAAAAAAA+AA", 7]
+    "solution",
+    ["", "AAAA", "AAAAAAAAAAAA", "AAAAAAAAAA=", "AAAAAAAAAAB", "AAAAAAAA+AA", b64e(bytes(8)), 7],
 )
 def test_malformed_solution_is_refused_without_work(
     challenge: powmod.Challenge, solution: str
@@ -134,7 +186,8 @@ def test_difficulty_zero_accepts_any_well_formed_solution() -> None:
     easy = powmod.issue(KEY, purpose="upload", difficulty=0, expires=EXPIRES)
     assert powmod.authenticate(KEY, easy.token, purpose="upload", now=NOW) == easy
     assert powmod.solves(easy, powmod.solve(easy))
-    assert powmod.solves(easy, b64e(bytes(8)))
+    assert powmod.solves(easy, b64e(bytes(16)))
+    assert not powmod.solves(easy, b64e(bytes(8)))
     assert not powmod.solves(easy, "AAAA")
 
 

@@ -343,19 +343,28 @@ def test_proof_of_work_vectors_match(
         assert challenge.digest.hex() == v["digest_hex"] == blake2b(challenge.raw).hex()
         powmod.authenticate(key, v["token"], purpose=v["purpose"], now=v["expires"] - 1)
 
-        for example in (v["solution"], v["not_a_solution"]):
-            counter = u64(example["counter"])
-            assert b64d(example["solution"]) == counter
+        for example in (v["solution"], v["not_a_solution"], v["bad_stamp"]):
+            counter, stamp = u64(example["counter"]), u64(example["stamp"])
+            assert b64d(example["solution"]) == counter + stamp
             work_input = lp(b"safevoice-pow-v1", challenge.raw, counter)
             assert work_input.hex() == example["work_input_hex"]
             work = nacl.pwhash.argon2id.kdf(32, work_input, nonce, opslimit=1, memlimit=1024 * 1024)
             assert work.hex() == example["work_output_hex"]
+            stamp_input = lp(b"safevoice-pow-stamp-v1", challenge.raw, counter, stamp)
+            assert stamp_input.hex() == example["stamp_input_hex"]
+            stamp_digest = blake2b(stamp_input)
+            assert stamp_digest.hex() == example["stamp_digest_hex"]
             leading = 256 - int.from_bytes(work, "big").bit_length()
-            assert (leading >= v["difficulty"]) is example["solves"]
+            stamp_leading = 256 - int.from_bytes(stamp_digest, "big").bit_length()
+            assert (leading >= v["difficulty"] and stamp_leading >= group["stamp_bits"]) is example[
+                "solves"
+            ]
             assert powmod.solves(challenge, example["solution"]) is example["solves"]
-        # 'solution' is the smallest solving counter.
+        assert group["stamp_bits"] == powmod.STAMP_BITS
+        # 'solution' is the smallest solving counter, with the smallest stamp for it.
+        stamp = u64(v["solution"]["stamp"])
         for smaller in range(v["solution"]["counter"]):
-            assert not powmod.solves(challenge, b64e(u64(smaller)))
+            assert not powmod.worked(challenge, b64e(u64(smaller) + stamp))
 
 
 def test_login_vectors_match(vectors: dict[str, Any]) -> None:

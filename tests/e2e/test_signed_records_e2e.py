@@ -327,3 +327,54 @@ def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(
     assert any("for another report" in p for p in problems_of(another))
     assert "does not hold a SafeVoice receipt" in refused.stderr  # type: ignore[attr-defined]
     assert "Traceback" not in refused.stderr  # type: ignore[attr-defined]
+
+
+def add_action(talk: Conversation, owner: str = "bob", due: str = "2099-01-31") -> str:
+    talk.cli.safevoice(
+        "actions",
+        "add",
+        talk.case_id,
+        "--owner",
+        owner,
+        "--due",
+        due,
+        "--description-file",
+        "-",
+        stdin="Recalibrate the scales in bay 3.",
+        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
+    )
+    listed = json.loads(talk.member("actions", "list", "--json").stdout)  # type: ignore[attr-defined]
+    return str(next(a["id"] for a in listed if a["case_id"] == talk.case_id))
+
+
+def test_corrective_actions_deleted_or_changed_in_the_database_are_named(
+    conversation: Conversation, raw: Database
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    kept = add_action(talk)
+    assert problems_of(talk.show()) == []
+    execute(
+        raw,
+        "UPDATE corrective_action SET owner = 'carol', due_on = '2099-12-31', state = 'dropped' "
+        "WHERE id = :action",
+        action=kept,
+    )
+    changed = problems_of(talk.show(expect=2))
+
+    assert any(
+        f"corrective action {kept} owned by carol and due by 2099-12-31, but the committee "
+        "signed bob and 2099-01-31" in p
+        for p in changed
+    )
+    assert any(
+        f"corrective action {kept} is dropped, but the committee signed it planned" in p
+        for p in changed
+    )
+
+    execute(raw, "DELETE FROM corrective_action WHERE id = :action", action=kept)
+    gone = problems_of(talk.show(expect=2))
+
+    assert any(
+        f"corrective action {kept}, signed in the committee's record, is missing" in p for p in gone
+    )

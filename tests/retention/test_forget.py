@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from safevoice.cases.models import Case
 from safevoice.cli import retention as retention_cli
 from safevoice.crypto.manifest import Manifest
-from safevoice.retention import service
+from safevoice.storage import dialect
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.retention.support import app_api, later, stored_secrets, submit_with_file
@@ -50,7 +50,7 @@ def test_a_purge_whose_wal_a_reader_holds_exits_non_zero_naming_what_is_left(
     secrets = [*stored_secrets(database, case_id), reporter_key(database, case_id)]
     database.checkpoint()
     monkeypatch.setattr(retention_cli, "utcnow", lambda: later(100))
-    monkeypatch.setattr(service, "CHECKPOINT_WAIT_SECONDS", 0.01)
+    monkeypatch.setattr(dialect, "CHECKPOINT_WAIT_SECONDS", 0.01)
     env = {"SAFEVOICE_BLOB_STORE": blob_spec}
     path = database.sqlite_path
     assert path is not None

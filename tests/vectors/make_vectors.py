@@ -546,36 +546,55 @@ def proof_of_work_group() -> tuple[dict[str, Any], powmod.Challenge]:
     body = challenge.raw[: -powmod.MAC_BYTES]
 
     def work(counter: int) -> bytes:
-        return powmod._work(challenge, counter.to_bytes(powmod.SOLUTION_BYTES, "big"))
+        return powmod._work(challenge, u64(counter))
 
-    counter = next(c for c in range(1 << 16) if powmod.solves(challenge, b64e(u64(c))))
-    failing = next(c for c in range(1 << 16) if not powmod.solves(challenge, b64e(u64(c))))
-    solution = {
-        "counter": counter,
-        "solution": b64e(u64(counter)),
-        "work_input_hex": lp(powmod.WORK_CONTEXT, challenge.raw, u64(counter)).hex(),
-        "work_output_hex": work(counter).hex(),
-        "solves": True,
-    }
-    not_a_solution = {
-        "counter": failing,
-        "solution": b64e(u64(failing)),
-        "work_input_hex": lp(powmod.WORK_CONTEXT, challenge.raw, u64(failing)).hex(),
-        "work_output_hex": work(failing).hex(),
-        "solves": False,
-    }
+    def works(counter: int) -> bool:
+        return powmod._leading_zero_bits(work(counter)) >= difficulty
+
+    def stamps(counter: int, stamp: int) -> bool:
+        digest = powmod.stamp_digest(challenge, u64(counter), u64(stamp))
+        return powmod._leading_zero_bits(digest) >= powmod.STAMP_BITS
+
+    def example(counter: int, stamp: int, solves: bool) -> dict[str, Any]:
+        return {
+            "counter": counter,
+            "stamp": stamp,
+            "solution": b64e(u64(counter) + u64(stamp)),
+            "work_input_hex": lp(powmod.WORK_CONTEXT, challenge.raw, u64(counter)).hex(),
+            "work_output_hex": work(counter).hex(),
+            "stamp_input_hex": lp(
+                powmod.STAMP_CONTEXT, challenge.raw, u64(counter), u64(stamp)
+            ).hex(),
+            "stamp_digest_hex": powmod.stamp_digest(challenge, u64(counter), u64(stamp)).hex(),
+            "solves": solves,
+        }
+
+    def first_stamp(counter: int) -> int:
+        return next(v for v in range(1 << 24) if stamps(counter, v))
+
+    counter = next(c for c in range(1 << 16) if works(c))
+    failing = next(c for c in range(1 << 16) if not works(c))
+    unstamped = next(v for v in range(1 << 16) if not stamps(counter, v))
+    solution = example(counter, first_stamp(counter), True)
+    not_a_solution = example(failing, first_stamp(failing), False)
+    bad_stamp = example(counter, unstamped, False)
     group = {
         "description": (
             "Challenge: body = u8 version (1) ‖ u8 purpose code ‖ u8 difficulty ‖ u64be expiry "
             "(Unix seconds) ‖ 16-byte nonce; mac = BLAKE2b-128(message = lp("
             "'safevoice-challenge-v1', body), key = server challenge key); token = "
             "b64url(body ‖ mac); digest = BLAKE2b-256(body ‖ mac) is what the server remembers "
-            "once spent. A solution is 8 bytes (b64url) such that Argon2id13(password = lp("
-            "'safevoice-pow-v1', body ‖ mac, solution), salt = nonce, opslimit 1, memlimit "
-            "1 MiB, 32 bytes) starts with 'difficulty' zero bits. 'solution' is the smallest "
-            "counter from 0 that solves it; 'not_a_solution' the smallest that does not."
+            "once spent. A solution is 16 bytes (b64url): an 8-byte counter such that "
+            "Argon2id13(password = lp('safevoice-pow-v1', body ‖ mac, counter), salt = nonce, "
+            "opslimit 1, memlimit 1 MiB, 32 bytes) starts with 'difficulty' zero bits, then an "
+            "8-byte stamp such that BLAKE2b-256(lp('safevoice-pow-stamp-v1', body ‖ mac, "
+            "counter, stamp)) starts with 'stamp_bits' zero bits. 'solution' is the smallest "
+            "counter from 0 that works with the smallest stamp from 0 for it; 'not_a_solution' "
+            "the smallest counter that does not work (with a valid stamp); 'bad_stamp' the "
+            "solving counter with the smallest stamp that fails."
         ),
         "purpose_codes": powmod.PURPOSES,
+        "stamp_bits": powmod.STAMP_BITS,
         "vectors": [
             {
                 "key_hex": key.hex(),
@@ -589,6 +608,7 @@ def proof_of_work_group() -> tuple[dict[str, Any], powmod.Challenge]:
                 "digest_hex": challenge.digest.hex(),
                 "solution": solution,
                 "not_a_solution": not_a_solution,
+                "bad_stamp": bad_stamp,
             }
         ],
     }

@@ -40,6 +40,7 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/static/{name}"): [("/static/nothing.js", None)],
     ("GET", "/bundle.json"): [("/bundle.json", None)],
     ("GET", "/api/v1/manifest"): [("/api/v1/manifest", None)],
+    ("GET", "/api/v1/manifest/handovers"): [("/api/v1/manifest/handovers", None)],
     ("GET", "/api/v1/channels"): [("/api/v1/channels", None)],
     ("GET", "/api/v1/intake"): [("/api/v1/intake", None)],
     ("POST", "/api/v1/challenges"): [

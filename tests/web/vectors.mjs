@@ -174,13 +174,17 @@ const checks = {
       assert.equal(challenge.expires, v.expires);
       assert.equal(x(challenge.nonce), v.nonce_hex);
       assert.equal(x(challenge.raw), v.body_hex + v.mac_hex);
-      for (const s of [v.solution, v.not_a_solution]) {
-        const raw = sv.b64d(s.solution, 8);
-        assert.equal(x(sv.lp("safevoice-pow-v1", challenge.raw, raw)), s.work_input_hex);
-        assert.equal(x(sv.work(challenge, raw)), s.work_output_hex);
+      for (const s of [v.solution, v.not_a_solution, v.bad_stamp]) {
+        const raw = sv.b64d(s.solution, 16);
+        const counter = raw.slice(0, 8);
+        const stamp = raw.slice(8);
+        assert.equal(x(sv.lp("safevoice-pow-v1", challenge.raw, counter)), s.work_input_hex);
+        assert.equal(x(sv.work(challenge, counter)), s.work_output_hex);
+        assert.equal(x(sv.lp("safevoice-pow-stamp-v1", challenge.raw, counter, stamp)), s.stamp_input_hex);
+        assert.equal(x(sv.stampDigest(challenge, counter, stamp)), s.stamp_digest_hex);
         assert.equal(sv.solves(challenge, raw), s.solves);
       }
-      const found = sv.b64d(sv.solveChallenge(challenge), 8);
+      const found = sv.b64d(sv.solveChallenge(challenge), 16);
       assert.ok(sv.solves(challenge, found));
     }
   },

@@ -6,10 +6,12 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
 from safevoice.attachments.schemas import FinishIn, UploadCreateIn
+from safevoice.protocol.numbers import DECIMAL
 from safevoice.protocol.wire import ID_PATTERN, UploadOut
 from safevoice.web.deps import (
     BlobsDep,
@@ -26,7 +28,7 @@ from safevoice.web.deps import (
 router = APIRouter(prefix="/api/v1", tags=["attachments"])
 
 UploadId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
-Index = Annotated[int, Path(ge=0, lt=1_000_000)]
+Index = Annotated[int, Field(ge=0, le=999_999), DECIMAL, Path()]
 
 
 @router.post("/uploads", response_model=UploadOut, status_code=status.HTTP_201_CREATED)

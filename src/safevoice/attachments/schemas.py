@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safevoice.protocol.numbers import Count
 from safevoice.protocol.wire import ID_PATTERN, ProofIn
 
 
@@ -19,4 +20,4 @@ class UploadCreateIn(BaseModel):
 class FinishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    chunks: Annotated[int, Field(ge=1)]
+    chunks: Annotated[Count, Field(ge=1)]

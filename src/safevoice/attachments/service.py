@@ -24,7 +24,6 @@ from safevoice.crypto.login import random_id
 from safevoice.crypto.stream import CHUNK_CIPHERTEXT, chunk_count
 from safevoice.errors import (
     BadRequest,
-    ChallengeRejected,
     Conflict,
     Forbidden,
     NotFound,
@@ -32,7 +31,7 @@ from safevoice.errors import (
     TooLarge,
     Unauthorized,
 )
-from safevoice.instance.challenges import spend_challenge
+from safevoice.instance.challenges import check_work, spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
 from safevoice.protocol.wire import UploadOut
@@ -99,8 +98,7 @@ def create_upload(
         challenge = powmod.authenticate(
             snap.challenge_key, body.proof.challenge, purpose="upload", now=int(now.timestamp())
         )
-        if not powmod.solves(challenge, body.proof.solution):
-            raise ChallengeRejected("The proof of work does not solve the challenge.")
+        check_work(challenge, body.proof.solution)
         if existing is not None:
             raise Unauthorized("Files for an existing case need the case's session.")
         spend_challenge(session, challenge)

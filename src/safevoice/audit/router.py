@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from pydantic import Field
 
 from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
@@ -12,6 +13,7 @@ from safevoice.audit.models import AuditEntry
 from safevoice.audit.schemas import CountersignIn
 from safevoice.crypto.encoding import b64e
 from safevoice.instance import service as instance
+from safevoice.protocol.numbers import DECIMAL, INT_MAX, ParamCount
 from safevoice.protocol.wire import CheckpointOut, CountersignatureOut, EntriesOut, EntryOut
 from safevoice.web.deps import (
     AuditorDep,
@@ -70,9 +72,9 @@ def get_checkpoints(
 def get_entries(
     _caller: MemberOrAuditorDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=-1)] = -1,
-    upto: Annotated[int | None, Query(ge=0)] = None,
-    limit: Annotated[int, Query(ge=1, le=PAGE)] = PAGE,
+    after: Annotated[int, Field(ge=-1, le=INT_MAX), DECIMAL, Query()] = -1,
+    upto: Annotated[ParamCount | None, Query()] = None,
+    limit: Annotated[int, Field(ge=1, le=PAGE), DECIMAL, Query()] = PAGE,
     event: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,40}$")] = None,
 ) -> EntriesOut:
     """Entries after ``after`` (up to ``upto``) as stored bytes, in chain order."""
@@ -86,7 +88,7 @@ def get_entries(
     status_code=status.HTTP_201_CREATED,
 )
 def post_countersignature(
-    seq: Annotated[int, Path(ge=0)],
+    seq: Annotated[ParamCount, Path()],
     body: CountersignIn,
     auditor: AuditorDep,
     session: SessionDep,

@@ -45,7 +45,7 @@ from safevoice.members.models import LoginSession
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention
 from safevoice.retention.models import LegalHold
-from safevoice.storage import migrate
+from safevoice.storage import dialect, migrate
 from safevoice.storage.blob_models import BlobChunk
 from safevoice.storage.blobs import BlobStore, DatabaseBlobStore
 from safevoice.storage.db import Database
@@ -199,8 +199,7 @@ def create_backup(
     key = keys.mark_used(keys.current(today=today, rotation_days=rotation_days), today=today)
     tables = backed_up_tables()
     with database.session(write=False) as session:
-        if not database.sqlite:
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        dialect.read_consistently(database, session)
         signed = instance.current_signed_manifest(session)
         manifest = parse_payload(signed.payload) if signed is not None else None
         head = _audit_head(session)

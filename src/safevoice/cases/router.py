@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from pydantic import Field
 
 from safevoice.cases import service, stats, workflow
 from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
+from safevoice.protocol.numbers import DECIMAL
 from safevoice.protocol.wire import (
     ID_PATTERN,
     ActionOut,
@@ -61,7 +63,9 @@ def get_cases_export(
     snap: SnapshotDep,
     now: NowDep,
     after: Annotated[str | None, Query(min_length=22, max_length=22, pattern=ID_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=service.EXPORT_PAGE)] = service.EXPORT_PAGE,
+    limit: Annotated[int, Field(ge=1, le=service.EXPORT_PAGE), DECIMAL, Query()] = (
+        service.EXPORT_PAGE
+    ),
 ) -> CaseExport:
     """Every readable case with its envelopes and the caller's wrapped keys, page by page."""
     return service.export_for_recipient(

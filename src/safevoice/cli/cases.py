@@ -47,6 +47,7 @@ from safevoice.errors import SafeVoiceError, VerificationFailed
 from safevoice.protocol.reader import (
     ReadCase,
     SignedState,
+    action_problems,
     compare_with_seen,
     heads_to_state,
     read_case,
@@ -198,6 +199,10 @@ def show_command(
     context = logged_in(server)
     with context.api:
         opened = open_case(context, case_id, key)
+        # Owners, due days and states of corrective actions are metadata in the clear; the
+        # signed action records say what they must be.
+        actions = [a for a in context.api.actions() if a.case_id == case_id]
+        opened.warnings.extend(action_problems(opened.read, actions))
     if as_json:
         print_json(case_json(opened))
     else:

@@ -184,7 +184,11 @@ def submit(
     with Api(server, proxy=proxy) as api:
         intake = api.intake()
         verified = verify_for(
-            intake.manifest.model_dump(), pin=pin, remembered=remembered, now=utcnow()
+            intake.manifest.model_dump(),
+            pin=pin,
+            remembered=remembered,
+            now=utcnow(),
+            handovers=api.manifest_handovers,
         )
         manifest = verified.manifest
         channels = {c.name: c for c in intake.channels}
@@ -344,7 +348,11 @@ def follow_up(
     remembered = stored.server(server) if stored is not None else None
     with Api(server, proxy=proxy) as api:
         manifest = verify_for(
-            api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
+            api.manifest().model_dump(),
+            pin=pin,
+            remembered=remembered,
+            now=utcnow(),
+            handovers=api.manifest_handovers,
         ).manifest
         if manifest.code_kdf_for(code.version) is None:
             fail(UNKNOWN_KDF)

@@ -25,13 +25,23 @@ def login(
         str | None,
         typer.Option(help="Committee root fingerprint; needed the first time, then remembered."),
     ] = None,
+    repin: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the remembered root with --pin, after checking the new fingerprint "
+            "with your organisation (only needed when no cross-signed hand-over leads to it); "
+            "the saved audit checkpoint is kept."
+        ),
+    ] = False,
 ) -> None:
     """Log in with your key; the session token is kept in your local state."""
     keys = open_key(key)
     if keys.public.kind not in ("member", "auditor", "archive"):
         fail("Only member, auditor and archive keys can log in.")
     state = State.load(default_home())
-    outcome = member.login(state, server, keys, pin=pin, key_file=key)
+    if repin and pin is None:
+        fail("--repin replaces the remembered root with the one given by --pin; give --pin.")
+    outcome = member.login(state, server, keys, pin=pin, key_file=key, repin=repin)
     audit = outcome.audit
     console.print(f"Logged in to {server} as {keys.public.id} ({keys.public.kind}).")
     console.print(

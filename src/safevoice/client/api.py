@@ -161,6 +161,12 @@ class Api:
     def manifest(self) -> ManifestOut:
         return self._get("/api/v1/manifest", ManifestOut)
 
+    def manifest_handovers(self) -> list[dict[str, Any]]:
+        """The manifests that handed the committee to a new root, oldest first (unverified)."""
+        content = self._send("GET", "/api/v1/manifest/handovers").content
+        parsed = _parse(TypeAdapter(list[ManifestOut]).validate_json, content)
+        return [m.model_dump() for m in parsed]
+
     def challenge(self, purpose: str) -> ChallengeOut:
         return self._post("/api/v1/challenges", {"purpose": purpose}, ChallengeOut)
 

@@ -84,7 +84,13 @@ class LoginOutcome:
 
 
 def login(
-    state: State, server: str, keys: KeyPair, *, pin: str | None, key_file: Path | None
+    state: State,
+    server: str,
+    keys: KeyPair,
+    *,
+    pin: str | None,
+    key_file: Path | None,
+    repin: bool = False,
 ) -> LoginOutcome:
     """Log in with ``keys`` after verifying the manifest against the pin and the past.
 
@@ -98,7 +104,12 @@ def login(
     remembered = state.server(server)
     with Api(server) as api:
         verified = verify_for(
-            api.manifest().model_dump(), pin=pin, remembered=remembered, now=utcnow()
+            api.manifest().model_dump(),
+            pin=pin,
+            remembered=remembered,
+            now=utcnow(),
+            handovers=api.manifest_handovers,
+            repin=repin,
         )
         manifest = verified.manifest
         if keys.public.kind == "member":
@@ -154,7 +165,11 @@ class MemberSession:
     def manifest(self) -> Manifest:
         """The current manifest, verified against the pin and the newest version seen."""
         verified = verify_for(
-            self.api.manifest().model_dump(), pin=None, remembered=self.remembered, now=utcnow()
+            self.api.manifest().model_dump(),
+            pin=None,
+            remembered=self.remembered,
+            now=utcnow(),
+            handovers=self.api.manifest_handovers,
         )
         self.state.save()
         return verified.manifest

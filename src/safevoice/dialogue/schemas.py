@@ -20,7 +20,7 @@ class ReporterLoginIn(BaseModel):
 
     sign_key: Annotated[B64, Field(min_length=43, max_length=43)]
     challenge: Annotated[B64, Field(max_length=64)]
-    solution: Annotated[B64, Field(max_length=16)]
+    solution: Annotated[B64, Field(max_length=24)]
     signature: Annotated[B64, Field(min_length=86, max_length=86)]
 
 

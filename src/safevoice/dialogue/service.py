@@ -34,12 +34,11 @@ from safevoice.dialogue.models import LoginFailureWindow
 from safevoice.dialogue.schemas import ReporterLoginIn
 from safevoice.errors import (
     BadRequest,
-    ChallengeRejected,
     Conflict,
     Unauthorized,
     VerificationFailed,
 )
-from safevoice.instance.challenges import spend_challenge
+from safevoice.instance.challenges import check_work, spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.models import LoginSession
 from safevoice.members.service import Principal, reporter_token
@@ -124,8 +123,7 @@ def reporter_login(
     challenge = powmod.authenticate(
         snap.challenge_key, body.challenge, purpose="reporter-login", now=int(now.timestamp())
     )
-    if not powmod.solves(challenge, body.solution):
-        raise ChallengeRejected("The proof of work does not solve the challenge.")
+    check_work(challenge, body.solution)
     sign_key = b64d(body.sign_key, size=32, what="signing key")
     try:
         verify_login(

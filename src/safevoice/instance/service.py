@@ -14,6 +14,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, exists, func, select, update
@@ -226,6 +227,25 @@ def current_signed_manifest(session: Session) -> SignedManifest | None:
     return SignedManifest.from_json(
         {"payload": b64e(row.payload), "signatures": json.loads(row.signatures)}
     )
+
+
+def root_handovers(session: Session) -> list[SignedManifest]:
+    """Every published manifest that moved the committee to a new root, oldest first.
+
+    Each is cross-signed by the root it replaced (or was published with ``accept_new_root``), so
+    a client pinned to any earlier root can walk from its pin to the current root, checking
+    every signature itself; nothing here is trusted by the client.
+    """
+    rows = session.scalars(select(PublishedManifest).order_by(PublishedManifest.version)).all()
+    handovers = []
+    for previous, row in pairwise(rows):
+        if row.root != previous.root:
+            handovers.append(
+                SignedManifest.from_json(
+                    {"payload": b64e(row.payload), "signatures": json.loads(row.signatures)}
+                )
+            )
+    return handovers
 
 
 def publish_manifest(

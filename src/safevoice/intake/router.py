@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.dialogue import service as dialogue
 from safevoice.errors import NotFound
-from safevoice.instance.service import Snapshot, raise_surge
+from safevoice.instance.service import Snapshot, raise_surge, root_handovers
 from safevoice.intake import service
 from safevoice.protocol.wire import (
     ChallengeOut,
@@ -64,6 +64,13 @@ def _manifest(snap: Snapshot) -> ManifestOut:
 def get_manifest(snap: SnapshotDep) -> ManifestOut:
     """The committee-signed manifest; clients verify it against their pinned root."""
     return _manifest(snap)
+
+
+@router.get("/manifest/handovers", response_model=list[ManifestOut])
+def get_manifest_handovers(session: SessionDep) -> list[ManifestOut]:
+    """Every manifest that handed the committee to a new root, oldest first, each cross-signed
+    by the root it replaced: a client pinned to an older root walks them to the current one."""
+    return [ManifestOut.model_validate(signed.to_json()) for signed in root_handovers(session)]
 
 
 @router.get("/channels", response_model=list[ChannelOut])

@@ -41,6 +41,7 @@ from safevoice.errors import (
     NotFound,
     VerificationFailed,
 )
+from safevoice.instance.challenges import check_work
 from safevoice.instance.models import SpentChallenge
 from safevoice.instance.service import Snapshot
 from safevoice.intake.models import Channel, IdempotencyKey
@@ -213,8 +214,7 @@ def submit(
             if answer is not None:
                 return answer
         raise
-    if not powmod.solves(challenge, body.proof.solution):
-        raise ChallengeRejected("The proof of work does not solve the challenge.")
+    check_work(challenge, body.proof.solution)
     envelope, reply_key, sign_key = _validated_report(body, snap)
     wraps = _validated_wraps(body, snap)
 

@@ -31,7 +31,13 @@ from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
-from safevoice.protocol.wire import CaseDetail, CaseObjectOut, ReporterCaseView, WrappedKeyOut
+from safevoice.protocol.wire import (
+    ActionOut,
+    CaseDetail,
+    CaseObjectOut,
+    ReporterCaseView,
+    WrappedKeyOut,
+)
 
 
 @dataclass
@@ -714,6 +720,62 @@ def server_field_problems(
             f"the server says feedback is due by {feedback_due}, but the committee signed "
             f"{state.feedback_due}"
         )
+    return problems
+
+
+# A corrective action's state may move on without a signed record (only a reason is signed):
+# from the last signed state, these are the states the server may show.
+ACTION_STATES_AFTER = {
+    "planned": frozenset({"planned", "in_progress", "done"}),
+    "in_progress": frozenset({"in_progress", "done"}),
+    "done": frozenset({"done"}),
+    "dropped": frozenset({"dropped"}),
+}
+
+
+def action_problems(read: ReadCase, actions: Sequence[ActionOut]) -> list[str]:
+    """Compare the server's list of a case's corrective actions (owner, due day and state in
+    the clear) with the signed ``action`` records of the committee chain: an action signed but
+    missing or changed, or one listed that nobody signed, is named."""
+    signed: dict[str, dict[str, str]] = {}
+    for o in read.objects:
+        if o.chain != "committee" or o.kind != "action" or not o.verified:
+            continue
+        action_id = _text_field(o.body, "action_id")
+        owner, due_on = _text_field(o.body, "owner"), _text_field(o.body, "due_on")
+        state = _text_field(o.body, "state")
+        if action_id is None:
+            continue
+        if owner is not None and due_on is not None:
+            signed.setdefault(action_id, {"owner": owner, "due_on": due_on, "state": "planned"})
+        elif state in ACTION_STATES_AFTER and action_id in signed:
+            signed[action_id]["state"] = state
+    listed = {a.id: a for a in actions}
+    problems: list[str] = []
+    for action_id, record in signed.items():
+        shown = listed.get(action_id)
+        if shown is None:
+            problems.append(
+                f"corrective action {action_id}, signed in the committee's record, is missing "
+                "from the server's list of actions"
+            )
+            continue
+        if shown.owner != record["owner"] or shown.due_on.isoformat() != record["due_on"]:
+            problems.append(
+                f"the server shows corrective action {action_id} owned by {shown.owner} and "
+                f"due by {shown.due_on}, but the committee signed {record['owner']} and "
+                f"{record['due_on']}"
+            )
+        if shown.state not in ACTION_STATES_AFTER[record["state"]]:
+            problems.append(
+                f"the server says corrective action {action_id} is {shown.state}, but the "
+                f"committee signed it {record['state']}"
+            )
+    problems.extend(
+        f"the server lists corrective action {a.id}, but no committee member signed it"
+        for a in actions
+        if a.id not in signed
+    )
     return problems
 
 

@@ -1,9 +1,11 @@
 """The wire types both sides share: request and response bodies that the client parses and
 the server produces, for the intake, the members' case API, statistics and the dialogue.
 
-Invariant: this module imports nothing of SafeVoice, so the reporter's client, the committee's
-client and every server domain may import it without pulling in storage or the web app. Request
-bodies that only one domain accepts stay in that domain's ``schemas.py``.
+Invariant: this module imports nothing of SafeVoice but ``protocol.numbers``, so the reporter's
+client, the committee's client and every server domain may import it without pulling in storage
+or the web app. Integers are JSON integers in both directions: a request's are bounded
+(``protocol.numbers``), and a client parsing an answer refuses ``true``, ``"3"`` and ``3.0``.
+Request bodies that only one domain accepts stay in that domain's ``schemas.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from safevoice.protocol.numbers import Count
 
 B64 = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]*$")]
 # Random ids are base64url that never starts with "-" (it would read as a command-line option).
@@ -23,13 +27,15 @@ class Strict(BaseModel):
 
 
 class EnvelopeIn(Strict):
-    v: StrictInt
+    # Sequence numbers and epochs are u32 in the format (docs/protocol/formats-and-keys.md 6.2);
+    # the server stores them in integer columns, so it accepts at most 2^31 - 1 (422 beyond).
+    v: Count
     case_id: Annotated[B64, Field(min_length=22, max_length=22)]
     kind: Annotated[str, Field(max_length=16)]
     sender: Annotated[str, Field(max_length=64)]
-    seq: StrictInt
+    seq: Count
     prev: Annotated[B64, Field(max_length=43)]
-    epoch: StrictInt
+    epoch: Count
     key_commit: Annotated[B64, Field(max_length=43)]
     nonce: Annotated[B64, Field(max_length=32)]
     ct: Annotated[B64, Field(max_length=700_000)]
@@ -60,7 +66,7 @@ class CaseIn(Strict):
 
 class ProofIn(Strict):
     challenge: Annotated[B64, Field(max_length=64)]
-    solution: Annotated[B64, Field(max_length=16)]
+    solution: Annotated[B64, Field(max_length=24)]
 
 
 class SubmissionIn(Strict):
@@ -89,8 +95,8 @@ class SubmissionOut(BaseModel):
 class ChallengeOut(BaseModel):
     challenge: str
     purpose: str
-    difficulty: int
-    expires: int
+    difficulty: StrictInt
+    expires: StrictInt
 
 
 class Question(BaseModel):
@@ -109,8 +115,8 @@ class Question(BaseModel):
 class RetentionOut(BaseModel):
     """When a channel's cases are deleted: days after closure, and at the latest."""
 
-    days_after_closure: int
-    max_age_days: int
+    days_after_closure: StrictInt
+    max_age_days: StrictInt
 
 
 class ChannelOut(BaseModel):
@@ -136,7 +142,7 @@ class IntakeOut(BaseModel):
     manifest: ManifestOut
     channels: list[ChannelOut]
     challenge: ChallengeOut
-    limits: dict[str, int]
+    limits: dict[str, StrictInt]
     archive: bool = False
     """Whether the published manifest names an archive recipient (for the landing page; a
     client that encrypts takes the recipients from the verified manifest only)."""
@@ -163,10 +169,10 @@ class CaseSummary(BaseModel):
     outcome: str | None
     handler: str | None
     offered_to: str | None
-    epoch: int
+    epoch: StrictInt
     rekey_needed: bool
-    thread_length: int
-    last_reporter_seq: int
+    thread_length: StrictInt
+    last_reporter_seq: StrictInt
     ack_overdue: bool
     feedback_overdue: bool
     # The instance's day (its time zone) when this summary was made: clients date what they
@@ -175,14 +181,14 @@ class CaseSummary(BaseModel):
 
 
 class WrappedKeyOut(BaseModel):
-    epoch: int
+    epoch: StrictInt
     recipient: str
     sealed: str
 
 
 class CaseObjectOut(BaseModel):
     chain: str
-    seq: int
+    seq: StrictInt
     envelope: EnvelopeIn
 
 
@@ -218,9 +224,9 @@ class ActionOut(BaseModel):
 # beside it cannot be worked out from the total (see cases/stats.py for the rule).
 Small = Literal["<5"]
 Hidden = Literal["hidden"]
-CountFigure = int | Small | Hidden
+CountFigure = StrictInt | Small | Hidden
 DaysFigure = float | Small
-PercentFigure = int | Small
+PercentFigure = StrictInt | Small
 
 
 class MonthCount(BaseModel):
@@ -245,7 +251,7 @@ class Statistics(BaseModel):
     period_to: str
     channel: str | None
     today: date
-    threshold: int
+    threshold: StrictInt
     received_total: CountFigure
     received_per_month: list[MonthCount]
     received_per_channel: list[ChannelCount]
@@ -269,7 +275,7 @@ class ReporterTokenOut(BaseModel):
 
 class ObjectOut(BaseModel):
     chain: str
-    seq: int
+    seq: StrictInt
     hash: str
 
 
@@ -283,7 +289,7 @@ class ReporterCaseInfo(BaseModel):
     feedback_due_on: date
     acknowledged_on: date | None
     closed_on: date | None
-    epoch: int
+    epoch: StrictInt
     # The instance's day, and whether a legal deadline has passed without the acknowledgement
     # or feedback it promised (computed as for members), so the reporter is told plainly.
     today: date
@@ -319,10 +325,10 @@ class TokenOut(BaseModel):
 
 class UploadOut(BaseModel):
     id: str
-    received: int
-    total: int | None
-    chunk_bytes: int
-    max_chunks: int
+    received: StrictInt
+    total: StrictInt | None
+    chunk_bytes: StrictInt
+    max_chunks: StrictInt
 
 
 # -- retention (retention/) -------------------------------------------------------------------
@@ -337,9 +343,9 @@ class HoldOut(BaseModel):
 
 class ChannelPolicy(BaseModel):
     channel: str
-    days_after_closure: int
-    max_age_days: int
-    unused_days: int
+    days_after_closure: StrictInt
+    max_age_days: StrictInt
+    unused_days: StrictInt
 
 
 class CaseRetention(BaseModel):
@@ -362,13 +368,13 @@ class TombstoneOut(BaseModel):
     received_on: date
     purged_on: date
     policy: str
-    policy_days: int
+    policy_days: StrictInt
     since_on: date
 
 
 class RetentionOverview(BaseModel):
     today: date
-    grace_days: int
+    grace_days: StrictInt
     policies: list[ChannelPolicy]
     cases: list[CaseRetention]
     tombstones: list[TombstoneOut]
@@ -378,14 +384,14 @@ class RetentionOverview(BaseModel):
 
 
 class EntryOut(BaseModel):
-    seq: int
+    seq: StrictInt
     body: str = Field(description="base64url of the entry's stored canonical JSON bytes")
     hash: str
 
 
 class EntriesOut(BaseModel):
     entries: list[EntryOut]
-    head_seq: int
+    head_seq: StrictInt
 
 
 class CountersignatureOut(BaseModel):
@@ -395,7 +401,7 @@ class CountersignatureOut(BaseModel):
 
 class CheckpointOut(BaseModel):
     instance_id: str
-    seq: int
+    seq: StrictInt
     head: str
     signature: str
     countersignatures: list[CountersignatureOut]

@@ -10,30 +10,22 @@ legal hold is never claimed. The services never commit: the job's unit of work d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    Select,
-    String,
     Table,
     and_,
-    any_,
     delete,
     exists,
     false,
     func,
     insert,
-    literal,
-    literal_column,
     or_,
     select,
-    text,
 )
 from sqlalchemy.orm import Session
 
@@ -48,7 +40,7 @@ from safevoice.cases.models import (
     WrappedKey,
 )
 from safevoice.cases.service import readable_case
-from safevoice.errors import BadRequest, ConfigError, Conflict, IncompleteDeletion, NotFound
+from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
 from safevoice.instance.models import SpentChallenge
 from safevoice.intake.models import Channel, IdempotencyKey
 from safevoice.members.models import LoginSession
@@ -61,6 +53,7 @@ from safevoice.protocol.wire import (
 )
 from safevoice.retention import policy as rules
 from safevoice.retention.models import LegalHold, Tombstone
+from safevoice.storage import dialect
 from safevoice.storage.base import Base
 from safevoice.storage.blobs import BlobStore, delete_uploads
 from safevoice.storage.db import Database
@@ -322,17 +315,6 @@ class Purged:
     received_on: date
 
 
-def _among(column: Any, ids: Sequence[str], session: Session) -> ColumnElement[bool]:
-    """``column IN ids`` with one parameter however many ids: ``= ANY(array)`` on PostgreSQL,
-    the rows of a JSON array on SQLite (cheaper than a thousand bound parameters)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(String)))  # type: ignore[no-any-return]
-    values: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(json.dumps(list(ids)))
-    )
-    return column.in_(values)  # type: ignore[no-any-return]
-
-
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -367,16 +349,16 @@ def _erase(
     # Crypto-shredding first: without the wrapped keys nothing below can be decrypted again.
     for model in CASE_TABLES:
         table = _table(model)
-        session.execute(delete(table).where(_among(table.c.case_id, ids, session)))
+        session.execute(delete(table).where(dialect.among(table.c.case_id, ids, session)))
     uploads = _table(Upload)
     upload_ids = list(
-        session.scalars(select(uploads.c.id).where(_among(uploads.c.case_id, ids, session)))
+        session.scalars(select(uploads.c.id).where(dialect.among(uploads.c.case_id, ids, session)))
     )
     if upload_ids:
         delete_uploads(blobs, session, upload_ids)
-        session.execute(delete(uploads).where(_among(uploads.c.id, upload_ids, session)))
+        session.execute(delete(uploads).where(dialect.among(uploads.c.id, upload_ids, session)))
     cases = _table(Case)
-    session.execute(delete(cases).where(_among(cases.c.id, ids, session)))
+    session.execute(delete(cases).where(dialect.among(cases.c.id, ids, session)))
     purged = [
         Purged(case.id, case.channel, chosen[case.id].policy, case.received_on) for case in claimed
     ]
@@ -696,11 +678,9 @@ ORDERED_TABLES = (
     "tombstone",
     "blob_chunk",
 )
-CHECKPOINT_ATTEMPTS = 5
-CHECKPOINT_WAIT_SECONDS = 2.0
 
 
-def forget(database: Database, *, attempts: int = CHECKPOINT_ATTEMPTS) -> None:
+def forget(database: Database, *, attempts: int = dialect.CHECKPOINT_ATTEMPTS) -> None:
     """Make the database drop what it freed and forget the order in which rows arrived.
 
     SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
@@ -717,55 +697,4 @@ def forget(database: Database, *, attempts: int = CHECKPOINT_ATTEMPTS) -> None:
     their B-tree indexes, which keep removed entries' bytes in free space, are rebuilt.
     PostgreSQL's own WAL keeps the deleted rows until the server recycles the segments.
     """
-    if database.sqlite:
-        database.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM")
-        for _attempt in range(attempts):
-            # Each checkpoint waits up to CHECKPOINT_WAIT_SECONDS for readers to finish. Its
-            # first column says whether it was blocked before reaching the end of the WAL;
-            # what a writer adds afterwards is new, not what was deleted.
-            result = database.sqlite_maintenance(
-                "PRAGMA wal_checkpoint(TRUNCATE)", busy_ms=int(CHECKPOINT_WAIT_SECONDS * 1000)
-            )
-            if not (result and result[0][0]):
-                return
-        path = database.sqlite_path
-        raise IncompleteDeletion(
-            f"SQLite could not empty its write-ahead log {path}-wal: {database.wal_bytes()} "
-            "bytes are left in it, which can include what this run deleted, because another "
-            "connection keeps a read transaction open; end it (or restart the server) and run "
-            "`safevoice retention run` again."
-        )
-    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in TOUCHED_TABLES:
-            # Table names come from the constant above, never from input.
-            connection.exec_driver_sql(f'VACUUM "{table}"')
-    _forget_arrival_order(database)
-
-
-def _forget_arrival_order(database: Database) -> None:
-    """PostgreSQL: one transaction id for every row of the case tables, then each table
-    rewritten in the order of its primary key (random ids)."""
-    keys = {table: _table_primary_key(database, table) for table in ORDERED_TABLES}
-    with database.unit_of_work() as session:
-        for table, (column, _index) in keys.items():
-            # Setting a column to itself writes a new version of every row, all stamped with
-            # this transaction's id; the key is unchanged, so no foreign key action runs.
-            session.execute(text(f'UPDATE "{table}" SET "{column}" = "{column}"'))  # noqa: S608 - names from ORDERED_TABLES and the catalogue
-    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table, (_column, index) in keys.items():
-            connection.exec_driver_sql(f'CLUSTER "{table}" USING "{index}"')
-
-
-def _table_primary_key(database: Database, table: str) -> tuple[str, str]:
-    """The first column of ``table``'s primary key and the name of its index."""
-    with database.writer.connect() as connection:
-        row = connection.execute(
-            text(
-                "SELECT a.attname, i.relname FROM pg_index x"
-                " JOIN pg_class i ON i.oid = x.indexrelid"
-                " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"
-                " WHERE x.indrelid = CAST(:table AS regclass) AND x.indisprimary"
-            ),
-            {"table": table},
-        ).one()
-    return str(row[0]), str(row[1])
+    dialect.reclaim_deleted(database, TOUCHED_TABLES, ordered=ORDERED_TABLES, attempts=attempts)

@@ -28,6 +28,9 @@ export function createCrypto(sodium, options = {}) {
   const MANIFEST_CONTEXT = "safevoice-manifest-v1";
   const FINGERPRINT_CONTEXT = "safevoice-fingerprint-v1";
   const POW_CONTEXT = "safevoice-pow-v1";
+  const STAMP_CONTEXT = "safevoice-pow-stamp-v1";
+  // The cheap first stage of a solution (protocol 9.4): the server checks it before Argon2id.
+  const STAMP_BITS = 15;
   const REPLY_KEY_CONTEXT = "safevoice-reply-key-v1";
   const SIGN_KEY_CONTEXT = "safevoice-reporter-sign-v1";
   const REPORT_FORMAT = "safevoice-report-v1";
@@ -1586,8 +1589,40 @@ export function createCrypto(sodium, options = {}) {
     return bits;
   }
 
+  // A solution is counter (8 bytes) ‖ stamp (8 bytes); protocol 9.4.
+  function stampDigest(challenge, counter, stamp) {
+    return blake2b(lp(STAMP_CONTEXT, challenge.raw, counter, stamp));
+  }
+
   function solves(challenge, solution) {
-    return challenge.difficulty === 0 || leadingZeroBits(work(challenge, solution)) >= challenge.difficulty;
+    if (solution.length !== 16) return false;
+    if (challenge.difficulty === 0) return true;
+    const counter = solution.slice(0, 8);
+    if (leadingZeroBits(stampDigest(challenge, counter, solution.slice(8))) < STAMP_BITS) return false;
+    return leadingZeroBits(work(challenge, counter)) >= challenge.difficulty;
+  }
+
+  // Whether one counter passes the Argon2id stage (about 2**difficulty counters to try).
+  function counterWorks(challenge, counter) {
+    return challenge.difficulty === 0 || leadingZeroBits(work(challenge, counter)) >= challenge.difficulty;
+  }
+
+  // The stamp for a counter that works: about 2**STAMP_BITS BLAKE2b, once per solution.
+  function findStamp(challenge, counter) {
+    if (challenge.difficulty === 0) return new Uint8Array(8);
+    const start = randomBytes(8);
+    start[0] &= 0x7f;
+    let value = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, false);
+    for (;;) {
+      const stamp = u64(value);
+      if (leadingZeroBits(stampDigest(challenge, counter, stamp)) >= STAMP_BITS) return stamp;
+      value += 1n;
+    }
+  }
+
+  // The solution to send for a counter that works: counter ‖ its stamp, base64url.
+  function stampedSolution(challenge, counter) {
+    return b64e(concat(counter, findStamp(challenge, counter)));
   }
 
   // Search from a random 63-bit counter; onAttempt(n) after each attempt lets the caller show
@@ -1598,7 +1633,7 @@ export function createCrypto(sodium, options = {}) {
     let counter = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, false);
     for (let attempt = 1; ; attempt += 1) {
       const candidate = u64(counter);
-      if (solves(challenge, candidate)) return b64e(candidate);
+      if (counterWorks(challenge, candidate)) return stampedSolution(challenge, candidate);
       onAttempt(attempt);
       counter += 1n;
     }
@@ -1671,6 +1706,10 @@ export function createCrypto(sodium, options = {}) {
     parseChallenge,
     work,
     solves,
+    counterWorks,
+    findStamp,
+    stampDigest,
+    stampedSolution,
     solveChallenge,
     loginSignature,
   };

@@ -138,7 +138,7 @@ async function solveSliced(challenge, onAttempt) {
   let counter = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, false);
   for (let attempt = 1; ; attempt += 1) {
     const candidate = sv.u64(counter);
-    if (sv.solves(challenge, candidate)) return sv.b64e(candidate);
+    if (sv.counterWorks(challenge, candidate)) return sv.stampedSolution(challenge, candidate);
     onAttempt(attempt);
     counter += 1n;
     if (attempt % 4 === 0) await pause();

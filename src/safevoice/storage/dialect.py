@@ -1,0 +1,135 @@
+"""Where SQLite and PostgreSQL differ, behind named functions; the domains never ask which.
+
+Invariant: every dialect check outside ``storage/`` goes through this module, so adding a
+database means reading one file. Table names given here come from code, never from input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    any_,
+    func,
+    literal,
+    literal_column,
+    text,
+)
+from sqlalchemy import select as select_
+from sqlalchemy.orm import Session
+
+from safevoice.errors import IncompleteDeletion
+from safevoice.storage.db import Database
+
+
+def among(column: Any, ids: Sequence[str], session: Session) -> ColumnElement[bool]:
+    """``column IN ids`` with one parameter however many ids: ``= ANY(array)`` on PostgreSQL,
+    the rows of a JSON array on SQLite (cheaper than a thousand bound parameters)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(String)))  # type: ignore[no-any-return]  # SQLAlchemy types the comparison of an untyped column as Any
+    values: Select[Any] = select_(literal_column("value")).select_from(
+        func.json_each(json.dumps(list(ids)))
+    )
+    return column.in_(values)  # type: ignore[no-any-return]  # as above: the column is untyped
+
+
+def read_consistently(database: Database, session: Session) -> None:
+    """Make the session's reads one snapshot of the database (a backup must not tear).
+
+    SQLite's read transaction is a snapshot already; PostgreSQL needs REPEATABLE READ, set
+    before the first statement.
+    """
+    if not database.sqlite:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+CHECKPOINT_ATTEMPTS = 5
+CHECKPOINT_WAIT_SECONDS = 2.0
+
+
+def reclaim_deleted(
+    database: Database,
+    tables: Iterable[str],
+    *,
+    ordered: Iterable[str] = (),
+    attempts: int = CHECKPOINT_ATTEMPTS,
+) -> None:
+    """Make the database drop freed pages and dead rows, and forget the order in which the
+    rows of ``ordered`` arrived (outside any transaction).
+
+    SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
+    is checkpointed, then ``VACUUM`` rebuilds the file: freed pages are gone and every table
+    and index is laid out in the order of its key (random ids) instead of the order of
+    arrival; the WAL is then checkpointed and truncated. A reader's open transaction keeps the
+    checkpoint from reaching the end of the WAL, so deleted rows would stay in the ``-wal``
+    file: the checkpoint is retried, then ``IncompleteDeletion`` names what is left.
+
+    PostgreSQL keeps dead row versions until VACUUM, which is run on ``tables`` first (CLUSTER
+    alone carried a deleted row into the rebuilt index, as a test found). The ``ordered``
+    tables are then rewritten (one UPDATE of all their rows, then CLUSTER on the primary key)
+    so that neither transaction ids nor physical places nor a dump's order follow arrival,
+    and their B-tree indexes, which keep removed entries' bytes in free space, are rebuilt.
+    PostgreSQL's own WAL keeps the deleted rows until the server recycles the segments.
+    """
+    if database.sqlite:
+        _sqlite_reclaim(database, attempts)
+        return
+    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            # Table names come from the callers' constants, never from input.
+            connection.exec_driver_sql(f'VACUUM "{table}"')
+    _forget_arrival_order(database, list(ordered))
+
+
+def _sqlite_reclaim(database: Database, attempts: int) -> None:
+    database.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM")
+    for _attempt in range(attempts):
+        # Each checkpoint waits up to CHECKPOINT_WAIT_SECONDS for readers to finish. Its first
+        # column says whether it was blocked before reaching the end of the WAL; what a writer
+        # adds afterwards is new, not what was deleted.
+        result = database.sqlite_maintenance(
+            "PRAGMA wal_checkpoint(TRUNCATE)", busy_ms=int(CHECKPOINT_WAIT_SECONDS * 1000)
+        )
+        if not (result and result[0][0]):
+            return
+    raise IncompleteDeletion(
+        f"SQLite could not empty its write-ahead log {database.sqlite_path}-wal: "
+        f"{database.wal_bytes()} bytes are left in it, which can include what this run "
+        "deleted, because another connection keeps a read transaction open; end it (or "
+        "restart the server) and run `safevoice retention run` again."
+    )
+
+
+def _forget_arrival_order(database: Database, tables: list[str]) -> None:
+    """PostgreSQL: one transaction id for every row of ``tables``, then each table rewritten
+    in the order of its primary key (random ids)."""
+    keys = {table: _primary_key(database, table) for table in tables}
+    with database.unit_of_work() as session:
+        for table, (column, _index) in keys.items():
+            # Setting a column to itself writes a new version of every row, all stamped with
+            # this transaction's id; the key is unchanged, so no foreign key action runs.
+            session.execute(text(f'UPDATE "{table}" SET "{column}" = "{column}"'))  # noqa: S608 - names from the callers' constants and the catalogue
+    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table, (_column, index) in keys.items():
+            connection.exec_driver_sql(f'CLUSTER "{table}" USING "{index}"')
+
+
+def _primary_key(database: Database, table: str) -> tuple[str, str]:
+    """The first column of ``table``'s primary key and the name of its index."""
+    with database.writer.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT a.attname, i.relname FROM pg_index x"
+                " JOIN pg_class i ON i.oid = x.indexrelid"
+                " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"
+                " WHERE x.indrelid = CAST(:table AS regclass) AND x.indisprimary"
+            ),
+            {"table": table},
+        ).one()
+    return str(row[0]), str(row[1])
