@@ -49,8 +49,9 @@ def read_consistently(database: Database, session: Session) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-CHECKPOINT_ATTEMPTS = 5
-CHECKPOINT_WAIT_SECONDS = 2.0
+CHECKPOINT_ATTEMPTS = 3
+# Per attempt: another run's VACUUM or a busy writer may hold the WAL about that long.
+CHECKPOINT_WAIT_SECONDS = 10.0
 
 
 def reclaim_deleted(
