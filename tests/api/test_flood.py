@@ -11,14 +11,18 @@ import httpx
 import pytest
 
 from safevoice.clock import utcnow
+from safevoice.crypto import pow as powmod
+from safevoice.crypto.encoding import b64e
+from safevoice.crypto.keys import random_bytes
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
-from safevoice.intake.flood import FloodMeter
+from safevoice.instance.flood import FloodMeter
 from safevoice.intake.service import issue_challenge
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from tests.api.test_submission import challenge, submit
+from tests.dialogue.test_dialogue_api import new_case, reporter_token
 from tests.support.asgi import client_for
 from tests.support.reporter import build_submission
 
@@ -58,6 +62,7 @@ def test_a_flood_raises_the_submission_proof_of_work_and_it_lapses_by_itself(
     flooded: httpx.Client, database: Database, manifest: Manifest
 ) -> None:
     base, login_base = difficulty(flooded), difficulty(flooded, "reporter-login")
+    upload_base = difficulty(flooded, "upload")
 
     for i in range(3):
         body = build_submission(manifest, challenge(flooded), text=f"Report {i}.").body
@@ -67,7 +72,10 @@ def test_a_flood_raises_the_submission_proof_of_work_and_it_lapses_by_itself(
     assert int(flooded.get("/api/v1/intake").json()["challenge"]["difficulty"]) == (
         base + instance.SURGE_STEP
     )
-    assert difficulty(flooded, "reporter-login") == login_base  # only submissions
+    # Logins and uploads are raised too; member logins carry no proof of work at all.
+    assert difficulty(flooded, "reporter-login") == login_base + instance.SURGE_STEP
+    assert difficulty(flooded, "upload") == upload_base + instance.SURGE_STEP
+    assert difficulty(flooded, "member-login") == 0
     with database.session(write=False) as session:
         snap = instance.snapshot(session)
         stored = instance.get_state(session, instance.SURGE)
@@ -80,6 +88,9 @@ def test_a_flood_raises_the_submission_proof_of_work_and_it_lapses_by_itself(
     assert snap.surge_at(later) == 0
     lapsed = issue_challenge(snap, purpose="submit", now=later, ttl_seconds=60)
     assert lapsed.difficulty == base
+    assert issue_challenge(snap, purpose="upload", now=later, ttl_seconds=60).difficulty == (
+        upload_base
+    )
 
 
 def test_a_flood_that_goes_on_keeps_raising_up_to_a_ceiling(database: Database) -> None:
@@ -100,3 +111,38 @@ def test_a_flood_that_goes_on_keeps_raising_up_to_a_ceiling(database: Database) 
 def test_the_default_rate_is_far_above_what_a_whistleblowing_channel_receives() -> None:
     assert Settings().flood_per_minute == 120
     assert Settings.from_env({"SAFEVOICE_FLOOD_PER_MINUTE": "0"}).flood_per_minute == 0
+
+
+def test_a_flood_of_reporter_logins_raises_the_proof_of_work_too(
+    flooded: httpx.Client, client: httpx.Client, database: Database, manifest: Manifest
+) -> None:
+    # The case is sent through another worker, so that only the logins count on this one.
+    sent = new_case(client, manifest)
+    base = difficulty(flooded, "reporter-login")
+
+    for _ in range(3):
+        token = reporter_token(flooded, manifest, sent.reporter)
+        assert token
+
+    assert difficulty(flooded, "reporter-login") == base + instance.SURGE_STEP
+    assert difficulty(flooded) > 1
+
+
+def test_a_flood_of_uploads_for_new_reports_raises_the_proof_of_work_too(
+    flooded: httpx.Client, database: Database
+) -> None:
+    base = difficulty(flooded, "upload")
+
+    for _ in range(3):
+        token = flooded.post("/api/v1/challenges", json={"purpose": "upload"}).json()["challenge"]
+        parsed = powmod.parse(token)
+        started = flooded.post(
+            "/api/v1/uploads",
+            json={
+                "case_id": b64e(random_bytes(16)),
+                "proof": {"challenge": token, "solution": powmod.solve(parsed)},
+            },
+        )
+        assert started.status_code == 201, started.text
+
+    assert difficulty(flooded, "upload") == base + instance.SURGE_STEP

@@ -125,8 +125,8 @@ def test_an_auditor_is_refused_by_every_content_route_a_member_may_use(
         kwargs: dict[str, object] = (
             {"content": b"x" * 64} if method == "PUT" else {"json": body} if body else {}
         )
-        refused = client.request(method, path, headers=auditor, **kwargs)  # type: ignore[arg-type]
-        allowed = client.request(method, path, headers=member, **kwargs)  # type: ignore[arg-type]
+        refused = client.request(method, path, headers=auditor, **kwargs)  # type: ignore[arg-type]  # parametrised request options as a dict; httpx checks them at run time
+        allowed = client.request(method, path, headers=member, **kwargs)  # type: ignore[arg-type]  # parametrised request options as a dict; httpx checks them at run time
 
         where = f"{method} {template}"
         assert refused.status_code == 403, f"{where}: {refused.status_code} {refused.text}"

@@ -134,7 +134,7 @@ def test_a_tampered_log_fails_verification_naming_where(
     database: Database, manifest: Manifest, tamper: object, expected: str
 ) -> None:
     saved = _saved(database, manifest)
-    tamper(database, saved, manifest)  # type: ignore[operator]
+    tamper(database, saved, manifest)  # type: ignore[operator]  # the parametrised tamper function is typed as object in the parameter list
 
     with pytest.raises(AuditViolation, match=expected.format(x=saved.seq - 2, s=saved.seq)):
         verify_export(export_of(database), manifest=manifest, saved=saved)
@@ -220,7 +220,7 @@ def rotated_manifest(
 ) -> tuple[Manifest, object]:
     new = successor(manifest, root=manifest.root, now=utcnow(), days=30)
     keys = (*manifest.audit_keys, AuditKey(key=key, from_seq=from_seq))
-    new = replace(new, audit_keys=changes.get("audit_keys", keys))  # type: ignore[arg-type]
+    new = replace(new, audit_keys=changes.get("audit_keys", keys))  # type: ignore[arg-type]  # the changed fields come from a parametrised dict; the callee checks them at run time
     return new, sign_manifest(new, [world.root])
 
 
@@ -243,9 +243,9 @@ def test_after_an_instance_key_rotation_old_and_new_checkpoints_verify_under_the
     now = utcnow()
     for refused, reason in ((wrong_signed, "--from-seq"), (dropped_signed, "drops or changes")):
         with database.unit_of_work() as session, pytest.raises(ManifestError, match=reason):
-            instance.publish_manifest(session, refused, today=TODAY, now=now)  # type: ignore[arg-type]
+            instance.publish_manifest(session, refused, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
     with database.unit_of_work() as session:
-        instance.publish_manifest(session, signed, today=TODAY, now=now)  # type: ignore[arg-type]
+        instance.publish_manifest(session, signed, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
     after = latest(database, new)
 
     assert after.seq >= from_seq

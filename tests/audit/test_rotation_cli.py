@@ -58,7 +58,7 @@ def test_the_instance_key_rotates_through_a_manifest_and_signs_checkpoints_from_
     assert f"--from-seq {from_seq}" in refused.stderr
     key = PublicKey.from_json(json.loads(new_key.read_text()))
     with database.unit_of_work() as session:
-        manifest = parse_payload(instance.current_signed_manifest(session).payload)  # type: ignore[union-attr]
+        manifest = parse_payload(instance.current_signed_manifest(session).payload)  # type: ignore[union-attr]  # the instance was just set up, so a signed manifest exists
         latest = instance.latest_checkpoint(session, manifest=manifest, today=date.today())
         assert instance.instance_public_key(session) == key.sign_key
     assert [k.from_seq for k in manifest.audit_keys] == [0, int(from_seq)]

@@ -17,7 +17,7 @@ from tests.support.world import World
 def files(tmp_path: Path, database: Database, saved: object) -> tuple[Path, Path]:
     export, checkpoint = tmp_path / "export.json", tmp_path / "saved.json"
     export.write_text(json.dumps(export_of(database)))
-    checkpoint.write_text(json.dumps(saved.to_json()))  # type: ignore[attr-defined]
+    checkpoint.write_text(json.dumps(saved.to_json()))  # type: ignore[attr-defined]  # the fixture parameter is typed as object; it is a SignedCheckpoint
     return export, checkpoint
 
 

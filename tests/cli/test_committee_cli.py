@@ -225,3 +225,61 @@ def test_the_demo_prepares_keys_a_database_and_a_manifest_it_can_reuse(
     assert (tmp_path / "var/demo/safevoice.sqlite").exists()
     pin = next(line for line in first.stdout.splitlines() if "fingerprint" in line).split()[-1]
     assert pin in second.stdout
+
+
+def test_login_after_an_expired_session_remembers_the_server_and_the_key(
+    cli: Cli, server: ServerProcess, world: World
+) -> None:
+    login(cli, server, world)
+    state_file = next(cli.home.glob("*.json"))
+    state = json.loads(state_file.read_text())
+    for remembered in state["servers"].values():
+        remembered["token_expires_at"] = "2000-01-01T00:00:00+00:00"
+    state_file.write_text(json.dumps(state))
+    expired = cli.safevoice("cases", "list", expect=1)
+    assert "run `safevoice login` again" in expired.stderr
+
+    again = cli.safevoice("login")
+
+    assert f"Logged in to {server.url}" in again.stdout
+    assert cli.safevoice("cases", "list", "--json").stdout.startswith("[")
+
+
+def test_login_the_first_time_asks_for_the_server_and_the_key_in_a_sentence(cli: Cli) -> None:
+    result = cli.safevoice("login", expect=1)
+
+    assert "--server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_unique_id_prefix_is_taken_wherever_a_case_id_is(
+    cli: Cli, server: ServerProcess, world: World, answers: Path
+) -> None:
+    case_id = submit_with_cli(cli, server, world, "Prefixes.", answers=answers)["case_id"]
+    login(cli, server, world)
+    prefix = case_id[:10]
+
+    shown = cli.safevoice("cases", "show", prefix).stdout
+    files = cli.safevoice("cases", "files", prefix, "--json").stdout
+    claimed = cli.safevoice("cases", "claim", prefix).stdout
+    unknown = cli.safevoice("cases", "show", "~~~~", expect=1)
+
+    assert "Prefixes." in shown
+    assert case_id in shown
+    assert json.loads(files) == []
+    assert f"You now handle case {case_id}." in claimed
+    assert "No case you can read has an id starting with ~~~~." in unknown.stderr
+
+
+def test_an_ambiguous_prefix_is_refused_with_the_candidates() -> None:
+    from safevoice.client.member import unique_match
+    from safevoice.errors import BadRequest, NotFound
+
+    ids = ["abcdef", "abcxyz", "zzz"]
+    assert unique_match("abcd", ids, what="case") == "abcdef"
+    assert unique_match("zzz", ids, what="case") == "zzz"
+    with pytest.raises(BadRequest) as several:
+        unique_match("abc", ids, what="case")
+    assert "2 cases have an id starting with abc (abcdef, abcxyz)" in several.value.message
+    with pytest.raises(NotFound):
+        unique_match("q", ids, what="case")

@@ -31,7 +31,7 @@ def test_a_checkpoint_verifies_and_any_changed_field_does_not(instance: keys.Key
         {"instance_id": "i", "seq": 7, "head": bytes(32)},
     ):
         with pytest.raises(VerificationFailed):
-            checkpoint.verify_checkpoint(instance.public.sign_key, sig, **changed)  # type: ignore[arg-type]
+            checkpoint.verify_checkpoint(instance.public.sign_key, sig, **changed)  # type: ignore[arg-type]  # the changed fields come from a parametrised dict; the callee checks them at run time
 
 
 def test_a_checkpoint_signature_is_no_countersignature_and_the_reverse(

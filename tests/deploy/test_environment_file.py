@@ -24,7 +24,7 @@ class RecordingEnv(dict[str, str]):
         super().__init__()
         self.asked: set[str] = set()
 
-    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]  # a stand-in mapping with a looser signature than os.environ's get
         self.asked.add(key)
         return super().get(key, default)
 

@@ -60,7 +60,7 @@ def test_files_up_to_fifty_mebibytes_arrive_bit_identical(
     talk = Conversation(cli, server, world, case_id, code="")
     talk.login()
 
-    listed = json.loads(talk.member("cases", "files", case_id, "--json").stdout)  # type: ignore[attr-defined]
+    listed = json.loads(talk.member("cases", "files", case_id, "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     out = tmp_path / "out"
     download(talk, case_id, out)
 
@@ -174,7 +174,7 @@ def test_an_upload_interrupted_by_a_restart_resumes_with_a_state_folder(
             sent.append(-1)
             raise KeyboardInterrupt  # the reporter's laptop goes to sleep mid-upload
         sent.append(index)
-        return real_put(self, upload_id, index, data)  # type: ignore[arg-type]
+        return real_put(self, upload_id, index, data)  # type: ignore[arg-type]  # the wrapped method keeps the original's signature, which mypy cannot see through the patch
 
     monkeypatch.setattr(client_files.Api, "put_chunk", dying_put)
     args = [
@@ -240,5 +240,5 @@ def test_a_member_attaches_a_file_to_a_reply_that_another_member_downloads(
 
     assert (out / path.name).read_bytes() == path.read_bytes()
     seen = talk.follow_up()
-    described = [o for o in seen["objects"] if o["kind"] == "message"]  # type: ignore[attr-defined]
+    described = [o for o in seen["objects"] if o["kind"] == "message"]  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     assert described[-1]["body"]["attachments"][0]["name"] == "policy-draft.bin"

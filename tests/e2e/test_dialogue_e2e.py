@@ -31,15 +31,15 @@ def test_a_full_conversation_with_canaries_in_every_message(
 
     conversation.reply(f"Which scales? {question}")
     seen_by_reporter = conversation.follow_up(f"The ones in bay 3. {answer}")
-    inbox = json.loads(conversation.member("inbox", "--json").stdout)  # type: ignore[attr-defined]
+    inbox = json.loads(conversation.member("inbox", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     shown = conversation.show()
 
     assert texts(seen_by_reporter) == [f"Which scales? {question}"]
     assert seen_by_reporter["problems"] == []
     assert conversation.case_id in [c["id"] for c in inbox]
     assert texts(shown) == [f"Which scales? {question}", f"The ones in bay 3. {answer}"]
-    assert all(o["verified"] for o in shown["objects"])  # type: ignore[attr-defined]
-    after = json.loads(conversation.member("inbox", "--json").stdout)  # type: ignore[attr-defined]
+    assert all(o["verified"] for o in shown["objects"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
+    after = json.loads(conversation.member("inbox", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert conversation.case_id not in [c["id"] for c in after]
 
     requests = server.proxy.requests()
@@ -168,7 +168,7 @@ def test_a_message_moved_from_another_case_is_detected(
 
     shown = conversation.show(expect=2)
 
-    assert any("another case" in p for p in shown["problems"])  # type: ignore[attr-defined]
+    assert any("another case" in p for p in shown["problems"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
 
 
 def test_deleting_the_last_message_or_rolling_back_is_noticed_by_a_member_who_saw_it(
@@ -184,7 +184,7 @@ def test_deleting_the_last_message_or_rolling_back_is_noticed_by_a_member_who_sa
     shown = conversation.show(expect=2)
 
     assert shown["problems"] == []
-    assert any("fewer messages" in w for w in shown["warnings"])  # type: ignore[attr-defined]
+    assert any("fewer messages" in w for w in shown["warnings"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
 
 
 def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
@@ -193,7 +193,7 @@ def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
     conversation.reply("A question.")
     # The session server also holds cases other tests tampered with on purpose.
     before = conversation.member("cases", "sync", "--json", expect=None)
-    synced = json.loads(before.stdout)  # type: ignore[attr-defined]
+    synced = json.loads(before.stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert synced["cases"] >= 1
     assert conversation.case_id not in [f["id"] for f in synced["failing"]]
     execute(
@@ -204,5 +204,5 @@ def test_sync_verifies_every_case_and_fails_on_a_tampered_one(
 
     result = conversation.member("cases", "sync", "--json", expect=2)
 
-    failing = json.loads(result.stdout)["failing"]  # type: ignore[attr-defined]
+    failing = json.loads(result.stdout)["failing"]  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert conversation.case_id in [f["id"] for f in failing]

@@ -52,15 +52,15 @@ def test_a_case_closed_in_the_database_is_not_shown_closed_by_either_client(
     reporter = talk.follow_up(expect=2)
     printed = talk.member("cases", "show", talk.case_id, expect=2)
 
-    assert member["signed"]["status"] == "acknowledged"  # type: ignore[index]
-    assert member["signed"]["outcome"] is None  # type: ignore[index]
+    assert member["signed"]["status"] == "acknowledged"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert member["signed"]["outcome"] is None  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     assert any(
         "server says the case is closed" in p and "signed is acknowledged" in p
         for p in problems_of(member)
     )
-    assert reporter["signed"]["status"] == "acknowledged"  # type: ignore[index]
+    assert reporter["signed"]["status"] == "acknowledged"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     assert any("server says the case is closed" in p for p in problems_of(reporter))
-    out = printed.stdout  # type: ignore[attr-defined]
+    out = printed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert "signed status acknowledged" in out
     assert "not_substantiated" not in out.split("Warning")[0]
 
@@ -71,7 +71,7 @@ def test_a_forged_outcome_of_a_signed_closure_is_flagged(
     talk = conversation
     status(talk, "acknowledged")
     status(talk, "closed", "--outcome", "substantiated")
-    assert talk.show()["signed"]["outcome"] == "substantiated"  # type: ignore[index]
+    assert talk.show()["signed"]["outcome"] == "substantiated"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     execute(
         raw,
         "UPDATE case_file SET outcome = 'not_substantiated' WHERE id = :case",
@@ -80,7 +80,7 @@ def test_a_forged_outcome_of_a_signed_closure_is_flagged(
 
     member = talk.show(expect=2)
 
-    assert member["signed"]["outcome"] == "substantiated"  # type: ignore[index]
+    assert member["signed"]["outcome"] == "substantiated"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     assert any("outcome is not_substantiated" in p for p in problems_of(member))
 
 
@@ -96,13 +96,13 @@ def test_a_forged_acknowledgement_is_refused_by_the_members_client(
     )
 
     member = talk.show(expect=2)
-    listed = json.loads(talk.member("cases", "list", "--json").stdout)  # type: ignore[attr-defined]
+    listed = json.loads(talk.member("cases", "list", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     refused = status(talk, "investigating", expect=1)
 
-    assert member["signed"]["status"] == "received"  # type: ignore[index]
+    assert member["signed"]["status"] == "received"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     assert any("no committee member signed" in p for p in problems_of(member))
     assert next(c for c in listed if c["id"] == talk.case_id)["status_verified"] is False
-    assert "does not verify" in refused.stderr + refused.stdout  # type: ignore[attr-defined]
+    assert "does not verify" in refused.stderr + refused.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
 
 def test_the_day_of_receipt_and_the_intake_mode_are_signed_with_the_acknowledgement(
@@ -111,9 +111,9 @@ def test_the_day_of_receipt_and_the_intake_mode_are_signed_with_the_acknowledgem
     talk = conversation
     status(talk, "acknowledged")
     honest = talk.show()
-    received = honest["case"]["received_on"]  # type: ignore[index]
-    assert honest["signed"]["received_on"] == received  # type: ignore[index]
-    assert honest["signed"]["intake_mode"] == "e2e"  # type: ignore[index]
+    received = honest["case"]["received_on"]  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert honest["signed"]["received_on"] == received  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert honest["signed"]["intake_mode"] == "e2e"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
 
     execute(
         raw,
@@ -128,7 +128,7 @@ def test_the_day_of_receipt_and_the_intake_mode_are_signed_with_the_acknowledgem
     assert any(f"received on 2020-01-01, but the committee signed {received}" in p for p in member)
     assert any("intake mode is server_sealed, but the committee signed e2e" in p for p in member)
     assert any("received on 2020-01-01" in p for p in problems_of(reporter))
-    assert reporter["signed"]["received_on"] == received  # type: ignore[index]
+    assert reporter["signed"]["received_on"] == received  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
 
 
 def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one_shown(
@@ -136,7 +136,7 @@ def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one
 ) -> None:
     talk = conversation
     status(talk, "acknowledged")
-    promised = talk.show()["case"]["feedback_due_on"]  # type: ignore[index]
+    promised = talk.show()["case"]["feedback_due_on"]  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     execute(
         raw,
         "UPDATE case_file SET feedback_due_on = '2099-12-31' WHERE id = :case",
@@ -155,13 +155,13 @@ def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one
         expect=2,
     )
 
-    assert member["signed"]["feedback_due"] == promised  # type: ignore[index]
+    assert member["signed"]["feedback_due"] == promised  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     assert any(
         f"feedback is due by 2099-12-31, but the committee signed {promised}" in p
         for p in problems_of(member)
     )
     assert any("feedback is due by 2099-12-31" in p for p in problems_of(reporter))
-    assert f"feedback due by {promised}" in printed.stdout  # type: ignore[attr-defined]
+    assert f"feedback due by {promised}" in printed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
 
 def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
@@ -182,9 +182,9 @@ def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
     again = talk.show(expect=2)
 
     assert shown["problems"] == []
-    assert any("fewer internal records" in w for w in shown["warnings"])  # type: ignore[attr-defined]
+    assert any("fewer internal records" in w for w in shown["warnings"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     # The client kept what it saw: the warning does not go away on the next look.
-    assert any("fewer internal records" in w for w in again["warnings"])  # type: ignore[attr-defined]
+    assert any("fewer internal records" in w for w in again["warnings"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
 
 
 def test_deleted_committee_records_are_noticed_by_a_member_who_never_saw_them(
@@ -246,8 +246,8 @@ def test_an_honest_workflow_shows_no_warning_and_lists_the_signed_status(
 
     for shown in (alice, bob, reporter):
         assert problems_of(shown) == []
-        assert shown["signed"]["status"] == "investigating"  # type: ignore[index]
-    case = next(c for c in json.loads(listed.stdout) if c["id"] == talk.case_id)  # type: ignore[attr-defined]
+        assert shown["signed"]["status"] == "investigating"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    case = next(c for c in json.loads(listed.stdout) if c["id"] == talk.case_id)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert case["status"] == "investigating"
     assert case["status_verified"] is True
 
@@ -262,7 +262,7 @@ def follow_up_with_receipt(
     printed = talk.cli.report(
         *args, "--receipt", str(receipt), stdin=talk.code + "\n", expect=expect
     )
-    return dict(json.loads(result.stdout)), printed.stdout  # type: ignore[attr-defined]
+    return dict(json.loads(result.stdout)), printed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
 
 def test_the_reporters_receipt_authenticates_the_day_of_receipt_before_any_acknowledgement(
@@ -300,7 +300,7 @@ def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"where": "Office"}))
     other = submit_with_cli(cli, server, world, "Another report.", answers=answers)
-    forged = dict(other["receipt"])  # type: ignore[arg-type]
+    forged = dict(other["receipt"])  # type: ignore[arg-type]  # the parsed --json output is typed as object values; the receipt is a dict
     forged["case_id"] = conversation.case_id
     unsigned = tmp_path / "unsigned.json"
     unsigned.write_text(json.dumps(forged))
@@ -325,8 +325,8 @@ def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(
 
     assert any("not signed by an instance key" in p for p in problems_of(not_signed))
     assert any("for another report" in p for p in problems_of(another))
-    assert "does not hold a SafeVoice receipt" in refused.stderr  # type: ignore[attr-defined]
-    assert "Traceback" not in refused.stderr  # type: ignore[attr-defined]
+    assert "does not hold a SafeVoice receipt" in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    assert "Traceback" not in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
 
 def add_action(talk: Conversation, owner: str = "bob", due: str = "2099-01-31") -> str:
@@ -343,7 +343,7 @@ def add_action(talk: Conversation, owner: str = "bob", due: str = "2099-01-31") 
         stdin="Recalibrate the scales in bay 3.",
         env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
     )
-    listed = json.loads(talk.member("actions", "list", "--json").stdout)  # type: ignore[attr-defined]
+    listed = json.loads(talk.member("actions", "list", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     return str(next(a["id"] for a in listed if a["case_id"] == talk.case_id))
 
 

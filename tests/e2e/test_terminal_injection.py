@@ -64,8 +64,8 @@ def test_cases_show_and_files_print_the_reporters_text_and_file_names_inert(
     talk = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
     talk.login()
 
-    shown = talk.member("cases", "show", talk.case_id).stdout  # type: ignore[attr-defined]
-    files = talk.member("cases", "files", talk.case_id).stdout  # type: ignore[attr-defined]
+    shown = talk.member("cases", "show", talk.case_id).stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    files = talk.member("cases", "files", talk.case_id).stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
     assert_inert(shown)
     assert "where: " in shown

@@ -59,9 +59,9 @@ def test_an_acknowledgement_reaches_the_reporter_signed_and_moves_the_feedback_d
     status(conversation, "acknowledged")
 
     seen = conversation.follow_up()
-    listed = json.loads(conversation.member("cases", "list", "--json").stdout)  # type: ignore[attr-defined]
+    listed = json.loads(conversation.member("cases", "list", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
-    ack = [o for o in seen["objects"] if o["kind"] == "status"]  # type: ignore[attr-defined]
+    ack = [o for o in seen["objects"] if o["kind"] == "status"]  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     assert ack[0]["verified"]
     assert ack[0]["body"]["status"] == "acknowledged"
     assert "Thank you for your report" in ack[0]["text"]
@@ -109,21 +109,21 @@ def test_a_case_is_handled_from_triage_to_closure_and_reopened_with_an_audit_tra
     refused = status(
         talk, "closed", "--outcome", "substantiated", "--lessons-file", str(lessons), expect=1
     )
-    assert "open corrective actions" in refused.stderr + refused.stdout  # type: ignore[attr-defined]
+    assert "open corrective actions" in refused.stderr + refused.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     status(talk, "closed", "--outcome", "substantiated", "--lessons-file", str(lessons), "--yes")
     status(talk, "investigating")  # reopen
 
     shown = talk.show()
-    committee = [o for o in shown["objects"] if o["chain"] == "committee"]  # type: ignore[attr-defined]
+    committee = [o for o in shown["objects"] if o["chain"] == "committee"]  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     assert [o["kind"] for o in committee] == ["triage", "action", "closure"]
     assert committee[0]["body"]["risk_of_detriment"] == "high"
     assert committee[2]["body"]["approver"] == "alice"
     assert committee[2]["body"]["lessons"] == "Calibrate quarterly."
     case = shown["case"]
-    assert case["status"] == "investigating"  # type: ignore[index]
-    assert case["closed_on"] is None  # type: ignore[index]
-    assert case["handler"] == "alice"  # type: ignore[index]
-    actions = json.loads(talk.member("actions", "list", "--json").stdout)  # type: ignore[attr-defined]
+    assert case["status"] == "investigating"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert case["closed_on"] is None  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert case["handler"] == "alice"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    actions = json.loads(talk.member("actions", "list", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert [a["owner"] for a in actions if a["case_id"] == talk.case_id] == ["bob"]
     events = audit_events(raw, talk.case_id)
     for expected in (
@@ -135,14 +135,14 @@ def test_a_case_is_handled_from_triage_to_closure_and_reopened_with_an_audit_tra
     ):
         assert expected in events, expected
     reporter_view = talk.follow_up()
-    assert [o["kind"] for o in reporter_view["objects"]].count("status") == 5  # type: ignore[attr-defined]
-    assert all(o["chain"] == "thread" for o in reporter_view["objects"])  # type: ignore[attr-defined]
+    assert [o["kind"] for o in reporter_view["objects"]].count("status") == 5  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert all(o["chain"] == "thread" for o in reporter_view["objects"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
 
 
 def test_an_invalid_transition_is_refused_with_a_sentence(conversation: Conversation) -> None:
     refused = status(conversation, "closed", "--outcome", "out_of_scope", expect=1)
 
-    assert "cannot go from received to closed" in refused.stderr  # type: ignore[attr-defined]
+    assert "cannot go from received to closed" in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
 
 def test_a_member_the_reporter_excluded_cannot_claim_and_learns_nothing(
@@ -166,8 +166,8 @@ def test_a_member_the_reporter_excluded_cannot_claim_and_learns_nothing(
     refused = cases_cmd(conversation, "claim", excluded, member="bob", expect=1)
     missing = cases_cmd(conversation, "claim", "A" * 22, member="bob", expect=1)
 
-    assert refused.stderr == missing.stderr  # type: ignore[attr-defined]
-    assert "no such case" in refused.stderr  # type: ignore[attr-defined]
+    assert refused.stderr == missing.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    assert "no such case" in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
 
 
 def read_with_secret(
@@ -247,7 +247,7 @@ def test_after_a_recusal_new_messages_do_not_open_with_the_recused_members_key(
     blocked = cases_cmd(
         talk, "reply", talk.case_id, "--text-file", "-", stdin="Too early.", expect=1
     )
-    assert "re-key" in blocked.stderr  # type: ignore[attr-defined]
+    assert "re-key" in blocked.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     cases_cmd(talk, "rekey", talk.case_id)
     talk.reply(f"Later question {after}")
     manifest = manifest_of(world, talk)
@@ -364,7 +364,7 @@ def test_a_forged_or_missing_acknowledgement_is_flagged_by_the_reporters_client(
 
     unsigned = talk.follow_up(expect=2)
 
-    assert any("no committee member signed an acknowledgement" in p for p in unsigned["problems"])  # type: ignore[attr-defined]
+    assert any("no committee member signed an acknowledgement" in p for p in unsigned["problems"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     from safevoice.crypto.casefile import STATUS_FORMAT, body_plaintext
     from safevoice.crypto.envelope import seal
     from safevoice.crypto.keys import generate
@@ -386,7 +386,7 @@ def test_a_forged_or_missing_acknowledgement_is_flagged_by_the_reporters_client(
 
     flagged = talk.follow_up(expect=2)
 
-    assert any("signature" in p or "verify" in p for p in flagged["problems"])  # type: ignore[attr-defined]
+    assert any("signature" in p or "verify" in p for p in flagged["problems"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
 
 
 def read_thread_keys(talk: Conversation, raw: Database, *, world_manifest: Manifest) -> bytes:

@@ -55,7 +55,7 @@ def settings_for(database_url: str, bundle: Path | None) -> Settings:
 def refusal(database: Database, settings: Settings, **kwargs: object) -> str:
     now = kwargs.pop("now", utcnow())
     with pytest.raises(ProductionRefused) as raised:
-        check(settings, database, now=now, migrate_schema=False, **kwargs)  # type: ignore[arg-type]
+        check(settings, database, now=now, migrate_schema=False, **kwargs)  # type: ignore[arg-type]  # the changed fields come from a parametrised dict; the callee checks them at run time
     message = raised.value.message
     assert message.count(". ") == 0, f"more than one sentence: {message}"
     assert message.endswith(".")

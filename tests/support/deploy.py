@@ -153,9 +153,9 @@ class Upstream:
                 self.wfile.write(answer)
 
             # The method names http.server dispatches to.
-            do_GET = do_POST = do_PUT = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = _handle  # noqa: N815  # http.server dispatches on these exact method names
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002  # the name is fixed by BaseHTTPRequestHandler.log_message
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

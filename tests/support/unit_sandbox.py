@@ -22,7 +22,7 @@ import subprocess
 import sys
 
 # Debian's python3-seccomp: there are no type hints for it, and it is not in the venv.
-import seccomp  # type: ignore[import-not-found]
+import seccomp  # type: ignore[import-not-found]  # python3-seccomp is a system package without type information
 
 PROT_WRITE, PROT_EXEC, SHM_EXEC = 0x2, 0x4, 0o100000
 

@@ -90,5 +90,5 @@ class World:
             audit_keys=(AuditKey(key=instance_key, from_seq=0),),
         )
         if overrides:
-            manifest = replace(manifest, **overrides)  # type: ignore[arg-type]
+            manifest = replace(manifest, **overrides)  # type: ignore[arg-type]  # the changed fields come from a parametrised dict; the callee checks them at run time
         return manifest, sign_manifest(manifest, roots or [self.root])

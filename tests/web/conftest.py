@@ -87,4 +87,4 @@ def nojs_server(
 
 # The conversation of the CLI's end-to-end tests (a report submitted with the CLI, the member
 # logged in) and raw access to the session server's database, for the follow-up page's tests.
-from tests.e2e.conftest import conversation, raw  # noqa: E402, F401
+from tests.e2e.conftest import conversation, raw  # noqa: E402, F401  # pytest finds fixtures by name here; they come after the local ones they use

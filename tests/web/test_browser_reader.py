@@ -702,7 +702,7 @@ def test_an_intact_thread_across_key_epochs_reads_the_same_in_the_browser_and_in
     ]
     assert all(o["verified"] for o in browser["objects"])
     assert [o["text"] for o in browser["objects"]] == [
-        o.text if o.kind != "report" else python.report.text  # type: ignore[union-attr]
+        o.text if o.kind != "report" else python.report.text  # type: ignore[union-attr]  # only the report object carries report; the kind check selects it
         for o in python.thread()
     ]
     assert browser["objects"][3]["text"] == "The ones in bay 3. שלום 👋🏽"

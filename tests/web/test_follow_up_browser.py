@@ -85,7 +85,7 @@ def test_a_full_conversation_through_the_pages_with_canaries_in_every_message(
 
     seen = talk.show()
     assert texts(seen) == [f"Which doors? {question}", f"The ones in hall B. {answered}"]
-    assert all(o["verified"] for o in seen["objects"])  # type: ignore[attr-defined]
+    assert all(o["verified"] for o in seen["objects"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     requests = server.proxy.requests()
     assert any(r.target == "/api/v1/reporter/objects" for r in requests)
     assert not any(code.encode() in r.raw for r in requests)
@@ -229,7 +229,7 @@ def test_after_a_recusal_and_a_re_key_the_reporter_reads_every_epoch_and_answers
     shown = talk.show()
     assert texts(shown)[-1] == "Answered in the new epoch."
     assert shown["problems"] == []
-    (last,) = [o for o in shown["objects"] if o["seq"] == 4]  # type: ignore[attr-defined]
+    (last,) = [o for o in shown["objects"] if o["seq"] == 4]  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
     assert last["epoch"] == 1
     assert last["verified"]
 
@@ -362,7 +362,7 @@ def test_with_javascript_off_the_server_sealed_follow_up_reads_and_answers_where
     shown = talk.show()
     assert texts(shown) == [f"Which scales? {question}", f"Bay 3. {answered}"]
     listed = talk.member("cases", "show", talk.case_id)
-    assert "sealed by the server" in listed.stdout  # type: ignore[attr-defined]
+    assert "sealed by the server" in listed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     assert scan_paths(data_paths(nojs_server.database_url), answered) == []
     assert not occurrences(nojs_server.log_path.read_bytes(), answered)
     assert not occurrences(nojs_server.log_path.read_bytes(), talk.code)
@@ -410,7 +410,7 @@ def test_a_status_and_day_of_receipt_the_server_forged_are_not_shown_as_true(
 ) -> None:
     talk = conversation
     cases_command(talk, "status", talk.case_id, "acknowledged")
-    received = str(talk.show()["case"]["received_on"])  # type: ignore[index]
+    received = str(talk.show()["case"]["received_on"])  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
     execute(
         raw,
         "UPDATE case_file SET status = 'closed', outcome = 'not_substantiated', "

@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from safevoice.crypto.casefile import MAX_TEXT_CHARS, member_label
 from safevoice.crypto.code import generate_code
+from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue.models import LoginFailureWindow
 from safevoice.protocol.reader import ReadCase, read_case
@@ -48,6 +49,9 @@ def web(database: Database, database_url: str, web_bundle: Bundle) -> Iterator[h
 def sealed_web(database: Database, database_url: str, web_bundle: Bundle) -> Iterator[httpx.Client]:
     with pages(database, database_url, web_bundle, nojs=True) as http:
         yield http
+
+
+TOKEN = random_id()
 
 
 def escaped(key: str, **values: object) -> str:
@@ -122,7 +126,7 @@ def test_with_the_server_sealed_follow_up_off_a_posted_code_is_refused_unread(
     web: httpx.Client, database: Database, manifest: Manifest
 ) -> None:
     sub = new_case(web, manifest)
-    answer = web.post("/follow-up", data={"code": sub.code, "reply": "Hello."})
+    answer = web.post("/follow-up", data={"code": sub.code, "form_token": TOKEN, "reply": "Hello."})
     assert answer.status_code == 403
     assert escaped("message.sealed_follow_off.text") in answer.text
     assert sub.code not in answer.text
@@ -153,7 +157,8 @@ def test_the_server_sealed_follow_up_reads_answers_and_marks_the_case(
     ) == 1
 
     sent = sealed_web.post(
-        "/follow-up", data={"code": sub.code.lower(), "reply": f"Bay 3. {answered}"}
+        "/follow-up",
+        data={"code": sub.code.lower(), "form_token": TOKEN, "reply": f"Bay 3. {answered}"},
     )
     assert sent.status_code == 200, sent.text
     assert escaped("follow.sealed.sent") in sent.text
@@ -180,12 +185,24 @@ def test_the_server_sealed_follow_up_refuses_typos_wrong_codes_and_empty_answers
     canary = new_canary()
     cases = [
         ({"code": typo}, 400, "message.typo.heading"),
-        ({"code": stranger, "reply": canary}, 401, "message.wrong_code.heading"),
-        ({"code": sub.code, "reply": " \n\t "}, 400, "message.empty_reply.heading"),
-        ({"code": sub.code, "reply": canary, "file": canary}, 400, "message.bad_form.heading"),
-        ({"reply": canary}, 400, "message.bad_form.heading"),
         (
-            {"code": sub.code, "reply": canary + "x" * MAX_TEXT_CHARS},
+            {"code": stranger, "form_token": TOKEN, "reply": canary},
+            401,
+            "message.wrong_code.heading",
+        ),
+        (
+            {"code": sub.code, "form_token": TOKEN, "reply": " \n\t "},
+            400,
+            "message.empty_reply.heading",
+        ),
+        (
+            {"code": sub.code, "form_token": TOKEN, "reply": canary, "file": canary},
+            400,
+            "message.bad_form.heading",
+        ),
+        ({"form_token": TOKEN, "reply": canary}, 400, "message.bad_form.heading"),
+        (
+            {"code": sub.code, "form_token": TOKEN, "reply": canary + "x" * MAX_TEXT_CHARS},
             413,
             "message.too_large.heading",
         ),
@@ -222,7 +239,9 @@ def test_the_server_sealed_follow_up_sends_no_answer_to_a_thread_that_does_not_v
             {"c": sub.case_id},
         )
 
-    answer = sealed_web.post("/follow-up", data={"code": sub.code, "reply": "Is anyone there?"})
+    answer = sealed_web.post(
+        "/follow-up", data={"code": sub.code, "form_token": TOKEN, "reply": "Is anyone there?"}
+    )
 
     assert answer.status_code == 200
     assert escaped("follow.sealed.problems") in answer.text

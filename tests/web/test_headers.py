@@ -104,7 +104,7 @@ def pages_client(
 
 
 def app_routes(client: httpx.Client) -> set[tuple[str, str]]:
-    app = client._transport._transport.app  # type: ignore[attr-defined]
+    app = client._transport._transport.app  # type: ignore[attr-defined]  # reaches into httpx's ASGI transport to get the app under test
     found = set()
     pending = list(app.routes)
     while pending:
@@ -152,7 +152,7 @@ def test_every_route_answers_with_the_security_headers_and_only_this_origin(
     for (method, _), calls in WALK.items():
         for path, body in calls:
             if path.startswith(("/report/", "/follow-up")) and method == "POST":
-                response = pages_client.post(path, data=body)  # type: ignore[arg-type]
+                response = pages_client.post(path, data=body)  # type: ignore[arg-type]  # form fields as a plain dict of str values, which httpx accepts at run time
             else:
                 response = pages_client.request(method, path, json=body)
             check_headers(response)

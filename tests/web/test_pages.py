@@ -17,6 +17,7 @@ from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
 from safevoice.crypto.keys import format_fingerprint
+from safevoice.crypto.login import random_id
 from safevoice.errors import Unavailable
 from safevoice.instance import service as instance
 from safevoice.intake.sealed import SealingSlots
@@ -112,11 +113,11 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
     allowed = {" ".join(v.split()) for v in t.strings.values()}
     for channel in CHANNELS:
         allowed |= {str(channel["title"]), str(channel.get("description", ""))}
-        for q in channel.get("questions", []):  # type: ignore[attr-defined]
+        for q in channel.get("questions", []):  # type: ignore[attr-defined]  # the channel is parsed JSON typed as object; the page data has this shape
             allowed |= {q["label"], *q.get("options", [])}
         kept = channel["retention"]
         allowed |= {
-            t(key, after=kept["days_after_closure"], max=kept["max_age_days"])  # type: ignore[index]
+            t(key, after=kept["days_after_closure"], max=kept["max_age_days"])  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
             for key in ("landing.next.deleted", "js.next.deleted")
         }
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
@@ -211,6 +212,7 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     answer = sealed_web.post(
         "/report/general",
         data={
+            "form_token": random_id(),
             # Longer than the old 20,000-character limit: sent and stored whole.
             "text": f"Safety records were altered. {canary}" + " More detail." * 2_000,
             "answer.where": f"Depot {canary}",
@@ -291,7 +293,8 @@ def test_the_server_sealed_form_refuses_bad_input_without_repeating_it_or_storin
 ) -> None:
     canary = new_canary()
     filled = {k: v.replace("{c}", canary) if isinstance(v, str) else v for k, v in form.items()}
-    answer = sealed_web.post("/report/general", data=filled)  # type: ignore[arg-type]
+    filled["form_token"] = random_id()
+    answer = sealed_web.post("/report/general", data=filled)  # type: ignore[arg-type]  # form fields as a plain dict of str values, which httpx accepts at run time
     assert answer.status_code == status
     assert not occurrences(answer.content, canary)
     assert count_cases(database_url) == 0

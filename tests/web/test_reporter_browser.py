@@ -260,7 +260,7 @@ def test_the_report_page_works_by_keyboard_alone_and_announces_errors_at_the_fie
     page.goto(f"{server.url}/report/general")
     expect(page.locator("#pin-line")).to_be_visible()
     unlabelled = page.evaluate(
-        "() => [...document.querySelectorAll('input, textarea, select')]"
+        "() => [...document.querySelectorAll('input:not([type=hidden]), textarea, select')]"
         ".filter(e => !e.labels || e.labels.length === 0).map(e => e.id)"
     )
     assert unlabelled == []

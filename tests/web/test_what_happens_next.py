@@ -96,7 +96,7 @@ def reporter_cli(talk: Conversation, expect: int = 0) -> str:
 def passed_notice(page: Page, talk: Conversation) -> str:
     open_case(page, talk.server, talk.code)
     notice = page.locator("#deadline-passed")
-    return notice.text_content() if notice.is_visible() else ""  # type: ignore[return-value]
+    return notice.text_content() if notice.is_visible() else ""  # type: ignore[return-value]  # text_content is Optional in Playwright's types; a visible notice has text
 
 
 def answers(tmp_path: Path) -> Path:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
 from safevoice.attachments.schemas import FinishIn, UploadCreateIn
+from safevoice.instance.flood import raise_flood_surge
 from safevoice.protocol.numbers import DECIMAL
 from safevoice.protocol.wire import ID_PATTERN, UploadOut
 from safevoice.web.deps import (
@@ -33,6 +34,9 @@ Index = Annotated[int, Field(ge=0, le=999_999), DECIMAL, Path()]
 
 @router.post("/uploads", response_model=UploadOut, status_code=status.HTTP_201_CREATED)
 def post_upload(
+    request: Request,
+    background: BackgroundTasks,
+    database: DatabaseDep,
     body: UploadCreateIn,
     principal: OptionalPrincipalDep,
     session: SessionDep,
@@ -41,7 +45,7 @@ def post_upload(
     now: NowDep,
 ) -> UploadOut:
     """Start an upload of one encrypted file for a case."""
-    return service.create_upload(
+    answer = service.create_upload(
         session,
         snap,
         body=body,
@@ -50,6 +54,11 @@ def post_upload(
         max_file_bytes=settings.max_file_bytes,
         max_open_uploads=settings.max_open_uploads,
     )
+    # Started with a proof of work, for a report not yet sent: counted towards a flood. A raise
+    # of the surge is written after the response, once this request's transaction committed.
+    if principal is None and request.app.state.flood.accepted():
+        background.add_task(raise_flood_surge, database, now)
+    return answer
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)

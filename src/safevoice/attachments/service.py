@@ -220,7 +220,7 @@ def put_chunk(
                 .where(Upload.id == upload_id, Upload.received == index, Upload.total.is_(None))
                 .values(received=index + 1)
             )
-            upload.received = index + 1 if moved.rowcount == 1 else upload.received  # type: ignore[attr-defined]
+            upload.received = index + 1 if moved.rowcount == 1 else upload.received  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
     if over_case_limit:
         discard(database, store, upload_id)
         raise TooLarge(

@@ -297,7 +297,9 @@ def purge_again(blobs: BlobStore, *, today: date) -> Reapply:
 
 
 @dataclass
-class _Live:
+class LiveState:
+    """What the database holds before a restore, read once (the plan decides on it)."""
+
     revision: str | None
     manifest: Manifest | None
     head: Head | None
@@ -332,11 +334,11 @@ def _purge_record(seq: int, data: Any) -> PurgeRecord | None:
     return PurgeRecord(seq=seq, case_id=case_id, on=on, detail=detail)
 
 
-def _live_state(database: Database, backup_seq: int, wanted: set[int]) -> _Live:
+def _live_state(database: Database, backup_seq: int, wanted: set[int]) -> LiveState:
     with database.session(write=False) as session:
         revision = _revision(session)
         if revision is None:
-            return _Live(None, None, None, set(), False, {}, [])
+            return LiveState(None, None, None, set(), False, {}, [])
         signed = instance.current_signed_manifest(session)
         manifest = parse_payload(signed.payload) if signed is not None else None
         head = _audit_head(session)
@@ -358,7 +360,7 @@ def _live_state(database: Database, backup_seq: int, wanted: set[int]) -> _Live:
         holds_data = any(
             session.scalar(select(func.count()).select_from(t)) for t in backed_up_tables()
         )
-        return _Live(
+        return LiveState(
             revision=revision,
             manifest=manifest,
             head=head if head.seq >= 0 else None,
@@ -389,7 +391,7 @@ def _prepare_revision(database: Database, header: BackupHeader) -> None:
     )
 
 
-def _newest(live: _Live, export: AuditExport | None) -> Head | None:
+def _newest(live: LiveState, export: AuditExport | None) -> Head | None:
     """The newest head known, after checking that the live log and the export agree."""
     export_head = export.head if export is not None else None
     if live.head is not None and export is not None and export_head is not None:
@@ -406,7 +408,7 @@ def _newest(live: _Live, export: AuditExport | None) -> Head | None:
     return max(heads, key=lambda h: h.seq) if heads else None
 
 
-def _hash_on_newest(seq: int, live: _Live, export: AuditExport | None) -> bytes | None:
+def _hash_on_newest(seq: int, live: LiveState, export: AuditExport | None) -> bytes | None:
     if seq < 0:
         return audit.GENESIS
     if export is not None and export.hash_at(seq) is not None:
@@ -427,25 +429,10 @@ def inspect_backup(path: Path) -> BackupHeader:
     return read_header(path)
 
 
-def restore_backup(
-    database: Database,
-    blobs: BlobStore,
-    path: Path,
-    *,
-    keys: KeyDirectory,
-    today: date,
-    max_age_days: int,
-    approval: approvals.Approval | None = None,
-    export: AuditExport | None = None,
-    without_export: bool = False,
-    replace: bool = False,
-    reapply: Reapply | None = None,
-    progress: Progress | None = None,
-) -> RestoreResult:
-    """Replace the database's content (and its blobs) with the backup at ``path``."""
-    progress = progress or _NoProgress()
-    header = read_header(path)
-    key = keys.get(header.key_id)
+def check_usable(
+    header: BackupHeader, *, today: date, max_age_days: int, export: AuditExport | None
+) -> None:
+    """Refuse a backup before the database is touched: too old, or an export of another instance."""
     age = (today - header.created_on).days
     if age > max_age_days:
         raise Forbidden(
@@ -454,11 +441,36 @@ def restore_backup(
         )
     if export is not None and header.instance_id not in (None, export.instance_id):
         raise Forbidden("The audit export belongs to another instance than the backup.")
-    _prepare_revision(database, header)
-    wanted = {header.audit_seq}
-    if export is not None and export.head is not None:
-        wanted.add(export.head.seq)
-    live = _live_state(database, header.audit_seq, wanted)
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """What a restore will do, decided before anything is written.
+
+    ``older``: the audit log went further than the backup (a roll-back, which needs an export
+    and an approval); ``newest``: the newest audit head known; ``purges``: the purges recorded
+    after the backup, to apply again.
+    """
+
+    older: bool
+    newest: Head | None
+    purges: list[PurgeRecord]
+
+
+def plan_restore(
+    header: BackupHeader,
+    live: LiveState,
+    *,
+    export: AuditExport | None,
+    approval: approvals.Approval | None,
+    without_export: bool,
+    replace: bool,
+    can_reapply: bool,
+) -> RestorePlan:
+    """The refusal rules of a restore, in order, from what is known without the backup's key.
+
+    Pure: it reads only its arguments, so each rule is tested on its own.
+    """
     live_instance = live.manifest.instance_id if live.manifest is not None else None
     if live_instance is not None and live_instance != header.instance_id:
         raise Forbidden(
@@ -486,22 +498,149 @@ def restore_backup(
             "audit log: the backup comes from another history and is not restored."
         )
     if older:
-        if export is None:
-            raise Forbidden(
-                f"This backup is older than the audit log (seq {header.audit_seq} < "
-                f"{newest.seq if newest else -1}): give the newest audit export with "
-                "--audit-export FILE so that every later purge is applied again."
-            )
-        if approval is None:
-            raise Forbidden(
-                f"This backup is older than the audit log (seq {header.audit_seq} < "
-                f"{newest.seq if newest else -1}): restoring it needs an approval a member or "
-                "auditor signed beforehand (`safevoice audit approve-restore BACKUP`), given "
-                "with --approval FILE."
-            )
+        _refuse_unapproved_rollback(header, newest, export=export, approval=approval)
     purges = _purges_after(header.audit_seq, live, export) if older else []
-    if purges and reapply is None:
+    if purges and not can_reapply:
         raise ConfigError("This installation cannot re-apply purges; nothing was restored.")
+    return RestorePlan(older=older, newest=newest, purges=purges)
+
+
+def _refuse_unapproved_rollback(
+    header: BackupHeader,
+    newest: Head | None,
+    *,
+    export: AuditExport | None,
+    approval: approvals.Approval | None,
+) -> None:
+    if export is None:
+        raise Forbidden(
+            f"This backup is older than the audit log (seq {header.audit_seq} < "
+            f"{newest.seq if newest else -1}): give the newest audit export with "
+            "--audit-export FILE so that every later purge is applied again."
+        )
+    if approval is None:
+        raise Forbidden(
+            f"This backup is older than the audit log (seq {header.audit_seq} < "
+            f"{newest.seq if newest else -1}): restoring it needs an approval a member or "
+            "auditor signed beforehand (`safevoice audit approve-restore BACKUP`), given "
+            "with --approval FILE."
+        )
+
+
+@dataclass
+class _Loaded:
+    """What the loader put in place: uploads it wrote to an outside blob store (removed again
+    if the restore fails) and every upload the backup held."""
+
+    written: set[str] = field(default_factory=set)
+    restored_uploads: set[str] = field(default_factory=set)
+
+
+def _load_rows(session: Session, parts: list[bytes], tables: dict[str, Table]) -> tuple[str, int]:
+    """Insert one batch of rows; return its table's name and how many rows it held."""
+    batch = json.loads(parts[0].decode("utf-8"))
+    table = tables.get(batch.get("table"))
+    if table is None:
+        raise VerificationFailed("The backup holds a table this schema lacks.")
+    columns = batch["columns"]
+    rows = [{c: _decode(v) for c, v in zip(columns, row, strict=True)} for row in batch["rows"]]
+    session.execute(insert(table), rows)
+    return table.name, len(rows)
+
+
+def _load_chunk(session: Session, parts: list[bytes], *, blobs: BlobStore) -> None:
+    """Put one chunk of an upload where uploads live."""
+    upload_id, index = parts[0].decode("ascii"), int.from_bytes(parts[1], "big")
+    if isinstance(blobs, DatabaseBlobStore):
+        session.add(BlobChunk(upload_id=upload_id, index=index, data=parts[2]))
+    else:
+        blobs.put_chunk(upload_id, index, parts[2])
+
+
+def _load(
+    session: Session,
+    messages: Iterator[tuple[str, list[bytes]]],
+    *,
+    counts: Counts,
+    blobs: BlobStore,
+    live_uploads: set[str],
+    loaded: _Loaded,
+    progress: Progress,
+) -> None:
+    """Stream the backup's parts into the emptied database, one batch or chunk at a time, and
+    check that what arrived is exactly what the backup's counts announce."""
+    in_db = isinstance(blobs, DatabaseBlobStore)
+    tables = {t.name: t for t in backed_up_tables()}
+    for table in reversed(metadata.sorted_tables):
+        if table.name != BlobChunk.__tablename__ or in_db:
+            session.execute(delete(table))
+    seen = Counts(tables=dict.fromkeys(tables, 0))
+    ended = False
+    for kind, parts in messages:
+        if kind == "rows":
+            name, count = _load_rows(session, parts, tables)
+            seen.tables[name] += count
+            progress.advance(count)
+        elif kind == "blob":
+            upload_id = parts[0].decode("ascii")
+            if not in_db and upload_id not in live_uploads:
+                loaded.written.add(upload_id)  # before the write, so a failed one is removed too
+            _load_chunk(session, parts, blobs=blobs)
+            if upload_id not in loaded.restored_uploads:
+                loaded.restored_uploads.add(upload_id)
+                seen.uploads += 1
+            seen.chunks += 1
+            progress.advance(1)
+        elif kind == "end":
+            if Counts.from_json(json.loads(parts[0].decode("utf-8"))) != counts:
+                raise VerificationFailed("The backup's counts do not match.")
+            ended = True
+        else:
+            raise VerificationFailed("The backup holds a part of an unknown kind.")
+    if not ended or seen != counts:
+        raise VerificationFailed("The backup's content does not match its counts.")
+    session.flush()
+
+
+def restore_backup(
+    database: Database,
+    blobs: BlobStore,
+    path: Path,
+    *,
+    keys: KeyDirectory,
+    today: date,
+    max_age_days: int,
+    approval: approvals.Approval | None = None,
+    export: AuditExport | None = None,
+    without_export: bool = False,
+    replace: bool = False,
+    reapply: Reapply | None = None,
+    progress: Progress | None = None,
+) -> RestoreResult:
+    """Replace the database's content (and its blobs) with the backup at ``path``.
+
+    The rules are checked first (``check_usable``, ``plan_restore``, the approval against the
+    trusted manifest); only then is the database emptied and the backup streamed in
+    (``_load``), all in one transaction.
+    """
+    progress = progress or _NoProgress()
+    header = read_header(path)
+    key = keys.get(header.key_id)
+    check_usable(header, today=today, max_age_days=max_age_days, export=export)
+    _prepare_revision(database, header)
+    wanted = {header.audit_seq}
+    if export is not None and export.head is not None:
+        wanted.add(export.head.seq)
+    live = _live_state(database, header.audit_seq, wanted)
+    plan = plan_restore(
+        header,
+        live,
+        export=export,
+        approval=approval,
+        without_export=without_export,
+        replace=replace,
+        can_reapply=reapply is not None,
+    )
 
     messages = read_messages(path, key.key)
     meta = _meta(*next(messages))
@@ -511,64 +650,26 @@ def restore_backup(
         if meta.get("manifest")
         else None
     )
-    if older and approval is not None and newest is not None:
-        trusted = live.manifest or backup_manifest
-        if trusted is None:
-            raise Forbidden("No manifest is known to check the approver's key against.")
-        approvals.check(approval, header, manifest=trusted, newest=newest)
+    if plan.older and approval is not None and plan.newest is not None:
+        _check_approval(approval, header, plan.newest, trusted=live.manifest or backup_manifest)
 
-    in_db = isinstance(blobs, DatabaseBlobStore)
-    written: set[str] = set()
-    restored_uploads: set[str] = set()
+    loaded = _Loaded()
     reapplied: list[str] = []
-    tables = {t.name: t for t in backed_up_tables()}
     progress.start(counts.rows + counts.chunks)
     try:
         with database.unit_of_work() as session:
-            for table in reversed(metadata.sorted_tables):
-                if table.name != BlobChunk.__tablename__ or in_db:
-                    session.execute(delete(table))
-            seen = Counts(tables=dict.fromkeys(tables, 0))
-            ended = False
-            for kind, parts in messages:
-                if kind == "rows":
-                    batch = json.loads(parts[0].decode("utf-8"))
-                    table = tables.get(batch.get("table"))
-                    if table is None:
-                        raise VerificationFailed("The backup holds a table this schema lacks.")
-                    columns = batch["columns"]
-                    rows = [
-                        {c: _decode(v) for c, v in zip(columns, row, strict=True)}
-                        for row in batch["rows"]
-                    ]
-                    session.execute(insert(table), rows)
-                    seen.tables[table.name] += len(rows)
-                    progress.advance(len(rows))
-                elif kind == "blob":
-                    upload_id, index = parts[0].decode("ascii"), int.from_bytes(parts[1], "big")
-                    if in_db:
-                        session.add(BlobChunk(upload_id=upload_id, index=index, data=parts[2]))
-                    else:
-                        if upload_id not in live.uploads:
-                            written.add(upload_id)
-                        blobs.put_chunk(upload_id, index, parts[2])
-                    if upload_id not in restored_uploads:
-                        restored_uploads.add(upload_id)
-                        seen.uploads += 1
-                    seen.chunks += 1
-                    progress.advance(1)
-                elif kind == "end":
-                    if Counts.from_json(json.loads(parts[0].decode("utf-8"))) != counts:
-                        raise VerificationFailed("The backup's counts do not match.")
-                    ended = True
-                else:
-                    raise VerificationFailed("The backup holds a part of an unknown kind.")
-            if not ended or seen != counts:
-                raise VerificationFailed("The backup's content does not match its counts.")
-            session.flush()
+            _load(
+                session,
+                messages,
+                counts=counts,
+                blobs=blobs,
+                live_uploads=live.uploads,
+                loaded=loaded,
+                progress=progress,
+            )
             if _audit_head(session) != Head(seq=header.audit_seq, hash=header.audit_head):
                 raise VerificationFailed("The backup's audit log does not match its header.")
-            if older and approval is not None:
+            if plan.older and approval is not None:
                 audit.append(
                     session,
                     event=RESTORED_EVENT,
@@ -577,33 +678,47 @@ def restore_backup(
                     on=today,
                     detail=approval.detail(),
                 )
-                for purge in purges:
+                for purge in plan.purges:
                     if reapply is not None and reapply(session, purge):
                         reapplied.append(purge.case_id)
     except BaseException:
-        for upload_id in written:
+        for upload_id in loaded.written:
             blobs.delete(upload_id)
         raise
-    if not in_db:
-        for upload_id in live.uploads - restored_uploads:
+    if not isinstance(blobs, DatabaseBlobStore):
+        for upload_id in live.uploads - loaded.restored_uploads:
             blobs.delete(upload_id)
     retention.forget(database)
-    newer_manifest = None
-    if live.manifest is not None and (
-        backup_manifest is None or live.manifest.version > backup_manifest.version
-    ):
-        newer_manifest = live.manifest.version
     return RestoreResult(
         header=header,
         counts=counts,
-        approved_by=approval.approver if older and approval is not None else None,
+        approved_by=approval.approver if plan.older and approval is not None else None,
         reapplied=reapplied,
-        rolled_back_from=newest if older else None,
-        newer_manifest=newer_manifest,
+        rolled_back_from=plan.newest if plan.older else None,
+        newer_manifest=_newer_manifest(live.manifest, backup_manifest),
     )
 
 
-def _purges_after(backup_seq: int, live: _Live, export: AuditExport | None) -> list[PurgeRecord]:
+def _check_approval(
+    approval: approvals.Approval, header: BackupHeader, newest: Head, *, trusted: Manifest | None
+) -> None:
+    """The roll-back approval must be signed by a member or auditor of the trusted manifest
+    (the live one, else the backup's)."""
+    if trusted is None:
+        raise Forbidden("No manifest is known to check the approver's key against.")
+    approvals.check(approval, header, manifest=trusted, newest=newest)
+
+
+def _newer_manifest(live: Manifest | None, backup: Manifest | None) -> int | None:
+    """The live manifest's version when it is newer than the backup's (to warn the operator)."""
+    if live is not None and (backup is None or live.version > backup.version):
+        return live.version
+    return None
+
+
+def _purges_after(
+    backup_seq: int, live: LiveState, export: AuditExport | None
+) -> list[PurgeRecord]:
     """Every purge after the backup that the live log or the export records, each case once."""
     found: dict[str, PurgeRecord] = {p.case_id: p for p in live.purges}
     if export is not None:

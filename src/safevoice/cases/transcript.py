@@ -144,7 +144,7 @@ def append(
     moved = session.execute(
         update(Case).where(Case.id == case.id, column == expected_seq).values(**values)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if moved.rowcount != 1:  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
         raise Conflict("Someone else wrote to the case in the meantime; reload it and try again.")
     session.add(
         CaseObject(

@@ -70,6 +70,7 @@ def add_command(
         fail("The description is empty; say what is to be done.")
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         keys = context.keys(key)
         action = guarded(
             partial(

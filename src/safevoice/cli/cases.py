@@ -198,6 +198,7 @@ def show_command(
     """
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         opened = open_case(context, case_id, key)
         # Owners, due days and states of corrective actions are metadata in the clear; the
         # signed action records say what they must be.
@@ -244,6 +245,7 @@ def reply_command(
     message_plaintext(text)  # refuses an empty message before anything is sent
     context = logged_in(server)
     with context.api, ExitStack() as stack:
+        case_id = context.case_id(case_id)
         keys = context.keys(key)
         uploads = [
             Upload(
@@ -290,6 +292,7 @@ def note_command(
         fail("The note is empty; please write something.")
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         keys = context.keys(key)
         guarded(partial(member.add_note, context, case_id, keys, text=text, triage_risk=risk))
     console.print(f"Added {'the triage record' if triage else 'a note'} to case {case_id}.")
@@ -374,6 +377,7 @@ def status_command(
         return True
 
     with context.api:
+        case_id = context.case_id(case_id)
         keys = context.keys(key)
         guarded(
             partial(
@@ -402,6 +406,7 @@ def claim_command(
     """Handle a case yourself (or accept an offer), or offer it to another member."""
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         context.api.claim(case_id, offer_to=offer_to)
     if offer_to:
         console.print(
@@ -417,6 +422,7 @@ def recuse_command(case_id: CaseArgument, server: Server = None) -> None:
     """Declare a conflict of interest: you will hold no key for anything new in this case."""
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         context.api.recuse(case_id)
     console.print(
         f"You recused from case {case_id}. Another member must now re-key it "
@@ -508,6 +514,7 @@ def rekey_command(
     context = logged_in(server)
     if case_id is not None:
         with context.api:
+            case_id = context.case_id(case_id)
             manifest = context.manifest()
             keys = _signing_keys(context, manifest, key)
             old = _old_keys(context, old_key, keys)
@@ -574,6 +581,7 @@ def files_command(
     """List a case's attachments (names and sizes are known only after decryption)."""
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         opened = open_case(context, case_id, key)
     files = attachments_of(opened.read)
     render.print_warnings(opened.read.problems + opened.warnings)
@@ -616,6 +624,7 @@ def download_command(
     """Fetch, verify and decrypt a case's attachments on this machine."""
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         opened = open_for_writing(context, case_id, key)
         files = attachments_of(opened.read)
         if not files:

@@ -127,6 +127,22 @@ REKEY_REMINDER = (
 )
 
 
+def _public_keys(
+    member: list[Path] | None, auditor: list[Path] | None, instance_key: Path | None
+) -> tuple[list[PublicKey], list[PublicKey], PublicKey | None]:
+    """The public key files given to ``manifest sign``, each refused if of the wrong kind."""
+    members = [load_public(p) for p in member or []]
+    auditors = [load_public(p) for p in auditor or []]
+    if any(m.kind != "member" for m in members):
+        fail("--member takes member public keys only.")
+    if any(a.kind != "auditor" for a in auditors):
+        fail("--auditor takes auditor public keys only.")
+    audit_key = load_public(instance_key) if instance_key else None
+    if audit_key is not None and audit_key.kind != "instance":
+        fail("--instance-key takes the instance public key written by `safevoice admin init`.")
+    return members, auditors, audit_key
+
+
 @app.command("sign")
 def sign_command(
     root_key: RootKeyOption,
@@ -162,15 +178,7 @@ def sign_command(
 ) -> None:
     """Sign a new manifest, or a new version of --previous, with the committee root key."""
     _check_days(days)
-    members = [load_public(p) for p in member or []]
-    auditors = [load_public(p) for p in auditor or []]
-    if any(m.kind != "member" for m in members):
-        fail("--member takes member public keys only.")
-    if any(a.kind != "auditor" for a in auditors):
-        fail("--auditor takes auditor public keys only.")
-    audit_key = load_public(instance_key) if instance_key else None
-    if audit_key is not None and audit_key.kind != "instance":
-        fail("--instance-key takes the instance public key written by `safevoice admin init`.")
+    members, auditors, audit_key = _public_keys(member, auditor, instance_key)
     if new_root_key is not None and previous is None:
         fail("--new-root-key hands over an existing manifest; give it with --previous.")
 

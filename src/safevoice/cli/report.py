@@ -35,17 +35,18 @@ from safevoice.client.state import State
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import create_case
-from safevoice.crypto.code import parse_code
+from safevoice.crypto.casefile import NewCase, create_case
+from safevoice.crypto.code import ReporterKeys, parse_code
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import new_case_id
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
+from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
 from safevoice.errors import SafeVoiceError, VerificationFailed
 from safevoice.protocol import reporter as reporter_steps
-from safevoice.protocol.reader import SignedState, read_as_reporter, receipt_problems
-from safevoice.protocol.wire import ReporterCaseInfo
+from safevoice.protocol.reader import ReadCase, SignedState, read_as_reporter, receipt_problems
+from safevoice.protocol.wire import ObjectOut, ReporterCaseInfo, ReporterCaseView, SubmissionOut
 
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
@@ -243,21 +244,7 @@ def submit(
         )
         answer = api.submit(body, idempotency_key=random_id(16))
         journal.clear()
-    receipt = Receipt.from_json(answer.receipt.model_dump())
-    try:
-        receipt.verify(manifest.receipt_key)
-    except VerificationFailed:
-        fail(
-            "The server's receipt does not verify; your report may not have been stored by "
-            "the instance your committee named. Do not rely on this submission."
-        )
-    if (
-        receipt.report_hash != new_case.report.transcript_hash()
-        or receipt.instance_id != manifest.instance_id
-        or receipt.case_id != answer.case_id
-        or receipt.day != answer.received_on.isoformat()
-    ):
-        fail("The server's receipt is for something other than what you sent.")
+    _check_receipt(answer, manifest, new_case)
     if stored is not None:
         stored.save()
     if as_json:
@@ -361,14 +348,7 @@ def follow_up(
         reporter = reporter_steps.keys_for_code(manifest, code)
         if reporter is None:  # checked above; this narrows the type for what follows
             fail(UNKNOWN_KDF)
-        challenge = powmod.parse(api.challenge("reporter-login").challenge)
-        token = api.reporter_login(
-            sign_key=b64e(reporter.sign_public),
-            challenge=challenge.token,
-            solution=powmod.solve(challenge),
-            signature=b64e(sign_login(reporter.sign_seed, manifest.instance_id, challenge)),
-        )
-        api.set_token(token.token)
+        _log_in(api, manifest, reporter)
         view = api.reporter_case()
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
         if kept is not None:
@@ -423,36 +403,79 @@ def follow_up(
             }
         )
     else:
-        c = view.case
-        # Only what a committee member signed is shown as the status; the server's fields are
-        # compared with it and any difference is among the warnings below.
-        signed = read.signed or SignedState()
-        if signed.received_on:
-            received = untrusted(signed.received_on)
-        elif kept is not None:
-            received = f"{untrusted(kept.day)} (as your receipt says)"
-        else:
-            received = f"{c.received_on} (as the server says; check it with --receipt)"
-        status = signed.status + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
-        console.print(f"Your report, received on {received} · status: {status}")
-        acknowledged = (
-            f"acknowledged on {untrusted(signed.acknowledged_on)}"
-            if signed.acknowledged_on
-            else (f"acknowledgement due by {c.ack_due_on}")
-        )
-        feedback_due = (
-            untrusted(signed.feedback_due) if signed.feedback_due else str(c.feedback_due_on)
-        )
-        console.print(f"  {acknowledged} · feedback due by {feedback_due}")
-        passed = deadline_passed(c, signed)
-        if passed:
-            console.print(f"[bold red]{passed}[/]")
-        render.print_warnings(read.problems)
-        render.print_thread(read, manifest)
-        if sent is not None:
-            console.print(f"\nYour reply was sent (message #{sent.seq}).")
+        _print_follow_up(view, read, manifest, kept=kept, sent=sent)
     if read.problems:
         raise typer.Exit(code=2)
+
+
+def _check_receipt(answer: SubmissionOut, manifest: Manifest, new_case: NewCase) -> None:
+    """Refuse the server's signed receipt unless the instance's receipt key signed it for
+    exactly this report, case and day."""
+    receipt = Receipt.from_json(answer.receipt.model_dump())
+    try:
+        receipt.verify(manifest.receipt_key)
+    except VerificationFailed:
+        fail(
+            "The server's receipt does not verify; your report may not have been stored by "
+            "the instance your committee named. Do not rely on this submission."
+        )
+    if (
+        receipt.report_hash != new_case.report.transcript_hash()
+        or receipt.instance_id != manifest.instance_id
+        or receipt.case_id != answer.case_id
+        or receipt.day != answer.received_on.isoformat()
+    ):
+        fail("The server's receipt is for something other than what you sent.")
+
+
+def _print_follow_up(
+    view: ReporterCaseView,
+    read: ReadCase,
+    manifest: Manifest,
+    *,
+    kept: Receipt | None,
+    sent: ObjectOut | None,
+) -> None:
+    """The case as the reporter's terminal shows it: status, deadlines, warnings, thread."""
+    c = view.case
+    # Only what a committee member signed is shown as the status; the server's fields are
+    # compared with it and any difference is among the warnings below.
+    signed = read.signed or SignedState()
+    if signed.received_on:
+        received = untrusted(signed.received_on)
+    elif kept is not None:
+        received = f"{untrusted(kept.day)} (as your receipt says)"
+    else:
+        received = f"{c.received_on} (as the server says; check it with --receipt)"
+    status = signed.status + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
+    console.print(f"Your report, received on {received} · status: {status}")
+    acknowledged = (
+        f"acknowledged on {untrusted(signed.acknowledged_on)}"
+        if signed.acknowledged_on
+        else (f"acknowledgement due by {c.ack_due_on}")
+    )
+    feedback_due = untrusted(signed.feedback_due) if signed.feedback_due else str(c.feedback_due_on)
+    console.print(f"  {acknowledged} · feedback due by {feedback_due}")
+    passed = deadline_passed(c, signed)
+    if passed:
+        console.print(f"[bold red]{passed}[/]")
+    render.print_warnings(read.problems)
+    render.print_thread(read, manifest)
+    if sent is not None:
+        console.print(f"\nYour reply was sent (message #{sent.seq}).")
+
+
+def _log_in(api: Api, manifest: Manifest, reporter: ReporterKeys) -> None:
+    """Log in as the case's reporter: sign a fresh, proof-of-work-protected challenge with the
+    key derived from the code (docs/protocol.md, reporter login)."""
+    challenge = powmod.parse(api.challenge("reporter-login").challenge)
+    token = api.reporter_login(
+        sign_key=b64e(reporter.sign_public),
+        challenge=challenge.token,
+        solution=powmod.solve(challenge),
+        signature=b64e(sign_login(reporter.sign_seed, manifest.instance_id, challenge)),
+    )
+    api.set_token(token.token)
 
 
 def deadline_passed(case: ReporterCaseInfo, signed: SignedState) -> str:

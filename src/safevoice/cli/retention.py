@@ -133,6 +133,7 @@ def hold_command(
     """Place a legal hold on a case you can read: it is kept until the hold is released."""
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         hold = context.api.hold(case_id, reason=reason)
     console.print(f"Case {hold.case_id} is under legal hold since {hold.held_on}.")
 
@@ -142,6 +143,7 @@ def release_command(case_id: CaseArgument, server: Server = None) -> None:
     """Release a case's legal hold; its retention policy applies again."""
     context = logged_in(server)
     with context.api:
+        case_id = context.case_id(case_id)
         context.api.release(case_id)
     console.print(f"The legal hold on case {case_id} is released.")
 

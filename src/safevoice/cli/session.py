@@ -9,7 +9,7 @@ import typer
 
 from safevoice.cli.common import console, err_console, fail, open_key
 from safevoice.client import member
-from safevoice.client.state import State, default_home
+from safevoice.client.state import State, default_home, normalise
 from safevoice.crypto.keys import KeyPair, format_fingerprint
 
 Server = Annotated[
@@ -19,8 +19,20 @@ Server = Annotated[
 
 
 def login(
-    server: Annotated[str, typer.Option(envvar="SAFEVOICE_SERVER", help="Server URL.")],
-    key: Annotated[Path, typer.Option(envvar="SAFEVOICE_KEY", help="Your private key file.")],
+    server: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SAFEVOICE_SERVER",
+            help="Server URL; needed the first time, then the last one used is remembered.",
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="SAFEVOICE_KEY",
+            help="Your private key file; needed the first time, then remembered per server.",
+        ),
+    ] = None,
     pin: Annotated[
         str | None,
         typer.Option(help="Committee root fingerprint; needed the first time, then remembered."),
@@ -34,16 +46,26 @@ def login(
         ),
     ] = False,
 ) -> None:
-    """Log in with your key; the session token is kept in your local state."""
+    """Log in with your key; the session token is kept in your local state.
+
+    After a session expired, `safevoice login` alone logs in again to the server and with the
+    key file you used last."""
+    state = State.load(default_home())
+    url = normalise(server) if server else state.current
+    if url is None:
+        fail("Give the server with --server the first time; it is remembered afterwards.")
+    remembered_key = state.servers[url].key_file if url in state.servers else None
+    key = key or (Path(remembered_key) if remembered_key else None)
+    if key is None:
+        fail("Give your key file with --key the first time; it is remembered afterwards.")
     keys = open_key(key)
     if keys.public.kind not in ("member", "auditor", "archive"):
         fail("Only member, auditor and archive keys can log in.")
-    state = State.load(default_home())
     if repin and pin is None:
         fail("--repin replaces the remembered root with the one given by --pin; give --pin.")
-    outcome = member.login(state, server, keys, pin=pin, key_file=key, repin=repin)
+    outcome = member.login(state, url, keys, pin=pin, key_file=key, repin=repin)
     audit = outcome.audit
-    console.print(f"Logged in to {server} as {keys.public.id} ({keys.public.kind}).")
+    console.print(f"Logged in to {url} as {keys.public.id} ({keys.public.kind}).")
     console.print(
         f"  manifest version {outcome.manifest.version}, committee root "
         f"{format_fingerprint(outcome.pin)}"

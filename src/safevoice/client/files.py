@@ -197,8 +197,10 @@ class Attachment:
     @classmethod
     def from_descriptor(cls, data: Any, *, seq: int) -> Attachment:
         try:
-            chunks = int(data["chunks"])
-            size = int(data["size"])
+            chunks, size = data["chunks"], data["size"]
+            # JSON integers, as the protocol says (11.12): int() would take "3", 3.0 and true.
+            if type(chunks) is not int or type(size) is not int or size < 0:
+                raise TypeError("an attachment's size and chunk count are integers")
             if chunks != chunk_count(size):
                 raise VerificationFailed("The attachment's size and chunk count disagree.")
             return cls(

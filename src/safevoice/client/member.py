@@ -10,7 +10,7 @@ remembered, so evidence of tampering is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from safevoice.crypto.envelope import GENESIS
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
-from safevoice.errors import BadRequest, ClientError, Conflict, Forbidden
+from safevoice.errors import BadRequest, ClientError, Conflict, Forbidden, NotFound
 from safevoice.protocol import deadlines
 from safevoice.protocol.reader import (
     ReadCase,
@@ -181,6 +181,13 @@ class MemberSession:
     def check_owner(self, keys: KeyPair) -> None:
         if keys.public.id != self.remembered.subject:
             raise Forbidden("This key file belongs to someone else than the logged-in member.")
+
+    def case_id(self, given: str) -> str:
+        """The full id of the readable case whose id is ``given`` or starts with it (lists
+        print ids cut short at 80 columns); a prefix must name exactly one case."""
+        if len(given) == CASE_ID_LENGTH:
+            return given
+        return unique_match(given, (c.id for c in self.api.cases()), what="case")
 
     def remember_head(self, case_id: str, chain: str, seq: int, digest: str) -> None:
         heads = self.remembered.heads.setdefault(case_id, {})
@@ -578,10 +585,34 @@ def update_action(
 
 
 def find_action(session: MemberSession, action_id: str) -> ActionOut:
-    action = next((a for a in session.api.actions() if a.id == action_id), None)
-    if action is None:
-        raise BadRequest("There is no such action among the cases you can read.")
-    return action
+    """The action whose id is ``action_id`` or starts with it, among the readable cases'."""
+    actions = session.api.actions()
+    try:
+        full = unique_match(action_id, (a.id for a in actions), what="action")
+    except NotFound:
+        raise BadRequest("There is no such action among the cases you can read.") from None
+    return next(a for a in actions if a.id == full)
+
+
+CASE_ID_LENGTH = 22
+
+
+def unique_match(given: str, ids: Iterable[str], *, what: str) -> str:
+    """The one id equal to ``given`` or starting with it; a sentence when none or several."""
+    if not given:
+        raise BadRequest(f"Give the {what} id (or the first characters of it).")
+    candidates = set(ids)
+    if given in candidates:
+        return given
+    matches = sorted(i for i in candidates if i.startswith(given))
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound(f"No {what} you can read has an id starting with {given}.")
+    shown = ", ".join(matches[:4]) + (", …" if len(matches) > 4 else "")
+    raise BadRequest(
+        f"{len(matches)} {what}s have an id starting with {given} ({shown}); give more characters."
+    )
 
 
 def rekey_one(

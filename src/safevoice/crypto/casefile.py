@@ -194,8 +194,9 @@ def _require_types(data: Any, recipients: Any) -> None:
         or not isinstance(recipients, dict)
         or not isinstance(recipients["labels"], list)
         or not all(isinstance(label, str) for label in recipients["labels"])
-        or not isinstance(recipients["manifest_version"], int)
-        or isinstance(recipients["manifest_version"], bool)
+        or type(recipients["manifest_version"]) is not int
+        # It is signed as a u32 (7.2): anything else could not even be checked.
+        or not 1 <= recipients["manifest_version"] < MAX_U32
     ):
         raise TypeError("a report member has the wrong type")
 

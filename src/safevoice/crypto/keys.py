@@ -264,7 +264,10 @@ def open_keyfile(data: Any, passphrase: str) -> KeyPair:
         sealed = data["sealed"]
         if sealed["kdf"] != "argon2id13":
             raise BadEncoding("This key file uses an unknown key derivation.")
-        opslimit, memlimit = int(sealed["opslimit"]), int(sealed["memlimit"])
+        opslimit, memlimit = sealed["opslimit"], sealed["memlimit"]
+        # JSON integers only: int("3"), int(3.0) and int(True) would all be accepted as 3.
+        if not all(type(n) is int for n in (opslimit, memlimit)):
+            raise BadEncoding("This key file's key derivation parameters are not integers.")
         salt = b64d(sealed["salt"], size=nacl.pwhash.argon2id.SALTBYTES, what="salt")
         nonce = b64d(sealed["nonce"], size=24, what="nonce")
         ciphertext = b64d(sealed["ciphertext"], what="ciphertext")

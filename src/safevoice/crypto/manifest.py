@@ -363,6 +363,7 @@ def _public_member(entry: Any, kind: str) -> PublicKey:
 
 
 def _strict_int(value: Any) -> int:
+    # A JSON integer, as the protocol says: int("3"), int(3.0) and int(True) would all be 3.
     if not isinstance(value, int) or isinstance(value, bool):
         raise ManifestError("The manifest has a malformed number.")
     return value
@@ -388,7 +389,9 @@ def parse_payload(payload: bytes) -> Manifest:
             raise ManifestError("The manifest names a key derivation this client does not know.")
         code_kdf = tuple(
             CodeKdf(
-                version=int(k["version"]), opslimit=int(k["opslimit"]), memlimit=int(k["memlimit"])
+                version=_strict_int(k["version"]),
+                opslimit=_strict_int(k["opslimit"]),
+                memlimit=_strict_int(k["memlimit"]),
             )
             for k in data["code_kdf"]
         )
@@ -403,7 +406,9 @@ def parse_payload(payload: bytes) -> Manifest:
             for a in data["auditors"]
         )
         audit_keys = tuple(
-            AuditKey(key=b64d(k["key"], size=32, what="audit key"), from_seq=int(k["from_seq"]))
+            AuditKey(
+                key=b64d(k["key"], size=32, what="audit key"), from_seq=_strict_int(k["from_seq"])
+            )
             for k in data["audit_keys"]
         )
         archive = (
@@ -425,7 +430,7 @@ def parse_payload(payload: bytes) -> Manifest:
             root=str(data["root"]),
             instance_salt=b64d(data["instance_salt"], size=16, what="instance salt"),
             code_kdf=code_kdf,
-            envelope_versions=tuple(int(v) for v in data["envelope_versions"]),
+            envelope_versions=tuple(_strict_int(v) for v in data["envelope_versions"]),
             members=members,
             auditors=auditors,
             audit_keys=audit_keys,
@@ -441,25 +446,16 @@ def parse_payload(payload: bytes) -> Manifest:
 
 
 def _check_limits(m: Manifest) -> None:
+    """Refuse a manifest outside what SafeVoice allows; the checks run in this order, so the
+    first problem found is the one named."""
     if m.expires_at - m.issued_at > MAX_VALIDITY:
         raise ManifestError("The manifest claims a validity longer than 90 days.")
-    if not m.code_kdf:
-        raise ManifestError("The manifest names no key derivation for follow-up codes.")
-    versions = [k.version for k in m.code_kdf]
-    if len(versions) != len(set(versions)) or not all(1 <= v <= 31 for v in versions):
-        raise ManifestError("The manifest's follow-up code versions are invalid.")
+    _check_code_versions(m)
     if not 1 <= len(m.instance_id) <= 64 or not m.instance_id.isascii():
         raise ManifestError("The manifest's instance id is invalid.")
     if not all(valid_key_id(a.id) for a in m.auditors):
         raise ManifestError("The manifest lists an auditor with an invalid id.")
-    for kdf in m.code_kdf:
-        if kdf.memlimit < MIN_CODE_MEMLIMIT or kdf.opslimit < MIN_CODE_OPSLIMIT:
-            raise ManifestError(
-                "The manifest asks for a follow-up code derivation weaker than SafeVoice "
-                "allows (Argon2id needs at least 64 MiB and 2 passes)."
-            )
-        if kdf.memlimit > MAX_CODE_MEMLIMIT or kdf.opslimit > MAX_CODE_OPSLIMIT:
-            raise ManifestError("The manifest asks for an unreasonably costly key derivation.")
+    _check_code_costs(m)
     if not set(m.envelope_versions) & set(ENVELOPE_VERSIONS_SUPPORTED):
         raise ManifestError("The manifest allows no envelope version this client supports.")
     ids = [k.id for k in (*m.members, *m.auditors)]
@@ -471,6 +467,29 @@ def _check_limits(m: Manifest) -> None:
         raise ManifestError("The manifest lists no committee member.")
     if not m.audit_keys:
         raise ManifestError("The manifest lists no audit key.")
+    _check_retired(m)
+
+
+def _check_code_versions(m: Manifest) -> None:
+    if not m.code_kdf:
+        raise ManifestError("The manifest names no key derivation for follow-up codes.")
+    versions = [k.version for k in m.code_kdf]
+    if len(versions) != len(set(versions)) or not all(1 <= v <= 31 for v in versions):
+        raise ManifestError("The manifest's follow-up code versions are invalid.")
+
+
+def _check_code_costs(m: Manifest) -> None:
+    for kdf in m.code_kdf:
+        if kdf.memlimit < MIN_CODE_MEMLIMIT or kdf.opslimit < MIN_CODE_OPSLIMIT:
+            raise ManifestError(
+                "The manifest asks for a follow-up code derivation weaker than SafeVoice "
+                "allows (Argon2id needs at least 64 MiB and 2 passes)."
+            )
+        if kdf.memlimit > MAX_CODE_MEMLIMIT or kdf.opslimit > MAX_CODE_OPSLIMIT:
+            raise ManifestError("The manifest asks for an unreasonably costly key derivation.")
+
+
+def _check_retired(m: Manifest) -> None:
     for r in m.retired:
         kind, _, ident = r.label.partition(":")
         if kind not in ("member", "auditor", "archive") or not valid_key_id(ident):

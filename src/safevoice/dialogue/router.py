@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 
 from safevoice.dialogue import service
 from safevoice.dialogue.schemas import ObjectIn, ReporterLoginIn
+from safevoice.instance.flood import note_accepted
 from safevoice.protocol.wire import ID_PATTERN, ObjectOut, ReporterCaseView, ReporterTokenOut
 from safevoice.web.deps import (
     DatabaseDep,
@@ -25,10 +26,12 @@ CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 
 @router.post("/reporter/login", response_model=ReporterTokenOut)
 def post_reporter_login(
-    body: ReporterLoginIn, database: DatabaseDep, snap: SnapshotDep, now: NowDep
+    request: Request, body: ReporterLoginIn, database: DatabaseDep, snap: SnapshotDep, now: NowDep
 ) -> ReporterTokenOut:
     """Log in as a case's reporter with a challenge signed by the key derived from the code."""
-    return service.reporter_login(database, snap, body=body, now=now)
+    answer = service.reporter_login(database, snap, body=body, now=now)
+    note_accepted(request.app.state.flood, database, now)
+    return answer
 
 
 @router.get("/reporter/case", response_model=ReporterCaseView)

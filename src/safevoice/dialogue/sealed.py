@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
 
 from safevoice.audit import service as audit
 from safevoice.cases.models import Case
@@ -31,7 +32,15 @@ from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue import service
 from safevoice.errors import BadRequest, Conflict, TooLarge, Unauthorized
 from safevoice.instance.service import Snapshot
-from safevoice.intake.sealed import INTAKE_MODE, MAX_TEXT_CHARS, SealingSlots
+from safevoice.intake.models import IdempotencyKey
+from safevoice.intake.sealed import (
+    INTAKE_MODE,
+    MAX_TEXT_CHARS,
+    SealingSlots,
+    form_token_digest,
+    form_token_row,
+    form_token_used,
+)
 from safevoice.members.service import Principal
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, read_as_reporter
@@ -51,6 +60,7 @@ class SealedFollowUpForm:
 
     code: str
     reply: str | None
+    form_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class SealedThread:
     manifest: Manifest
     sent: bool
     busy: bool
+    # The same answer form was sent again (a reload): nothing was appended the second time.
+    repeated: bool = False
 
 
 def parse_form(fields: list[tuple[str, str]]) -> SealedFollowUpForm:
@@ -69,16 +81,19 @@ def parse_form(fields: list[tuple[str, str]]) -> SealedFollowUpForm:
     file, which this form never takes, cannot arrive even by its name)."""
     code: str | None = None
     reply: str | None = None
+    token = ""
     for name, value in fields:
         if name == "code" and code is None:
             code = value
         elif name == "reply" and reply is None:
             reply = value
+        elif name == "form_token" and not token:
+            token = value
         else:
             raise BadRequest("The form has a field it should not have.")
     if code is None:
         raise BadRequest("The form has no follow-up code.")
-    return SealedFollowUpForm(code=code, reply=reply or None)
+    return SealedFollowUpForm(code=code, reply=reply or None, form_token=token)
 
 
 def follow_up(
@@ -96,6 +111,9 @@ def follow_up(
         raise EmptyReply("The answer is empty; please write something before sending.")
     if form.reply is not None and len(form.reply) > MAX_TEXT_CHARS:
         raise TooLarge("The answer is too long for this form.")
+    # An answer is sent with the one-time token of the page that showed its form, so that a
+    # reload or a resend never stores it twice.
+    token_digest = form_token_digest(form.form_token) if form.reply is not None else None
     if manifest.code_kdf_for(code.version) is None:
         raise Unauthorized(service.REPORTER_LOGIN_FAILED)
     slots.acquire()
@@ -112,11 +130,18 @@ def follow_up(
     if case_id is None:
         raise Unauthorized(service.REPORTER_LOGIN_FAILED)
 
-    sent = busy = False
+    sent = busy = repeated = False
     with database.unit_of_work() as session:
         view = service.reporter_view(session, case_id=case_id, today=snap.today(now))
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
-        if form.reply is not None and not read.problems:
+        if token_digest is not None and form_token_used(session, token_digest) is not None:
+            repeated = True
+        if (
+            form.reply is not None
+            and token_digest is not None
+            and not repeated
+            and not read.problems
+        ):
             envelope = reporter_steps.next_message(
                 read,
                 reporter,
@@ -134,7 +159,12 @@ def follow_up(
                         envelope_json=envelope.to_json(),
                         now=now,
                     )
+                    session.execute(
+                        insert(IdempotencyKey), [form_token_row(token_digest, b"sent", now)]
+                    )
                 sent = True
+            except IntegrityError:
+                repeated = True  # the same form sent twice at once: the other copy was stored
             except Conflict:
                 busy = True  # someone wrote meanwhile, or the case waits to be re-keyed
         session.execute(update(Case).where(Case.id == case_id).values(intake_mode=INTAKE_MODE))
@@ -145,4 +175,6 @@ def follow_up(
         with database.session(write=False) as session:
             view = service.reporter_view(session, case_id=case_id, today=snap.today(now))
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
-    return SealedThread(view=view, read=read, manifest=manifest, sent=sent, busy=busy)
+    return SealedThread(
+        view=view, read=read, manifest=manifest, sent=sent, busy=busy, repeated=repeated
+    )

@@ -97,7 +97,7 @@ def count_login_failure(session: Session, now: datetime) -> None:
         .where(LoginFailureWindow.window == window)
         .values(count=LoginFailureWindow.count + 1)
     )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
+    if updated.rowcount == 0:  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
         try:
             with session.begin_nested():
                 session.add(LoginFailureWindow(window=window, count=1))

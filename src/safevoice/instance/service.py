@@ -355,7 +355,7 @@ def end_changed_keys(session: Session, labels: set[str]) -> int:
         .values(rekey_needed=True)
         .execution_options(synchronize_session=False)
     )
-    return int(flagged.rowcount)  # type: ignore[attr-defined]
+    return int(flagged.rowcount)  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
 
 
 def cases_waiting_for_rekey(session: Session) -> int:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, status
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.dialogue import service as dialogue
 from safevoice.errors import NotFound
-from safevoice.instance.service import Snapshot, raise_surge, root_handovers
+from safevoice.instance.flood import raise_flood_surge
+from safevoice.instance.service import Snapshot, root_handovers
 from safevoice.intake import service
 from safevoice.protocol.wire import (
     ChallengeOut,
@@ -25,7 +24,6 @@ from safevoice.protocol.wire import (
     SubmissionIn,
     SubmissionOut,
 )
-from safevoice.storage.db import Database
 from safevoice.web.deps import (
     DatabaseDep,
     NowDep,
@@ -137,16 +135,5 @@ async def post_case(
         )
     )
     if request.app.state.flood.accepted():
-        await run_in_threadpool(partial(_raise_surge, database, now))
+        await run_in_threadpool(partial(raise_flood_surge, database, now))
     return answer
-
-
-def _raise_surge(database: Database, now: datetime) -> None:
-    """Best effort: the submission is already stored; a failed raise is only logged."""
-    try:
-        with database.unit_of_work() as session:
-            extra = raise_surge(session, now=now)
-    except SQLAlchemyError:
-        log.warning("the intake is flooded, but raising the proof of work failed")
-    else:
-        log.warning("the intake is flooded: submission proof of work raised by %d bits", extra)

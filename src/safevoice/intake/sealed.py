@@ -14,19 +14,27 @@ many derivations (64 MiB or more each) one process runs at once.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from safevoice.audit import service as audit
+from safevoice.clock import round_up
 from safevoice.crypto import casefile
 from safevoice.crypto.casefile import create_case
 from safevoice.crypto.encoding import b64e
-from safevoice.errors import BadRequest, NotFound, TooLarge, Unavailable
+from safevoice.crypto.login import digest, random_id
+from safevoice.errors import BadRequest, Conflict, NotFound, TooLarge, Unavailable
 from safevoice.instance.service import Snapshot
 from safevoice.intake import service
+from safevoice.intake.models import IdempotencyKey
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.wire import Question, ReceiptOut
 from safevoice.storage.db import Database
@@ -46,6 +54,7 @@ class SealedReport:
     text: str
     answers: dict[str, str]
     exclude: list[str]
+    form_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,46 @@ class SealedAnswer:
     receipt: ReceiptOut
     ack_due_on: date | None = None
     feedback_due_on: date | None = None
+
+
+class AlreadyReceived(Conflict):
+    """The form was sent again (a reload, a resend): its report is already stored."""
+
+
+FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def new_form_token() -> str:
+    """A one-time token for one rendering of a server-sealed form (128 random bits).
+
+    Reloading the answer page, or a browser's "send again", repeats the same token, so the
+    server recognises the repeat instead of storing a second case or answer. The token names
+    nothing: it is random, kept only as a digest, and its row expires like an idempotency key.
+    """
+    return random_id()
+
+
+def form_token_digest(token: str) -> bytes:
+    if not FORM_TOKEN.match(token):
+        raise BadRequest("The form is out of date; please reload the page and send it again.")
+    return digest("safevoice-form-token-v1", token)
+
+
+def form_token_used(session: Session, token_digest: bytes) -> bytes | None:
+    """What the first use of this token stored, or None if it was never used."""
+    row = session.scalar(
+        select(IdempotencyKey.response).where(IdempotencyKey.key_digest == token_digest)
+    )
+    return None if row is None else bytes(row)
+
+
+def form_token_row(token_digest: bytes, response: bytes, now: datetime) -> dict[str, Any]:
+    return {
+        "key_digest": token_digest,
+        "request_digest": token_digest,
+        "response": response,
+        "expires_at": round_up(now + service.IDEMPOTENCY_TTL),
+    }
 
 
 class SealingSlots:
@@ -78,6 +127,7 @@ def parse_form(channel: str, fields: list[tuple[str, str]]) -> SealedReport:
     text = ""
     answers: dict[str, str] = {}
     exclude: list[str] = []
+    token = ""
     for name, value in fields:
         if name == "text":
             text = value
@@ -86,9 +136,13 @@ def parse_form(channel: str, fields: list[tuple[str, str]]) -> SealedReport:
                 answers[name.removeprefix("answer.")] = value
         elif name == "exclude":
             exclude.append(value)
+        elif name == "form_token" and not token:
+            token = value
         else:
             raise BadRequest("The form has a field it should not have.")
-    return SealedReport(channel=channel, text=text, answers=answers, exclude=exclude)
+    return SealedReport(
+        channel=channel, text=text, answers=answers, exclude=exclude, form_token=token
+    )
 
 
 def _check(report: SealedReport, questionnaire: list[Question]) -> None:
@@ -121,13 +175,20 @@ def submit(
     report: SealedReport,
     now: datetime,
 ) -> SealedAnswer:
-    """Seal and store one report on the reporter's behalf; return the code to show once."""
+    """Seal and store one report on the reporter's behalf; return the code to show once.
+
+    A form sent again with the same one-time token is ``AlreadyReceived``: no second case, and
+    no code either, since the first one was shown once and is kept nowhere."""
     manifest = snap.require_manifest()
     with database.session(write=False) as session:
         channels = {c.name: c for c in service.list_channels(session)}
     if report.channel not in channels:
         raise NotFound("There is no such channel.")
     _check(report, channels[report.channel].questionnaire)
+    token_digest = form_token_digest(report.form_token)
+    with database.session(write=False) as session:
+        if form_token_used(session, token_digest) is not None:
+            raise AlreadyReceived("This report was already received.")
     answers: dict[str, Any] = dict(report.answers)
 
     slots.acquire()
@@ -156,18 +217,25 @@ def submit(
         intake_mode=INTAKE_MODE,
         now=now,
     )
-    with database.unit_of_work() as session:
-        for model, values in rows:
-            if values:
-                session.execute(model.__table__.insert(), values)
-        audit.record(
-            session,
-            event="case.server_sealed",
-            case_id=case_id,
-            actor=audit.REPORTER,
-            on=answer.received_on,
-            detail={"channel": report.channel},
-        )
+    first_use = form_token_row(
+        token_digest, json.dumps({"received_on": answer.received_on.isoformat()}).encode(), now
+    )
+    try:
+        with database.unit_of_work() as session:
+            for model, values in [*rows, (IdempotencyKey, [first_use])]:
+                if values:
+                    session.execute(model.__table__.insert(), values)
+            audit.record(
+                session,
+                event="case.server_sealed",
+                case_id=case_id,
+                actor=audit.REPORTER,
+                on=answer.received_on,
+                detail={"channel": report.channel},
+            )
+    except IntegrityError:
+        # The same form, sent twice at once: the other request stored it (this one nothing).
+        raise AlreadyReceived("This report was already received.") from None
     return SealedAnswer(
         code=code,
         case_id=case_id,

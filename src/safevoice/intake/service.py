@@ -70,7 +70,7 @@ def issue_challenge(
 ) -> ChallengeOut:
     if purpose not in powmod.PURPOSES:
         raise BadRequest("Unknown challenge purpose.")
-    if purpose == "submit":
+    if purpose in CHALLENGE_PURPOSES:
         extra_difficulty += snap.surge_at(now)  # raised while the intake is flooded
     # Proof-of-work purposes always cost at least one Argon2id evaluation to verify.
     difficulty = (
@@ -446,7 +446,7 @@ def seed_channels(session: Session, channels: list[dict[str, object]]) -> int:
     for raw in channels:
         try:
             name = str(raw["name"])
-            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]
+            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]  # the stored questionnaire is parsed JSON typed as object; model_validate checks each entry
             retention = raw["retention"]
             if not isinstance(retention, dict):
                 raise TypeError

@@ -21,7 +21,6 @@ from pydantic import Field, Strict, ValidatorFunctionWrapHandler, WrapValidator
 # The largest value a PostgreSQL ``integer`` column (and SQLite's integer affinity, which is
 # wider) stores; counters, sequence numbers and epochs never come near it.
 INT_MAX = 2**31 - 1
-INT_MIN = -(2**31)
 
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,18})")
 
@@ -35,20 +34,15 @@ def _canonical_decimal(value: Any, handler: ValidatorFunctionWrapHandler) -> Any
 
 
 DECIMAL = WrapValidator(_canonical_decimal)
-"""Add after a ``Field(ge=…, le=…)`` to make a path or query integer; see ``ParamInt``."""
-
-JsonInt = Annotated[int, Strict(), Field(ge=INT_MIN, le=INT_MAX)]
-"""An integer in a JSON body. Narrow it with ``Annotated[JsonInt, Field(ge=…, le=…)]``."""
+"""Put after a ``Field(ge=…, le=…)`` to make a path or query integer, as in ``ParamCount``."""
 
 Count = Annotated[int, Strict(), Field(ge=0, le=INT_MAX)]
-"""A non-negative integer in a JSON body (a sequence number, an epoch, a count)."""
+"""A non-negative integer in a JSON body (a sequence number, an epoch, a count). Narrow it
+with ``Annotated[Count, Field(ge=…, le=…)]``."""
 
 # For paths and queries the bounds sit inside the type, before the validator: FastAPI's own
 # ``Query(ge=…)`` would be applied after the wrap validator and then be missing from the
 # OpenAPI schema. A parameter with other bounds is written
-# ``Annotated[int, Field(ge=…, le=…), DECIMAL]``.
-ParamInt = Annotated[int, Field(ge=INT_MIN, le=INT_MAX), DECIMAL]
-"""An integer in a path or a query string."""
-
+# ``Annotated[int, Field(ge=…, le=…), DECIMAL, Query()]``.
 ParamCount = Annotated[int, Field(ge=0, le=INT_MAX), DECIMAL]
 """A non-negative integer in a path or a query string."""

@@ -471,7 +471,7 @@ def prune_short_lived(session: Session, *, now: datetime) -> dict[str, int]:
             delete(table).where(table.expires_at < now),
             execution_options={"synchronize_session": False},
         )
-        counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
     return counts
 
 
@@ -532,17 +532,11 @@ RECEIVED = "case.received"
 PURGED = "case.purged"
 
 
-def account(view: RetentionOverview, log: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Every case the audit log says was received is live, or was purged by a logged purge.
-
-    ``log`` holds the parsed bodies of a verified chain. A logged purge must be on a day that is
-    not in the future, with a tombstone of the same day and policy; a tombstone needs its logged
-    purge. Anything else (rows deleted by hand, a purge run with the clock moved forward) is
-    named.
-    """
-    violations: list[str] = []
-    live = {case.case_id for case in view.cases}
-    stones = {stone.case_id: stone for stone in view.tombstones}
+def _logged_lifecycle(
+    log: Sequence[Mapping[str, Any]],
+) -> tuple[dict[str, int], dict[str, tuple[int, str, str]]]:
+    """From the audit log: the first receipt of each case (its seq), and each case's logged
+    purge (seq, day, policy)."""
     received: dict[str, int] = {}
     purges: dict[str, tuple[int, str, str]] = {}
     for body in log:
@@ -555,6 +549,19 @@ def account(view: RetentionOverview, log: Sequence[Mapping[str, Any]]) -> list[s
             detail = body.get("detail")
             policy = detail.get("policy") if isinstance(detail, dict) else None
             purges[case_id] = (seq, str(body.get("on")), str(policy))
+    return received, purges
+
+
+def _purge_violations(
+    view: RetentionOverview,
+    purges: dict[str, tuple[int, str, str]],
+    *,
+    live: set[str],
+    stones: dict[str, TombstoneOut],
+) -> list[str]:
+    """Each logged purge must be on a day not in the future, of a case no longer live, with a
+    tombstone of the same day and policy."""
+    violations: list[str] = []
     for case_id, (seq, on, policy) in sorted(purges.items()):
         stone = stones.get(case_id)
         if on > view.today.isoformat():
@@ -577,6 +584,21 @@ def account(view: RetentionOverview, log: Sequence[Mapping[str, Any]]) -> list[s
                 f"{stone.policy}) does not match the logged purge in audit entry {seq} (on {on} "
                 f"under {policy})."
             )
+    return violations
+
+
+def account(view: RetentionOverview, log: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every case the audit log says was received is live, or was purged by a logged purge.
+
+    ``log`` holds the parsed bodies of a verified chain. A logged purge must be on a day that is
+    not in the future, with a tombstone of the same day and policy; a tombstone needs its logged
+    purge. Anything else (rows deleted by hand, a purge run with the clock moved forward) is
+    named.
+    """
+    live = {case.case_id for case in view.cases}
+    stones = {stone.case_id: stone for stone in view.tombstones}
+    received, purges = _logged_lifecycle(log)
+    violations = _purge_violations(view, purges, live=live, stones=stones)
     for case_id, stone in sorted(stones.items()):
         if stone.purged_on > view.today:
             violations.append(

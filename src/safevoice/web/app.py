@@ -25,7 +25,7 @@ from safevoice.clock import utcnow
 from safevoice.dialogue.router import router as dialogue_router
 from safevoice.errors import ConfigError
 from safevoice.instance import production
-from safevoice.intake.flood import FloodMeter
+from safevoice.instance.flood import FloodMeter
 from safevoice.intake.router import router as intake_router
 from safevoice.members.router import router as members_router
 from safevoice.retention.router import router as retention_router

@@ -129,10 +129,13 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def landing(pages: PagesDep, session: SessionDep, snap: SnapshotDep) -> HTMLResponse:
+def landing(
+    pages: PagesDep, session: SessionDep, snap: SnapshotDep, settings: SettingsDep
+) -> HTMLResponse:
     bundle = pages.bundle
     return pages.render(
         "landing.html",
+        nojs=settings.nojs_enabled,
         channels=intake.list_channels(session),
         external=snap.external_channels,
         root_fingerprint=format_fingerprint(bundle.pin) if bundle else "",
@@ -177,6 +180,7 @@ def report_page(
         archive=manifest.archive is not None,
         nojs=settings.nojs_enabled,
         max_text=sealed.MAX_TEXT_CHARS,
+        form_token=sealed.new_form_token(),
         js_strings=pages.catalogue.script_strings(),
         intake=data.model_dump(mode="json"),
     )
@@ -225,6 +229,10 @@ async def report_sealed(
         )
     except TooLarge:
         return pages.message(413, "message.too_large.heading", "message.too_large.text")
+    except sealed.AlreadyReceived:
+        return pages.message(
+            409, "message.already_received.heading", "message.already_received.text"
+        )
     except NotFound:
         return pages.message(404, "message.no_channel.heading", "message.no_channel.text")
     except Unavailable:
@@ -327,6 +335,7 @@ async def follow_up_sealed(
         "followup_sealed.html",
         with_reply=True,
         max_text=sealed.MAX_TEXT_CHARS,
+        form_token=sealed.new_form_token(),
         **_sealed_thread(pages.catalogue, thread, channels),
     )
 
@@ -447,6 +456,7 @@ def _sealed_thread(
         "unsigned_ack": case.acknowledged_on is not None and not acknowledged,
         "items": items,
         "sent": thread.sent,
+        "repeated": thread.repeated,
         "busy": thread.busy,
     }
 

@@ -429,6 +429,8 @@ function start() {
     return;
   }
   loginForm.hidden = false;
+  // Only now, with the keys derived on this device, is "the code never leaves this device" true.
+  show("intro-e2e");
   show("status-checking");
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "safevoice" });
   worker.addEventListener("message", onWorkerMessage);
