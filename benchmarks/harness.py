@@ -32,7 +32,7 @@ from safevoice.storage.db import Database
 
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-CHANNEL = {
+CHANNEL: dict[str, object] = {
     "name": "general",
     "title": "Concerns",
     "retention": {"days_after_closure": 60, "max_age_days": 1095, "unused_days": 90},

@@ -46,7 +46,12 @@ def populate(url: str, blob_root: Path, count: int) -> None:
     expires = utcnow() + timedelta(days=1)
     try:
         for start in range(0, count, CHUNK):
-            cases, objects, keys, changes, uploads, attachments = [], [], [], [], [], []
+            cases: list[dict[str, object]] = []
+            objects: list[dict[str, object]] = []
+            keys: list[dict[str, object]] = []
+            changes: list[dict[str, object]] = []
+            uploads: list[dict[str, object]] = []
+            attachments: list[dict[str, object]] = []
             for index in range(start, min(start + CHUNK, count)):
                 case_id = random_id()
                 closed = index % 2 == 0

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditStaging
@@ -72,7 +72,7 @@ def test_reporter_events_of_a_day_are_folded_in_an_order_that_is_not_their_arriv
     with database.unit_of_work() as session:
         again = audit.fold_staged(session, today=TODAY)
 
-    order = [e["case_id"] for e in reporter_entries(database)]
+    order = [str(e["case_id"]) for e in reporter_entries(database)]
     assert folded == 24
     assert again == 0
     assert sorted(order) == sorted(arrival)
@@ -193,12 +193,10 @@ def test_a_rollback_through_an_approved_restore_passes_and_without_approval_fail
 
     assert result.restored_from == saved.seq
     with database.unit_of_work() as session:
-        session.execute(AuditEntry.__table__.delete().where(AuditEntry.seq > saved.seq - 3))
-        session.execute(
-            AuditCheckpoint.__table__.delete().where(AuditCheckpoint.seq > saved.seq - 3)
-        )
+        session.execute(delete(AuditEntry).where(AuditEntry.seq > saved.seq - 3))
+        session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq > saved.seq - 3))
         last = session.get_one(AuditEntry, saved.seq - 3)
-        session.execute(AuditHead.__table__.update().values(seq=last.seq, hash=last.hash))
+        session.execute(update(AuditHead).values(seq=last.seq, hash=last.hash))
     restore_to(database, world, manifest, backup_seq=saved.seq - 3, saved=saved, signer="bob")
     with pytest.raises(AuditViolation, match="without an approved restore"):
         verify_export(export_of(database), manifest=manifest, saved=saved)

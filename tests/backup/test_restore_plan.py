@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def digest(seq: int) -> bytes:
     return bytes([seq + 1]) * 32
 
 
-def header(seq: int = 2, **changes: object) -> BackupHeader:
+def header(seq: int = 2, **changes: Any) -> BackupHeader:
     base = BackupHeader(
         backup_id="b" * 22,
         instance_id="instance-a",

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from safevoice.cli import serve as serve_module
 from safevoice.cli.main import app
 from safevoice.cli.serve import log_config
 
@@ -24,7 +23,7 @@ def test_the_log_level_applies_to_safevoice_and_uvicorn_but_never_opens_the_acce
 
 def _served_with(monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]) -> Any:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(serve_module.uvicorn, "run", lambda *a, **kw: calls.append(kw))
+    monkeypatch.setattr("safevoice.cli.serve.uvicorn.run", lambda *a, **kw: calls.append(kw))
     for name in ("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT", "SAFEVOICE_PRODUCTION"):
         # Recorded first, so that what ``serve`` writes to the environment is undone after.
         monkeypatch.setenv(name, "")

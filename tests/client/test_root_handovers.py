@@ -110,6 +110,8 @@ def test_a_member_who_missed_the_hand_over_walks_to_the_new_root_and_keeps_the_c
     after = remembered(cli, served)
     assert after.pin == new.public.fingerprint
     assert after.former_pins == [world.pin]
+    assert after.checkpoint is not None
+    assert before.checkpoint is not None
     assert after.checkpoint["seq"] >= before.checkpoint["seq"]
     assert format_fingerprint(new.public.fingerprint) in again.stdout
     # The new fingerprint given explicitly is now accepted too: the chain leads to it.
@@ -121,6 +123,7 @@ def test_a_root_the_pinned_root_never_vouched_for_needs_an_explicit_re_pin(
 ) -> None:
     login(cli, served, world, "--pin", world.pin)
     saved = remembered(cli, served).checkpoint
+    assert saved is not None
     new = generate("root", "root", "New root")
     alone = successor(current(database), root=new.public.fingerprint, now=utcnow(), days=30)
     publish(database, alone, [new], accept_new_root=True)
@@ -136,6 +139,7 @@ def test_a_root_the_pinned_root_never_vouched_for_needs_an_explicit_re_pin(
     after = remembered(cli, served)
     assert after.pin == new.public.fingerprint
     assert world.pin in after.former_pins
+    assert after.checkpoint is not None
     assert after.checkpoint["seq"] >= saved["seq"]
     assert "audit log verified" in repinned.stdout
 

@@ -135,7 +135,12 @@ def test_a_solving_counter_without_a_valid_stamp_is_refused_before_any_argon2id(
     good_stamp = b64d(solution)[powmod.COUNTER_BYTES :]
     argon2_calls: list[bytes] = []
     real_work = powmod._work
-    monkeypatch.setattr(powmod, "_work", lambda ch, c: argon2_calls.append(c) or real_work(ch, c))
+
+    def counted_work(ch: powmod.Challenge, c: bytes) -> bytes:
+        argon2_calls.append(c)
+        return real_work(ch, c)
+
+    monkeypatch.setattr(powmod, "_work", counted_work)
     bad_stamps = [
         s
         for s in (u64(v) for v in range(64))

@@ -253,7 +253,7 @@ def test_tls_sessions_are_never_resumed_so_visits_cannot_be_linked(
             tls.sendall(request)
             while tls.recv(65536):
                 pass
-            return tls.session, tls.session_reused
+            return tls.session, bool(tls.session_reused)
 
     session, _ = visit(None)
     _, reused = visit(session)

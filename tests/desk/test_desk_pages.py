@@ -7,7 +7,10 @@ import json
 import re
 from pathlib import Path
 
+from sqlalchemy import text
+
 from safevoice.crypto.keys import format_fingerprint
+from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness, Reported
 from tests.e2e.test_intake_e2e import submit_with_cli
@@ -196,3 +199,27 @@ def test_metrics_and_the_key_and_session_page(unlocked: DeskHarness, world: Worl
     assert format_fingerprint(world.members["alice"].public.fingerprint) in session.text
     assert format_fingerprint(world.pin) in session.text
     assert "Manifest" in session.text
+
+
+def test_a_record_the_server_changed_is_shown_as_a_warning_and_blocks_writing(
+    unlocked: DeskHarness, reported: Reported, server: ServerProcess
+) -> None:
+    case = f"/cases/{reported.case_id}"
+    planned = unlocked.post(
+        f"{case}/actions", {"owner": "alice", "due_on": "2030-05-01", "description": "Fix it."}
+    )
+    assert planned.status_code == 303
+    assert 'id="tamper"' not in unlocked.http.get(case).text
+    database = Database.connect(server.database_url, pool_size=1)
+    try:
+        with database.unit_of_work() as session:
+            session.execute(
+                text("UPDATE corrective_action SET owner = 'bob' WHERE case_id = :c"),
+                {"c": reported.case_id},
+            )
+    finally:
+        database.dispose()
+    page = unlocked.http.get(case).text
+    assert 'id="tamper"' in page
+    assert "corrective action" in page
+    assert "Reply to the reporter" not in page  # no form to build on a changed record

@@ -160,13 +160,13 @@ def test_an_upload_interrupted_by_a_restart_resumes_with_a_state_folder(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from safevoice.client import files as client_files
+    from safevoice.client import api as client_api
 
     path = make_file(tmp_path, "long.bin", 5 * CHUNK_PLAINTEXT + 77)
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"where": "Yard"}))
     state = tmp_path / "state"
-    real_put = client_files.Api.put_chunk
+    real_put = client_api.Api.put_chunk
     sent: list[int] = []
 
     def dying_put(self: object, upload_id: str, index: int, data: bytes) -> object:
@@ -176,7 +176,7 @@ def test_an_upload_interrupted_by_a_restart_resumes_with_a_state_folder(
         sent.append(index)
         return real_put(self, upload_id, index, data)  # type: ignore[arg-type]  # the wrapped method keeps the original's signature, which mypy cannot see through the patch
 
-    monkeypatch.setattr(client_files.Api, "put_chunk", dying_put)
+    monkeypatch.setattr(client_api.Api, "put_chunk", dying_put)
     args = [
         "submit",
         "--server",

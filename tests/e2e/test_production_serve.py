@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text, update
 
-from safevoice.intake.models import Channel
+from safevoice.instance.models import Channel
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
 from tests.conftest import Cli

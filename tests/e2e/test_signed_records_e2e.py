@@ -161,7 +161,7 @@ def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one
         for p in problems_of(member)
     )
     assert any("feedback is due by 2099-12-31" in p for p in problems_of(reporter))
-    assert f"feedback due by {promised}" in printed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    assert f"feedback due by {promised}" in printed.stdout
 
 
 def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
@@ -262,7 +262,7 @@ def follow_up_with_receipt(
     printed = talk.cli.report(
         *args, "--receipt", str(receipt), stdin=talk.code + "\n", expect=expect
     )
-    return dict(json.loads(result.stdout)), printed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    return dict(json.loads(result.stdout)), printed.stdout
 
 
 def test_the_reporters_receipt_authenticates_the_day_of_receipt_before_any_acknowledgement(
@@ -325,8 +325,8 @@ def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(
 
     assert any("not signed by an instance key" in p for p in problems_of(not_signed))
     assert any("for another report" in p for p in problems_of(another))
-    assert "does not hold a SafeVoice receipt" in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
-    assert "Traceback" not in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    assert "does not hold a SafeVoice receipt" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def add_action(talk: Conversation, owner: str = "bob", due: str = "2099-01-31") -> str:

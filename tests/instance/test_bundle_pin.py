@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from safevoice.cli import serve as serve_module
 from safevoice.cli.main import app as cli_app
 from safevoice.crypto.keys import format_fingerprint, generate
 from safevoice.crypto.manifest import SignedManifest
@@ -78,7 +77,7 @@ def test_serve_refuses_pages_pinned_to_another_root_before_any_worker_starts(
     monkeypatch: pytest.MonkeyPatch, database: Database, database_url: str, stale: Path
 ) -> None:
     started: list[Any] = []
-    monkeypatch.setattr(serve_module.uvicorn, "run", lambda *a, **kw: started.append(kw))
+    monkeypatch.setattr("safevoice.cli.serve.uvicorn.run", lambda *a, **kw: started.append(kw))
     env = production_env(database_url, stale)
     for name in env:
         monkeypatch.setenv(name, "")  # recorded, so what serve writes is undone after

@@ -17,7 +17,7 @@ from safevoice.crypto.keys import generate
 from safevoice.crypto.manifest import Manifest, sign_manifest
 from safevoice.instance import demo
 from safevoice.instance import service as instance
-from safevoice.instance.models import PublishedManifest, ServerState
+from safevoice.instance.models import Channel, PublishedManifest, ServerState
 from safevoice.instance.production import (
     ProductionRefused,
     ServiceUser,
@@ -26,7 +26,6 @@ from safevoice.instance.production import (
     check,
     database_url_problem,
 )
-from safevoice.intake.models import Channel
 from safevoice.settings import Settings
 from safevoice.storage import migrate
 from safevoice.storage.db import Database

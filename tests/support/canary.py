@@ -34,7 +34,7 @@ def occurrences(data: bytes, canary: str | bytes) -> list[bytes]:
 
 def scan_paths(paths: Iterable[Path], canary: str | bytes) -> list[str]:
     """Files under ``paths`` that contain the canary in any form (returns 'path: form')."""
-    hits = []
+    hits: list[str] = []
     for root in paths:
         candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in candidates:

@@ -152,7 +152,7 @@ def test_every_route_answers_with_the_security_headers_and_only_this_origin(
     for (method, _), calls in WALK.items():
         for path, body in calls:
             if path.startswith(("/report/", "/follow-up")) and method == "POST":
-                response = pages_client.post(path, data=body)  # type: ignore[arg-type]  # form fields as a plain dict of str values, which httpx accepts at run time
+                response = pages_client.post(path, data=body)
             else:
                 response = pages_client.request(method, path, json=body)
             check_headers(response)

@@ -235,7 +235,7 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     try:
         with database.reader.connect() as connection:
             case_id, mode = connection.execute(text("SELECT id, intake_mode FROM case_file")).one()
-            wraps = dict(
+            wraps: dict[str, bytes] = dict(
                 connection.execute(
                     text("SELECT recipient, sealed FROM wrapped_key WHERE case_id = :c"),
                     {"c": case_id},
@@ -294,7 +294,7 @@ def test_the_server_sealed_form_refuses_bad_input_without_repeating_it_or_storin
     canary = new_canary()
     filled = {k: v.replace("{c}", canary) if isinstance(v, str) else v for k, v in form.items()}
     filled["form_token"] = random_id()
-    answer = sealed_web.post("/report/general", data=filled)  # type: ignore[arg-type]  # form fields as a plain dict of str values, which httpx accepts at run time
+    answer = sealed_web.post("/report/general", data=filled)
     assert answer.status_code == status
     assert not occurrences(answer.content, canary)
     assert count_cases(database_url) == 0

@@ -40,7 +40,7 @@ from safevoice.crypto.encoding import b64d, b64e, canonical_json, u32
 from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload
 from safevoice.errors import BadEncoding, ConfigError, Conflict, Forbidden, VerificationFailed
 from safevoice.instance import service as instance
-from safevoice.intake.models import Channel
+from safevoice.instance.models import Channel
 from safevoice.members.models import LoginSession
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention

@@ -85,7 +85,7 @@ from safevoice.cases.models import Case, CorrectiveAction, StatusChange
 from safevoice.cases.service import readable_cases
 from safevoice.crypto.casefile import member_label
 from safevoice.errors import BadRequest, NotFound
-from safevoice.intake.models import Channel
+from safevoice.instance.models import Channel
 from safevoice.protocol.wire import (
     ChannelCount,
     CountFigure,

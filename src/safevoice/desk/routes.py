@@ -36,6 +36,7 @@ from safevoice.errors import BadRequest, ClientError, NotFound, SafeVoiceError
 from safevoice.protocol import deadlines
 
 router = APIRouter(include_in_schema=False)
+INBOX_ROWS = 100
 CASE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 # Bidirectional overrides and isolates can make text read differently from what it is (a file
@@ -165,7 +166,17 @@ def inbox(request: Request, desk: DeskDep) -> Response:
         actions = list(desk.actions)
     box = queries.inbox(entries, actions, today=today(), unread=desk.unread)
     problems = [e for e in entries if e.problem or (e.opened and not e.opened.trustworthy)]
-    return render(request, "inbox.html", inbox=box, problems=problems, audit=_audit_problem(desk))
+    # The most urgent first; the rest are one click away in the case table, and a page of ten
+    # thousand rows would help nobody (and take seconds to render).
+    return render(
+        request,
+        "inbox.html",
+        inbox=box,
+        items=box.items[:INBOX_ROWS],
+        more=max(0, len(box.items) - INBOX_ROWS),
+        problems=problems,
+        audit=_audit_problem(desk),
+    )
 
 
 @router.get("/cases", response_class=HTMLResponse)

@@ -27,6 +27,7 @@ from safevoice.clock import utcnow
 from safevoice.crypto.keys import KeyPair, open_keyfile
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadRequest, SafeVoiceError, Unauthorized
+from safevoice.protocol.reader import action_problems
 from safevoice.protocol.wire import ActionOut, CaseDetail, CaseSummary
 
 DEFAULT_IDLE_SECONDS = 15 * 60
@@ -223,15 +224,22 @@ class Desk:
         session, keys = self.require()
         manifest = self.manifest or session.manifest()
         detail = session.api.case(case_id)
+        actions = session.api.actions()
         try:
             opened = member.read_detail(session, detail, keys=keys, manifest=manifest)
             session.state.save()
+            # Owners, due days and states of corrective actions are metadata in the clear;
+            # the signed action records say what they must be.
+            opened.warnings.extend(
+                action_problems(opened.read, [a for a in actions if a.case_id == case_id])
+            )
             entry = entry_for(detail, opened, None)
         except SafeVoiceError as exc:
             entry = entry_for(detail, None, exc.message)
         with self.guard:
             if self.keys is not None:
                 self.cases[case_id] = entry
+                self.actions = actions
         return entry
 
     def refresh_actions(self) -> None:
@@ -243,7 +251,9 @@ class Desk:
     def unread(self, entry: CaseEntry) -> bool:
         if self.session is None:
             return False
-        return entry.summary.last_reporter_seq > self.session.seen_thread(entry.id)
+        # The report itself (seq 0) makes a case "new", not "unread"; an answer after it is
+        # unread until the member opens the case.
+        return entry.summary.last_reporter_seq > max(0, self.session.seen_thread(entry.id))
 
     @property
     def subject(self) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob, Day
@@ -48,3 +48,19 @@ class SpentChallenge(Base):
 
     digest: Mapped[bytes] = mapped_column(primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Channel(Base):
+    """A reporting channel and its retention policy: instance configuration that intake,
+    cases, retention and the snapshot all read."""
+
+    __tablename__ = "channel"
+    __table_args__ = ROW_TABLE_ARGS
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    questionnaire: Mapped[str] = mapped_column(Text, default="[]")
+    retain_days_after_closure: Mapped[int] = mapped_column(Integer)
+    retain_max_days: Mapped[int] = mapped_column(Integer)
+    retain_unused_days: Mapped[int] = mapped_column(Integer)

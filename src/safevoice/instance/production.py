@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.errors import ConfigError
 from safevoice.instance import demo
+from safevoice.instance.models import Channel
 from safevoice.instance.service import snapshot
-from safevoice.intake.models import Channel
 from safevoice.settings import Settings
 from safevoice.storage import migrate
 from safevoice.storage.db import Database

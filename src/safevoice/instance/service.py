@@ -35,8 +35,7 @@ from safevoice.crypto.manifest import (
     valid_signers,
 )
 from safevoice.errors import ConfigError, Conflict, ManifestError, NotFound
-from safevoice.instance.models import PublishedManifest, ServerState
-from safevoice.intake.models import Channel
+from safevoice.instance.models import Channel, PublishedManifest, ServerState
 from safevoice.members.models import LoginSession
 
 INSTANCE_SEED = "instance_seed"

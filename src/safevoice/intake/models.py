@@ -1,4 +1,4 @@
-"""Channels and the short-lived rows of the intake: idempotency keys.
+"""The short-lived rows of the intake: idempotency keys.
 
 Short-lived rows carry a coarse expiry (rounded up to a quarter of an hour, see
 ``safevoice.clock``) and nothing else about the request that created them.
@@ -8,23 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob
-
-
-class Channel(Base):
-    __tablename__ = "channel"
-    __table_args__ = ROW_TABLE_ARGS
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    title: Mapped[str] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text, default="")
-    questionnaire: Mapped[str] = mapped_column(Text, default="[]")
-    retain_days_after_closure: Mapped[int] = mapped_column(Integer)
-    retain_max_days: Mapped[int] = mapped_column(Integer)
-    retain_unused_days: Mapped[int] = mapped_column(Integer)
 
 
 class IdempotencyKey(Base):

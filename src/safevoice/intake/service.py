@@ -42,9 +42,9 @@ from safevoice.errors import (
     VerificationFailed,
 )
 from safevoice.instance.challenges import check_work
-from safevoice.instance.models import SpentChallenge
+from safevoice.instance.models import Channel, SpentChallenge
 from safevoice.instance.service import Snapshot
-from safevoice.intake.models import Channel, IdempotencyKey
+from safevoice.intake.models import IdempotencyKey
 from safevoice.protocol.wire import (
     ChallengeOut,
     ChannelOut,

@@ -41,8 +41,8 @@ from safevoice.cases.models import (
 )
 from safevoice.cases.service import readable_case
 from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
-from safevoice.instance.models import SpentChallenge
-from safevoice.intake.models import Channel, IdempotencyKey
+from safevoice.instance.models import Channel, SpentChallenge
+from safevoice.intake.models import IdempotencyKey
 from safevoice.members.models import LoginSession
 from safevoice.protocol.wire import (
     CaseRetention,
