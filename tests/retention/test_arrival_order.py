@@ -66,7 +66,10 @@ def sqlite_orders(
                 continue
             orders[f"{table}.rowid"] = [(arrival[c], float(r)) for c, r in rows if c in arrival]
         page_size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
-        owner = dict(connection.exec_driver_sql("SELECT pageno, name FROM dbstat").all())
+        owner: dict[int, str] = {
+            int(page): str(name)
+            for page, name in connection.exec_driver_sql("SELECT pageno, name FROM dbstat")
+        }
     path = database.sqlite_path
     assert path is not None
     assert database.wal_bytes() == 0  # everything is in the main file
