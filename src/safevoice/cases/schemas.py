@@ -53,3 +53,13 @@ class ActionIn(Strict):
 class ActionUpdateIn(Strict):
     state: ActionState
     envelope: EnvelopeIn | None = None
+
+
+class DisclosureIn(Strict):
+    """The ground on which the committee may disclose the reporter's identity (Directive
+    Art. 16, COMPLIANCE.md D8): the reporter's explicit consent, given in a signed message of
+    the thread, or a documented legal obligation. Recorded before any disclosure."""
+
+    basis: Literal["consent", "legal_obligation"]
+    consent_message: Annotated[int, Field(ge=1, le=2**31)] | None = None
+    legal_ground: Annotated[str, Field(min_length=1, max_length=300)] | None = None

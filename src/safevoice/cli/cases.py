@@ -40,7 +40,7 @@ from safevoice.client.member import (
     Upload,
     attachments_of,
 )
-from safevoice.crypto.casefile import REPORTER, message_plaintext
+from safevoice.crypto.casefile import REPORTER, SERVER_SEALED, message_plaintext
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import SafeVoiceError, VerificationFailed
@@ -51,6 +51,7 @@ from safevoice.protocol.reader import (
     compare_with_seen,
     heads_to_state,
     read_case,
+    sealed_by_server,
     status_unverified,
 )
 from safevoice.protocol.wire import CaseDetail, CaseSummary
@@ -170,11 +171,14 @@ def print_case(opened: Opened) -> None:
         + (f" since {untrusted(signed.changed_on)}" if signed.changed_on else "")
     )
     received = untrusted(signed.received_on) if signed.received_on else _unsigned(c.received_on)
-    intake = (
-        untrusted(INTAKE_MODES.get(signed.intake_mode, signed.intake_mode))
-        if signed.intake_mode
-        else _unsigned(INTAKE_MODES.get(c.intake_mode, c.intake_mode))
-    )
+    if sealed_by_server(opened.read) is not None:
+        # The reporter's own signed records say the server sealed them: that is shown,
+        # whatever the clear metadata or an attestation says (the warnings name any conflict).
+        intake = INTAKE_MODES[SERVER_SEALED]
+    elif signed.intake_mode:
+        intake = untrusted(INTAKE_MODES.get(signed.intake_mode, signed.intake_mode))
+    else:
+        intake = _unsigned(INTAKE_MODES.get(c.intake_mode, c.intake_mode))
     console.print(
         f"  received {received} · acknowledgement due {c.ack_due_on} · "
         f"feedback due {c.feedback_due_on}"
@@ -415,6 +419,56 @@ def claim_command(
         )
     else:
         console.print(f"You now handle case {case_id}.")
+
+
+@app.command("disclose")
+def disclose_command(
+    case_id: CaseArgument,
+    consent_message: Annotated[
+        int | None,
+        typer.Option(
+            help="The number of the reporter's message (as `cases show` prints it, #N) in "
+            "which they explicitly consent to the disclosure of their identity."
+        ),
+    ] = None,
+    legal_ground: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of consent: the legal obligation that requires the disclosure (the "
+            "provision or order, for the audit log; never the reporter's identity)."
+        ),
+    ] = None,
+    server: Server = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the ground for disclosing the reporter's identity, BEFORE disclosing it.
+
+    EU Directive 2019/1937 Art. 16 allows it only with the reporter's explicit consent or
+    where the law requires it. The ground becomes an audit entry (without anything the reporter
+    wrote); the server checks that a consent message really is the reporter's."""
+    if (consent_message is None) == (legal_ground is None):
+        fail("Give either --consent-message N or --legal-ground TEXT.")
+    body: dict[str, Any] = (
+        {"basis": "consent", "consent_message": consent_message}
+        if consent_message is not None
+        else {"basis": "legal_obligation", "legal_ground": legal_ground}
+    )
+    context = logged_in(server)
+    with context.api:
+        case_id = context.case_id(case_id)
+        recorded = context.api.record_disclosure_ground(case_id, body)
+    if as_json:
+        print_json(recorded.model_dump(mode="json"))
+        return
+    ground = (
+        f"the reporter's consent in message #{recorded.consent_message}"
+        if recorded.basis == "consent"
+        else f"the legal obligation {untrusted(recorded.legal_ground or '')}"
+    )
+    console.print(
+        f"Recorded on {recorded.on} for case {case_id}: the reporter's identity may be "
+        f"disclosed on {ground}. The audit log keeps this entry."
+    )
 
 
 @app.command("recuse")

@@ -392,7 +392,7 @@ def status_plaintext(
     and intake mode (the first signed status fixes them; the reader refuses a later one that
     differs), the feedback deadline it promises, and the committee chain's head, so that
     deleting the committee's internal records is noticed by anyone who reads the thread
-    afterwards (protocol 7.4)."""
+    afterwards (protocol 7.5)."""
     case = opened.detail.case
     signed = opened.read.signed or SignedState()
     seq, head = opened.read.heads.get("committee", (-1, GENESIS))

@@ -40,6 +40,7 @@ ACTION_FORMAT = "safevoice-action-v1"
 CLOSURE_FORMAT = "safevoice-closure-v1"
 RECIPIENTS_CONTEXT = "safevoice-recipients-v1"
 REPORTER = "reporter"
+SERVER_SEALED = "server_sealed"
 # The longest report or message text, in Unicode code points, that always fits one envelope:
 # at four UTF-8 bytes per code point (the worst case) it takes 400,000 of MAX_PLAINTEXT's
 # 524,287 bytes, which leaves room for the answers, the recipient list and the attachment
@@ -75,6 +76,9 @@ class Report:
     recipients: list[str]
     manifest_version: int
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    sealed_by_server: bool = False
+    """The report says the server sealed it (the server-sealed form): the plaintext passed
+    through server memory, whatever the case's intake mode in the clear says."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,13 @@ def create_case(
     exclude: list[str] | None = None,
     attachments: list[dict[str, Any]] | None = None,
     case_id: bytes | None = None,
+    sealed_by_server: bool = False,
 ) -> NewCase:
-    """Encrypt a new report to the manifest's members, leaving out those excluded."""
+    """Encrypt a new report to the manifest's members, leaving out those excluded.
+
+    ``sealed_by_server`` marks, inside the signed report, one the server-sealed form made (its
+    plaintext passed through server memory), so that no later change of the case's intake
+    mode in the clear can hide it."""
     excluded = set(exclude or [])
     unknown = excluded - {m.id for m in manifest.members}
     if unknown:
@@ -150,6 +159,8 @@ def create_case(
         },
         "attachments": attachments or [],
     }
+    if sealed_by_server:
+        body["intake"] = SERVER_SEALED
     report = seal(
         keys.thread,
         canonical_json(body),
@@ -218,6 +229,7 @@ def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
             recipients=[str(x) for x in recipients["labels"]],
             manifest_version=int(recipients["manifest_version"]),
             attachments=list(data.get("attachments", [])),
+            sealed_by_server=data.get("intake") == SERVER_SEALED,
         )
         recipients_sig = b64d(recipients["sig"], size=64, what="recipient signature")
     except (
@@ -241,12 +253,21 @@ def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
     return report
 
 
-def message_plaintext(text: str, *, attachments: list[dict[str, Any]] | None = None) -> bytes:
+def message_plaintext(
+    text: str, *, attachments: list[dict[str, Any]] | None = None, sealed_by_server: bool = False
+) -> bytes:
+    """A message's plaintext; ``sealed_by_server`` marks one the server-sealed follow-up
+    wrote for the reporter (its plaintext passed through server memory)."""
     if not text.strip():
         raise BadRequest("The message is empty; please write something before sending.")
-    return canonical_json(
-        {"format": MESSAGE_FORMAT, "text": text, "attachments": attachments or []}
-    )
+    body: dict[str, Any] = {
+        "format": MESSAGE_FORMAT,
+        "text": text,
+        "attachments": attachments or [],
+    }
+    if sealed_by_server:
+        body["intake"] = SERVER_SEALED
+    return canonical_json(body)
 
 
 def body_plaintext(format_: str, **fields: Any) -> bytes:

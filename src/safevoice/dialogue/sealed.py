@@ -148,6 +148,7 @@ def follow_up(
                 case_id=b64d(case_id, size=16, what="case id"),
                 epoch=view.case.epoch,
                 text=form.reply,
+                sealed_by_server=True,
             )
             try:
                 with session.begin_nested():

@@ -203,6 +203,7 @@ def submit(
         text=report.text,
         answers=answers,
         exclude=report.exclude,
+        sealed_by_server=True,
     )
     del answers
     case_id = b64e(new_case.case_id)

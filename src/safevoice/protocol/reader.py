@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from safevoice.crypto.casefile import REPORTER, EpochRecord, Report, parse_epoch, parse_report
+from safevoice.crypto.casefile import (
+    REPORTER,
+    SERVER_SEALED,
+    EpochRecord,
+    Report,
+    parse_epoch,
+    parse_report,
+)
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import (
@@ -520,6 +527,7 @@ def read_case(detail: CaseDetail, *, keys: KeyPair, label: str, manifest: Manife
     read.problems.extend(problems)
     read.problems.extend(_committee_anchor_problems(read))
     c = detail.case
+    read.problems.extend(intake_problems(read, state, c.intake_mode))
     read.problems.extend(
         server_field_problems(
             state,
@@ -671,6 +679,39 @@ def _committee_anchor_problems(read: ReadCase) -> list[str]:
                     f"the closure record signed with thread message {o.seq} is missing from "
                     "the committee's internal record"
                 )
+    return problems
+
+
+def sealed_by_server(read: ReadCase) -> int | None:
+    """The thread position of the first verified report or reporter message that says, inside
+    its signed plaintext, that the server-sealed path wrote it (None: none does)."""
+    for o in read.thread():
+        if not o.verified or o.sender != REPORTER:
+            continue
+        if (o.kind == "report" and read.report is not None and read.report.sealed_by_server) or (
+            o.kind == "message" and o.body.get("intake") == SERVER_SEALED
+        ):
+            return o.seq
+    return None
+
+
+def intake_problems(read: ReadCase, state: SignedState, intake_mode: str) -> list[str]:
+    """A case whose signed report or messages say the server sealed them must be listed, and
+    attested, as server-sealed: its plaintext passed through server memory."""
+    seq = sealed_by_server(read)
+    if seq is None:
+        return []
+    problems: list[str] = []
+    if intake_mode != SERVER_SEALED:
+        problems.append(
+            f"thread message {seq} was sealed by the server (its plaintext passed through "
+            f"server memory), but the server lists the case's intake mode as {intake_mode}"
+        )
+    if state.intake_mode not in (None, SERVER_SEALED):
+        problems.append(
+            f"thread message {seq} was sealed by the server, but a signed status attests the "
+            f"intake mode {state.intake_mode}"
+        )
     return problems
 
 

@@ -82,12 +82,16 @@ def next_message(
     epoch: int,
     text: str,
     attachments: list[dict[str, Any]] | None = None,
+    sealed_by_server: bool = False,
 ) -> Envelope:
     """Seal the reporter's next message: the thread's next sequence number after the verified
-    head, in the case's current epoch, signed with the key from the code."""
+    head, in the case's current epoch, signed with the key from the code (``sealed_by_server``:
+    the server-sealed follow-up writes it, and says so inside)."""
     seq, head = read.heads["thread"]
     plaintext = (
-        message_plaintext(text, attachments=attachments) if attachments else message_plaintext(text)
+        message_plaintext(text, attachments=attachments, sealed_by_server=sealed_by_server)
+        if attachments or sealed_by_server
+        else message_plaintext(text)
     )
     return seal(
         read.keys.thread,
