@@ -219,10 +219,28 @@ def test_a_record_the_server_changed_is_shown_as_a_warning_and_blocks_writing(
             )
     finally:
         database.dispose()
+    unlocked.post("/sync")  # "Fetch new cases and messages" fetches the actions again
     page = unlocked.http.get(case).text
     assert 'id="tamper"' in page
     assert "corrective action" in page
     assert "Reply to the reporter" not in page  # no form to build on a changed record
+
+
+def test_a_case_marked_server_sealed_says_so_plainly(
+    unlocked: DeskHarness, reported: Reported, server: ServerProcess
+) -> None:
+    case = f"/cases/{reported.case_id}"
+    assert "sealed by the server" not in unlocked.http.get(case).text
+    database = Database.connect(server.database_url, pool_size=1)
+    try:
+        with database.unit_of_work() as session:
+            session.execute(
+                text("UPDATE case_file SET intake_mode = 'server_sealed' WHERE id = :c"),
+                {"c": reported.case_id},
+            )
+    finally:
+        database.dispose()
+    assert "sealed by the server" in unlocked.http.get(case).text
 
 
 def test_recuse_and_rekey_from_the_desk_start_a_new_key_epoch(

@@ -34,6 +34,7 @@ from safevoice.desk.security import DOWNLOAD_CSP, Admission
 from safevoice.desk.state import CaseEntry, Desk, today
 from safevoice.errors import BadRequest, ClientError, NotFound, SafeVoiceError
 from safevoice.protocol import deadlines
+from safevoice.protocol.reader import sealed_by_server
 
 router = APIRouter(include_in_schema=False)
 INBOX_ROWS = 100
@@ -279,6 +280,9 @@ def case_values(desk: Desk, entry: CaseEntry) -> dict[str, Any]:
         "today": today(),
         "flash": desk.take_flash(entry.id),
         "epochs": _epochs(opened),
+        # The reporter's own signed records decide; the server's flag counts too, as a warning.
+        "server_sealed": entry.summary.intake_mode == "server_sealed"
+        or (opened is not None and sealed_by_server(opened.read) is not None),
     }
 
 

@@ -230,7 +230,10 @@ class Desk:
         session, keys = self.require()
         manifest = self.manifest or session.manifest()
         detail = session.api.case(case_id)
-        actions = session.api.actions()
+        # The action list of every readable case is fetched at sync and after each workflow
+        # step, not per page: with thousands of cases it costs more than the case itself.
+        with self.guard:
+            actions = list(self.actions)
         try:
             opened = member.read_detail(session, detail, keys=keys, manifest=manifest)
             session.state.save()
@@ -245,7 +248,6 @@ class Desk:
         with self.guard:
             if self.keys is not None:
                 self.cases[case_id] = entry
-                self.actions = actions
         return entry
 
     def refresh_actions(self) -> None:
