@@ -1,7 +1,8 @@
 """Time helpers. Services receive ``now`` from their caller; nothing here reads a clock twice.
 
 Short-lived rows store only a coarse expiry (rounded up), so a row never records the moment of
-the request that created it (invariant 2).
+the request that created it (invariant 2). Rows that name a case (idempotency records, uploads)
+round up to a whole day (``DAY``): a case is tied to a day, never to a time of day.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 COARSE_STEP = timedelta(minutes=15)
+DAY = timedelta(days=1)
 
 
 def utcnow() -> datetime:

@@ -113,6 +113,14 @@ class ConfigError(SafeVoiceError):
     status = 503
 
 
+class IncompleteDeletion(SafeVoiceError):
+    """Deleted rows are gone from the tables but a copy of them remains in the database's
+    files (for example SQLite's write-ahead log, held by a reader); the message names it."""
+
+    code = "incomplete_deletion"
+    status = 503
+
+
 class ClientError(SafeVoiceError):
     """A client-side failure talking to the server (unreachable, unexpected answer)."""
 

@@ -11,10 +11,10 @@ from safevoice.audit.checkpoints import all_checkpoints
 from safevoice.audit.models import AuditCheckpoint, AuditCountersignature, AuditEntry, AuditHead
 from safevoice.audit.router import checkpoint_out, entry_out
 from safevoice.crypto.checkpoint import sign_checkpoint
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import entry_hash
 from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
-from safevoice.protocol.audit import EXPORT_FORMAT
+from safevoice.protocol.audit import EXPORT_FORMAT, body_version
 from safevoice.storage.db import Database
 
 
@@ -75,7 +75,7 @@ def rewrite(database: Database, seq: int, manifest: Manifest) -> None:
                 data = json.loads(entry.body)
                 data["actor"] = "member:nobody"
                 entry.body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-            head = audit_hash(head, entry.body)
+            head = entry_hash(head, entry.body, version=body_version(entry.body))
             entry.hash = head
         session.execute(update(AuditHead).values(seq=entries[-1].seq, hash=head))
         session.execute(delete(AuditCountersignature))

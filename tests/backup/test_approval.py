@@ -15,10 +15,11 @@ from safevoice.backup.archive import read_header
 from safevoice.backup.export import Head
 from safevoice.client.state import State
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import entry_hash
 from safevoice.crypto.keys import generate
 from safevoice.crypto.manifest import Manifest, parse_payload
 from safevoice.instance import service as instance
+from safevoice.protocol.audit import body_version
 from safevoice.storage.db import Database
 from tests.audit.support import export_of
 from tests.backup.conftest import Folders
@@ -76,7 +77,7 @@ def test_an_approved_restore_of_an_older_backup_appends_the_restore_entry(
     assert chain[: len(before)] == before
     seq, body, digest = chain[len(before)]
     assert seq == header.audit_seq + 1
-    assert digest == audit_hash(header.audit_head, body)
+    assert digest == entry_hash(header.audit_head, body, version=body_version(body))
     entry = json.loads(body)
     assert entry["event"] == "instance.restored"
     assert entry["actor"] == "operator"

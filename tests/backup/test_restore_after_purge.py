@@ -20,10 +20,10 @@ from safevoice.cases.models import Case
 from safevoice.clock import utcnow
 from safevoice.crypto.checkpoint import countersign
 from safevoice.crypto.encoding import b64d, b64e, canonical_json
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import entry_hash
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
-from safevoice.protocol.audit import SignedCheckpoint
+from safevoice.protocol.audit import SignedCheckpoint, body_version
 from safevoice.retention import service as retention
 from safevoice.retention.models import LegalHold, Tombstone
 from safevoice.storage.blobs import open_blob_store
@@ -188,7 +188,7 @@ def _with_restore_detail(export: dict[str, object], seq: int, **changes: str) ->
             data = json.loads(body)
             data["detail"].update(changes)
             body = canonical_json(data)
-        head = audit_hash(head, body)
+        head = entry_hash(head, body, version=body_version(body))
         entry["body"], entry["hash"] = b64e(body), b64e(head)
     return {**export, "entries": entries, "checkpoints": []}
 

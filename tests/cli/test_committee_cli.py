@@ -283,3 +283,21 @@ def test_an_ambiguous_prefix_is_refused_with_the_candidates() -> None:
     assert "2 cases have an id starting with abc (abcdef, abcxyz)" in several.value.message
     with pytest.raises(NotFound):
         unique_match("q", ids, what="case")
+
+
+def test_a_member_records_a_legal_ground_for_disclosure_before_disclosing(
+    cli: Cli, server: ServerProcess, world: World, answers: Path
+) -> None:
+    case_id = submit_with_cli(cli, server, world, "Disclosure.", answers=answers)["case_id"]
+    login(cli, server, world)
+
+    neither = cli.safevoice("cases", "disclose", case_id, expect=1)
+    recorded = cli.safevoice(
+        "cases", "disclose", case_id[:8], "--legal-ground", "Order 12 O 34/27", "--json"
+    )
+    said = cli.safevoice("cases", "disclose", case_id, "--consent-message", "0", expect=1)
+
+    assert "--consent-message N or --legal-ground" in neither.stderr
+    answer = json.loads(recorded.stdout)
+    assert (answer["case_id"], answer["basis"]) == (case_id, "legal_obligation")
+    assert "Traceback" not in said.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import audit_body_hash, audit_hash, audit_hash_v2, entry_hash
 
 GENESIS = bytes(32)
 
@@ -37,3 +37,15 @@ def test_audit_chain_changes_from_the_first_rewritten_entry_on() -> None:
     assert original[0] == changed[0]
     assert original[1] != changed[1]
     assert original[2] != changed[2]
+
+
+def test_a_version_2_entry_chains_the_hash_of_its_bytes_under_contexts_of_its_own() -> None:
+    body = b'{"event":"case.purged","v":2}'
+    inner = hashlib.blake2b(b"safevoice-audit-body-v2" + body, digest_size=32).digest()
+    expected = hashlib.blake2b(b"safevoice-audit-v2" + GENESIS + inner, digest_size=32).digest()
+
+    assert audit_body_hash(body) == inner
+    assert audit_hash_v2(GENESIS, inner) == expected
+    assert entry_hash(GENESIS, body, version=2) == expected
+    # The same bytes under version 1 give another hash: a server cannot swap versions.
+    assert entry_hash(GENESIS, body, version=1) == audit_hash(GENESIS, body) != expected

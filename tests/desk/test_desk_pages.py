@@ -223,3 +223,34 @@ def test_a_record_the_server_changed_is_shown_as_a_warning_and_blocks_writing(
     assert 'id="tamper"' in page
     assert "corrective action" in page
     assert "Reply to the reporter" not in page  # no form to build on a changed record
+
+
+def test_recuse_and_rekey_from_the_desk_start_a_new_key_epoch(
+    unlocked: DeskHarness, reported: Reported, cli: Cli, server: ServerProcess, world: World
+) -> None:
+    carol_home = {"SAFEVOICE_HOME": str(cli.home / "carol")}
+    cli.safevoice(
+        "login",
+        "--server",
+        server.url,
+        "--key",
+        str(world.key_file("carol")),
+        "--pin",
+        world.pin,
+        env=carol_home,
+    )
+    cli.safevoice("cases", "recuse", reported.case_id, env=carol_home)
+    case = f"/cases/{reported.case_id}"
+    assert "must be re-keyed" in unlocked.http.get(case).text
+    rekeyed = unlocked.post(f"{case}/rekey")
+    assert rekeyed.status_code == 303, rekeyed.text
+    page = unlocked.http.get(case).text
+    assert "Now (key epoch 1): member:alice, member:bob, reporter." in page
+    assert "Key epoch 0: member:alice, member:bob, member:carol, reporter" in page
+    # Alice recuses too, from the desk: confirmed by a tick box, refused without it.
+    assert unlocked.post(f"{case}/recuse").status_code == 400
+    recused = unlocked.post(f"{case}/recuse", {"confirm": "yes"})
+    assert recused.status_code == 303, recused.text
+    assert recused.headers["location"] == "/"
+    assert "You recused" in unlocked.http.get("/").text
+    assert unlocked.http.get(case).status_code == 404  # nothing new reaches a recused member

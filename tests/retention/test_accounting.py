@@ -116,24 +116,6 @@ def test_a_purge_run_with_the_clock_moved_forward_is_named(
     assert f"The tombstone of case {early} is dated {future}" in " ".join(retention.split())
 
 
-def test_a_member_export_names_a_future_dated_purge_from_the_log_alone(
-    cli: Cli, served: str, world: World, database: Database, tmp_path: Path
-) -> None:
-    today = utcnow().date()
-    early = received(database, today - timedelta(days=80))
-    purge_all(database, f"fs:{tmp_path / 'blobs'}", now=utcnow() + timedelta(days=60))
-    cli.safevoice(
-        "login", "--server", served, "--key", str(world.key_file("alice")), "--pin", world.pin
-    )
-    export = tmp_path / "member.json"
-    cli.safevoice("audit", "export", "--out", str(export))
-
-    result = cli.safevoice("audit", "verify", str(export), "--pin", world.pin, expect=1)
-
-    assert "retention" not in json.loads(export.read_text())
-    assert f"records the purge of case {early}" in " ".join(result.stderr.split())
-
-
 def test_an_untouched_history_passes_both_checks(
     cli: Cli, served: str, world: World, database: Database, tmp_path: Path
 ) -> None:

@@ -103,3 +103,53 @@ def test_sqlite_is_incremental_vacuum_wal_without_rowid_and_secure_delete(tmp_pa
                 c.close()
     finally:
         database.dispose()
+
+
+def test_0012_ends_reporter_sessions_and_moves_case_expiries_to_a_whole_day(
+    empty_database: Database,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.types import DateTime
+
+    from safevoice.attachments.models import Upload
+    from safevoice.clock import aware
+    from safevoice.intake.models import IdempotencyKey
+    from safevoice.members.models import LoginSession
+
+    migrate.upgrade(empty_database.writer, "0011_audit")
+    moment = datetime(2026, 12, 7, 16, 45, tzinfo=UTC)
+    with empty_database.writer.begin() as connection:
+        insert = text(
+            "INSERT INTO login_session (token_digest, role, subject, expires_at)"
+            " VALUES (:digest, :role, :subject, :at)"
+        ).bindparams(bindparam("at", type_=DateTime(timezone=True)))
+        connection.execute(
+            insert, {"digest": b"r", "role": "reporter", "subject": "c" * 22, "at": moment}
+        )
+        connection.execute(
+            insert, {"digest": b"m", "role": "member", "subject": "alice", "at": moment}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO idempotency_key (key_digest, request_digest, response, expires_at)"
+                " VALUES (:k, :r, :body, :at)"
+            ).bindparams(bindparam("at", type_=DateTime(timezone=True))),
+            {"k": b"k", "r": b"r", "body": b"{}", "at": moment},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO upload (id, case_id, received, total, expires_at)"
+                " VALUES (:id, :case, 0, NULL, :at)"
+            ).bindparams(bindparam("at", type_=DateTime(timezone=True))),
+            {"id": "u" * 22, "case": "c" * 22, "at": moment},
+        )
+
+    migrate.upgrade(empty_database.writer, "0012_no_case_times")
+
+    midnight = datetime(2026, 12, 8, tzinfo=UTC)
+    with empty_database.session(write=False) as session:
+        assert [s.role for s in session.scalars(select(LoginSession))] == ["member"]
+        assert [aware(k.expires_at) for k in session.scalars(select(IdempotencyKey))] == [midnight]
+        assert [aware(u.expires_at) for u in session.scalars(select(Upload))] == [midnight]

@@ -18,7 +18,7 @@ from safevoice.attachments.models import Attachment, Upload
 from safevoice.attachments.schemas import UploadCreateIn
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case
-from safevoice.clock import aware, round_up
+from safevoice.clock import DAY, aware, round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.login import random_id
 from safevoice.crypto.stream import CHUNK_CIPHERTEXT, chunk_count
@@ -114,7 +114,9 @@ def create_upload(
         case_id=body.case_id,
         received=0,
         total=None,
-        expires_at=round_up(now + UPLOAD_TTL),
+        # An upload names its case: its expiry is a whole day (midnight UTC) so that neither it
+        # nor the attachment it becomes tells when in the day the file came.
+        expires_at=round_up(now + UPLOAD_TTL, DAY),
     )
     session.add(upload)
     return _out(upload, max_file_bytes)

@@ -11,6 +11,7 @@ from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditEntry
 from safevoice.audit.schemas import CountersignIn
+from safevoice.cases import service as cases
 from safevoice.crypto.encoding import b64e
 from safevoice.instance import service as instance
 from safevoice.protocol.numbers import DECIMAL, INT_MAX, ParamCount
@@ -28,9 +29,16 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 PAGE = 1000
 
 
-def entry_out(entry: AuditEntry) -> EntryOut:
-    """An audit entry on the wire: its stored canonical bytes and hash, base64url."""
-    return EntryOut(seq=entry.seq, body=b64e(entry.body), hash=b64e(entry.hash))
+def entry_out(entry: AuditEntry, visible: set[str] | None = None) -> EntryOut:
+    """An audit entry on the wire: its stored canonical bytes (or, withheld, their hash) and
+    its chain hash, base64url."""
+    body, body_hash = audit.shown_to(entry, visible)
+    return EntryOut(
+        seq=entry.seq,
+        body=b64e(body) if body is not None else None,
+        body_hash=b64e(body_hash) if body_hash is not None else None,
+        hash=b64e(entry.hash),
+    )
 
 
 def checkpoint_out(checkpoint: checkpoints.Checkpoint) -> CheckpointOut:
@@ -68,18 +76,31 @@ def get_checkpoints(
     ]
 
 
-@router.get("/entries", response_model=EntriesOut)
+@router.get("/entries", response_model=EntriesOut, response_model_exclude_none=True)
 def get_entries(
-    _caller: MemberOrAuditorDep,
+    caller: MemberOrAuditorDep,
     session: SessionDep,
     after: Annotated[int, Field(ge=-1, le=INT_MAX), DECIMAL, Query()] = -1,
     upto: Annotated[ParamCount | None, Query()] = None,
     limit: Annotated[int, Field(ge=1, le=PAGE), DECIMAL, Query()] = PAGE,
     event: Annotated[str | None, Query(pattern=r"^[a-z_.]{1,40}$")] = None,
 ) -> EntriesOut:
-    """Entries after ``after`` (up to ``upto``) as stored bytes, in chain order."""
+    """Entries after ``after`` (up to ``upto``) as stored bytes, in chain order.
+
+    Auditors get every entry; a member gets the entries about cases they cannot know of as
+    hashes only (and none of them when filtering by event), so the log never shows them a case
+    the reporter excluded them from.
+    """
+    visible = (
+        None
+        if caller.role == "auditor"
+        else cases.visible_case_ids(session, label=caller.label, member_id=caller.subject)
+    )
     found = audit.entries(session, after=after, upto=upto, limit=limit, event=event)
-    return EntriesOut(entries=[entry_out(e) for e in found], head_seq=audit.head(session)[0])
+    shown = [entry_out(e, visible) for e in found]
+    if event is not None:
+        shown = [e for e in shown if e.body is not None]
+    return EntriesOut(entries=shown, head_seq=audit.head(session)[0])
 
 
 @router.post(

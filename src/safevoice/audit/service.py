@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from safevoice.audit.models import AuditEntry, AuditHead, AuditStaging
 from safevoice.crypto.encoding import canonical_json
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import audit_body_hash, entry_hash
 from safevoice.crypto.login import random_id
+from safevoice.protocol.audit import body_version
 
 REPORTER = "reporter"
+ENTRY_VERSION = 2
 GENESIS = bytes(32)
 HEAD_ROW = 1
 
@@ -45,6 +47,9 @@ def entry_body(
         "case_id": case_id,
         "actor": actor,
         "on": on.isoformat(),
+        # Version 2 chains the hash of these bytes, so an entry can be withheld from a member
+        # who may not know its case while their client still re-hashes the whole chain.
+        "v": ENTRY_VERSION,
     }
     if seq is not None:
         body["seq"] = seq
@@ -102,7 +107,7 @@ def append(
     head = _locked_head(session)
     seq = head.seq + 1
     body = entry_body(seq=seq, event=event, case_id=case_id, actor=actor, on=on, detail=detail)
-    digest = audit_hash(head.hash, body)
+    digest = entry_hash(head.hash, body, version=ENTRY_VERSION)
     entry = AuditEntry(seq=seq, body=body, hash=digest)
     session.add(entry)
     head.seq, head.hash = seq, digest
@@ -120,7 +125,7 @@ def append_many(
     for event, case_id, actor, on, detail in events:
         seq += 1
         body = entry_body(seq=seq, event=event, case_id=case_id, actor=actor, on=on, detail=detail)
-        digest = audit_hash(digest, body)
+        digest = entry_hash(digest, body, version=ENTRY_VERSION)
         rows.append({"seq": seq, "body": body, "hash": digest})
     if rows:
         session.execute(insert(AuditEntry), rows)
@@ -176,3 +181,19 @@ def entries(
         needle = f'"event":"{event}"'.encode()
         return [e for e in session.scalars(query.limit(None)) if needle in e.body][:limit]
     return list(session.scalars(query))
+
+
+def shown_to(entry: AuditEntry, visible: set[str] | None) -> tuple[bytes | None, bytes | None]:
+    """(body, body hash) of an entry as a reader may see it; ``visible`` None means everything.
+
+    A version-2 entry about a case outside ``visible`` is shown as the hash of its bytes only:
+    the reader's client still re-hashes the chain, but learns neither the case id nor who did
+    what in it. Version-1 entries (written before withholding existed) are shown whole, since
+    their hash covers the bytes themselves.
+    """
+    if visible is None or body_version(entry.body) != ENTRY_VERSION:
+        return entry.body, None
+    case_id = json.loads(entry.body).get("case_id")
+    if case_id is None or case_id in visible:
+        return entry.body, None
+    return None, audit_body_hash(entry.body)

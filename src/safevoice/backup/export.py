@@ -14,8 +14,9 @@ from typing import Any
 
 from safevoice.audit.service import GENESIS
 from safevoice.crypto.encoding import b64d
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import entry_hash
 from safevoice.errors import BadEncoding, VerificationFailed
+from safevoice.protocol.audit import body_version
 
 EXPORT_FORMAT = "safevoice-audit-export-v1"
 
@@ -78,7 +79,7 @@ def parse_export(data: Any) -> AuditExport:
             )
         body = b64d(body_text, what="audit entry")
         digest = b64d(hash_text, size=32, what="audit entry hash")
-        if audit_hash(prev, body) != digest:
+        if entry_hash(prev, body, version=body_version(body)) != digest:
             raise VerificationFailed(f"The audit export's chain is broken at seq {seq}.")
         try:
             parsed = json.loads(body.decode("utf-8"))

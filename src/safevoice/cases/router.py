@@ -8,7 +8,14 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field
 
 from safevoice.cases import service, stats, workflow
-from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
+from safevoice.cases.schemas import (
+    ActionIn,
+    ActionUpdateIn,
+    ClaimIn,
+    DisclosureIn,
+    RekeyIn,
+    StatusIn,
+)
 from safevoice.protocol.numbers import DECIMAL
 from safevoice.protocol.wire import (
     ID_PATTERN,
@@ -16,6 +23,7 @@ from safevoice.protocol.wire import (
     CaseDetail,
     CaseExport,
     CaseSummary,
+    DisclosureOut,
     ObjectOut,
     Statistics,
 )
@@ -124,6 +132,26 @@ def post_recuse(
 ) -> None:
     """Declare a conflict of interest; the case must then be re-keyed by another member."""
     workflow.recuse(session, snap, principal=member, case_id=case_id, now=now)
+
+
+@router.post(
+    "/cases/{case_id}/disclosure",
+    response_model=DisclosureOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def post_disclosure(
+    case_id: CaseId,
+    body: DisclosureIn,
+    member: MemberDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> DisclosureOut:
+    """Record the ground (the reporter's consent or a legal obligation) before any disclosure
+    of the reporter's identity; an audit entry."""
+    return workflow.record_disclosure_ground(
+        session, snap, principal=member, case_id=case_id, body=body, now=now
+    )
 
 
 @router.post(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safevoice.protocol.numbers import Count
 from safevoice.protocol.wire import ID_PATTERN, EnvelopeIn, WrappedKeyIn
 
 Status = Literal["received", "acknowledged", "investigating", "action_planned", "closed"]
@@ -53,3 +54,14 @@ class ActionIn(Strict):
 class ActionUpdateIn(Strict):
     state: ActionState
     envelope: EnvelopeIn | None = None
+
+
+class DisclosureIn(Strict):
+    """The ground on which the committee may disclose the reporter's identity (Directive
+    Art. 16, COMPLIANCE.md D8): the reporter's explicit consent, given in a signed message of
+    the thread, or a documented legal obligation. Recorded before any disclosure."""
+
+    basis: Literal["consent", "legal_obligation"]
+    # The thread position of the reporter's consenting message: a JSON integer (protocol/numbers).
+    consent_message: Annotated[Count, Field(ge=1)] | None = None
+    legal_ground: Annotated[str, Field(min_length=1, max_length=300)] | None = None

@@ -180,3 +180,10 @@ def export_for_recipient(
         ],
         next=ids[-1] if more else None,
     )
+
+
+def visible_case_ids(session: Session, *, label: str, member_id: str) -> set[str]:
+    """The cases a member may know exist: those they hold a key for, or recused from."""
+    held = set(session.scalars(select(WrappedKey.case_id).where(WrappedKey.recipient == label)))
+    recused = set(session.scalars(select(Recusal.case_id).where(Recusal.member_id == member_id)))
+    return held | recused

@@ -21,8 +21,22 @@ from sqlalchemy.orm import Session
 from safevoice.audit import service as audit
 from safevoice.cases import deadlines, transcript
 from safevoice.cases import service as cases
-from safevoice.cases.models import Case, CorrectiveAction, Recusal, StatusChange, WrappedKey
-from safevoice.cases.schemas import ActionIn, ActionUpdateIn, ClaimIn, RekeyIn, StatusIn
+from safevoice.cases.models import (
+    Case,
+    CaseObject,
+    CorrectiveAction,
+    Recusal,
+    StatusChange,
+    WrappedKey,
+)
+from safevoice.cases.schemas import (
+    ActionIn,
+    ActionUpdateIn,
+    ClaimIn,
+    DisclosureIn,
+    RekeyIn,
+    StatusIn,
+)
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.envelope import wrapped_size
@@ -30,7 +44,7 @@ from safevoice.crypto.login import random_id
 from safevoice.errors import BadRequest, Conflict, Forbidden, NotFound
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
-from safevoice.protocol.wire import ActionOut, ObjectOut
+from safevoice.protocol.wire import ActionOut, DisclosureOut, ObjectOut
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "received": frozenset({"acknowledged"}),
@@ -399,3 +413,67 @@ def list_actions(
     )
     actions = [_action_out(row, today) for row in rows]
     return [a for a in actions if a.overdue] if overdue_only else actions
+
+
+def record_disclosure_ground(
+    session: Session,
+    snap: Snapshot,
+    *,
+    principal: Principal,
+    case_id: str,
+    body: DisclosureIn,
+    now: datetime,
+) -> DisclosureOut:
+    """Record, before any disclosure of the reporter's identity, the ground for it (COMPLIANCE.md
+    D8): the reporter's explicit consent, which must be a message the reporter signed in this
+    case's thread (the member points at it; the server checks its sender and kind), or a
+    documented legal obligation. The audit entry names the basis and the message or the legal
+    reference, never what the reporter wrote."""
+    case, author = _member_case(session, snap, principal, case_id)
+    detail: dict[str, str | int] = {"basis": body.basis}
+    ground: str | None = None
+    if body.basis == "consent":
+        if body.consent_message is None or body.legal_ground is not None:
+            raise BadRequest(
+                "Consent is recorded by pointing at the reporter's message that gives it "
+                "(consent_message), and nothing else."
+            )
+        sender = session.scalar(
+            select(CaseObject.sender).where(
+                CaseObject.case_id == case.id,
+                CaseObject.chain == "thread",
+                CaseObject.seq == body.consent_message,
+                CaseObject.kind == "message",
+            )
+        )
+        if sender != REPORTER:
+            raise BadRequest(
+                f"Message #{body.consent_message} is not a message from the reporter; only the "
+                "reporter can consent to the disclosure of their identity."
+            )
+        detail["consent_message"] = body.consent_message
+    else:
+        if body.legal_ground is None or not body.legal_ground.strip():
+            raise BadRequest(
+                "A legal obligation is recorded with its reference (legal_ground), for example "
+                "the provision or the order that requires the disclosure."
+            )
+        if body.consent_message is not None:
+            raise BadRequest("A legal obligation is recorded without a consent message.")
+        detail["legal_ground"] = ground = body.legal_ground.strip()
+    today = snap.today(now)
+    audit.record(
+        session,
+        event="case.disclosure_ground",
+        case_id=case.id,
+        actor=author.label,
+        on=today,
+        detail=detail,
+    )
+    return DisclosureOut(
+        case_id=case.id,
+        basis=body.basis,
+        on=today,
+        consent_message=body.consent_message,
+        legal_ground=ground,
+    )

@@ -11,7 +11,6 @@ status 1 and a sentence naming the entry or checkpoint.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +22,6 @@ from safevoice.cli.common import console, err_console, fail, make_app, print_jso
 from safevoice.cli.session import Server, logged_in
 from safevoice.client.audit import check_at_login
 from safevoice.client.state import State, default_home
-from safevoice.clock import utcnow
 from safevoice.crypto.checkpoint import countersign
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import parse_fingerprint
@@ -62,7 +60,9 @@ def export_command(
         signed = api.manifest().model_dump()
         context.manifest()  # verified against the pin before anything is written
         api.audit_checkpoint()  # issue a checkpoint of the current head first
-        entries = [e.model_dump() for page in api.audit_entries() for e in page.entries]
+        entries = [
+            e.model_dump(exclude_none=True) for page in api.audit_entries() for e in page.entries
+        ]
         checkpoints = [c.model_dump() for c in api.audit_checkpoints()]
         # The auditor's export also carries the retention state, so that ``verify`` can
         # account offline for every case the log says was received.
@@ -112,23 +112,17 @@ def _export_manifest(data: Any, pin: str | None) -> Manifest:
 def _unaccounted(data: dict[str, Any]) -> list[str]:
     """What the verified log says happened that the exported retention state does not show.
 
-    Without a retention state (a member's export) only the log itself is checked: no purge may
-    be dated after the day the export was written (one day of slack for time zones).
+    Only an auditor's export carries the retention state; a member's export withholds the
+    entries of cases the member cannot know of, purges included, so it is not accounted here.
     """
+    if "retention" not in data:
+        return []
     log = [Entry.from_json(e).parsed() for e in data["entries"]]
-    if "retention" in data:
-        try:
-            view = RetentionOverview.model_validate(data["retention"])
-        except ValidationError:
-            fail("The retention state in the export is malformed.")
-        return retention.account(view, log)
-    latest = (utcnow().date() + timedelta(days=1)).isoformat()
-    return [
-        f"Audit entry {body.get('seq')} records the purge of case {body.get('case_id')} on "
-        f"{body.get('on')}, a day still in the future: the purge ran with its clock moved forward."
-        for body in log
-        if body.get("event") == retention.PURGED and str(body.get("on")) > latest
-    ]
+    try:
+        view = RetentionOverview.model_validate(data["retention"])
+    except ValidationError:
+        fail("The retention state in the export is malformed.")
+    return retention.account(view, log)
 
 
 @app.command("verify")

@@ -421,6 +421,56 @@ def claim_command(
         console.print(f"You now handle case {case_id}.")
 
 
+@app.command("disclose")
+def disclose_command(
+    case_id: CaseArgument,
+    consent_message: Annotated[
+        int | None,
+        typer.Option(
+            help="The number of the reporter's message (as `cases show` prints it, #N) in "
+            "which they explicitly consent to the disclosure of their identity."
+        ),
+    ] = None,
+    legal_ground: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of consent: the legal obligation that requires the disclosure (the "
+            "provision or order, for the audit log; never the reporter's identity)."
+        ),
+    ] = None,
+    server: Server = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the ground for disclosing the reporter's identity, BEFORE disclosing it.
+
+    EU Directive 2019/1937 Art. 16 allows it only with the reporter's explicit consent or
+    where the law requires it. The ground becomes an audit entry (without anything the reporter
+    wrote); the server checks that a consent message really is the reporter's."""
+    if (consent_message is None) == (legal_ground is None):
+        fail("Give either --consent-message N or --legal-ground TEXT.")
+    body: dict[str, Any] = (
+        {"basis": "consent", "consent_message": consent_message}
+        if consent_message is not None
+        else {"basis": "legal_obligation", "legal_ground": legal_ground}
+    )
+    context = logged_in(server)
+    with context.api:
+        case_id = context.case_id(case_id)
+        recorded = context.api.record_disclosure_ground(case_id, body)
+    if as_json:
+        print_json(recorded.model_dump(mode="json"))
+        return
+    ground = (
+        f"the reporter's consent in message #{recorded.consent_message}"
+        if recorded.basis == "consent"
+        else f"the legal obligation {untrusted(recorded.legal_ground or '')}"
+    )
+    console.print(
+        f"Recorded on {recorded.on} for case {case_id}: the reporter's identity may be "
+        f"disclosed on {ground}. The audit log keeps this entry."
+    )
+
+
 @app.command("recuse")
 def recuse_command(case_id: CaseArgument, server: Server = None) -> None:
     """Declare a conflict of interest: you will hold no key for anything new in this case."""

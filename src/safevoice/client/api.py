@@ -23,6 +23,7 @@ from safevoice.protocol.wire import (
     CaseSummary,
     ChallengeOut,
     CheckpointOut,
+    DisclosureOut,
     EntriesOut,
     HoldOut,
     IntakeOut,
@@ -211,6 +212,9 @@ class Api:
 
     def claim(self, case_id: str, *, offer_to: str | None = None) -> None:
         self._send("POST", f"/api/v1/cases/{case_id}/claim", json={"offer_to": offer_to})
+
+    def record_disclosure_ground(self, case_id: str, body: dict[str, Any]) -> DisclosureOut:
+        return self._post(f"/api/v1/cases/{case_id}/disclosure", body, DisclosureOut)
 
     def recuse(self, case_id: str) -> None:
         self._send("POST", f"/api/v1/cases/{case_id}/recuse")

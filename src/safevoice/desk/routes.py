@@ -173,6 +173,7 @@ def inbox(request: Request, desk: DeskDep) -> Response:
         "inbox.html",
         inbox=box,
         items=box.items[:INBOX_ROWS],
+        flash=desk.take_flash(""),
         more=max(0, len(box.items) - INBOX_ROWS),
         problems=problems,
         audit=_audit_problem(desk),
@@ -355,7 +356,13 @@ def _act(
             **case_values(desk, entry),
         )
     desk.refresh_actions()
-    desk.open(case_id)
+    try:
+        desk.open(case_id)
+    except SafeVoiceError:
+        # The step ended this member's access (a recusal): back to the inbox, saying so.
+        desk.forget(case_id)
+        desk.flash("", done)
+        return RedirectResponse("/", status_code=303)
     desk.flash(case_id, done)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 

@@ -215,6 +215,12 @@ class Desk:
         with self.guard:
             self.flashes[case_id] = message
 
+    def forget(self, case_id: str) -> None:
+        """Drop a case this member can no longer read."""
+        with self.guard:
+            self.cases.pop(case_id, None)
+            self.actions = [a for a in self.actions if a.case_id != case_id]
+
     def take_flash(self, case_id: str) -> str | None:
         with self.guard:
             return self.flashes.pop(case_id, None)

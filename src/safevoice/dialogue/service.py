@@ -29,7 +29,7 @@ from safevoice.clock import round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.login import new_token, token_digest, verify_login
+from safevoice.crypto.login import token_digest, verify_login
 from safevoice.dialogue.models import LoginFailureWindow
 from safevoice.dialogue.schemas import ReporterLoginIn
 from safevoice.errors import (
@@ -41,7 +41,7 @@ from safevoice.errors import (
 from safevoice.instance.challenges import check_work, spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.models import LoginSession
-from safevoice.members.service import Principal
+from safevoice.members.service import Principal, reporter_token
 from safevoice.protocol.wire import (
     ObjectOut,
     ReporterCaseInfo,
@@ -135,17 +135,19 @@ def reporter_login(
         signed = True
     except VerificationFailed:
         signed = False
-    token = new_token()
+    token = ""
     with database.unit_of_work() as session:
         spend_challenge(session, challenge)
         # Looked up whatever the signature said, so both failures take the same work.
         case_id = case_of_reporter(session, sign_key)
         if signed and case_id is not None:
+            token = reporter_token(case_id)
+            # No case id in the row: it would tie the case to the quarter hour of this login.
             session.add(
                 LoginSession(
                     token_digest=token_digest(token),
                     role="reporter",
-                    subject=case_id,
+                    subject="",
                     expires_at=round_up(now + REPORTER_SESSION),
                 )
             )

@@ -1,7 +1,8 @@
 """The short-lived rows of the intake: idempotency keys.
 
-Short-lived rows carry a coarse expiry (rounded up to a quarter of an hour, see
-``safevoice.clock``) and nothing else about the request that created them.
+An idempotency record's stored answer names its case, so its expiry is rounded up to a whole
+day (see ``safevoice.clock``): no row ties a case to a time of day. Nothing else about the
+request that created it is kept.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from safevoice.audit import service as audit
 from safevoice.audit.models import AuditStaging
 from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, WrappedKey
-from safevoice.clock import round_up
+from safevoice.clock import DAY, round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import REPORTER, member_label
 from safevoice.crypto.encoding import b64d, canonical_json
@@ -347,7 +347,8 @@ def _case_rows(
         "key_digest": key_digest,
         "request_digest": request_digest,
         "response": answer.model_dump_json().encode(),
-        "expires_at": round_up(now + IDEMPOTENCY_TTL),
+        # The answer names the case: a whole day, so the row never says when in the day it came.
+        "expires_at": round_up(now + IDEMPOTENCY_TTL, DAY),
     }
     return [
         (SpentChallenge, [spent_row]),

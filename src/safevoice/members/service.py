@@ -3,6 +3,9 @@
 A member, an auditor or the archive recipient signs a fresh challenge with the key the manifest
 lists for them; the server answers an unknown id and a wrong signature with the same refusal.
 Tokens are random, stored only as a digest with a coarse expiry, and expire after a short time.
+A reporter's session row names no case: the case id travels inside the reporter's token (which
+the server stores only as a digest), so no row joins a case to the time of day its reporter
+logged in.
 Every login is an audit entry; failed logins are counted per day and only a burst (the day's
 count reaching 10, 100, 1,000, …) becomes an audit entry, carrying the day and the threshold —
 nothing about who tried, from where, or when in the day.
@@ -30,6 +33,8 @@ from safevoice.instance.service import Snapshot
 from safevoice.members.models import LoginSession
 
 ROLES = ("member", "auditor", "archive")
+REPORTER = "reporter"
+REPORTER_TOKEN_SEPARATOR = "."  # noqa: S105 - a separator inside tokens, not a secret
 FAILED_LOGINS = "failed_logins"
 BURSTS = (10, 100, 1_000, 10_000, 100_000)
 SESSION_ENDED = "Your session has expired or is not valid; log in again."
@@ -46,6 +51,15 @@ class Principal:
     @property
     def label(self) -> str:
         return f"{self.role}:{self.subject}"
+
+
+def reporter_token(case_id: str) -> str:
+    """A reporter's session token: the case id, a dot, then 256 random bits.
+
+    The digest stored for the session covers the whole token, so the case id in it cannot be
+    changed without the session ending, and the session row needs no case id of its own.
+    """
+    return f"{case_id}{REPORTER_TOKEN_SEPARATOR}{new_token()}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +129,12 @@ def authenticate(
     row = session.get(LoginSession, token_digest(token))
     if row is None or aware(row.expires_at) <= now:
         raise Unauthorized(SESSION_ENDED)
-    principal = Principal(role=row.role, subject=row.subject)
+    subject = row.subject
+    if row.role == REPORTER:
+        subject, separator, _ = token.partition(REPORTER_TOKEN_SEPARATOR)
+        if not separator or not subject:
+            raise Unauthorized(SESSION_ENDED)
+    principal = Principal(role=row.role, subject=subject)
     if (
         manifest is not None
         and principal.role in ROLES

@@ -23,7 +23,7 @@ from safevoice.crypto.checkpoint import (
     verify_restore_approval,
 )
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.hashing import audit_hash
+from safevoice.crypto.hashing import audit_hash_v2, entry_hash
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import AuditViolation, BadEncoding, ManifestError, VerificationFailed
 
@@ -32,27 +32,67 @@ RESTORED = "instance.restored"
 GENESIS = bytes(32)
 
 
+def body_version(body: bytes) -> int:
+    """An entry's format version: 2 when its stored JSON says ``"v": 2``, else 1."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return 1
+    return 2 if isinstance(value, dict) and value.get("v") == 2 else 1
+
+
 @dataclass(frozen=True)
 class Entry:
+    """One entry as a reader got it: its stored bytes, or (withheld from a member who may not
+    know the case it concerns) only the hash of those bytes, which v2 chains cover instead."""
+
     seq: int
-    body: bytes
+    body: bytes | None
     hash: bytes
+    body_hash: bytes | None = None
 
     @classmethod
     def from_json(cls, data: Any) -> Entry:
         try:
+            withheld = data.get("body") is None
             return cls(
                 seq=_int(data["seq"]),
-                body=b64d(data["body"], what="audit entry body"),
+                body=None if withheld else b64d(data["body"], what="audit entry body"),
                 hash=b64d(data["hash"], size=32, what="audit entry hash"),
+                body_hash=(
+                    b64d(data["body_hash"], size=32, what="audit entry body hash")
+                    if withheld
+                    else None
+                ),
             )
-        except (KeyError, TypeError, BadEncoding) as exc:
+        except (KeyError, TypeError, AttributeError, BadEncoding) as exc:
             raise AuditViolation("An audit entry is malformed.") from exc
 
+    @property
+    def withheld(self) -> bool:
+        return self.body is None
+
+    @property
+    def _body_hash(self) -> bytes:
+        if self.body_hash is None:
+            raise AuditViolation(f"Audit entry {self.seq} has neither its bytes nor their hash.")
+        return self.body_hash
+
     def to_json(self) -> dict[str, Any]:
+        if self.body is None:
+            return {"seq": self.seq, "body_hash": b64e(self._body_hash), "hash": b64e(self.hash)}
         return {"seq": self.seq, "body": b64e(self.body), "hash": b64e(self.hash)}
 
+    def chained(self, prev: bytes) -> bytes:
+        """The hash this entry must carry after ``prev``."""
+        if self.body is None:
+            return audit_hash_v2(prev, self._body_hash)
+        return entry_hash(prev, self.body, version=body_version(self.body))
+
     def parsed(self) -> dict[str, Any]:
+        """The entry's JSON; a withheld entry shows only its seq."""
+        if self.body is None:
+            return {"seq": self.seq, "withheld": True}
         try:
             value = json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -167,7 +207,7 @@ def rehash(start_seq: int, start_head: bytes, entries: Iterable[Entry]) -> tuple
             )
         if entry.parsed().get("seq") != entry.seq:
             raise AuditViolation(f"Audit entry {entry.seq} carries another sequence number.")
-        head = audit_hash(head, entry.body)
+        head = entry.chained(head)
         if head != entry.hash:
             raise AuditViolation(
                 f"Audit entry {entry.seq} does not match its hash: it, or an entry before it, "

@@ -385,7 +385,14 @@ class RetentionOverview(BaseModel):
 
 class EntryOut(BaseModel):
     seq: StrictInt
-    body: str = Field(description="base64url of the entry's stored canonical JSON bytes")
+    body: str | None = Field(
+        default=None,
+        description="base64url of the entry's stored canonical JSON bytes (absent when withheld)",
+    )
+    body_hash: str | None = Field(
+        default=None,
+        description="base64url of the hash of the withheld bytes (only when body is absent)",
+    )
     hash: str
 
 
@@ -405,3 +412,13 @@ class CheckpointOut(BaseModel):
     head: str
     signature: str
     countersignatures: list[CountersignatureOut]
+
+
+class DisclosureOut(BaseModel):
+    """A recorded ground for disclosing the reporter's identity."""
+
+    case_id: str
+    basis: str
+    on: date
+    consent_message: StrictInt | None
+    legal_ground: str | None

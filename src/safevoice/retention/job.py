@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from safevoice.attachments import service as attachments
 from safevoice.audit import service as audit
+from safevoice.errors import IncompleteDeletion
 from safevoice.instance.service import snapshot
 from safevoice.retention import service
 from safevoice.storage.blobs import BlobStore
@@ -81,7 +82,12 @@ def run(
     while swept := attachments.sweep_expired(database, blobs, now=now):
         uploads += swept
     report.pruned["uploads"] = uploads
-    service.forget(database)
+    try:
+        service.forget(database)
+    except IncompleteDeletion as exc:
+        raise IncompleteDeletion(
+            f"The run purged {report.purged} case(s) and pruned what had expired. {exc.message}"
+        ) from None
     return report
 
 

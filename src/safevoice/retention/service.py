@@ -683,12 +683,40 @@ def check(
 # -- making the database forget ----------------------------------------------------------
 
 
-def forget(database: Database) -> None:
-    """Make the database drop freed pages and dead rows (outside any transaction).
+# Tables with a row per case (or per upload) whose storage order would otherwise follow the
+# order in which cases arrived; each is keyed by a random id. On PostgreSQL the daily run gives
+# all their rows one transaction id and rewrites them in key order (CLUSTER), which also
+# rebuilds their indexes, so no B-tree page keeps a purged reporter's key in its free space.
+ORDERED_TABLES = (
+    "case_file",
+    "case_object",
+    "wrapped_key",
+    "status_change",
+    "recusal",
+    "corrective_action",
+    "attachment",
+    "upload",
+    "legal_hold",
+    "tombstone",
+    "blob_chunk",
+)
 
-    SQLite overwrites deleted content already (``secure_delete`` on every connection); the WAL
-    is checkpointed and truncated, freed pages are cut from the file and the WAL truncated
-    again. PostgreSQL keeps dead row versions until VACUUM, which is run on the tables a purge
-    touches; its own WAL keeps the deleted rows until the server recycles the segments.
+
+def forget(database: Database, *, attempts: int = dialect.CHECKPOINT_ATTEMPTS) -> None:
+    """Make the database drop what it freed and forget the order in which rows arrived.
+
+    SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
+    is checkpointed, then ``VACUUM`` rebuilds the file: freed pages are gone and every table
+    and index is laid out in the order of its (random) key instead of the order of arrival;
+    the WAL is then checkpointed and truncated. A reader's open transaction keeps the
+    checkpoint from reaching the end of the WAL, so the purged rows would stay in the ``-wal``
+    file: the checkpoint is retried, then ``IncompleteDeletion`` names what is left.
+
+    PostgreSQL keeps dead row versions until VACUUM, which is run on the tables a purge touches
+    first (CLUSTER alone carried a purged row into the rebuilt index, as a test found). The
+    tables that hold cases are then rewritten (one UPDATE of all their rows, then CLUSTER) so
+    that neither transaction ids nor physical places nor a dump's order follow arrival, and
+    their B-tree indexes, which keep removed entries' bytes in free space, are rebuilt.
+    PostgreSQL's own WAL keeps the deleted rows until the server recycles the segments.
     """
-    dialect.reclaim_deleted(database, TOUCHED_TABLES)
+    dialect.reclaim_deleted(database, TOUCHED_TABLES, ordered=ORDERED_TABLES, attempts=attempts)

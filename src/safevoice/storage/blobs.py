@@ -8,6 +8,7 @@ expiry of unfinished uploads call.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -26,6 +27,10 @@ from safevoice.private_files import private_dir
 from safevoice.storage.db import Database
 
 DELETE_WORKERS = 8
+# Every chunk file and folder of the filesystem store carries this access and modification
+# time (the epoch), so the files never tell when a file was uploaded or its case written. The
+# change time (ctime) cannot be set by an unprivileged process; SECURITY.md says what remains.
+BLOB_TIME = 0
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{21}$")
 
 
@@ -68,15 +73,30 @@ class FileBlobStore:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+        self._blur_times(folder / f"{index:08d}", folder)
+
+    def _blur_times(self, *paths: Path) -> None:
+        # Adding or removing an entry changes its folder's modification time as well.
+        for path in (*paths, self.root):
+            with contextlib.suppress(FileNotFoundError):  # deleted in between by a purge
+                os.utime(path, (BLOB_TIME, BLOB_TIME))
 
     def get_chunk(self, upload_id: str, index: int) -> bytes:
+        path = self._folder(upload_id) / f"{index:08d}"
         try:
-            return (self._folder(upload_id) / f"{index:08d}").read_bytes()
+            try:
+                # Reading must not stamp the chunk with the time someone downloaded it.
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+            except PermissionError:  # O_NOATIME needs the file's owner; a reader may only read
+                fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             raise NotFound("This chunk of the attachment is not stored.") from None
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
 
     def delete(self, upload_id: str) -> None:
         shutil.rmtree(self._folder(upload_id), ignore_errors=True)
+        self._blur_times()
 
 
 class DatabaseBlobStore:

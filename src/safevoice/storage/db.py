@@ -30,14 +30,15 @@ from sqlalchemy.orm import Session
 
 from safevoice.private_files import private_file, tighten_file
 
-SQLITE_POOL_SIZE = 40  # the size of the server's thread pool
+SQLITE_POOL_SIZE = 40
+SQLITE_BUSY_MS = 30_000  # the size of the server's thread pool
 SQLITE_PRAGMAS = (
     "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA secure_delete=ON",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_MS}",
 )
 
 
@@ -201,20 +202,50 @@ class Database:
         finally:
             session.close()
 
-    def sqlite_maintenance(self, *statements: str) -> None:
-        """Run SQLite statements that must not be inside a transaction (checkpoint, vacuum)."""
+    def sqlite_maintenance(self, *statements: str, busy_ms: int | None = None) -> list[Any]:
+        """Run SQLite statements that must not be inside a transaction (checkpoint, vacuum);
+        return the rows of the last one.
+
+        ``busy_ms`` bounds how long each statement waits for other connections (a checkpoint
+        waits for readers), instead of the usual 30 seconds.
+        """
         if not self.sqlite:
-            return
+            return []
         raw = self.writer.raw_connection()
+        driver: Any = raw.driver_connection
+        rows: list[Any] = []
         try:
+            if busy_ms is not None:
+                driver.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             for statement in statements:
-                raw.driver_connection.execute(statement).fetchall()  # type: ignore[union-attr]  # driver_connection is Optional in the type; a live pooled connection always has one
+                rows = driver.execute(statement).fetchall()
         finally:
+            if busy_ms is not None:
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             raw.close()
+        return rows
 
     def checkpoint(self) -> None:
         """Move the SQLite WAL into the main file and truncate it."""
         self.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        database = make_url(self.url).database if self.sqlite else None
+        if database in (None, "", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def wal_bytes(self) -> int:
+        """How many bytes SQLite's write-ahead log still holds (0 once truncated, or without
+        one). A checkpoint that a reader's open transaction blocked leaves them there."""
+        path = self.sqlite_path
+        if path is None:
+            return 0
+        try:
+            return Path(f"{path}-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def dispose(self) -> None:
         self.writer.dispose()

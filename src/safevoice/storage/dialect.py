@@ -10,10 +10,21 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, func, literal, literal_column
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    any_,
+    func,
+    literal,
+    literal_column,
+    text,
+)
 from sqlalchemy import select as select_
 from sqlalchemy.orm import Session
 
+from safevoice.errors import IncompleteDeletion
 from safevoice.storage.db import Database
 
 
@@ -38,22 +49,88 @@ def read_consistently(database: Database, session: Session) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def reclaim_deleted(database: Database, tables: Iterable[str]) -> None:
-    """Make the database drop freed pages and dead rows (outside any transaction).
+CHECKPOINT_ATTEMPTS = 3
+# Per attempt: another run's VACUUM or a busy writer may hold the WAL about that long.
+CHECKPOINT_WAIT_SECONDS = 10.0
 
-    SQLite overwrites deleted content already (``secure_delete`` on every connection); the WAL
-    is checkpointed and truncated, freed pages are cut from the file and the WAL truncated
-    again. PostgreSQL keeps dead row versions until VACUUM, which is run on ``tables``; its own
-    WAL keeps the deleted rows until the server recycles the segments.
+
+def reclaim_deleted(
+    database: Database,
+    tables: Iterable[str],
+    *,
+    ordered: Iterable[str] = (),
+    attempts: int = CHECKPOINT_ATTEMPTS,
+) -> None:
+    """Make the database drop freed pages and dead rows, and forget the order in which the
+    rows of ``ordered`` arrived (outside any transaction).
+
+    SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
+    is checkpointed, then ``VACUUM`` rebuilds the file: freed pages are gone and every table
+    and index is laid out in the order of its key (random ids) instead of the order of
+    arrival; the WAL is then checkpointed and truncated. A reader's open transaction keeps the
+    checkpoint from reaching the end of the WAL, so deleted rows would stay in the ``-wal``
+    file: the checkpoint is retried, then ``IncompleteDeletion`` names what is left.
+
+    PostgreSQL keeps dead row versions until VACUUM, which is run on ``tables`` first (CLUSTER
+    alone carried a deleted row into the rebuilt index, as a test found). The ``ordered``
+    tables are then rewritten (one UPDATE of all their rows, then CLUSTER on the primary key)
+    so that neither transaction ids nor physical places nor a dump's order follow arrival,
+    and their B-tree indexes, which keep removed entries' bytes in free space, are rebuilt.
+    PostgreSQL's own WAL keeps the deleted rows until the server recycles the segments.
     """
     if database.sqlite:
-        database.sqlite_maintenance(
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-            "PRAGMA incremental_vacuum",
-            "PRAGMA wal_checkpoint(TRUNCATE)",
-        )
+        _sqlite_reclaim(database, attempts)
         return
     with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in tables:
             # Table names come from the callers' constants, never from input.
             connection.exec_driver_sql(f'VACUUM "{table}"')
+    _forget_arrival_order(database, list(ordered))
+
+
+def _sqlite_reclaim(database: Database, attempts: int) -> None:
+    database.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM")
+    for _attempt in range(attempts):
+        # Each checkpoint waits up to CHECKPOINT_WAIT_SECONDS for readers to finish. Its first
+        # column says whether it was blocked before reaching the end of the WAL; what a writer
+        # adds afterwards is new, not what was deleted.
+        result = database.sqlite_maintenance(
+            "PRAGMA wal_checkpoint(TRUNCATE)", busy_ms=int(CHECKPOINT_WAIT_SECONDS * 1000)
+        )
+        if not (result and result[0][0]):
+            return
+    raise IncompleteDeletion(
+        f"SQLite could not empty its write-ahead log {database.sqlite_path}-wal: "
+        f"{database.wal_bytes()} bytes are left in it, which can include what this run "
+        "deleted, because another connection keeps a read transaction open; end it (or "
+        "restart the server) and run `safevoice retention run` again."
+    )
+
+
+def _forget_arrival_order(database: Database, tables: list[str]) -> None:
+    """PostgreSQL: one transaction id for every row of ``tables``, then each table rewritten
+    in the order of its primary key (random ids)."""
+    keys = {table: _primary_key(database, table) for table in tables}
+    with database.unit_of_work() as session:
+        for table, (column, _index) in keys.items():
+            # Setting a column to itself writes a new version of every row, all stamped with
+            # this transaction's id; the key is unchanged, so no foreign key action runs.
+            session.execute(text(f'UPDATE "{table}" SET "{column}" = "{column}"'))  # noqa: S608 - names from the callers' constants and the catalogue
+    with database.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table, (_column, index) in keys.items():
+            connection.exec_driver_sql(f'CLUSTER "{table}" USING "{index}"')
+
+
+def _primary_key(database: Database, table: str) -> tuple[str, str]:
+    """The first column of ``table``'s primary key and the name of its index."""
+    with database.writer.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT a.attname, i.relname FROM pg_index x"
+                " JOIN pg_class i ON i.oid = x.indexrelid"
+                " JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"
+                " WHERE x.indrelid = CAST(:table AS regclass) AND x.indisprimary"
+            ),
+            {"table": table},
+        ).one()
+    return str(row[0]), str(row[1])
