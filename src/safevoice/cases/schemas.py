@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safevoice.protocol.numbers import Count
 from safevoice.protocol.wire import ID_PATTERN, EnvelopeIn, WrappedKeyIn
 
 Status = Literal["received", "acknowledged", "investigating", "action_planned", "closed"]
@@ -61,5 +62,6 @@ class DisclosureIn(Strict):
     the thread, or a documented legal obligation. Recorded before any disclosure."""
 
     basis: Literal["consent", "legal_obligation"]
-    consent_message: Annotated[int, Field(ge=1, le=2**31)] | None = None
+    # The thread position of the reporter's consenting message: a JSON integer (protocol/numbers).
+    consent_message: Annotated[Count, Field(ge=1)] | None = None
     legal_ground: Annotated[str, Field(min_length=1, max_length=300)] | None = None

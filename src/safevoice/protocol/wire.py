@@ -420,5 +420,5 @@ class DisclosureOut(BaseModel):
     case_id: str
     basis: str
     on: date
-    consent_message: int | None
+    consent_message: StrictInt | None
     legal_ground: str | None
