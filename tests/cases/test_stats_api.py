@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import event
 
 from safevoice.clock import utcnow
-from safevoice.crypto.login import new_token, token_digest
+from safevoice.crypto.login import token_digest
 from safevoice.crypto.manifest import Manifest
 from safevoice.members.models import LoginSession
+from safevoice.members.service import reporter_token
 from safevoice.storage.db import Database
 from tests.api.test_login import login
 from tests.support.workflow import row_id, seed_two_months
@@ -109,13 +110,13 @@ def test_without_a_period_the_figures_cover_the_twelve_months_up_to_today(
 def test_reporters_and_strangers_get_no_statistics(
     client: httpx.Client, database: Database
 ) -> None:
-    token = new_token()
+    token = reporter_token(row_id())
     with database.unit_of_work() as session:
         session.add(
             LoginSession(
                 token_digest=token_digest(token),
                 role="reporter",
-                subject=row_id(),
+                subject="",
                 expires_at=utcnow() + timedelta(minutes=30),
             )
         )

@@ -201,15 +201,16 @@ def patch_action(
 
 @router.get("/actions", response_model=list[ActionOut])
 def get_actions(
-    member: MemberDep,
+    recipient: RecipientDep,
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
     overdue: bool = False,
 ) -> list[ActionOut]:
-    """Corrective actions of the cases the caller can read."""
+    """Corrective actions of the cases the caller can read (a member or the archive recipient,
+    whose clients check them against the signed action records when they show a case)."""
     return workflow.list_actions(
-        session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
+        session, label=recipient.label, today=snap.today(now), overdue_only=overdue
     )
 
 
