@@ -50,15 +50,25 @@ def summary(case: Case, today: date) -> CaseSummary:
         rekey_needed=case.rekey_needed,
         thread_length=case.thread_next,
         last_reporter_seq=case.last_reporter_seq,
-        ack_overdue=deadlines.ack_overdue(
-            ack_due_on=case.ack_due_on, acknowledged_on=case.acknowledged_on, today=today
-        ),
-        feedback_overdue=deadlines.feedback_overdue(
-            feedback_due_on=case.feedback_due_on,
-            feedback_on=case.feedback_on,
-            closed_on=case.closed_on,
-            today=today,
-        ),
+        ack_overdue=ack_overdue(case, today=today),
+        feedback_overdue=feedback_overdue(case, today=today),
+        today=today,
+    )
+
+
+def ack_overdue(case: Case, *, today: date) -> bool:
+    """Whether the case's acknowledgement is late on ``today``; the same answer for every reader."""
+    return deadlines.ack_overdue(
+        ack_due_on=case.ack_due_on, acknowledged_on=case.acknowledged_on, today=today
+    )
+
+
+def feedback_overdue(case: Case, *, today: date) -> bool:
+    """Whether the case's feedback is late on ``today``; the same answer for every reader."""
+    return deadlines.feedback_overdue(
+        feedback_due_on=case.feedback_due_on,
+        feedback_on=case.feedback_on,
+        closed_on=case.closed_on,
         today=today,
     )
 

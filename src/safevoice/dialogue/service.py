@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from safevoice.attachments import service as attachments
 from safevoice.audit import service as audit
-from safevoice.cases import deadlines
 from safevoice.cases import service as cases
 from safevoice.cases.models import Case, CaseObject, WrappedKey
 from safevoice.cases.transcript import append, author_for, load_case, refuse_if_rekey_needed
@@ -190,15 +189,8 @@ def reporter_view(session: Session, *, case_id: str, today: date) -> ReporterCas
             closed_on=case.closed_on,
             epoch=case.epoch,
             today=today,
-            ack_overdue=deadlines.ack_overdue(
-                ack_due_on=case.ack_due_on, acknowledged_on=case.acknowledged_on, today=today
-            ),
-            feedback_overdue=deadlines.feedback_overdue(
-                feedback_due_on=case.feedback_due_on,
-                feedback_on=case.feedback_on,
-                closed_on=case.closed_on,
-                today=today,
-            ),
+            ack_overdue=cases.ack_overdue(case, today=today),
+            feedback_overdue=cases.feedback_overdue(case, today=today),
         ),
         objects=[cases.object_out(o) for o in objects],
         wrapped_keys=[
