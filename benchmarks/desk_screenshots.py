@@ -19,12 +19,18 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.harness import emit, fresh_database, running_server, safevoice_server, set_up
+from benchmarks.harness import (
+    emit,
+    fresh_database,
+    release_bundle,
+    running_server,
+    safevoice_server,
+    set_up,
+)
 from benchmarks.page import ARGS, CHROMIUM
 from safevoice.crypto.keys import seal_keyfile
 from safevoice.desk.server import DeskServer
 from safevoice.desk.state import Desk
-from safevoice.web import bundle
 
 PASSPHRASE = "screenshot passphrase"  # noqa: S105 - a throwaway key made for this run
 REPORTS = (
@@ -42,15 +48,10 @@ def main() -> None:
     written: list[str] = []
     with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
         instance = set_up(url, difficulty=4)
-        built = bundle.build(
-            pin=instance.root.public.fingerprint,
-            out=Path(folder) / "bundle",
-            node_modules=bundle.default_node_modules(),
-        )
+        env = release_bundle(instance, Path(folder))
         key_file = Path(folder) / "alice.key"
         member = instance.members[0]
         key_file.write_text(json.dumps(seal_keyfile(member, PASSPHRASE, opslimit=1, memlimit=8192)))
-        env = {"SAFEVOICE_BUNDLE_DIR": str(built.folder)}
         with (
             running_server(safevoice_server(url), env=env) as (base, _process),
             sync_playwright() as driver,

@@ -29,6 +29,7 @@ from safevoice.instance import service as instance
 from safevoice.intake import service as intake
 from safevoice.storage import migrate
 from safevoice.storage.db import Database
+from safevoice.web import bundle
 
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -106,6 +107,17 @@ def set_up(url: str, *, difficulty: int = 1, members: int = 3, code_opslimit: in
     return Instance(
         url=url, root=root, members=keys, manifest=manifest, challenge_key=challenge_key
     )
+
+
+def release_bundle(instance: Instance, folder: Path) -> dict[str, str]:
+    """Build the release bundle pinned to the instance's root into ``folder / "bundle"`` and
+    return the server environment that serves it, as a production instance would."""
+    built = bundle.build(
+        pin=instance.root.public.fingerprint,
+        out=folder / "bundle",
+        node_modules=bundle.default_node_modules(),
+    )
+    return {"SAFEVOICE_BUNDLE_DIR": str(built.folder)}
 
 
 @contextmanager

@@ -34,8 +34,14 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import sync_playwright
 
-from benchmarks.harness import emit, fresh_database, running_server, safevoice_server, set_up
-from safevoice.web import bundle
+from benchmarks.harness import (
+    emit,
+    fresh_database,
+    release_bundle,
+    running_server,
+    safevoice_server,
+    set_up,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -134,12 +140,7 @@ def main() -> None:
     results = []
     with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
         instance = set_up(url, difficulty=DIFFICULTY, code_opslimit=CODE_OPSLIMIT)
-        built = bundle.build(
-            pin=instance.root.public.fingerprint,
-            out=Path(folder) / "bundle",
-            node_modules=bundle.default_node_modules(),
-        )
-        env = {"SAFEVOICE_BUNDLE_DIR": str(built.folder)}
+        env = release_bundle(instance, Path(folder))
         with running_server(safevoice_server(url), env=env) as (base, _process):
             for run in range(args.runs):
                 result = one_run(base, Path(folder) / f"net-{run}.json")

@@ -22,6 +22,7 @@ from benchmarks.harness import (
     Instance,
     emit,
     fresh_database,
+    release_bundle,
     running_server,
     safevoice_server,
     set_up,
@@ -35,7 +36,6 @@ from safevoice.crypto.encoding import b64e
 from safevoice.crypto.login import sign_login
 from safevoice.protocol.reader import read_case
 from safevoice.protocol.workflow import next_object
-from safevoice.web import bundle
 
 WIDTHS = {"desktop": 1280, "phone": 360}
 QUESTION = (
@@ -95,12 +95,7 @@ def main() -> None:
     written: list[str] = []
     with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
         instance = set_up(url, difficulty=4)
-        built = bundle.build(
-            pin=instance.root.public.fingerprint,
-            out=Path(folder) / "bundle",
-            node_modules=bundle.default_node_modules(),
-        )
-        env = {"SAFEVOICE_BUNDLE_DIR": str(built.folder)}
+        env = release_bundle(instance, Path(folder))
         with (
             running_server(safevoice_server(url), env=env) as (base, _process),
             sync_playwright() as driver,
