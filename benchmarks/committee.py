@@ -17,7 +17,10 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from benchmarks.harness import BIN, emit, fresh_database, running_server, safevoice_server, set_up
 from benchmarks.ingest import random_reporter
@@ -91,14 +94,26 @@ def populate(url: str, count: int) -> Path:
     return folder
 
 
+class Populated(NamedTuple):
+    url: str
+    folder: Path  # the first member's key file ("member.key") and root pin ("pin")
+    seconds: float  # how long filling the database took
+
+
+@contextmanager
+def populated_instance(cases: int) -> Iterator[Populated]:
+    """A fresh SQLite instance holding ``cases`` encrypted cases, dropped afterwards."""
+    with fresh_database("sqlite") as url:
+        started = time.monotonic()
+        folder = populate(url, cases)
+        yield Populated(url, folder, time.monotonic() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=10_000)
     options = parser.parse_args()
-    with fresh_database("sqlite") as url:
-        started = time.monotonic()
-        folder = populate(url, options.cases)
-        populated = time.monotonic() - started
+    with populated_instance(options.cases) as (url, folder, populated):
         env = {
             **os.environ,
             "SAFEVOICE_HOME": str(folder / "home"),

@@ -19,8 +19,8 @@ import time
 
 import httpx
 
-from benchmarks.committee import PASSPHRASE, populate
-from benchmarks.harness import emit, fresh_database, running_server, safevoice_server
+from benchmarks.committee import PASSPHRASE, populated_instance
+from benchmarks.harness import emit, running_server, safevoice_server
 from safevoice.desk.server import DeskServer
 from safevoice.desk.state import Desk
 
@@ -37,47 +37,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=10_000)
     options = parser.parse_args()
-    with fresh_database("sqlite") as url:
-        started = time.monotonic()
-        folder = populate(url, options.cases)
-        populated = time.monotonic() - started
-        with running_server(safevoice_server(url)) as (base, _process):
-            desk = Desk(home=folder / "home", server=base, key_file=None, pin=None)
-            runner = DeskServer(desk)
-            thread = runner.start_in_thread()
-            while not runner.server.started:
-                time.sleep(0.05)
-            admission = runner.admission
-            with httpx.Client(base_url=admission.origin, timeout=600) as client:
-                client.get(admission.open_url)
-                started = time.perf_counter()
-                unlocked = client.post(
-                    "/unlock",
-                    data={
-                        "csrf": admission.csrf,
-                        "server": base,
-                        "key_file": str(folder / "member.key"),
-                        "pin": (folder / "pin").read_text(),
-                        "passphrase": PASSPHRASE,
-                    },
-                    headers={"Origin": admission.origin},
-                )
-                unlock_s = time.perf_counter() - started
-                if unlocked.status_code != 303:
-                    raise SystemExit(f"unlock failed: {unlocked.status_code}")
-                inbox_s = timed(client, "/")
-                ids = sorted(desk.cases)[:: max(1, len(desk.cases) // 20)][:20]
-                case_s = [timed(client, f"/cases/{case_id}") for case_id in ids]
-                filters = [
-                    {"q": "unit 5"},
-                    {"status": "received", "sort": "ack_due", "order": "asc"},
-                    {"channel": "general", "overdue": "true"},
-                    {"q": "number 9999", "page": "1"},
-                    {"sort": "received", "page": "100"},
-                ]
-                filter_s = [timed(client, "/cases", **f) for f in filters]
-            runner.stop()
-            thread.join(timeout=30)
+    with (
+        populated_instance(options.cases) as (url, folder, populated),
+        running_server(safevoice_server(url)) as (base, _process),
+    ):
+        desk = Desk(home=folder / "home", server=base, key_file=None, pin=None)
+        runner = DeskServer(desk)
+        thread = runner.start_in_thread()
+        while not runner.server.started:
+            time.sleep(0.05)
+        admission = runner.admission
+        with httpx.Client(base_url=admission.origin, timeout=600) as client:
+            client.get(admission.open_url)
+            started = time.perf_counter()
+            unlocked = client.post(
+                "/unlock",
+                data={
+                    "csrf": admission.csrf,
+                    "server": base,
+                    "key_file": str(folder / "member.key"),
+                    "pin": (folder / "pin").read_text(),
+                    "passphrase": PASSPHRASE,
+                },
+                headers={"Origin": admission.origin},
+            )
+            unlock_s = time.perf_counter() - started
+            if unlocked.status_code != 303:
+                raise SystemExit(f"unlock failed: {unlocked.status_code}")
+            inbox_s = timed(client, "/")
+            ids = sorted(desk.cases)[:: max(1, len(desk.cases) // 20)][:20]
+            case_s = [timed(client, f"/cases/{case_id}") for case_id in ids]
+            filters = [
+                {"q": "unit 5"},
+                {"status": "received", "sort": "ack_due", "order": "asc"},
+                {"channel": "general", "overdue": "true"},
+                {"q": "number 9999", "page": "1"},
+                {"sort": "received", "page": "100"},
+            ]
+            filter_s = [timed(client, "/cases", **f) for f in filters]
+        runner.stop()
+        thread.join(timeout=30)
     emit(
         {
             "cases": options.cases,
