@@ -209,6 +209,17 @@ def _card(value: str, label: str) -> str:
     )
 
 
+def labelled_shares(stats: Statistics) -> list[tuple[str, PercentFigure]]:
+    """The percentages with their labels, so the report and the desk name each one alike."""
+    return [
+        ("Acknowledged within 7 days", stats.percent_acknowledged_within_7_days),
+        ("Feedback within 3 months", stats.percent_feedback_within_3_months),
+        ("Closed cases substantiated", stats.percent_substantiated),
+        ("Closed cases with corrective action", stats.percent_closed_with_corrective_action),
+        ("Corrective actions done on time", stats.percent_actions_done_on_time),
+    ]
+
+
 def render(stats: Statistics) -> str:
     """The whole page for one ``Statistics`` answer."""
     period = (
@@ -225,13 +236,7 @@ def render(stats: Statistics) -> str:
     channels = [
         Bar(c.channel, _number(c.count), count_text(c.count)) for c in stats.received_per_channel
     ]
-    shares = [
-        ("Acknowledged within 7 days", stats.percent_acknowledged_within_7_days),
-        ("Feedback within 3 months", stats.percent_feedback_within_3_months),
-        ("Closed cases substantiated", stats.percent_substantiated),
-        ("Closed cases with corrective action", stats.percent_closed_with_corrective_action),
-        ("Corrective actions done on time", stats.percent_actions_done_on_time),
-    ]
+    shares = labelled_shares(stats)
     times = [
         ("Receipt to acknowledgement", stats.median_days_to_acknowledge),
         ("Receipt to closure", stats.median_days_to_close),

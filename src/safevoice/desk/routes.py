@@ -591,13 +591,7 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
         charts.Bar(m.month, charts._number(m.count), charts.count_text(m.count))
         for m in stats.received_per_month
     ]
-    shares = [
-        ("Acknowledged within 7 days", stats.percent_acknowledged_within_7_days),
-        ("Feedback within 3 months", stats.percent_feedback_within_3_months),
-        ("Closed cases substantiated", stats.percent_substantiated),
-        ("Closed cases with corrective action", stats.percent_closed_with_corrective_action),
-        ("Corrective actions done on time", stats.percent_actions_done_on_time),
-    ]
+    shares = charts.labelled_shares(stats)
     bars = [charts.Bar(label, charts._number(v), charts.percent_text(v)) for label, v in shares]
     # The chart helpers escape every label and value themselves.
     return render(
