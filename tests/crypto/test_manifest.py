@@ -606,6 +606,24 @@ def test_a_retired_key_verifies_only_epochs_that_began_before_it_was_retired(
     assert rotated.sender_keys("member:nobody", since_version=1) == []
 
 
+def test_signing_keys_are_the_current_key_then_every_retired_one_of_that_label(
+    make: MakeManifest, root: keys.KeyPair, alice: keys.KeyPair, bob: keys.KeyPair
+) -> None:
+    new_alice = keys.keypair_from_secrets(
+        "member", "alice", "Alice Example", sign_seed=b"\x31" * 32, box_secret=b"\x32" * 32
+    )
+    rotated = manifest.successor(
+        make(), root=root.public.fingerprint, now=NOW, days=30, members=(new_alice.public,)
+    )
+
+    assert rotated.signing_keys("member:alice") == [
+        new_alice.public.sign_key,
+        alice.public.sign_key,
+    ]
+    assert rotated.signing_keys("member:bob") == [bob.public.sign_key]
+    assert rotated.signing_keys("member:nobody") == []
+
+
 def test_a_manifest_without_retired_keys_keeps_its_exact_earlier_bytes(
     make: MakeManifest,
 ) -> None:

@@ -137,9 +137,7 @@ def check(approval: Approval, header: BackupHeader, *, manifest: Manifest, newes
         raise Forbidden(f"The approver {approval.approver} is not a member or auditor.")
     # As audit clients do (docs/protocol/backup.md 13.4): the approver's current key, or a key of
     # theirs the manifest lists as retired since.
-    current = manifest.current_keys().get(approval.approver)
-    keys = [current.sign_key] if current is not None else []
-    keys += [r.sign_key for r in manifest.retired if r.label == approval.approver]
+    keys = manifest.signing_keys(approval.approver)
     if not keys:
         raise Forbidden(f"The approver {approval.approver} is not in the manifest.")
     for key in keys:

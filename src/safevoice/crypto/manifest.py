@@ -139,6 +139,13 @@ class Manifest:
             keys.append(self.archive)
         return {principal_label(k): k for k in keys}
 
+    def signing_keys(self, label: str) -> list[bytes]:
+        """Every key ``label`` ever signed with: the current one first, then those retired."""
+        current = self.current_keys().get(label)
+        keys = [current.sign_key] if current is not None else []
+        keys.extend(r.sign_key for r in self.retired if r.label == label)
+        return keys
+
     def sender_keys(self, label: str, *, since_version: int | None) -> list[bytes]:
         """Keys that may have signed an object from ``label`` in a key epoch that began under
         manifest version ``since_version``: the current key, and the keys retired only after

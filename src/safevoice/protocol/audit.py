@@ -144,15 +144,6 @@ def _int(value: Any) -> int:
     return value
 
 
-def _signing_keys(manifest: Manifest, label: str) -> list[bytes]:
-    """Current and retired signing keys of a member or auditor label."""
-    keys = [r.sign_key for r in manifest.retired if r.label == label]
-    current = manifest.current_keys().get(label)
-    if current is not None:
-        keys.insert(0, current.sign_key)
-    return keys
-
-
 def check_checkpoint(checkpoint: SignedCheckpoint, manifest: Manifest) -> None:
     """The instance key the manifest names for the checkpoint's seq signed it."""
     if checkpoint.instance_id != manifest.instance_id:
@@ -175,7 +166,7 @@ def check_checkpoint(checkpoint: SignedCheckpoint, manifest: Manifest) -> None:
 
 def check_countersignatures(checkpoint: SignedCheckpoint, manifest: Manifest) -> None:
     for auditor, signature in checkpoint.countersignatures:
-        for key in _signing_keys(manifest, f"auditor:{auditor}"):
+        for key in manifest.signing_keys(f"auditor:{auditor}"):
             try:
                 verify_countersignature(
                     key,
@@ -276,7 +267,7 @@ def approved_restore(entry: Entry, saved: SignedCheckpoint, manifest: Manifest) 
         )
     if approver.partition(":")[0] not in ("member", "auditor"):
         raise AuditViolation(f"The restore entry {entry.seq} names no member or auditor.")
-    for key in _signing_keys(manifest, approver):
+    for key in manifest.signing_keys(approver):
         try:
             verify_restore_approval(
                 key,
