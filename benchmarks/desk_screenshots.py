@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
-from benchmarks.harness import (
-    emit,
-    fresh_database,
-    release_bundle,
-    running_server,
-    safevoice_server,
-    set_up,
-)
-from benchmarks.page import ARGS, CHROMIUM
+from benchmarks.harness import emit
+from benchmarks.page import served_with_chromium
 from safevoice.crypto.keys import seal_keyfile
 from safevoice.desk.server import DeskServer
 from safevoice.desk.state import Desk
@@ -46,57 +36,49 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
-    with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
-        instance = set_up(url, difficulty=4)
-        env = release_bundle(instance, Path(folder))
-        key_file = Path(folder) / "alice.key"
+    with served_with_chromium(difficulty=4) as (instance, folder, base, browser):
+        key_file = folder / "alice.key"
         member = instance.members[0]
         key_file.write_text(json.dumps(seal_keyfile(member, PASSPHRASE, opslimit=1, memlimit=8192)))
-        with (
-            running_server(safevoice_server(url), env=env) as (base, _process),
-            sync_playwright() as driver,
-        ):
-            browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            reporter = browser.new_page(viewport={"width": 1024, "height": 900})
-            case_ids = []
-            for text in REPORTS:
-                reporter.goto(f"{base}/report/general")
-                reporter.wait_for_selector("#pin-line:not([hidden])")
-                reporter.fill("#report-text", text)
-                reporter.click("#submit-button")
-                reporter.wait_for_selector("#code-panel:not([hidden])", timeout=60_000)
-                case_ids.append(json.loads(reporter.text_content("#receipt") or "{}")["case_id"])
-            desk = Desk(
-                home=Path(folder) / "home",
-                server=base,
-                key_file=key_file,
-                pin=instance.root.public.fingerprint,
-            )
-            runner = DeskServer(desk)
-            thread = runner.start_in_thread()
-            while not runner.server.started:
-                time.sleep(0.05)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(runner.admission.open_url)
-            page.fill("#passphrase", PASSPHRASE)
-            page.click("button:has-text('Unlock')")
-            page.wait_for_selector("h1:has-text('Inbox')")
-            page.goto(f"{runner.admission.origin}/cases/{case_ids[0]}")
-            page.click("button:has-text('Acknowledge')")
-            page.fill("#reply-text", "Thank you. Which nights exactly, and was the alarm on?")
-            page.click("button:has-text('Send')")
-            page.wait_for_selector("#flash")
-            page.goto(f"{runner.admission.origin}/")
-            path = args.out / "desk-inbox.png"
-            page.screenshot(path=str(path), full_page=True)
-            written.append(str(path))
-            page.goto(f"{runner.admission.origin}/cases/{case_ids[0]}")
-            path = args.out / "desk-case.png"
-            page.screenshot(path=str(path), full_page=False)
-            written.append(str(path))
-            runner.stop()
-            thread.join(timeout=30)
-            browser.close()
+        reporter = browser.new_page(viewport={"width": 1024, "height": 900})
+        case_ids = []
+        for text in REPORTS:
+            reporter.goto(f"{base}/report/general")
+            reporter.wait_for_selector("#pin-line:not([hidden])")
+            reporter.fill("#report-text", text)
+            reporter.click("#submit-button")
+            reporter.wait_for_selector("#code-panel:not([hidden])", timeout=60_000)
+            case_ids.append(json.loads(reporter.text_content("#receipt") or "{}")["case_id"])
+        desk = Desk(
+            home=folder / "home",
+            server=base,
+            key_file=key_file,
+            pin=instance.root.public.fingerprint,
+        )
+        runner = DeskServer(desk)
+        thread = runner.start_in_thread()
+        while not runner.server.started:
+            time.sleep(0.05)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(runner.admission.open_url)
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("button:has-text('Unlock')")
+        page.wait_for_selector("h1:has-text('Inbox')")
+        page.goto(f"{runner.admission.origin}/cases/{case_ids[0]}")
+        page.click("button:has-text('Acknowledge')")
+        page.fill("#reply-text", "Thank you. Which nights exactly, and was the alarm on?")
+        page.click("button:has-text('Send')")
+        page.wait_for_selector("#flash")
+        page.goto(f"{runner.admission.origin}/")
+        path = args.out / "desk-inbox.png"
+        page.screenshot(path=str(path), full_page=True)
+        written.append(str(path))
+        page.goto(f"{runner.admission.origin}/cases/{case_ids[0]}")
+        path = args.out / "desk-case.png"
+        page.screenshot(path=str(path), full_page=False)
+        written.append(str(path))
+        runner.stop()
+        thread.join(timeout=30)
     emit({"screenshots": written})
 
 

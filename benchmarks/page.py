@@ -28,13 +28,16 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from benchmarks.harness import (
+    Instance,
     emit,
     fresh_database,
     release_bundle,
@@ -131,6 +134,28 @@ def one_run(base: str, net_log: Path) -> dict[str, Any]:
         "submit_to_code_ms": round(submit_to_code),
         "urls": sorted({urlsplit(r["url"]).path for r in ours}),
     }
+
+
+class Served(NamedTuple):
+    instance: Instance
+    folder: Path  # a scratch folder, removed afterwards
+    base: str  # the server's URL
+    browser: Browser
+
+
+@contextmanager
+def served_with_chromium(*, difficulty: int) -> Iterator[Served]:
+    """A fresh SQLite instance serving its release bundle, and headless Chromium to visit it."""
+    with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
+        instance = set_up(url, difficulty=difficulty)
+        env = release_bundle(instance, Path(folder))
+        with (
+            running_server(safevoice_server(url), env=env) as (base, _process),
+            sync_playwright() as driver,
+        ):
+            browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            yield Served(instance, Path(folder), base, browser)
+            browser.close()
 
 
 def main() -> None:

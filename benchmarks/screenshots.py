@@ -13,21 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-from benchmarks.harness import (
-    Instance,
-    emit,
-    fresh_database,
-    release_bundle,
-    running_server,
-    safevoice_server,
-    set_up,
-)
-from benchmarks.page import ARGS, CHROMIUM
+from benchmarks.harness import Instance, emit
+from benchmarks.page import served_with_chromium
 from safevoice.client.api import Api
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
@@ -93,41 +84,33 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
-    with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
-        instance = set_up(url, difficulty=4)
-        env = release_bundle(instance, Path(folder))
-        with (
-            running_server(safevoice_server(url), env=env) as (base, _process),
-            sync_playwright() as driver,
-        ):
-            browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            codes: dict[str, str] = {}
-            for name, width in WIDTHS.items():
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                page.goto(f"{base}/")
-                for shot in ("landing", "report", "code"):
-                    if shot == "report":
-                        page.goto(f"{base}/report/general")
-                        page.wait_for_selector("#pin-line:not([hidden])")
-                    if shot == "code":
-                        codes[name], case_id = fill_and_send(page)
-                        member_answers(base, instance, case_id)
-                    path = args.out / f"{shot}-{name}.png"
-                    page.screenshot(path=str(path), full_page=True)
-                    written.append(str(path))
-                page.goto(f"{base}/follow-up")
-                page.wait_for_selector("#pin-line:not([hidden])")
-                path = args.out / f"follow-up-{name}.png"
+    with served_with_chromium(difficulty=4) as (instance, _folder, base, browser):
+        codes: dict[str, str] = {}
+        for name, width in WIDTHS.items():
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(f"{base}/")
+            for shot in ("landing", "report", "code"):
+                if shot == "report":
+                    page.goto(f"{base}/report/general")
+                    page.wait_for_selector("#pin-line:not([hidden])")
+                if shot == "code":
+                    codes[name], case_id = fill_and_send(page)
+                    member_answers(base, instance, case_id)
+                path = args.out / f"{shot}-{name}.png"
                 page.screenshot(path=str(path), full_page=True)
                 written.append(str(path))
-                page.fill("#code", codes[name])
-                page.click("#login-button")
-                page.wait_for_selector("#thread-panel:not([hidden])", timeout=60_000)
-                path = args.out / f"thread-{name}.png"
-                page.screenshot(path=str(path), full_page=True)
-                written.append(str(path))
-                page.close()
-            browser.close()
+            page.goto(f"{base}/follow-up")
+            page.wait_for_selector("#pin-line:not([hidden])")
+            path = args.out / f"follow-up-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            written.append(str(path))
+            page.fill("#code", codes[name])
+            page.click("#login-button")
+            page.wait_for_selector("#thread-panel:not([hidden])", timeout=60_000)
+            path = args.out / f"thread-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            written.append(str(path))
+            page.close()
     emit({"screenshots": written})
 
 
