@@ -130,6 +130,32 @@ def test_the_whole_workflow_from_the_case_page(
     assert "investigating" in unlocked.http.get(case).text
 
 
+def test_dropping_an_action_signs_its_reason_into_the_committee_record(
+    unlocked: DeskHarness, reported: Reported
+) -> None:
+    case = f"/cases/{reported.case_id}"
+    steps = [
+        ("acknowledge", {"text": ""}),
+        ("claim", {}),
+        ("actions", {"owner": "alice", "due_on": "2030-01-31", "description": "Replace brakes."}),
+    ]
+    for step, data in steps:
+        assert unlocked.post(f"{case}/{step}", data).status_code == 303, step
+    action_id = re.search(rf'action="{case}/actions/([^"]+)"', unlocked.http.get(case).text)
+    assert action_id is not None
+
+    dropped = unlocked.post(
+        f"{case}/actions/{action_id.group(1)}",
+        {"state": "dropped", "reason": "The supplier recalled the whole series."},
+    )
+
+    assert dropped.status_code == 303, dropped.text
+    page = unlocked.http.get(case).text
+    assert "now dropped" in page
+    assert "Reason: The supplier recalled the whole series." in page
+    assert "NOT VERIFIED" not in page
+
+
 def test_bad_input_gets_a_sentence_and_writes_nothing(
     unlocked: DeskHarness, reported: Reported
 ) -> None:

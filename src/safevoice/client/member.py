@@ -33,7 +33,7 @@ from safevoice.crypto.casefile import (
     message_plaintext,
 )
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.envelope import GENESIS
+from safevoice.crypto.envelope import GENESIS, Envelope
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
@@ -505,6 +505,18 @@ def change_status(
     session.state.save()
 
 
+def _action_object(session: MemberSession, case_id: str, keys: KeyPair, **fields: Any) -> Envelope:
+    """The case's next committee object about a corrective action, encrypted and signed."""
+    opened = open_for_writing(session, case_id, keys)
+    return next_object(
+        opened.read,
+        opened.detail,
+        kind="action",
+        keys=keys,
+        plaintext=body_plaintext(ACTION_FORMAT, **fields),
+    )
+
+
 def add_action(
     session: MemberSession,
     case_id: str,
@@ -520,19 +532,14 @@ def add_action(
     if not owner.strip():
         raise BadRequest("A corrective action needs an owner.")
     action_id = random_id()
-    opened = open_for_writing(session, case_id, keys)
-    envelope = next_object(
-        opened.read,
-        opened.detail,
-        kind="action",
-        keys=keys,
-        plaintext=body_plaintext(
-            ACTION_FORMAT,
-            action_id=action_id,
-            owner=owner,
-            due_on=due_on.isoformat(),
-            description=description,
-        ),
+    envelope = _action_object(
+        session,
+        case_id,
+        keys,
+        action_id=action_id,
+        owner=owner,
+        due_on=due_on.isoformat(),
+        description=description,
     )
     action = session.api.add_action(
         case_id,
@@ -565,15 +572,8 @@ def update_action(
     if reason is not None and reason.strip():
         if keys is None:
             raise BadRequest("A reason is encrypted with your key; give your key file.")
-        opened = open_for_writing(session, action.case_id, keys)
-        envelope = next_object(
-            opened.read,
-            opened.detail,
-            kind="action",
-            keys=keys,
-            plaintext=body_plaintext(
-                ACTION_FORMAT, action_id=action.id, state=state, reason=reason
-            ),
+        envelope = _action_object(
+            session, action.case_id, keys, action_id=action.id, state=state, reason=reason
         )
         body["envelope"] = envelope.to_json()
     updated = session.api.update_action(action.id, body)
