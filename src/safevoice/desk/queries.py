@@ -44,6 +44,12 @@ class Inbox:
     actions_overdue: int
 
 
+def _due(case_id: str, reason: str, due_on: date, *, today: date, rank: int) -> InboxItem:
+    """A deadline of a case: among the most urgent once it has passed, else at ``rank``."""
+    overdue = today > due_on
+    return InboxItem(case_id, reason, due_on, overdue, 0 if overdue else rank)
+
+
 def inbox(
     entries: Iterable[CaseEntry],
     actions: Iterable[ActionOut],
@@ -63,27 +69,13 @@ def inbox(
         if c.status == "received":
             counts["new"] += 1
             counts["ack"] += 1
-            overdue = today > c.ack_due_on
             items.append(
-                InboxItem(
-                    c.id,
-                    "new case: acknowledgement due",
-                    c.ack_due_on,
-                    overdue,
-                    0 if overdue else 2,
-                )
+                _due(c.id, "new case: acknowledgement due", c.ack_due_on, today=today, rank=2)
             )
         elif c.status != "closed" and c.feedback_on is None and c.feedback_due_on <= soon:
             counts["feedback"] += 1
-            overdue = today > c.feedback_due_on
             items.append(
-                InboxItem(
-                    c.id,
-                    "feedback to the reporter due",
-                    c.feedback_due_on,
-                    overdue,
-                    0 if overdue else 3,
-                )
+                _due(c.id, "feedback to the reporter due", c.feedback_due_on, today=today, rank=3)
             )
     for action in actions:
         if action.overdue:
