@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from safevoice.crypto.keys import generate, open_keyfile
+from safevoice.crypto.keys import format_fingerprint, generate, open_keyfile
 from safevoice.crypto.manifest import SignedManifest, parse_payload
 from tests.conftest import Cli
 from tests.support.world import PASSPHRASE, World, write_keyfile
@@ -176,8 +176,8 @@ def test_each_membership_change_is_the_next_version_signed_by_the_root(
         for k in (dana, new_alice, archive)
     }
 
-    _, added = change(cli, world, offline, "add-member", str(pub["dana"]))
-    _, rotated = change(cli, world, added, "rotate-member-key", str(pub["alice"]))
+    added_out, added = change(cli, world, offline, "add-member", str(pub["dana"]))
+    rotated_out, rotated = change(cli, world, added, "rotate-member-key", str(pub["alice"]))
     removed_out, removed = change(cli, world, rotated, "remove-member", "bob")
     _, archived = change(cli, world, removed, "set-archive", str(pub["archive"]))
     _, unarchived = change(cli, world, archived, "set-archive", "--off")
@@ -191,6 +191,14 @@ def test_each_membership_change_is_the_next_version_signed_by_the_root(
         6,
     ]
     assert [m.id for m in payload(added).members] == ["alice", "bob", "carol", "dana"]
+    assert (
+        f"Compare the fingerprint {format_fingerprint(dana.public.fingerprint)} with Dana over a "
+        "second channel before publishing." in added_out.stdout
+    )
+    assert (
+        f"Compare the new fingerprint {format_fingerprint(new_alice.public.fingerprint)} with "
+        "Alice over a second channel before publishing." in rotated_out.stdout
+    )
     assert payload(rotated).member("alice") == new_alice.public
     assert [m.id for m in payload(removed).members] == ["alice", "carol", "dana"]
     assert "cases rekey --all" in removed_out.stdout

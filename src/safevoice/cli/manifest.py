@@ -241,6 +241,14 @@ def _member_key(path: Path) -> PublicKey:
     return key
 
 
+def _ask_to_compare(key: PublicKey, *, new: bool = False) -> None:
+    """A key read from a file is only trusted once its owner confirmed it out of band."""
+    console.print(
+        f"Compare the {'new ' if new else ''}fingerprint {format_fingerprint(key.fingerprint)} "
+        f"with {key.name} over a second channel before publishing."
+    )
+
+
 @app.command("add-member")
 def add_member_command(
     public_key: Annotated[Path, typer.Argument(help="The new member's public key file.")],
@@ -264,10 +272,7 @@ def add_member_command(
         )
     manifest = successor(old, root=old.root, now=utcnow(), days=days, members=(*old.members, key))
     _sign_and_write(manifest, [root], out)
-    console.print(
-        f"Compare the fingerprint {format_fingerprint(key.fingerprint)} with {key.name} over a "
-        "second channel before publishing."
-    )
+    _ask_to_compare(key)
 
 
 @app.command("remove-member")
@@ -331,10 +336,7 @@ def add_auditor_command(
     manifest = successor(old, root=old.root, now=utcnow(), days=days, auditors=(*old.auditors, key))
     _sign_and_write(manifest, [root], out)
     console.print(f"  auditors: {', '.join(a.id for a in manifest.auditors)}")
-    console.print(
-        f"Compare the fingerprint {format_fingerprint(key.fingerprint)} with {key.name} over a "
-        "second channel before publishing."
-    )
+    _ask_to_compare(key)
 
 
 @app.command("remove-auditor")
@@ -393,10 +395,7 @@ def rotate_member_key_command(
     members = tuple(key if m.id == key.id else m for m in old.members)
     manifest = successor(old, root=old.root, now=utcnow(), days=days, members=members)
     _sign_and_write(manifest, [root], out)
-    console.print(
-        f"Compare the new fingerprint {format_fingerprint(key.fingerprint)} with {key.name} "
-        "over a second channel before publishing."
-    )
+    _ask_to_compare(key, new=True)
     console.print(REKEY_REMINDER)
 
 
