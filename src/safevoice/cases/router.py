@@ -201,16 +201,15 @@ def patch_action(
 
 @router.get("/actions", response_model=list[ActionOut])
 def get_actions(
-    recipient: RecipientDep,
+    member: MemberDep,
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
     overdue: bool = False,
 ) -> list[ActionOut]:
-    """Corrective actions of the cases the caller can read (a member or the archive recipient,
-    whose clients check them against the signed action records when they show a case)."""
+    """Corrective actions of the cases the caller can read."""
     return workflow.list_actions(
-        session, label=recipient.label, today=snap.today(now), overdue_only=overdue
+        session, member_id=member.subject, today=snap.today(now), overdue_only=overdue
     )
 
 

@@ -403,9 +403,9 @@ def update_action(
 
 
 def list_actions(
-    session: Session, *, label: str, today: date, overdue_only: bool
+    session: Session, *, member_id: str, today: date, overdue_only: bool
 ) -> list[ActionOut]:
-    readable = {case.id for case in cases.readable_cases(session, label=label)}
+    readable = {case.id for case in cases.readable_cases(session, label=member_label(member_id))}
     rows = session.scalars(
         select(CorrectiveAction)
         .where(CorrectiveAction.case_id.in_(readable))

@@ -206,7 +206,7 @@ def show_command(
         opened = open_case(context, case_id, key)
         # Owners, due days and states of corrective actions are metadata in the clear; the
         # signed action records say what they must be.
-        actions = [a for a in context.api.actions() if a.case_id == case_id]
+        actions = [a for a in context.listed_actions() if a.case_id == case_id]
         opened.warnings.extend(action_problems(opened.read, actions))
     if as_json:
         print_json(case_json(opened))

@@ -178,6 +178,17 @@ class MemberSession:
     def label(self) -> str:
         return f"{self.remembered.role}:{self.remembered.subject}"
 
+    def listed_actions(self) -> list[ActionOut]:
+        """The server's list of corrective actions of the readable cases.
+
+        The archive recipient may only read cases back and re-key them: the server lists no
+        actions to it, and it is shown none of their clear-text metadata, so there is nothing
+        of the server's to compare with the signed action records.
+        """
+        if self.remembered.role == "archive":
+            return []
+        return self.api.actions()
+
     def check_owner(self, keys: KeyPair) -> None:
         if keys.public.id != self.remembered.subject:
             raise Forbidden("This key file belongs to someone else than the logged-in member.")

@@ -202,7 +202,7 @@ class Desk:
                 cases[detail.case.id] = entry_for(detail, opened, None)
             except SafeVoiceError as exc:
                 cases[detail.case.id] = entry_for(detail, None, exc.message)
-        actions = session.api.actions()
+        actions = session.listed_actions()
         questions = {
             channel.name: {q.id: q.label for q in channel.questionnaire}
             for channel in session.api.intake().channels
@@ -252,7 +252,7 @@ class Desk:
 
     def refresh_actions(self) -> None:
         session, _keys = self.require()
-        actions = session.api.actions()
+        actions = session.listed_actions()
         with self.guard:
             self.actions = actions
 
