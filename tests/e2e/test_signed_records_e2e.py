@@ -17,6 +17,7 @@ from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.e2e.test_dialogue_e2e import execute
 from tests.e2e.test_intake_e2e import submit_with_cli
+from tests.e2e.test_workflow_e2e import add_action as plan_action
 from tests.e2e.test_workflow_e2e import cases_cmd, status
 from tests.support.conversation import Conversation
 from tests.support.server import ServerProcess
@@ -330,19 +331,7 @@ def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(
 
 
 def add_action(talk: Conversation, owner: str = "bob", due: str = "2099-01-31") -> str:
-    talk.cli.safevoice(
-        "actions",
-        "add",
-        talk.case_id,
-        "--owner",
-        owner,
-        "--due",
-        due,
-        "--description-file",
-        "-",
-        stdin="Recalibrate the scales in bay 3.",
-        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
-    )
+    plan_action(talk, owner=owner, due=due)
     listed = json.loads(talk.member("actions", "list", "--json").stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
     return str(next(a["id"] for a in listed if a["case_id"] == talk.case_id))
 

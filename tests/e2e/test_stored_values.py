@@ -25,7 +25,7 @@ from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.e2e.test_intake_e2e import submit_with_cli
-from tests.e2e.test_workflow_e2e import cases_cmd, status
+from tests.e2e.test_workflow_e2e import add_action, cases_cmd, status
 from tests.support.conversation import Conversation
 from tests.support.server import ServerProcess
 from tests.support.world import World
@@ -110,19 +110,7 @@ def test_no_stored_value_carries_a_time_of_day_or_a_client_trace_after_a_full_fl
     cases_cmd(talk, "claim", talk.case_id)
     cases_cmd(talk, "note", talk.case_id, "--text-file", "-", stdin="Check the logs.")
     status(talk, "investigating")
-    talk.cli.safevoice(
-        "actions",
-        "add",
-        talk.case_id,
-        "--owner",
-        "bob",
-        "--due",
-        "2099-01-31",
-        "--description-file",
-        "-",
-        stdin="Recalibrate the scales in bay 3.",
-        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
-    )
+    add_action(talk)
     status(talk, "closed", "--outcome", "substantiated", "--yes")
     with raw.writer.connect() as connection:
         assert connection.execute(

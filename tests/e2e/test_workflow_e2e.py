@@ -46,6 +46,29 @@ def cases_cmd(
     )
 
 
+def add_action(
+    talk: Conversation,
+    *,
+    owner: str = "bob",
+    due: str = "2099-01-31",
+    description: str = "Recalibrate the scales in bay 3.",
+) -> object:
+    """Plan a corrective action on the conversation's case as alice."""
+    return talk.cli.safevoice(
+        "actions",
+        "add",
+        talk.case_id,
+        "--owner",
+        owner,
+        "--due",
+        due,
+        "--description-file",
+        "-",
+        stdin=description,
+        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
+    )
+
+
 def audit_events(database: Database, case_id: str) -> list[str]:
     with database.reader.connect() as connection:
         rows = connection.execute(text("SELECT body FROM audit_entry")).scalars().all()
@@ -90,19 +113,7 @@ def test_a_case_is_handled_from_triage_to_closure_and_reopened_with_an_audit_tra
         stdin="Investigate: credible, specific, ongoing.",
     )
     status(talk, "investigating")
-    talk.cli.safevoice(
-        "actions",
-        "add",
-        talk.case_id,
-        "--owner",
-        "bob",
-        "--due",
-        "2099-01-31",
-        "--description-file",
-        "-",
-        stdin="Recalibrate the scales in bay 3.",
-        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
-    )
+    add_action(talk)
     status(talk, "action_planned")
     lessons = tmp_path / "lessons.txt"
     lessons.write_text("Calibrate quarterly.")
@@ -286,19 +297,7 @@ def test_keys_from_the_reporters_code_open_no_committee_record(
     secret = new_canary("COMMITTEE")
     status(talk, "acknowledged")
     cases_cmd(talk, "note", talk.case_id, "--text-file", "-", stdin=f"Note {secret}")
-    talk.cli.safevoice(
-        "actions",
-        "add",
-        talk.case_id,
-        "--owner",
-        "alice",
-        "--due",
-        "2099-12-31",
-        "--description-file",
-        "-",
-        stdin=f"Action {secret}",
-        env={"SAFEVOICE_HOME": str(talk.cli.home / "alice")},
-    )
+    add_action(talk, owner="alice", due="2099-12-31", description=f"Action {secret}")
     status(talk, "investigating")
     lessons = tmp_path / "lessons.txt"
     lessons.write_text(f"Lesson {secret}")
