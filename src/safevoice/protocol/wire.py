@@ -186,10 +186,24 @@ class WrappedKeyOut(BaseModel):
     sealed: str
 
 
+class RedactionRecord(Strict):
+    """A member's signed record that an object was replaced by a redacted version
+    (docs/protocol/workflow.md 7.7)."""
+
+    hash: Annotated[B64, Field(min_length=43, max_length=43)]
+    digest: Annotated[B64, Field(min_length=43, max_length=43)]
+    on: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    by: Annotated[str, Field(min_length=1, max_length=64)]
+    sig: Annotated[B64, Field(min_length=86, max_length=86)]
+
+
 class CaseObjectOut(BaseModel):
     chain: str
     seq: StrictInt
     envelope: EnvelopeIn
+    redaction: RedactionRecord | None = None
+    """Set when ``envelope`` is the redacted version of the object (its original ciphertext
+    was removed); ``redaction.hash`` is then the object's transcript hash in its chain."""
 
 
 class CaseDetail(BaseModel):

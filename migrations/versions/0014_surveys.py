@@ -2,8 +2,8 @@
 
 An answer row holds its ciphertext and its survey, nothing of when or from whom it came.
 
-Revision ID: 0013_surveys
-Revises: 0012_no_case_times
+Revision ID: 0014_surveys
+Revises: 0013_redaction
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_surveys"
-down_revision = "0012_no_case_times"
+revision = "0014_surveys"
+down_revision = "0013_redaction"
 branch_labels = None
 depends_on = None
 
