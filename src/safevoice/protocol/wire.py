@@ -436,3 +436,50 @@ class DisclosureOut(BaseModel):
     on: date
     consent_message: StrictInt | None
     legal_ground: str | None
+
+
+# -- pulse surveys (docs/protocol/surveys.md) ------------------------------------------------------
+
+
+class SignedSurveyIn(Strict):
+    payload: Annotated[B64, Field(min_length=1, max_length=16_000)]
+    signer: Annotated[str, Field(min_length=8, max_length=72)]
+    sig: Annotated[B64, Field(min_length=86, max_length=86)]
+
+
+class SurveyOut(BaseModel):
+    """A survey as the server keeps it: the signed document and where it stands."""
+
+    survey_id: str
+    state: Literal["published", "open", "closed"]
+    document: SignedSurveyIn
+
+
+class SurveysOut(BaseModel):
+    """The surveys a person may answer now, and a proof-of-work challenge to answer one."""
+
+    surveys: list[SurveyOut]
+    challenge: ChallengeOut
+
+
+class SurveyKeyIn(Strict):
+    recipient: Annotated[str, Field(min_length=1, max_length=72)]
+    sealed: Annotated[B64, Field(max_length=400)]
+
+
+class SealedAnswerIn(Strict):
+    nonce: Annotated[B64, Field(min_length=32, max_length=32)]
+    ct: Annotated[B64, Field(max_length=11_000)]
+    wraps: Annotated[list[SurveyKeyIn], Field(min_length=1, max_length=64)]
+
+
+class SurveyAnswerIn(Strict):
+    proof: ProofIn
+    answer: SealedAnswerIn
+
+
+class SurveyAnswersOut(BaseModel):
+    """Every stored answer of a survey, in no meaningful order, for members to decrypt."""
+
+    survey_id: str
+    answers: list[SealedAnswerIn]
