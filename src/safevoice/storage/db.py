@@ -1,7 +1,9 @@
 """Engines and sessions for SQLite (the embedded default) and PostgreSQL.
 
-SQLite connections get, on every connect: ``auto_vacuum=INCREMENTAL`` (effective because it is
-set before the first table is created), WAL, full fsync on commit (nothing acknowledged is
+SQLite connections get, on every connect: ``auto_vacuum=INCREMENTAL`` if the file does not have
+it yet (effective because it is set before the first table is created; setting it takes the
+write lock, so a new connection, a reader's too, would otherwise wait for the current writer),
+WAL, full fsync on commit (nothing acknowledged is
 lost), ``secure_delete`` (freed pages are overwritten) and foreign keys. Writers begin with
 ``BEGIN IMMEDIATE`` so that two workers never deadlock upgrading a read lock; readers use a
 separate engine with deferred transactions so they never wait for a writer.
@@ -29,11 +31,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from safevoice.private_files import private_file, tighten_file
+from safevoice.storage.limits import DatabaseLimits, bound
 
 SQLITE_POOL_SIZE = 40
 SQLITE_BUSY_MS = 30_000  # the size of the server's thread pool
+SQLITE_INCREMENTAL_VACUUM = 2  # what ``PRAGMA auto_vacuum`` reads for INCREMENTAL
 SQLITE_PRAGMAS = (
-    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA secure_delete=ON",
@@ -70,6 +73,9 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
         # pysqlite's own transaction handling is switched off so that BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Reading the setting takes no lock; setting it waits for the writer.
+        if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_INCREMENTAL_VACUUM:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()
@@ -153,18 +159,28 @@ def _private_sqlite_file(url: str) -> None:
         tighten_file(Path(f"{database}{suffix}"))
 
 
-def make_engine(url: str, *, writer: bool = True, pool_size: int = 10) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    writer: bool = True,
+    pool_size: int = 10,
+    limits: DatabaseLimits | None = None,
+) -> Engine:
+    """An engine on ``url``; ``limits`` bounds every PostgreSQL wait (the server's engine)."""
     url = normalise_url(url)
     if is_sqlite(url):
         _private_sqlite_file(url)
         return _sqlite_engine(url, immediate=writer, pool_size=pool_size)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_timeout=15,
+        pool_timeout=15 if limits is None else limits.pool,
         pool_pre_ping=True,
     )
+    if limits is not None:
+        bound(engine, limits)
+    return engine
 
 
 @dataclass
@@ -176,8 +192,10 @@ class Database:
     reader: Engine
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
-        writer = make_engine(url, writer=True, pool_size=pool_size)
+    def connect(
+        cls, url: str, *, pool_size: int = 10, limits: DatabaseLimits | None = None
+    ) -> Database:
+        writer = make_engine(url, writer=True, pool_size=pool_size, limits=limits)
         reader = make_engine(url, writer=False, pool_size=pool_size) if is_sqlite(url) else writer
         return cls(url=normalise_url(url), writer=writer, reader=reader)
 
