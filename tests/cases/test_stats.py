@@ -8,7 +8,6 @@ from itertools import product
 
 import pytest
 
-from safevoice.cases import deadlines
 from safevoice.cases.stats import (
     HIDDEN,
     SMALL,
@@ -23,6 +22,7 @@ from safevoice.cases.stats import (
     timeline,
 )
 from safevoice.errors import BadRequest
+from safevoice.protocol import deadlines
 from safevoice.protocol.wire import Statistics
 
 TODAY = date(2026, 3, 15)
