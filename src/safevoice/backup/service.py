@@ -45,11 +45,11 @@ from safevoice.members.models import LoginSession
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention
 from safevoice.retention.models import LegalHold
+from safevoice.schema import metadata
 from safevoice.storage import dialect, migrate
 from safevoice.storage.blob_models import BlobChunk
 from safevoice.storage.blobs import BlobStore, DatabaseBlobStore
 from safevoice.storage.db import Database
-from safevoice.storage.registry import metadata
 
 # Rows worth of about this many bytes go into one encrypted message.
 BATCH_BYTES = 1024 * 1024
