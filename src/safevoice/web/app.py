@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` wires the domain routers, the reporter pages, error mapping and
 security middleware onto one database. It reads no environment itself; ``app_from_env`` is the
-entry point uvicorn's workers call (each worker builds its own app from the same settings).
+entry point uvicorn's workers call (each worker builds its own app from the same settings, then
+removes what interrupted blob writes left behind: ``storage.blobs.remove_stale_temporaries``).
 
 In production mode every worker runs the production checks before it builds anything and
 refuses to start on the first problem: one sentence on the log, no traceback, and uvicorn's
@@ -31,7 +32,7 @@ from safevoice.members.router import router as members_router
 from safevoice.retention.router import router as retention_router
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
-from safevoice.storage.blobs import open_blob_store
+from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
 from safevoice.web import bundle, errors, pages
 from safevoice.web.deps import SnapshotCache
@@ -104,7 +105,10 @@ def create_app(
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: settings come from the environment at start-up."""
     try:
-        return create_app(Settings.from_env(), env=os.environ)
+        app = create_app(Settings.from_env(), env=os.environ)
     except ConfigError as exc:
         log.error("SafeVoice refuses to start: %s", exc.message)
         sys.exit(STARTUP_FAILURE)
+    # What a killed predecessor left mid-write goes now, so nothing needs cleaning by hand.
+    remove_stale_temporaries(app.state.blobs, now=utcnow())
+    return app
