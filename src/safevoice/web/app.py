@@ -34,6 +34,8 @@ from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
+from safevoice.storage.limits import DatabaseLimits
+from safevoice.surveys.router import router as surveys_router
 from safevoice.web import bundle, errors, pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
@@ -52,7 +54,7 @@ def create_app(
     env: Mapping[str, str] | None = None,
 ) -> FastAPI:
     owned = database is None
-    database = database or Database.connect(settings.database_url)
+    database = database or Database.connect(settings.database_url, limits=database_limits(settings))
     installed: bundle.Bundle | None = None
     if settings.production:
         try:
@@ -96,10 +98,19 @@ def create_app(
     app.include_router(attachments_router)
     app.include_router(retention_router)
     app.include_router(audit_router)
+    app.include_router(surveys_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)
     return app
+
+
+def database_limits(settings: Settings) -> DatabaseLimits:
+    return DatabaseLimits(
+        connect=settings.db_connect_timeout,
+        pool=settings.db_pool_timeout,
+        statement=settings.db_statement_timeout,
+    )
 
 
 def app_from_env() -> FastAPI:

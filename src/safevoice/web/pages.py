@@ -58,6 +58,7 @@ from safevoice.web.deps import (
     SettingsDep,
     SnapshotDep,
 )
+from safevoice.web.errors import RETRY_AFTER_SECONDS
 from safevoice.web.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
@@ -106,12 +107,15 @@ class Pages:
 
     def message(self, status: int, heading: str, *paragraphs: str) -> HTMLResponse:
         t = self.catalogue
-        return self.render(
+        response = self.render(
             "message.html",
             status=status,
             heading=t(heading),
             paragraphs=[t(p) for p in paragraphs],
         )
+        if status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
 
     def error(self, status: int) -> HTMLResponse:
         heading, text = ERROR_TEXTS.get(status, ("message.error.heading", "message.error.text"))
