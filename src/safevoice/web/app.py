@@ -35,6 +35,7 @@ from safevoice.storage.batch import RowWriter
 from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
 from safevoice.storage.limits import DatabaseLimits
+from safevoice.surveys.router import router as surveys_router
 from safevoice.web import bundle, errors, pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(attachments_router)
     app.include_router(retention_router)
     app.include_router(audit_router)
+    app.include_router(surveys_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)
