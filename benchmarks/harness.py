@@ -3,6 +3,7 @@ server (uvicorn, two workers) on a loopback port."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -11,12 +12,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -172,20 +175,131 @@ def safevoice_server(url: str, *, workers: int = 2) -> list[str]:
     ]
 
 
-def peak_rss_kib(pid: int) -> int:
-    """Peak resident memory of a process and its children, from /proc (VmHWM)."""
-    total = 0
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def server_pids(leader: int) -> list[int]:
+    """Every live process of a server started by ``running_server``: the leader of its own
+    session and everything it spawned (workers, their helpers), however deep."""
+    pids = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if entry.name == str(pid) or fields.get("PPid", "").strip() == str(pid):
-            total += int(fields.get("VmHWM", "0 kB").split()[0])
-    return total
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[3] == str(leader):  # field 6: session id
+                pids.append(int(entry.name))
+    return pids
+
+
+def server_cpu_s(leader: int) -> float:
+    """User + system CPU time used so far by every live process of the server, in seconds.
+    Counted by the kernel per process, so it does not depend on how busy the machine is."""
+    ticks = 0
+    for pid in server_pids(leader):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])  # fields 14 and 15: utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The peak resident memory (VmHWM) of every process of the server, summed: an upper
+    bound of the whole server's peak, since the processes may not peak at the same moment."""
+    return sum(_status_kib(p, "VmHWM") for p in server_pids(pid))
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory (VmRSS) of every process of the server right now, summed."""
+    return sum(_status_kib(p, "VmRSS") for p in server_pids(pid))
+
+
+class RssSampler:
+    """Samples the whole server's summed resident memory in a thread; ``peak_kib`` is the
+    largest sum seen (a lower bound of the true peak, ``peak_rss_kib`` the upper one)."""
+
+    def __init__(self, leader: int, every_s: float = 0.05) -> None:
+        self.peak_kib = 0
+        self._leader = leader
+        self._every = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, rss_kib(self._leader))
+            self._stop.wait(self._every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def load_average() -> float:
+    """The one-minute load average, rounded."""
+    return round(os.getloadavg()[0], 2)
+
+
+def add_busy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help="report the figures even if the load average exceeded the number of cores",
+    )
+
+
+class LoadWatch:
+    """Records the load average when a benchmark starts; ``emit`` adds it with the load at
+    the end. A figure measured while the load average exceeded the number of cores is not
+    trusted: unless the run allows a busy machine, ``emit`` replaces it with null, says why,
+    and the benchmark exits with status 3."""
+
+    def __init__(self, *, allow_busy: bool) -> None:
+        self.allow_busy = allow_busy
+        self.start = load_average()
+        self.cores = os.cpu_count() or 1
+
+    def emit(self, result: dict[str, Any], *, figures: Iterable[str]) -> None:
+        """Print ``result`` as the last line; ``figures`` are the keys (``kind.key`` inside a
+        nested object) that a busy machine makes untrustworthy, ratios first."""
+        end = load_average()
+        busy = max(self.start, end) > self.cores
+        result["load"] = {"start": self.start, "end": end, "cores": self.cores}
+        result["busy"] = busy
+        refused = busy and not self.allow_busy
+        if refused:
+            for name in figures:
+                *path, key = name.split(".")
+                target = result
+                for part in path:
+                    target = target[part]
+                target[key] = None
+            result["refused"] = (
+                "the load average exceeded the number of cores during the run, so its figures "
+                "are not reported; run again on a quieter machine or pass --allow-busy"
+            )
+        emit(result)
+        if refused:
+            sys.exit(3)
 
 
 def emit(result: dict[str, object]) -> None:

@@ -8,7 +8,9 @@ rows and blobs, tombstones, audit entries, pruning and making the database forge
 checkpoint and incremental vacuum, PostgreSQL VACUUM).
 
 Usage: .venv/bin/python -m benchmarks.purge [--cases 100000] [--only sqlite|postgresql]
-Prints one JSON object on its last line.
+[--allow-busy]. Prints one JSON object on its last line.
+The last line carries the load average at the start and the end; timings from a machine
+busier than its cores are withheld (null, exit status 3) unless --allow-busy.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from benchmarks.harness import emit, fresh_database, set_up
+from benchmarks.harness import LoadWatch, add_busy_option, fresh_database, set_up
 from safevoice.attachments.models import Attachment, Upload
 from safevoice.cases.models import Case, CaseObject, StatusChange, WrappedKey
 from safevoice.cli.retention import purge_all
@@ -161,12 +163,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    add_busy_option(parser)
     args = parser.parse_args()
+    watch = LoadWatch(allow_busy=args.allow_busy)
     result: dict[str, object] = {"cases": args.cases}
     for kind in ("sqlite", "postgresql"):
         if args.only in (None, kind):
             result[f"{kind}_s"] = round(measure(kind, args.cases), 1)
-    emit(result)
+    watch.emit(result, figures=[k for k in result if k.endswith("_s")])
 
 
 if __name__ == "__main__":

@@ -98,6 +98,15 @@ class Settings:
     # saturated host (starting up, or busy under a flood), which turns pressure into an outage;
     # a worker that has exited is still replaced at once, whatever this says.
     worker_healthcheck_timeout: int = 120
+    # How long the server waits for PostgreSQL before it answers 503 with Retry-After, so that
+    # a stopped or frozen database (a hung disk, a network partition) costs each request a few
+    # seconds instead of a hang: opening a connection, waiting for a free one in the pool, and
+    # one statement (enforced by the database; the server also gives up on the socket half a
+    # second later, for a peer too frozen to enforce anything). They bound database waits only,
+    # never a request's duration: a slow upload over Tor is not cut.
+    db_connect_timeout: int = 2
+    db_pool_timeout: int = 2
+    db_statement_timeout: int = 3
     backup_dir: Path = Path("var/backups")
     # Keep the backup keys on another volume than the backups: whoever holds both reads them.
     backup_keys_dir: Path = Path("var/backup-keys")
@@ -105,6 +114,9 @@ class Settings:
     backup_max_age_days: int = 35
 
     def __post_init__(self) -> None:
+        for name in ("db_connect_timeout", "db_pool_timeout", "db_statement_timeout"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"SAFEVOICE_{name.upper()} must be at least 1 second.")
         if self.worker_healthcheck_timeout < 1:
             raise ConfigError("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT must be at least 1 second.")
         if self.backup_key_rotation_days < 1:
@@ -162,6 +174,17 @@ class Settings:
                 env.get("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT"),
                 120,
                 name="SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT",
+            ),
+            db_connect_timeout=_int(
+                env.get("SAFEVOICE_DB_CONNECT_TIMEOUT"), 2, name="SAFEVOICE_DB_CONNECT_TIMEOUT"
+            ),
+            db_pool_timeout=_int(
+                env.get("SAFEVOICE_DB_POOL_TIMEOUT"), 2, name="SAFEVOICE_DB_POOL_TIMEOUT"
+            ),
+            db_statement_timeout=_int(
+                env.get("SAFEVOICE_DB_STATEMENT_TIMEOUT"),
+                3,
+                name="SAFEVOICE_DB_STATEMENT_TIMEOUT",
             ),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")

@@ -3,18 +3,22 @@
 Stores only ever see ciphertext chunks addressed by a random upload id and a chunk index. Every
 operation handles one chunk (at most about 1 MiB), so the server's memory stays flat whatever
 the size of a file. ``delete`` removes everything of an upload; it is what retention and the
-expiry of unfinished uploads call.
+expiry of unfinished uploads call. ``remove_stale_temporaries`` clears, at start-up, what a
+killed process left mid-write, without touching a write still running in another worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
@@ -26,12 +30,27 @@ from safevoice.errors import ConfigError, NotFound
 from safevoice.private_files import private_dir
 from safevoice.storage.db import Database
 
+log = logging.getLogger("safevoice.storage")
 DELETE_WORKERS = 8
 # Every chunk file and folder of the filesystem store carries this access and modification
 # time (the epoch), so the files never tell when a file was uploaded or its case written. The
 # change time (ctime) cannot be set by an unprivileged process; SECURITY.md says what remains.
 BLOB_TIME = 0
+# An unfinished S3 multipart upload older than this is a leftover of a crash (see S3BlobStore).
+S3_STALE_AFTER = timedelta(hours=1)
+# Chunk writes go to a temporary name first (file store) so that a chunk is whole or absent.
+INCOMING = ".incoming-"
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{21}$")
+
+
+def _still_named(path: str, fd: int) -> bool:
+    """Whether ``path`` still names the open file ``fd`` (not removed or replaced meanwhile)."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _checked(upload_id: str) -> str:
@@ -48,6 +67,8 @@ class BlobStore(Protocol):
 
     def delete(self, upload_id: str) -> None: ...
 
+    def remove_stale_temporaries(self, *, now: datetime) -> int: ...
+
 
 class FileBlobStore:
     """One folder per upload, one file per chunk; writes are atomic (temp file, fsync, rename)."""
@@ -63,16 +84,23 @@ class FileBlobStore:
         if not folder.is_dir():
             private_dir(self.root, owned=True)
             folder.mkdir(exist_ok=True, mode=0o700)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, folder / f"{index:08d}")
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        while True:
+            fd, temp = tempfile.mkstemp(dir=folder, prefix=INCOMING)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    # The lock, held until the file has its final name, tells a start-up
+                    # cleanup in another worker that this temporary file is still being written.
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                    if not _still_named(temp, handle.fileno()):
+                        continue  # removed as stale between its creation and the lock
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    os.replace(temp, folder / f"{index:08d}")
+                break
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
         self._blur_times(folder / f"{index:08d}", folder)
 
     def _blur_times(self, *paths: Path) -> None:
@@ -97,6 +125,34 @@ class FileBlobStore:
     def delete(self, upload_id: str) -> None:
         shutil.rmtree(self._folder(upload_id), ignore_errors=True)
         self._blur_times()
+
+    def remove_stale_temporaries(self, *, now: datetime) -> int:
+        """Remove the temporary files of chunk writes that a crash interrupted; returns how many.
+
+        A temporary file is stale when no process holds its lock: the writer locks it from
+        before the first byte until the rename, and a killed process's locks go with it, so a
+        write still running in another worker is never touched, however long it takes. (The
+        file times say nothing here: they are blurred.)
+        """
+        del now  # the lock, not an age, decides
+        removed: list[Path] = []
+        for temp in self.root.glob(f"*/{INCOMING}*"):
+            try:
+                fd = os.open(temp, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # renamed or removed in between
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # being written right now
+                if _still_named(str(temp), fd):
+                    temp.unlink(missing_ok=True)  # a purge may remove the folder meanwhile
+                    removed.append(temp)
+            finally:
+                os.close(fd)
+        self._blur_times(*{temp.parent for temp in removed})
+        return len(removed)
 
 
 class DatabaseBlobStore:
@@ -130,6 +186,11 @@ class DatabaseBlobStore:
         with self.database.unit_of_work() as session:
             session.execute(delete(BlobChunk).where(BlobChunk.upload_id == _checked(upload_id)))
 
+    def remove_stale_temporaries(self, *, now: datetime) -> int:
+        """Nothing to remove: a chunk row is written in one transaction, whole or not at all."""
+        del now
+        return 0
+
 
 class S3BlobStore:
     """Objects ``<prefix><upload id>/<index>`` in an S3-compatible bucket."""
@@ -160,6 +221,34 @@ class S3BlobStore:
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
 
+    def remove_stale_temporaries(self, *, now: datetime) -> int:
+        """Abort the multipart uploads under the prefix that started before ``now`` minus
+        ``S3_STALE_AFTER``; returns how many.
+
+        A PutObject is whole or absent, so a crash leaves no half chunk to read; what an
+        interrupted write can leave in a bucket is an unfinished multipart upload, invisible but
+        stored (and billed) until it is aborted. The bucket has no locks and several hosts may
+        write to it, so age decides: no chunk write lasts anywhere near that long.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        cutoff = now - S3_STALE_AFTER
+        aborted = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < cutoff:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        except (BotoCoreError, ClientError):
+            # An unreachable bucket must not keep the server from starting; the next start
+            # tries again.
+            log.warning("Start-up maintenance: the S3 bucket could not be checked.")
+        return aborted
+
 
 def open_blob_store(spec: str, database: Database) -> BlobStore:
     """``fs:/path`` (or a plain path), ``db``, or ``s3://bucket/prefix?endpoint=URL&region=R``.
@@ -186,6 +275,17 @@ def open_blob_store(spec: str, database: Database) -> BlobStore:
     if not path:
         raise ConfigError("The blob store needs a folder (fs:/path), db, or an s3:// address.")
     return FileBlobStore(Path(path))
+
+
+def remove_stale_temporaries(store: BlobStore, *, now: datetime) -> int:
+    """The start-up maintenance step: remove what interrupted chunk writes left in the store.
+
+    Each worker runs it as it starts; it is safe while other workers write (see each store's
+    method) and logs only the count.
+    """
+    removed = store.remove_stale_temporaries(now=now)
+    log.info("Start-up maintenance: %d stale temporary blob(s) removed.", removed)
+    return removed
 
 
 def delete_uploads(store: BlobStore, session: Session, upload_ids: Sequence[str]) -> None:

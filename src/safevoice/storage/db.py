@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from safevoice.private_files import private_file, tighten_file
+from safevoice.storage.limits import DatabaseLimits, bound
 
 SQLITE_POOL_SIZE = 40
 SQLITE_BUSY_MS = 30_000  # the size of the server's thread pool
@@ -153,18 +154,28 @@ def _private_sqlite_file(url: str) -> None:
         tighten_file(Path(f"{database}{suffix}"))
 
 
-def make_engine(url: str, *, writer: bool = True, pool_size: int = 10) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    writer: bool = True,
+    pool_size: int = 10,
+    limits: DatabaseLimits | None = None,
+) -> Engine:
+    """An engine on ``url``; ``limits`` bounds every PostgreSQL wait (the server's engine)."""
     url = normalise_url(url)
     if is_sqlite(url):
         _private_sqlite_file(url)
         return _sqlite_engine(url, immediate=writer, pool_size=pool_size)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_timeout=15,
+        pool_timeout=15 if limits is None else limits.pool,
         pool_pre_ping=True,
     )
+    if limits is not None:
+        bound(engine, limits)
+    return engine
 
 
 @dataclass
@@ -176,8 +187,10 @@ class Database:
     reader: Engine
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10) -> Database:
-        writer = make_engine(url, writer=True, pool_size=pool_size)
+    def connect(
+        cls, url: str, *, pool_size: int = 10, limits: DatabaseLimits | None = None
+    ) -> Database:
+        writer = make_engine(url, writer=True, pool_size=pool_size, limits=limits)
         reader = make_engine(url, writer=False, pool_size=pool_size) if is_sqlite(url) else writer
         return cls(url=normalise_url(url), writer=writer, reader=reader)
 

@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` wires the domain routers, the reporter pages, error mapping and
 security middleware onto one database. It reads no environment itself; ``app_from_env`` is the
-entry point uvicorn's workers call (each worker builds its own app from the same settings).
+entry point uvicorn's workers call (each worker builds its own app from the same settings, then
+removes what interrupted blob writes left behind: ``storage.blobs.remove_stale_temporaries``).
 
 In production mode every worker runs the production checks before it builds anything and
 refuses to start on the first problem: one sentence on the log, no traceback, and uvicorn's
@@ -31,8 +32,10 @@ from safevoice.members.router import router as members_router
 from safevoice.retention.router import router as retention_router
 from safevoice.settings import Settings
 from safevoice.storage.batch import RowWriter
-from safevoice.storage.blobs import open_blob_store
+from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
+from safevoice.storage.limits import DatabaseLimits
+from safevoice.surveys.router import router as surveys_router
 from safevoice.web import bundle, errors, pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
@@ -51,7 +54,7 @@ def create_app(
     env: Mapping[str, str] | None = None,
 ) -> FastAPI:
     owned = database is None
-    database = database or Database.connect(settings.database_url)
+    database = database or Database.connect(settings.database_url, limits=database_limits(settings))
     installed: bundle.Bundle | None = None
     if settings.production:
         try:
@@ -95,16 +98,28 @@ def create_app(
     app.include_router(attachments_router)
     app.include_router(retention_router)
     app.include_router(audit_router)
+    app.include_router(surveys_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)
     return app
 
 
+def database_limits(settings: Settings) -> DatabaseLimits:
+    return DatabaseLimits(
+        connect=settings.db_connect_timeout,
+        pool=settings.db_pool_timeout,
+        statement=settings.db_statement_timeout,
+    )
+
+
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory``: settings come from the environment at start-up."""
     try:
-        return create_app(Settings.from_env(), env=os.environ)
+        app = create_app(Settings.from_env(), env=os.environ)
     except ConfigError as exc:
         log.error("SafeVoice refuses to start: %s", exc.message)
         sys.exit(STARTUP_FAILURE)
+    # What a killed predecessor left mid-write goes now, so nothing needs cleaning by hand.
+    remove_stale_temporaries(app.state.blobs, now=utcnow())
+    return app

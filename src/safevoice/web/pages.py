@@ -61,6 +61,7 @@ from safevoice.web.deps import (
     SettingsDep,
     SnapshotDep,
 )
+from safevoice.web.errors import RETRY_AFTER_SECONDS
 from safevoice.web.i18n import N_, Catalogue
 from safevoice.web.security import PAGE_CSP
 
@@ -191,13 +192,16 @@ class Pages:
         self, language: Language, status: int, heading: str, *paragraphs: str
     ) -> HTMLResponse:
         t = language.catalogue
-        return self.render(
+        response = self.render(
             language,
             "message.html",
             status=status,
             heading=t(heading),
             paragraphs=[t(p) for p in paragraphs],
         )
+        if status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
 
     def not_installed(self, language: Language) -> HTMLResponse:
         return self.message(

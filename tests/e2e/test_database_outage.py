@@ -1,0 +1,168 @@
+"""PostgreSQL stopped, then frozen, in the middle of a run: quick 503s, then recovery.
+
+The test runs its own cluster on another port, so stopping or freezing it (SIGSTOP on every
+process of the cluster: what a hung disk or a network partition looks like) harms nothing
+else. While the database is away every endpoint must answer within 5 s — 503 with Retry-After
+where it needs the database, never a 500 and never a hang; once the database is back the same
+server, not restarted, serves again, and a submission retried with its idempotency key lands
+exactly once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from safevoice.storage.db import Database
+from tests.support.cluster import Cluster, available
+from tests.support.databases import populate
+from tests.support.reporter import build_submission
+from tests.support.server import ServerProcess
+from tests.support.world import World
+
+pytestmark = pytest.mark.skipif(not available(), reason="PostgreSQL 15's initdb is not installed")
+
+ANSWER_WITHIN_SECONDS = 5.0
+RECOVERY_SECONDS = 30.0
+SOME_ID = "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+@dataclass
+class Outage:
+    cluster: Cluster
+    server: ServerProcess
+    world: World
+    instance_key: bytes
+    url: str
+
+
+@pytest.fixture(scope="module")
+def outage(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
+    cluster = Cluster.create()
+    try:
+        url = cluster.create_database("safevoice")
+        instance_key = populate(url, world)
+        server = ServerProcess.start(url, tmp_path_factory.mktemp("outage") / "server")
+        try:
+            yield Outage(cluster, server, world, instance_key, url)
+        finally:
+            server.stop()
+    finally:
+        cluster.destroy()
+
+
+def _requests(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every operation of the API (placeholders for its path parameters) and the pages."""
+    wanted = [("GET", "/"), ("GET", "/follow-up")]
+    for path, operations in schema["paths"].items():
+        for method in operations:
+            filled = path
+            while "{" in filled:
+                start, end = filled.index("{"), filled.index("}")
+                filled = (
+                    filled[:start]
+                    + ("0" if "index" in filled[start:end] else SOME_ID)
+                    + filled[end + 1 :]
+                )
+            wanted.append((method.upper(), filled))
+    return wanted
+
+
+def _every_endpoint_answers_quickly(http: httpx.Client, schema: dict[str, Any]) -> dict[str, int]:
+    statuses = {}
+    for method, path in _requests(schema):
+        body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+        started = time.monotonic()
+        response = http.request(method, path, json=body, headers={"Authorization": "Bearer x" * 8})
+        took = time.monotonic() - started
+        where = f"{method} {path}"
+        assert took < ANSWER_WITHIN_SECONDS, f"{where} took {took:.1f} s"
+        assert response.status_code < 500 or response.status_code == 503, where
+        if response.status_code == 503:
+            assert response.headers.get("Retry-After"), where
+        statuses[where] = response.status_code
+    return statuses
+
+
+def _submission(outage: Outage, http: httpx.Client) -> dict[str, Any]:
+    manifest, _ = outage.world.manifest(outage.instance_key)
+    challenge = http.post("/api/v1/challenges", json={"purpose": "submit"}).json()["challenge"]
+    return build_submission(manifest, challenge).body
+
+
+def _needs_database(http: httpx.Client, body: dict[str, Any], key: str) -> None:
+    """What a reporter and a member do first answers 503 with Retry-After, within 5 s."""
+    for method, path, kwargs in (
+        ("GET", "/api/v1/intake", {}),
+        ("POST", "/api/v1/cases", {"json": body, "headers": {"Idempotency-Key": key}}),
+        ("GET", "/api/v1/cases", {"headers": {"Authorization": "Bearer " + "x" * 43}}),
+    ):
+        started = time.monotonic()
+        response = http.request(method, path, **kwargs)
+        assert time.monotonic() - started < ANSWER_WITHIN_SECONDS, path
+        assert response.status_code == 503, (path, response.text)
+        assert response.headers["Retry-After"]
+        assert "nothing was lost" in response.json()["error"]["message"]
+
+
+def _recovers(http: httpx.Client) -> None:
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    while http.get("/api/v1/intake").status_code != 200:
+        assert time.monotonic() < deadline, "the server did not recover once the database was back"
+        time.sleep(0.5)
+
+
+def _cases(url: str) -> int:
+    database = Database.connect(url, pool_size=1)
+    try:
+        with database.unit_of_work(write=False) as session:
+            return int(session.execute(text("SELECT count(*) FROM case_file")).scalar_one())
+    finally:
+        database.dispose()
+
+
+def _lands_once(
+    outage: Outage, http: httpx.Client, body: dict[str, Any], key: str, before: int
+) -> None:
+    first = http.post("/api/v1/cases", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    again = http.post("/api/v1/cases", json=body, headers={"Idempotency-Key": key})
+    assert again.json()["case_id"] == first.json()["case_id"]
+    assert _cases(outage.url) == before + 1
+
+
+@pytest.mark.parametrize("fault", ["stopped", "frozen"])
+def test_an_unavailable_database_gives_quick_503s_and_the_server_recovers(
+    outage: Outage, fault: str
+) -> None:
+    with httpx.Client(base_url=outage.server.direct_url, timeout=60) as http:
+        schema = http.get("/api/v1/openapi.json").json()
+        body = _submission(outage, http)
+        key = secrets.token_urlsafe(16)
+        before = _cases(outage.url)
+        frozen: list[int] = []
+        if fault == "stopped":
+            outage.cluster.stop()
+        else:
+            frozen = outage.cluster.freeze()
+        try:
+            _needs_database(http, body, key)
+            statuses = _every_endpoint_answers_quickly(http, schema)
+            assert sum(status == 503 for status in statuses.values()) >= len(statuses) // 2, (
+                statuses
+            )
+        finally:
+            if fault == "stopped":
+                outage.cluster.start()
+            else:
+                outage.cluster.thaw(frozen)
+        _recovers(http)
+        _lands_once(outage, http, body, key, before)
+    assert "Traceback" not in outage.server.log()
