@@ -270,6 +270,9 @@ function renderItem(item) {
     text.dir = "auto";
     entry.append(text);
   }
+  if (item.redactedOn !== null) {
+    entry.append(element("p", "hint redacted", t("js.follow.redacted", { day: item.redactedOn })));
+  }
   if (item.kind === "epoch" && item.verified) {
     entry.append(element("p", "hint", t("js.follow.epoch_explained")));
   }
