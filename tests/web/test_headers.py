@@ -62,6 +62,7 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("POST", "/api/v1/cases/{case_id}/claim"): [(f"/api/v1/cases/{CASE}/claim", {})],
     ("POST", "/api/v1/cases/{case_id}/recuse"): [(f"/api/v1/cases/{CASE}/recuse", None)],
     ("POST", "/api/v1/cases/{case_id}/disclosure"): [(f"/api/v1/cases/{CASE}/disclosure", {})],
+    ("POST", "/api/v1/cases/{case_id}/redactions"): [(f"/api/v1/cases/{CASE}/redactions", {})],
     ("POST", "/api/v1/cases/{case_id}/rekey"): [(f"/api/v1/cases/{CASE}/rekey", {})],
     ("POST", "/api/v1/cases/{case_id}/actions"): [(f"/api/v1/cases/{CASE}/actions", {})],
     ("PATCH", "/api/v1/actions/{action_id}"): [(f"/api/v1/actions/{CASE}", {})],

@@ -75,7 +75,12 @@ def feedback_overdue(case: Case, *, today: date) -> bool:
 
 def object_out(row: CaseObject) -> CaseObjectOut:
     return CaseObjectOut.model_validate(
-        {"chain": row.chain, "seq": row.seq, "envelope": json.loads(row.envelope)}
+        {
+            "chain": row.chain,
+            "seq": row.seq,
+            "envelope": json.loads(row.envelope),
+            "redaction": json.loads(row.redaction) if row.redaction is not None else None,
+        }
     )
 
 

@@ -29,6 +29,7 @@ from safevoice.cli.common import (
     read_secret_text,
     untrusted,
 )
+from safevoice.client import surveys
 from safevoice.client.api import Api
 from safevoice.client.files import PendingUpload, UploadJournal, upload_file
 from safevoice.client.patience import TRANSIENT, GaveUp, Patience
@@ -45,6 +46,7 @@ from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
+from safevoice.crypto.survey import Answer, Survey, check_answer
 from safevoice.errors import ChallengeRejected, Conflict, SafeVoiceError, VerificationFailed
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, SignedState, read_as_reporter, receipt_problems
@@ -664,6 +666,73 @@ def deadline_passed(case: ReporterCaseInfo, signed: SignedState) -> str:
             "the competent authorities listed on the start page."
         )
     return ""
+
+
+def _survey_answer(survey: Survey, path: str | None) -> Answer:
+    """The answer from a JSON file or standard input, or asked question by question."""
+    if path is not None:
+        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        try:
+            data = json.loads(raw)
+            answer = Answer(
+                scores=tuple(data["scores"]), free_text=str(data.get("free_text") or "")
+            )
+        except (json.JSONDecodeError, KeyError, TypeError):
+            fail('The answers must be JSON like {"scores": [4, 5, null], "free_text": "…"}.')
+    else:
+        scores: list[int | None] = []
+        err_console.print(f"{untrusted(survey.title)} (1 = not at all … 5 = fully; Enter skips)")
+        for question in survey.questions:
+            given = typer.prompt(untrusted(question), default="", show_default=False).strip()
+            scores.append(int(given) if given.isdigit() else None)
+        text = ""
+        if survey.free_text is not None:
+            text = typer.prompt(untrusted(survey.free_text), default="", show_default=False)
+        answer = Answer(scores=tuple(scores), free_text=text)
+    try:
+        return check_answer(survey, answer)
+    except SafeVoiceError as exc:
+        fail(exc.message)
+
+
+@app.command("survey")
+def survey(
+    server: ServerOption,
+    pin: PinOption = None,
+    survey_id: Annotated[
+        str | None, typer.Option("--survey", help="Which open survey (if several are open).")
+    ] = None,
+    answers_file: Annotated[
+        str | None,
+        typer.Option(help="Your answers as JSON, from this file or - for standard input."),
+    ] = None,
+    proxy: ProxyOption = None,
+    state: StateOption = None,
+) -> None:
+    """Answer an open pulse survey anonymously; the answer is encrypted on this machine."""
+    stored = State.load(state) if state is not None else None
+    remembered = stored.server(server) if stored is not None else None
+    with Api(server, proxy=proxy) as api:
+        verified = verify_for(
+            api.manifest().model_dump(),
+            pin=pin,
+            remembered=remembered,
+            now=utcnow(),
+            handovers=api.manifest_handovers,
+        )
+        open_surveys, challenge = surveys.open_now(api, verified.manifest)
+        chosen = [s for s in open_surveys if survey_id in (None, s.survey_id)]
+        if not chosen:
+            fail("No survey is open for answers." if survey_id is None else "No such open survey.")
+        if len(chosen) > 1:
+            listed = ", ".join(f"{s.survey_id} ({untrusted(s.title)})" for s in chosen)
+            fail(f"Several surveys are open; choose one with --survey: {listed}.")
+        answer = _survey_answer(chosen[0], answers_file)
+        err_console.print("Encrypting your answer on this machine…")
+        surveys.send_answer(api, verified.manifest, chosen[0], answer, challenge=challenge)
+    if stored is not None:
+        stored.save()
+    console.print("Thank you: your answer was received. Nothing links it to you.")
 
 
 def main() -> None:

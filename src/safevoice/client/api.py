@@ -34,6 +34,9 @@ from safevoice.protocol.wire import (
     RetentionOverview,
     Statistics,
     SubmissionOut,
+    SurveyAnswersOut,
+    SurveyOut,
+    SurveysOut,
     TokenOut,
     UploadOut,
 )
@@ -182,6 +185,27 @@ class Api:
             )
         )
 
+    # -- pulse surveys --------------------------------------------------------------------
+
+    def open_surveys(self) -> SurveysOut:
+        return self._get("/api/v1/surveys", SurveysOut)
+
+    def all_surveys(self) -> list[SurveyOut]:
+        content = self._send("GET", "/api/v1/surveys/all").content
+        return _parse(TypeAdapter(list[SurveyOut]).validate_json, content)
+
+    def publish_survey(self, document: dict[str, Any]) -> SurveyOut:
+        return self._post("/api/v1/surveys", document, SurveyOut)
+
+    def move_survey(self, survey_id: str, action: str) -> SurveyOut:
+        return self._post(f"/api/v1/surveys/{survey_id}/{action}", None, SurveyOut)
+
+    def answer_survey(self, survey_id: str, body: dict[str, Any]) -> None:
+        self._send("POST", f"/api/v1/surveys/{survey_id}/answers", json=body)
+
+    def survey_answers(self, survey_id: str) -> SurveyAnswersOut:
+        return self._get(f"/api/v1/surveys/{survey_id}/answers", SurveyAnswersOut)
+
     def login(self, *, role: str, member_id: str, challenge: str, signature: str) -> TokenOut:
         return self._post(
             "/api/v1/login",
@@ -203,6 +227,9 @@ class Api:
 
     def record_disclosure_ground(self, case_id: str, body: dict[str, Any]) -> DisclosureOut:
         return self._post(f"/api/v1/cases/{case_id}/disclosure", body, DisclosureOut)
+
+    def redact(self, case_id: str, body: dict[str, Any]) -> ObjectOut:
+        return self._post(f"/api/v1/cases/{case_id}/redactions", body, ObjectOut)
 
     def recuse(self, case_id: str) -> None:
         self._send("POST", f"/api/v1/cases/{case_id}/recuse")

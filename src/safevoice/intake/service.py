@@ -57,7 +57,7 @@ from safevoice.storage.batch import Rows, RowWriter
 from safevoice.storage.db import Database
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
-CHALLENGE_PURPOSES = ("submit", "reporter-login", "upload")
+CHALLENGE_PURPOSES = ("submit", "reporter-login", "upload", "survey")
 MIN_DIFFICULTY = 1
 
 

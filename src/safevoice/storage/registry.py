@@ -10,6 +10,7 @@ from safevoice.members import models as members_models
 from safevoice.retention import models as retention_models
 from safevoice.storage import blob_models
 from safevoice.storage.base import Base
+from safevoice.surveys import models as surveys_models
 
 metadata = Base.metadata
 
@@ -24,4 +25,5 @@ __all__ = [
     "members_models",
     "metadata",
     "retention_models",
+    "surveys_models",
 ]

@@ -67,7 +67,7 @@ export function createCrypto(sodium, options = {}) {
   const CLOCK_SKEW_MS = 10 * 60 * 1000;
   const KEY_ID = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 
-  const PURPOSES = { submit: 1, "reporter-login": 2, "member-login": 3, upload: 4 };
+  const PURPOSES = { submit: 1, "reporter-login": 2, "member-login": 3, upload: 4, survey: 5 };
   const CHALLENGE_BYTES = 43;
   const CHALLENGE_BODY_BYTES = 27;
   const WORK_MEMLIMIT = 1024 * 1024;
