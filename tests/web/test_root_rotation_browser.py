@@ -90,5 +90,11 @@ def test_a_rebuilt_bundle_follows_the_new_root_and_refuses_the_retired_root_alon
 
     assert old_page == ("ready", format_fingerprint(world.pin))
     assert new_page == ("ready", format_fingerprint(new_root.public.fingerprint))
-    assert refused == ("refused", t("js.refused.pin"))
+    assert refused == (
+        "refused",
+        t(
+            "The committee's list of readers is not signed by the committee root built into "
+            "this page. The server may have been tampered with."
+        ),
+    )
     assert rebuilt.digest != web_bundle.digest

@@ -240,6 +240,9 @@ class Api:
     def record_disclosure_ground(self, case_id: str, body: dict[str, Any]) -> DisclosureOut:
         return self._post(f"/api/v1/cases/{case_id}/disclosure", body, DisclosureOut)
 
+    def redact(self, case_id: str, body: dict[str, Any]) -> ObjectOut:
+        return self._post(f"/api/v1/cases/{case_id}/redactions", body, ObjectOut)
+
     def recuse(self, case_id: str) -> None:
         self._send("POST", f"/api/v1/cases/{case_id}/recuse")
 

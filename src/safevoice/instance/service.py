@@ -77,17 +77,17 @@ def _parse_surge(value: bytes | None) -> tuple[int, int]:
     return int(extra), int(until)
 
 
-def raise_surge(session: Session, *, now: datetime) -> int:
-    """Raise the submission surge by one step from what is in force now; returns the new extra
-    difficulty. Stored to the minute only: it tells that a flood happened, not when a report
-    came."""
+def raise_surge(session: Session, *, now: datetime, seconds: int = SURGE_SECONDS) -> int:
+    """Raise the submission surge by one step from what is in force now, for ``seconds``;
+    returns the new extra difficulty. Stored to the minute only (to ``seconds`` when that is
+    shorter, as in tests): it tells that a flood happened, not when a report came."""
     row = session.get(ServerState, SURGE, with_for_update=True)
     extra, until = _parse_surge(row.value if row is not None else None)
     moment = math.floor(now.timestamp())
     current = extra if until > moment else 0
     new = min(SURGE_MAX, current + SURGE_STEP)
-    lapse = moment + SURGE_SECONDS
-    lapse += -lapse % 60
+    lapse = moment + seconds
+    lapse += -lapse % min(60, seconds)
     set_state(session, SURGE, f"{new}:{lapse}".encode())
     return new
 

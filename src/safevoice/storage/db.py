@@ -1,7 +1,9 @@
 """Engines and sessions for SQLite (the embedded default) and PostgreSQL.
 
-SQLite connections get, on every connect: ``auto_vacuum=INCREMENTAL`` (effective because it is
-set before the first table is created), WAL, full fsync on commit (nothing acknowledged is
+SQLite connections get, on every connect: ``auto_vacuum=INCREMENTAL`` if the file does not have
+it yet (effective because it is set before the first table is created; setting it takes the
+write lock, so a new connection, a reader's too, would otherwise wait for the current writer),
+WAL, full fsync on commit (nothing acknowledged is
 lost), ``secure_delete`` (freed pages are overwritten) and foreign keys. Writers begin with
 ``BEGIN IMMEDIATE`` so that two workers never deadlock upgrading a read lock; readers use a
 separate engine with deferred transactions so they never wait for a writer.
@@ -33,8 +35,8 @@ from safevoice.storage.limits import DatabaseLimits, bound
 
 SQLITE_POOL_SIZE = 40
 SQLITE_BUSY_MS = 30_000  # the size of the server's thread pool
+SQLITE_INCREMENTAL_VACUUM = 2  # what ``PRAGMA auto_vacuum`` reads for INCREMENTAL
 SQLITE_PRAGMAS = (
-    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA secure_delete=ON",
@@ -71,6 +73,9 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
         # pysqlite's own transaction handling is switched off so that BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Reading the setting takes no lock; setting it waits for the writer.
+        if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_INCREMENTAL_VACUUM:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()

@@ -84,7 +84,9 @@ def create_app(
     app.state.writer = RowWriter(app.state.database)
     app.state.blobs = open_blob_store(settings.blob_store, app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
-    app.state.flood = FloodMeter(settings.flood_per_minute)
+    app.state.flood = FloodMeter(
+        settings.flood_per_minute, surge_seconds=settings.flood_surge_seconds
+    )
     # The bundle is read and checked once, at start-up; the folder is never written.
     if installed is None and settings.bundle_dir is not None:
         installed = bundle.load(settings.bundle_dir)

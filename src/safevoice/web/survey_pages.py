@@ -24,9 +24,22 @@ from safevoice.protocol.wire import SurveyOut
 from safevoice.storage.db import Database
 from safevoice.surveys import service
 from safevoice.web.deps import DatabaseDep, NowDep, SessionDep, SettingsDep, SnapshotDep
-from safevoice.web.pages import PagesDep, _read_form
+from safevoice.web.i18n import N_
+from safevoice.web.pages import LanguageDep, PagesDep, _read_form
 
 router = APIRouter(include_in_schema=False)
+
+CLOSED = (
+    N_("This survey is closed"),
+    N_("It no longer takes answers. Thank you for your interest."),
+)
+THANKS = (
+    N_("Thank you"),
+    N_(
+        "Your answer was received. Nothing links it to you. The committee publishes only totals, "
+        "never single answers or free texts."
+    ),
+)
 
 
 def _document(out: SurveyOut) -> SurveyDocument:
@@ -35,14 +48,15 @@ def _document(out: SurveyOut) -> SurveyDocument:
 
 @router.get("/surveys", response_class=HTMLResponse)
 def surveys_page(
-    pages: PagesDep, session: SessionDep, snap: SnapshotDep, now: NowDep
+    language: LanguageDep, pages: PagesDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> HTMLResponse:
     open_now = [_document(out) for out in service.answerable(session, snap, now=now)]
-    return pages.render("surveys.html", surveys=open_now)
+    return pages.render(language, "surveys.html", surveys=open_now)
 
 
 @router.get("/survey/{survey_id}", response_class=HTMLResponse)
 def survey_page(
+    language: LanguageDep,
     survey_id: str,
     pages: PagesDep,
     session: SessionDep,
@@ -51,14 +65,14 @@ def survey_page(
     now: NowDep,
 ) -> HTMLResponse:
     if pages.bundle is None:
-        return pages.message(503, "message.unavailable.heading", "pages.missing")
+        return pages.not_installed(language)
     listed = service.answerable(session, snap, now=now)
     chosen = next((out for out in listed if out.survey_id == survey_id), None)
     if chosen is None:
-        return pages.message(404, "message.survey_closed.heading", "message.survey_closed.text")
+        return pages.message(language, 404, *CLOSED)
     signed = snap.signed_manifest
     if signed is None:
-        return pages.message(503, "message.unavailable.heading", "pages.missing")
+        return pages.not_installed(language)
     data = {
         "manifest": signed.to_json(),
         "surveys": [chosen.model_dump(mode="json")],
@@ -67,11 +81,12 @@ def survey_page(
         ).model_dump(mode="json"),
     }
     return pages.render(
+        language,
         "survey.html",
         survey=_document(chosen),
         nojs=settings.nojs_enabled,
         max_free_text=MAX_FREE_TEXT_CHARS,
-        js_strings=pages.catalogue.script_strings(),
+        js_strings=language.catalogue.script_strings(),
         data=data,
     )
 
@@ -106,6 +121,7 @@ def _store_sealed(
 
 @router.post("/survey/{survey_id}", response_class=HTMLResponse)
 async def survey_sealed(
+    language: LanguageDep,
     survey_id: str,
     request: Request,
     pages: PagesDep,
@@ -117,7 +133,13 @@ async def survey_sealed(
     """The no-JavaScript answer: the server encrypts it at once (only where enabled)."""
     if not settings.nojs_enabled:
         return pages.message(
-            403, "message.sealed_off.heading", "message.sealed_off.text", "message.sealed_off.how"
+            language,
+            403,
+            N_("This form is not available"),
+            N_(
+                "This server accepts answers only when they are encrypted in your browser. "
+                "Turn JavaScript on for this site, or use the SafeVoice command-line client."
+            ),
         )
     try:
         form = await _read_form(request)
@@ -125,11 +147,19 @@ async def survey_sealed(
             _store_sealed, database, snap, survey_id=survey_id, form=form, now=now
         )
     except (NotFound, Conflict):
-        return pages.message(404, "message.survey_closed.heading", "message.survey_closed.text")
+        return pages.message(language, 404, *CLOSED)
     except TooLarge:
-        return pages.message(413, "message.too_large.heading", "message.too_large.text")
+        return pages.message(
+            language,
+            413,
+            N_("Your answer is too long for this form"),
+            N_("Please shorten the free text and send it again. Nothing was stored."),
+        )
     except SafeVoiceError:
         return pages.message(
-            400, "message.bad_form.heading", "message.bad_form.text", "message.back"
+            language,
+            400,
+            N_("The form could not be read"),
+            N_("Nothing was stored. Please go back and send it again."),
         )
-    return pages.message(200, "survey.thanks.heading", "survey.thanks.text")
+    return pages.message(language, 200, *THANKS)

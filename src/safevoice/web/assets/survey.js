@@ -12,7 +12,15 @@
 // relative URL of worker.js), which the build replaces with the hashed name of the bundled
 // worker.
 
-import { readJson, setText, show, translator, wasmAvailable } from "./ui.js";
+import {
+  failedText,
+  readJson,
+  refusedText,
+  setText,
+  show,
+  translator,
+  wasmAvailable,
+} from "./ui.js";
 
 const t = translator(readJson("sv-strings"));
 const data = readJson("sv-survey");
@@ -36,7 +44,7 @@ function refuse(reason) {
     worker = null;
     return;
   }
-  setText("refused-reason", t(`js.refused.${reason}`));
+  setText("refused-reason", refusedText(t, reason));
   show("refused");
   document.getElementById("refused-heading").focus();
 }
@@ -98,7 +106,7 @@ function onMessage(event) {
     sending = false;
     show("progress-panel", false);
     submitButton.disabled = false;
-    formError.textContent = t(`js.failed.${message.reason}`);
+    formError.textContent = failedText(t, message.reason);
     formError.hidden = false;
     formError.focus();
   }
