@@ -138,7 +138,12 @@ def test_a_survey_whose_text_the_server_changed_is_refused_by_the_page(
 
     page = chromium.page()
     page.goto(f"{server.url}/survey/{survey.survey_id}")
-    expect(page.locator("#refused-reason")).to_have_text(t("js.refused.survey"))
+    expect(page.locator("#refused-reason")).to_have_text(
+        t(
+            "This survey is not signed by a member of your committee, so it is not shown. "
+            "Do not answer it here."
+        )
+    )
     assert page.locator("#survey-form").is_hidden()
     page.close()
 
@@ -165,7 +170,7 @@ def test_without_webassembly_the_page_explains_and_offers_the_server_sealed_form
     choose(page, "", (5, 3))
     page.fill("#free-text", "Thanks for asking.")
     page.click("#submit-button")
-    expect(page.locator("h1")).to_have_text(t("survey.thanks.heading"))
+    expect(page.locator("h1")).to_have_text(t("Thank you"))
     page.close()
     assert nojs_committee.answers(survey) == [Answer(scores=(5, 3), free_text="Thanks for asking.")]
 
@@ -180,7 +185,9 @@ def test_without_javascript_the_plain_form_is_sealed_by_the_server_only_where_en
     off = committee.open_survey()
     page = scriptless_browser.new_page()
     page.goto(f"{server.url}/survey/{off.survey_id}")
-    expect(page.locator("#noscript-heading")).to_have_text(t("report.noscript.off.heading"))
+    expect(page.locator("#noscript-heading")).to_have_text(
+        t("This page needs JavaScript to protect your answer")
+    )
     assert page.locator("#sealed-survey-form").count() == 0
     page.close()
 
@@ -189,6 +196,6 @@ def test_without_javascript_the_plain_form_is_sealed_by_the_server_only_where_en
     page.goto(f"{nojs_server.url}/survey/{survey.survey_id}")
     choose(page, "sealed-", (2, 2))
     page.click("#sealed-submit")
-    expect(page.locator("h1")).to_have_text(t("survey.thanks.heading"))
+    expect(page.locator("h1")).to_have_text(t("Thank you"))
     page.close()
     assert nojs_committee.answers(survey) == [Answer(scores=(2, 2))]
