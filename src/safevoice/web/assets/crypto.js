@@ -24,6 +24,7 @@ export function createCrypto(sodium, options = {}) {
   const WRAP_CONTEXT = "safevoice-keys-v1";
   const RECIPIENTS_CONTEXT = "safevoice-recipients-v1";
   const RECEIPT_CONTEXT = "safevoice-receipt-v1";
+  const REDACTION_CONTEXT = "safevoice-redaction-v1";
   const LOGIN_CONTEXT = "safevoice-login-v1";
   const MANIFEST_CONTEXT = "safevoice-manifest-v1";
   const FINGERPRINT_CONTEXT = "safevoice-fingerprint-v1";
@@ -1255,6 +1256,56 @@ export function createCrypto(sodium, options = {}) {
     return null;
   }
 
+  // A committee member's redaction (protocol 7.6): the server lists the redacted version as
+  // the object's envelope and the signed record beside it; the object's place in the chain is
+  // the original's transcript hash, which the record names (reader.py _redaction_of).
+  const REDACTABLE_KINDS = ["report", "message", "note"];
+  const REDACTION_FIELDS = ["by", "digest", "hash", "on", "sig"];
+
+  function redactionOf(item) {
+    const r = item.redaction;
+    if (r === undefined || r === null) return null;
+    if (!isPlainObject(r) || Object.keys(r).sort().join() !== REDACTION_FIELDS.join()) {
+      fail("envelope", "The redaction record does not have the expected fields.");
+    }
+    if (typeof r.on !== "string" || r.on.length !== 10 || typeof r.by !== "string" || r.by.length > 64) {
+      fail("envelope", "The redaction record has a malformed day or member.");
+    }
+    return {
+      hash: b64d(r.hash, 32, "hash"),
+      digest: b64d(r.digest, 32, "digest"),
+      on: r.on,
+      by: r.by,
+      sig: b64d(r.sig, 64, "signature"),
+    };
+  }
+
+  // The redacted version counts only with its record, both signed by the committee member the
+  // record names (reader.py _redaction_verifies, redaction.py check_redacted).
+  function redactionVerifies(read, env, redaction, manifest, since) {
+    const keys = redaction.by.startsWith("member:") ? senderKeys(redaction.by, null, manifest, since) : [];
+    const fields = [
+      env.caseId,
+      "thread",
+      u32(env.seq),
+      redaction.hash,
+      redaction.digest,
+      redaction.on,
+      redaction.by,
+    ];
+    const valid =
+      REDACTABLE_KINDS.includes(env.kind) &&
+      equalBytes(redaction.digest, transcriptHash(env)) &&
+      signedByAny(keys, env) &&
+      keys.some((key) => verifies(key, redaction.sig, REDACTION_CONTEXT, ...fields));
+    if (!valid) {
+      read.problem = read.problem || "redaction_invalid";
+      return false;
+    }
+    read.redacted = { on: redaction.on, by: redaction.by };
+    return true;
+  }
+
   function openReportInto(read, env, key, caseId) {
     let report;
     try {
@@ -1266,7 +1317,8 @@ export function createCrypto(sodium, options = {}) {
       read.problem = read.problem || found || "undecryptable";
       return null;
     }
-    if (!verifies(report.signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+    // A redacted version is signed by the member who redacted it, checked with its record.
+    if (!read.redacted && !verifies(report.signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
       read.problem = read.problem || "bad_signature";
       return null;
     }
@@ -1281,7 +1333,7 @@ export function createCrypto(sodium, options = {}) {
       read.problem = read.problem || "unknown_sender";
       return;
     }
-    if (!signedByAny(keys, env)) {
+    if (!read.redacted && !signedByAny(keys, env)) {
       read.problem = read.problem || "bad_signature";
       return;
     }
@@ -1465,21 +1517,29 @@ export function createCrypto(sodium, options = {}) {
         hash: transcriptHash(env),
         body: {},
         record: null,
+        redacted: null,
         problem:
           positionProblem(env, item.seq, caseId, expected, prev, epoch) ||
           epochOrderProblem(env, latest),
       };
       objects.push(read);
+      let redaction = null;
+      try {
+        redaction = redactionOf(item);
+        if (redaction) read.hash = redaction.hash;
+      } catch (error) {
+        if (!(error instanceof SafeVoiceCryptoError)) throw error;
+        read.problem = read.problem || "redaction_invalid";
+      }
       const key = found.byEpoch.get(env.epoch);
+      let since = null;
+      if (env.epoch > 0 && found.started.has(env.epoch)) since = found.started.get(env.epoch);
+      else if (env.epoch === 0 && report) since = report.manifestVersion;
       if (!key) {
         read.problem = read.problem || "no_key_for_part";
-      } else if (env.kind === "report") {
-        report = openReportInto(read, env, key, caseId) || report;
-      } else {
-        let since = null;
-        if (env.epoch > 0 && found.started.has(env.epoch)) since = found.started.get(env.epoch);
-        else if (env.epoch === 0 && report) since = report.manifestVersion;
-        openObjectInto(read, env, key, report, manifest, since);
+      } else if (redaction === null || redactionVerifies(read, env, redaction, manifest, since)) {
+        if (env.kind === "report") report = openReportInto(read, env, key, caseId) || report;
+        else openObjectInto(read, env, key, report, manifest, since);
       }
       if (read.problem) {
         const before = read.problem === "missing_before" ? expected : null;

@@ -540,6 +540,7 @@ function display(read, view) {
         role: o.senderRole,
         verified: o.verified,
         problem: o.problem,
+        redactedOn: o.redacted ? o.redacted.on : null,
         text: typeof o.body.text === "string" ? o.body.text : null,
         status: typeof o.body.status === "string" ? o.body.status : null,
         outcome: typeof o.body.outcome === "string" ? o.body.outcome : null,
