@@ -1280,19 +1280,16 @@ export function createCrypto(sodium, options = {}) {
     };
   }
 
+  // What the member's record signature covers (protocol 7.6); the browser reads the thread only.
+  function redactionFields(env, redaction) {
+    return [env.caseId, "thread", u32(env.seq), redaction.hash, redaction.digest, redaction.on, redaction.by];
+  }
+
   // The redacted version counts only with its record, both signed by the committee member the
   // record names (reader.py _redaction_verifies, redaction.py check_redacted).
   function redactionVerifies(read, env, redaction, manifest, since) {
     const keys = redaction.by.startsWith("member:") ? senderKeys(redaction.by, null, manifest, since) : [];
-    const fields = [
-      env.caseId,
-      "thread",
-      u32(env.seq),
-      redaction.hash,
-      redaction.digest,
-      redaction.on,
-      redaction.by,
-    ];
+    const fields = redactionFields(env, redaction);
     const valid =
       REDACTABLE_KINDS.includes(env.kind) &&
       equalBytes(redaction.digest, transcriptHash(env)) &&
@@ -1840,6 +1837,8 @@ export function createCrypto(sodium, options = {}) {
     createFileDecryptor,
     parseAttachment,
     readThread,
+    redactionOf,
+    redactionFields,
     signedState,
     serverFieldProblems,
     verifyReceipt,
