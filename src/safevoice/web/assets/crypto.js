@@ -1702,6 +1702,86 @@ export function createCrypto(sodium, options = {}) {
     return sign(seed, LOGIN_CONTEXT, instanceId, challenge.raw, u64(challenge.expires));
   }
 
+  // --- pulse surveys (protocol 16) ---
+
+  const SURVEY_CONTEXT = "safevoice-survey-v1";
+  const SURVEY_ANSWER_SUITE = "safevoice-survey-answer-v1";
+  const SURVEY_KEY_CONTEXT = "safevoice-survey-key-v1";
+  const SURVEY_MAX_FREE_TEXT = 2000;
+
+  // A survey document in its wire form, checked against its author's key in the verified
+  // manifest (protocol 16.1). Returns the parsed survey; a forged one is refused.
+  function verifySurvey(wire, manifest) {
+    let payload;
+    let sig;
+    try {
+      payload = b64d(wire.payload, null, "survey");
+      sig = b64d(wire.sig, 64, "survey signature");
+    } catch {
+      fail("survey", "The survey is malformed.");
+    }
+    const signer = typeof wire.signer === "string" ? wire.signer : "";
+    const [kind, id] = splitLabel(signer);
+    const current = manifest.members.find((m) => m.id === id);
+    const keys = [
+      ...(current ? [current.signKey] : []),
+      ...manifest.retired.filter((r) => r.label === signer).map((r) => r.signKey),
+    ];
+    if (kind !== "member" || !keys.some((k) => verifies(k, sig, SURVEY_CONTEXT, payload))) {
+      fail("survey", "The survey is not signed by a committee member.");
+    }
+    let data;
+    try {
+      data = JSON.parse(strictDecoder.decode(payload));
+    } catch {
+      fail("survey", "The survey is malformed.");
+    }
+    if (!data || data.format !== "safevoice-survey-v1" || !equalBytes(canonicalJson(data), payload)) {
+      fail("survey", "The survey was re-serialised or has an unknown format.");
+    }
+    if (data.author !== id || data.instance_id !== manifest.instanceId) {
+      fail("survey", "The survey was signed by someone else than its author, or elsewhere.");
+    }
+    const texts = Array.isArray(data.questions) ? data.questions : [];
+    if (texts.length < 1 || texts.length > 20 || !texts.every((q) => typeof q === "string")) {
+      fail("survey", "The survey's questions are malformed.");
+    }
+    return {
+      surveyId: requireString(data.survey_id),
+      instanceId: data.instance_id,
+      title: requireString(data.title),
+      opensOn: requireString(data.opens_on),
+      closesOn: requireString(data.closes_on),
+      questions: texts,
+      freeText: typeof data.free_text === "string" ? data.free_text : null,
+    };
+  }
+
+  // Encrypt one answer to every committee member of the manifest (protocol 16.2).
+  function sealSurveyAnswer(survey, manifest, { scores, freeText }) {
+    if (scores.length !== survey.questions.length) fail("survey", "One score per question.");
+    if (!scores.every((s) => s === null || [1, 2, 3, 4, 5].includes(s))) {
+      fail("survey", "Each score is a whole number from 1 to 5.");
+    }
+    const text = survey.freeText === null ? "" : freeText || "";
+    if ([...text].length > SURVEY_MAX_FREE_TEXT) fail("too_large", "The free text is too long.");
+    const plaintext = canonicalJson({ scores, free_text: text });
+    const key = randomBytes(32);
+    const nonce = randomBytes(24);
+    const ad = lp(SURVEY_ANSWER_SUITE, survey.instanceId, survey.surveyId);
+    const ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(plaintext), ad, null, nonce, key);
+    const wraps = manifest.members
+      .map((m) => memberLabel(m.id))
+      .sort(compareCodePoints)
+      .map((label) => {
+        const m = manifest.members.find((x) => memberLabel(x.id) === label);
+        const plain = lp(SURVEY_KEY_CONTEXT, survey.instanceId, survey.surveyId, label, key);
+        return { recipient: label, sealed: b64e(sodium.crypto_box_seal(plain, m.boxKey)) };
+      });
+    key.fill(0);
+    return { nonce: b64e(nonce), ct: b64e(ct), wraps };
+  }
+
   return {
     SafeVoiceCryptoError,
     GENESIS,
@@ -1771,5 +1851,7 @@ export function createCrypto(sodium, options = {}) {
     stampedSolution,
     solveChallenge,
     loginSignature,
+    verifySurvey,
+    sealSurveyAnswer,
   };
 }
