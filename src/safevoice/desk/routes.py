@@ -588,11 +588,11 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
     session, _keys = desk.require()
     stats = session.api.stats()
     months = [
-        charts.Bar(m.month, charts._number(m.count), charts.count_text(m.count))
+        charts.Bar(m.month, charts.bar_value(m.count), charts.count_text(m.count))
         for m in stats.received_per_month
     ]
     shares = charts.labelled_shares(stats)
-    bars = [charts.Bar(label, charts._number(v), charts.percent_text(v)) for label, v in shares]
+    bars = [charts.Bar(label, charts.bar_value(v), charts.percent_text(v)) for label, v in shares]
     # The chart helpers escape every label and value themselves.
     return render(
         request,
