@@ -92,6 +92,8 @@ class Settings:
     # Accepted submissions per minute on one worker above which the submission proof of work
     # is raised for every worker (0: never raise it automatically).
     flood_per_minute: int = 120
+    # How long each raise of that proof of work lasts once the flood stops (a quarter of an hour).
+    flood_surge_seconds: int = 15 * 60
     log_level: str = "INFO"
     # Seconds a worker may take to answer the supervisor's health-check ping before it is
     # killed and replaced. uvicorn's own default (5 s) kills workers that are merely slow on a
@@ -117,6 +119,8 @@ class Settings:
         for name in ("db_connect_timeout", "db_pool_timeout", "db_statement_timeout"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"SAFEVOICE_{name.upper()} must be at least 1 second.")
+        if self.flood_surge_seconds < 1:
+            raise ConfigError("SAFEVOICE_FLOOD_SURGE_SECONDS must be at least 1 second.")
         if self.worker_healthcheck_timeout < 1:
             raise ConfigError("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT must be at least 1 second.")
         if self.backup_key_rotation_days < 1:
@@ -169,6 +173,11 @@ class Settings:
             log_level=_log_level(env.get("SAFEVOICE_LOG_LEVEL")),
             flood_per_minute=_int(
                 env.get("SAFEVOICE_FLOOD_PER_MINUTE"), 120, name="SAFEVOICE_FLOOD_PER_MINUTE"
+            ),
+            flood_surge_seconds=_int(
+                env.get("SAFEVOICE_FLOOD_SURGE_SECONDS"),
+                15 * 60,
+                name="SAFEVOICE_FLOOD_SURGE_SECONDS",
             ),
             worker_healthcheck_timeout=_int(
                 env.get("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT"),

@@ -15,6 +15,7 @@ from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import random_bytes
 from safevoice.crypto.manifest import Manifest
+from safevoice.errors import ConfigError
 from safevoice.instance import service as instance
 from safevoice.instance.flood import FloodMeter
 from safevoice.intake.service import issue_challenge
@@ -146,3 +147,20 @@ def test_a_flood_of_uploads_for_new_reports_raises_the_proof_of_work_too(
         assert started.status_code == 201, started.text
 
     assert difficulty(flooded, "upload") == base + instance.SURGE_STEP
+
+
+def test_the_surge_lasts_as_long_as_the_settings_say(database: Database) -> None:
+    now = utcnow()
+    with database.unit_of_work() as session:
+        assert instance.raise_surge(session, now=now, seconds=5) == instance.SURGE_STEP
+    with database.session(write=False) as session:
+        snap = instance.snapshot(session)
+    _, until = snap.surge
+
+    assert until % 5 == 0
+    assert snap.surge_at(now) == instance.SURGE_STEP
+    assert snap.surge_at(now + timedelta(seconds=10)) == 0
+    assert Settings().flood_surge_seconds == instance.SURGE_SECONDS
+    assert Settings.from_env({"SAFEVOICE_FLOOD_SURGE_SECONDS": "5"}).flood_surge_seconds == 5
+    with pytest.raises(ConfigError, match="SAFEVOICE_FLOOD_SURGE_SECONDS"):
+        Settings(flood_surge_seconds=0)

@@ -59,6 +59,7 @@ CONTENT = {
     ("POST", "/api/v1/cases/{case_id}/claim"),
     ("POST", "/api/v1/cases/{case_id}/rekey"),
     ("POST", "/api/v1/cases/{case_id}/disclosure"),
+    ("POST", "/api/v1/cases/{case_id}/redactions"),
     ("POST", "/api/v1/cases/{case_id}/actions"),
     ("PATCH", "/api/v1/actions/{action_id}"),
     ("GET", "/api/v1/actions"),

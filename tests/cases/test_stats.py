@@ -8,21 +8,18 @@ from itertools import product
 
 import pytest
 
-from safevoice.cases import deadlines
 from safevoice.cases.stats import (
-    HIDDEN,
-    SMALL,
     ActionFacts,
     CaseFacts,
     Month,
     Period,
     compute,
     days_per_step,
-    percent_figure,
-    protect_breakdown,
     timeline,
 )
 from safevoice.errors import BadRequest
+from safevoice.protocol import deadlines
+from safevoice.protocol.suppression import HIDDEN, SMALL, percent_figure, protect_breakdown
 from safevoice.protocol.wire import Statistics
 
 TODAY = date(2026, 3, 15)

@@ -97,7 +97,7 @@ def test_malformed_token_is_refused(token: str) -> None:
         powmod.parse(token)
 
 
-@pytest.mark.parametrize(("version", "purpose_code"), [(2, 1), (0, 1), (1, 0), (1, 5)])
+@pytest.mark.parametrize(("version", "purpose_code"), [(2, 1), (0, 1), (1, 0), (1, 6)])
 def test_token_with_unknown_version_or_purpose_is_refused(version: int, purpose_code: int) -> None:
     body = struct.pack(">BBBQ16s", version, purpose_code, 4, EXPIRES, bytes(16))
     with pytest.raises(ChallengeRejected, match="malformed"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +12,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from safevoice.schema import metadata
 from safevoice.storage import migrate
 from safevoice.storage.db import Database
-from safevoice.storage.registry import metadata
 from tests.support.databases import pg_admin, pg_url
 
 
@@ -153,3 +154,31 @@ def test_0012_ends_reporter_sessions_and_moves_case_expiries_to_a_whole_day(
         assert [s.role for s in session.scalars(select(LoginSession))] == ["member"]
         assert [aware(k.expires_at) for k in session.scalars(select(IdempotencyKey))] == [midnight]
         assert [aware(u.expires_at) for u in session.scalars(select(Upload))] == [midnight]
+
+
+def test_a_new_sqlite_connection_reads_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
+    """Readers never wait for writers, not even to open a connection: a submission's lookups
+    must not queue behind the write in progress."""
+    url = f"sqlite:///{tmp_path / 'busy.sqlite'}"
+    first = Database.connect(url, pool_size=1)
+    migrate.upgrade(first.writer)
+    with first.writer.begin() as writing:
+        writing.execute(text("DELETE FROM spent_challenge"))  # the write lock is now held
+        fresh = Database.connect(url, pool_size=1)
+        answers: list[int] = []
+
+        def read() -> None:
+            with fresh.reader.connect() as connection:
+                answers.append(
+                    connection.execute(text("SELECT count(*) FROM case_file")).scalar_one()
+                )
+
+        reading = threading.Thread(target=read, daemon=True)
+        reading.start()
+        # Before, the new connection's settings waited for the lock until SQLite's busy timeout.
+        reading.join(timeout=20)
+        assert answers == [0]
+    with fresh.reader.connect() as connection:
+        assert connection.execute(text("PRAGMA auto_vacuum")).scalar() == 2
+    fresh.dispose()
+    first.dispose()

@@ -62,8 +62,9 @@ def post_upload(
     )
     # Started with a proof of work, for a report not yet sent: counted towards a flood. A raise
     # of the surge is written after the response, once this request's transaction committed.
-    if principal is None and request.app.state.flood.accepted():
-        background.add_task(raise_flood_surge, database, now)
+    meter = request.app.state.flood
+    if principal is None and meter.accepted():
+        background.add_task(raise_flood_surge, database, now, seconds=meter.surge_seconds)
     return answer
 
 

@@ -68,6 +68,9 @@ class CaseObject(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     envelope: Mapped[Blob]
     hash: Mapped[Blob]
+    # A member's signed redaction record (crypto/redaction.py): ``envelope`` is then the
+    # redacted version and ``hash`` still the original's transcript hash.
+    redaction: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class WrappedKey(Base):

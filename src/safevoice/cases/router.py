@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, status
 from pydantic import Field
 
-from safevoice.cases import service, stats, workflow
+from safevoice.cases import redaction, service, stats, workflow
 from safevoice.cases.schemas import (
     ActionIn,
     ActionUpdateIn,
     ClaimIn,
     DisclosureIn,
+    RedactionIn,
     RekeyIn,
     StatusIn,
 )
@@ -29,6 +30,7 @@ from safevoice.protocol.wire import (
 )
 from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
+    DatabaseDep,
     MemberDep,
     MemberOrAuditorDep,
     NowDep,
@@ -160,6 +162,30 @@ def post_disclosure(
     return workflow.record_disclosure_ground(
         session, snap, principal=member, case_id=case_id, body=body, now=now
     )
+
+
+@router.post(
+    "/cases/{case_id}/redactions",
+    responses=refusals(409),
+    response_model=ObjectOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def post_redaction(
+    case_id: CaseId,
+    body: RedactionIn,
+    background: BackgroundTasks,
+    member: MemberDep,
+    database: DatabaseDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    now: NowDep,
+) -> ObjectOut:
+    """Replace a report, message or note by the member's redacted version (COMPLIANCE.md D9);
+    an audit entry without content. Once the transaction committed, the database is made to
+    forget the overwritten ciphertext."""
+    answer = redaction.redact(session, snap, principal=member, case_id=case_id, body=body, now=now)
+    background.add_task(redaction.forget, database)
+    return answer
 
 
 @router.post(

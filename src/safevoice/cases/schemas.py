@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from safevoice.protocol.numbers import Count
-from safevoice.protocol.wire import ID_PATTERN, EnvelopeIn, WrappedKeyIn
+from safevoice.protocol.wire import ID_PATTERN, EnvelopeIn, RedactionRecord, WrappedKeyIn
 
 Status = Literal["received", "acknowledged", "investigating", "action_planned", "closed"]
 Outcome = Literal["substantiated", "not_substantiated", "out_of_scope", "no_action_needed"]
@@ -65,3 +65,12 @@ class DisclosureIn(Strict):
     # The thread position of the reporter's consenting message: a JSON integer (protocol/numbers).
     consent_message: Annotated[Count, Field(ge=1)] | None = None
     legal_ground: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+
+
+class RedactionIn(Strict):
+    """Replace one object of a case by its redacted version (docs/protocol/workflow.md 7.7)."""
+
+    chain: Literal["thread", "committee"]
+    seq: Count
+    envelope: EnvelopeIn
+    redaction: RedactionRecord

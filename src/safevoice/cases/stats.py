@@ -76,7 +76,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
-from statistics import median
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,21 +85,20 @@ from safevoice.cases.service import readable_cases
 from safevoice.crypto.casefile import member_label
 from safevoice.errors import BadRequest, NotFound
 from safevoice.instance.models import Channel
+from safevoice.protocol.suppression import (
+    THRESHOLD,
+    count_figure,
+    median_figure,
+    percent_figure,
+    protect_breakdown,
+)
 from safevoice.protocol.wire import (
     ChannelCount,
-    CountFigure,
-    DaysFigure,
-    Hidden,
     MonthCount,
-    PercentFigure,
-    Small,
     Statistics,
     StepMedian,
 )
 
-THRESHOLD = 5
-SMALL: Small = "<5"
-HIDDEN: Hidden = "hidden"
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 120
 
@@ -204,59 +202,6 @@ class CaseFacts:
     outcome: str | None = None
     changes: tuple[tuple[str, date], ...] = ()
     actions: tuple[ActionFacts, ...] = ()
-
-
-# -- small counts -------------------------------------------------------------------------------
-
-
-def count_figure(value: int) -> CountFigure:
-    return value if value >= THRESHOLD else SMALL
-
-
-def median_figure(values: Sequence[int]) -> DaysFigure:
-    if len(values) < THRESHOLD:
-        return SMALL
-    return float(median(values))
-
-
-def percent_figure(part: int, base: int, *, cases: int | None = None) -> PercentFigure:
-    """``part`` of ``base`` in whole percent, rounded half up; ``"<5"`` on a small base.
-
-    ``cases`` is how many cases the base comes from when the base counts something else
-    (actions); both must reach the threshold.
-    """
-    if base < THRESHOLD or (cases is not None and cases < THRESHOLD):
-        return SMALL
-    return (200 * part + base) // (2 * base)
-
-
-def protect_breakdown(values: Sequence[int]) -> list[CountFigure]:
-    """The cells of one breakdown of a total, with small counts suppressed (see the module).
-
-    Every decision uses only what the answer shows (the total, the shown cells, how many cells
-    are ``"<5"``), and the cell hidden beside a ``"<5"`` is always the largest, so knowing this
-    rule tells nothing more than the figures do: someone who knows it only learns that the
-    hidden cell is at least as large as every shown one, and the check below allows for that.
-    """
-    figures: list[CountFigure] = [count_figure(v) for v in values]
-    total = sum(values)
-    small = figures.count(SMALL)
-    if total < THRESHOLD or small == 0:
-        return figures  # a "<5" total narrows nothing down; without "<5" there is nothing to hide
-    large = [i for i, f in enumerate(figures) if f != SMALL]
-    if large:
-        top = max(large, key=lambda i: (values[i], -i))  # the largest; the first of equal ones
-        figures[top] = HIDDEN
-        shown = [values[i] for i in large if i != top]
-        withheld = total - sum(shown)
-        # A "<5" cell can be 4 only if the hidden cell can be withheld - 4 and still be the
-        # largest (strictly, after equal ones before it); it can be 0 whatever it is.
-        if withheld - (THRESHOLD - 1) > max([THRESHOLD, *shown]):
-            return figures
-    elif THRESHOLD - 1 <= total <= (THRESHOLD - 1) * (small - 1):
-        # Only "<5" cells: each can be 0 to 4 if the others (at most 4 each) can hold the rest.
-        return figures
-    return [HIDDEN] * len(values)
 
 
 # -- the figures ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rich.table import Table
 from safevoice.cli import render
 from safevoice.cli.common import (
     console,
+    edit_text,
     err_console,
     fail,
     make_app,
@@ -468,6 +469,69 @@ def disclose_command(
     console.print(
         f"Recorded on {recorded.on} for case {case_id}: the reporter's identity may be "
         f"disclosed on {ground}. The audit log keeps this entry."
+    )
+
+
+@app.command("redact")
+def redact_command(
+    case_id: CaseArgument,
+    number: Annotated[
+        int,
+        typer.Argument(
+            min=0, help="The number of the report (0), message or note, as `cases show` prints it."
+        ),
+    ],
+    committee: Annotated[
+        bool, typer.Option(help="The number is a note of the committee's internal record.")
+    ] = False,
+    text_file: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the text to keep from this file, or - for standard input (without it, "
+            "the current text opens in $EDITOR)."
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    server: Server = None,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove personal data that is manifestly irrelevant from a report, message or note.
+
+    The text you keep replaces the original for everyone who reads the case (the reporter
+    too), encrypted and signed here; the server deletes the original for good and the audit
+    log records the removal without any content (COMPLIANCE.md D9). Readers see "Part of this
+    message was removed by the committee on <day>"."""
+    chain = "committee" if committee else "thread"
+    context = logged_in(server)
+    with context.api:
+        case_id = context.case_id(case_id)
+        keys = context.keys(key)
+        if text_file is not None:
+            text = read_secret_text(text_file, what="text to keep")
+        else:
+            opened = open_for_writing(context, case_id, key)
+            current = guarded(partial(member.redactable_text, opened.read, chain=chain, seq=number))
+            text = edit_text(current)
+            if text == current:
+                fail("The text was not changed, so nothing was removed.")
+        if not yes and not typer.confirm(
+            f"Replace {chain} #{number} of case {case_id} by the text you kept? The original "
+            "is deleted for good, for every reader",
+            default=False,
+            err=True,
+        ):
+            fail("Nothing was removed.")
+        on = guarded(
+            partial(member.redact, context, case_id, keys, chain=chain, seq=number, text=text)
+        )
+    if as_json:
+        print_json({"case_id": case_id, "chain": chain, "seq": number, "on": on.isoformat()})
+        return
+    console.print(
+        f"Removed on {on}: {chain} #{number} of case {case_id} now shows the text you kept, "
+        "marked as redacted; the server deleted the original and the audit log records the "
+        "removal without content."
     )
 
 

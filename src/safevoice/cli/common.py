@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import subprocess
 import sys
+import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +31,7 @@ from typer.core import TyperGroup
 
 from safevoice.crypto.keys import KeyPair, PublicKey, keyfile_public, open_keyfile
 from safevoice.errors import BadEncoding, SafeVoiceError
+from safevoice.private_files import write_private_text
 
 # Bidirectional controls reorder what is shown ("Trojan Source"); they are format characters
 # (category Cf) that a terminal renders invisibly, so they are shown like control characters.
@@ -165,6 +169,22 @@ def read_secret_text(path: str | None, *, what: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     err_console.print(f"Type the {what}; finish with an empty line followed by Ctrl-D.")
     return sys.stdin.read()
+
+
+def edit_text(text: str) -> str:
+    """Let the member edit ``text`` in ``$VISUAL`` or ``$EDITOR`` (``vi`` without either).
+
+    The text is case content: it goes to a file only its owner may read, in a private temporary
+    folder that is removed as soon as the editor exits."""
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    with tempfile.TemporaryDirectory(prefix="safevoice-") as folder:
+        path = Path(folder) / "text.txt"
+        write_private_text(path, text)
+        # The command is the member's own editor setting, run without a shell.
+        done = subprocess.run([*editor, str(path)], check=False)  # noqa: S603 (the member's own $EDITOR, no shell)
+        if done.returncode != 0:
+            fail(f"The editor exited with status {done.returncode}; nothing was changed.")
+        return path.read_text(encoding="utf-8")
 
 
 def print_json(value: Any) -> None:

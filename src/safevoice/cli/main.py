@@ -16,6 +16,7 @@ from safevoice.cli import (
     serve,
     session,
     stats,
+    surveys,
     web,
 )
 from safevoice.cli.common import make_app
@@ -38,6 +39,7 @@ app.add_typer(web.app, name="web")
 app.add_typer(cases.app, name="cases")
 app.add_typer(actions.app, name="actions")
 app.add_typer(retention.app, name="retention")
+app.add_typer(surveys.app, name="surveys")
 audit.app.command("retention")(retention.audit_retention)
 audit.app.command("approve-restore")(backup.approve_restore)
 app.add_typer(audit.app, name="audit")

@@ -70,6 +70,20 @@ def print_body(text: str, *, indent: str = BODY_INDENT) -> None:
         console.print(f"{indent}{line}", markup=False)
 
 
+def redaction_notice(o: ReadObject) -> str | None:
+    """What the reader is told about a redacted object (COMPLIANCE.md D9)."""
+    if o.redacted is None:
+        return None
+    return f"Part of this message was removed by the committee on {o.redacted.on}."
+
+
+def _print_redaction(o: ReadObject, manifest: Manifest) -> None:
+    notice = redaction_notice(o)
+    if notice is not None and o.redacted is not None:
+        by = untrusted(sender_name(o.redacted.by, manifest))
+        console.print(f"{BODY_INDENT}[italic]{untrusted(notice)} ({by})[/]")
+
+
 def print_thread(read: ReadCase, manifest: Manifest) -> None:
     for o in read.thread():
         console.print(_heading(o, manifest))
@@ -79,6 +93,7 @@ def print_thread(read: ReadCase, manifest: Manifest) -> None:
                 print_body(f"{question}: {answer}")
         elif o.text is not None:
             print_body(o.text)
+        _print_redaction(o, manifest)
 
 
 def print_committee(read: ReadCase, manifest: Manifest) -> None:
@@ -94,6 +109,7 @@ def print_committee(read: ReadCase, manifest: Manifest) -> None:
             if value:
                 label = "" if field == "text" else f"{field.replace('_', ' ')}: "
                 print_body(f"{label}{value}")
+        _print_redaction(o, manifest)
 
 
 def read_json(read: ReadCase) -> dict[str, Any]:
@@ -119,6 +135,9 @@ def read_json(read: ReadCase) -> dict[str, Any]:
                 if o.kind in ("epoch", "report")
                 else {k: v for k, v in o.body.items() if k != "format"},
                 "problem": o.problem,
+                "redacted": None
+                if o.redacted is None
+                else {"on": o.redacted.on, "by": o.redacted.by},
             }
             for o in read.objects
         ],

@@ -37,6 +37,7 @@ from safevoice.crypto.envelope import GENESIS, Envelope
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
+from safevoice.crypto.redaction import REDACTABLE_KINDS
 from safevoice.errors import BadRequest, ClientError, Conflict, Forbidden, NotFound
 from safevoice.protocol import deadlines
 from safevoice.protocol.reader import (
@@ -47,7 +48,7 @@ from safevoice.protocol.reader import (
     read_case,
 )
 from safevoice.protocol.wire import ActionOut, CaseDetail, CaseSummary
-from safevoice.protocol.workflow import next_object, rekey_body
+from safevoice.protocol.workflow import next_object, redaction_body, rekey_body
 
 STATUSES = ("acknowledged", "investigating", "action_planned", "closed")
 OUTCOMES = ("substantiated", "not_substantiated", "out_of_scope", "no_action_needed")
@@ -280,6 +281,37 @@ def open_for_writing(session: MemberSession, case_id: str, keys: KeyPair) -> Ope
     if not opened.trustworthy:
         raise UntrustworthyCase(opened.problems)
     return opened
+
+
+def redactable_text(read: ReadCase, *, chain: str, seq: int) -> str:
+    """The text of a verified report, message or note, as a member starts editing it."""
+    shown = next((o for o in read.objects if o.chain == chain and o.seq == seq), None)
+    if shown is None or shown.kind not in REDACTABLE_KINDS:
+        raise NotFound(f"The case has no report, message or note at {chain} #{seq}.")
+    if shown.kind == "report" and read.report is not None:
+        return read.report.text
+    return shown.text or ""
+
+
+def redact(
+    session: MemberSession, case_id: str, keys: KeyPair, *, chain: str, seq: int, text: str
+) -> date:
+    """Replace an object by a version whose text is ``text`` (COMPLIANCE.md D9): encrypted
+    and signed here, with the signed redaction record; returns the day it carries."""
+    opened = open_for_writing(session, case_id, keys)
+    today = opened.detail.case.today
+    body = redaction_body(
+        opened.read,
+        opened.detail,
+        chain=chain,
+        seq=seq,
+        text=text,
+        keys=keys,
+        manifest=opened.manifest,
+        on=today.isoformat(),
+    )
+    session.api.redact(case_id, body)
+    return today
 
 
 def attachments_of(read: ReadCase) -> list[Attachment]:

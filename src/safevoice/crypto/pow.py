@@ -37,7 +37,7 @@ STAMP_CONTEXT = "safevoice-pow-stamp-v1"
 # 2**15 BLAKE2b of one block: several milliseconds in native code, more than the one Argon2id
 # (1 MiB, about 1.5 ms) that the server spends on an answer whose stamp is valid.
 STAMP_BITS = 15
-PURPOSES = {"submit": 1, "reporter-login": 2, "member-login": 3, "upload": 4}
+PURPOSES = {"submit": 1, "reporter-login": 2, "member-login": 3, "upload": 4, "survey": 5}
 WORK_MEMLIMIT = 1024 * 1024
 WORK_OPSLIMIT = 1
 MAX_DIFFICULTY = 24

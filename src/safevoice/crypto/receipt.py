@@ -8,11 +8,14 @@ day, never the time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from safevoice.crypto.encoding import b64d, b64e, text
-from safevoice.crypto.keys import sign, verify
+import nacl.signing
+
+from safevoice.crypto.encoding import b64d, b64e, lp, text
+from safevoice.crypto.keys import verify
 from safevoice.errors import BadEncoding
 
 RECEIPT_CONTEXT = "safevoice-receipt-v1"
@@ -61,10 +64,18 @@ def _fields(instance_id: str, case_id: str, report_hash: bytes, day: str) -> tup
     return (instance_id.encode(), case_id.encode(), report_hash, day.encode())
 
 
+@functools.lru_cache(maxsize=2)
+def _instance_signer(instance_seed: bytes) -> nacl.signing.SigningKey:
+    """The instance's signing key, derived from its seed once rather than for every receipt
+    (the seed is held by the server's snapshot anyway; two entries cover a key rotation)."""
+    return nacl.signing.SigningKey(instance_seed)
+
+
 def issue_receipt(
     instance_seed: bytes, *, instance_id: str, case_id: str, report_hash: bytes, day: str
 ) -> Receipt:
-    sig = sign(instance_seed, RECEIPT_CONTEXT, *_fields(instance_id, case_id, report_hash, day))
+    message = lp(RECEIPT_CONTEXT, *_fields(instance_id, case_id, report_hash, day))
+    sig = _instance_signer(instance_seed).sign(message).signature
     return Receipt(
         instance_id=instance_id, case_id=case_id, report_hash=report_hash, day=day, sig=sig
     )

@@ -5,7 +5,7 @@ reporter logins and uploads for reports not yet sent), in memory only (nothing a
 report arrived is ever written). When one worker sees more than the configured rate, it raises
 the instance's *surge*: extra difficulty for every proof-of-work challenge issued (submission,
 reporter login, upload) from then on, for a quarter of an hour, shared by every worker and
-host through the database.
+host through the database (``SAFEVOICE_FLOOD_SURGE_SECONDS`` sets how long; tests shorten it).
 A flood that goes on keeps raising it, two bits at a time; once it stops, the surge lapses by
 itself. What the database keeps is one value, "extra difficulty until <minute>", which says
 that there was a flood, never when any one report came.
@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from safevoice.instance.service import raise_surge
+from safevoice.instance.service import SURGE_SECONDS, raise_surge
 from safevoice.storage.db import Database
 
 log = logging.getLogger("safevoice.instance")
@@ -30,10 +30,12 @@ WINDOW_SECONDS = 60.0
 
 
 class FloodMeter:
-    """Accepted proof-of-work requests of one worker over the last minute (0 disables it)."""
+    """Accepted proof-of-work requests of one worker over the last minute (0 disables it);
+    a surge it raises lasts ``surge_seconds``."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, *, surge_seconds: int = SURGE_SECONDS) -> None:
         self._limit = per_minute
+        self.surge_seconds = surge_seconds
         self._seen: deque[float] = deque()
         self._raised_at: float | None = None
         self._lock = threading.Lock()
@@ -62,14 +64,14 @@ def note_accepted(meter: FloodMeter, database: Database, now: datetime) -> None:
     Best effort: the request itself already succeeded; a failed raise is only logged.
     """
     if meter.accepted():
-        raise_flood_surge(database, now)
+        raise_flood_surge(database, now, seconds=meter.surge_seconds)
 
 
-def raise_flood_surge(database: Database, now: datetime) -> None:
-    """Raise the surge one step; best effort, a failure is only logged."""
+def raise_flood_surge(database: Database, now: datetime, *, seconds: int = SURGE_SECONDS) -> None:
+    """Raise the surge one step for ``seconds``; best effort, a failure is only logged."""
     try:
         with database.unit_of_work() as session:
-            extra = raise_surge(session, now=now)
+            extra = raise_surge(session, now=now, seconds=seconds)
     except SQLAlchemyError:
         log.warning("the intake is flooded, but raising the proof of work failed")
     else:

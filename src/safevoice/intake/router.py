@@ -140,6 +140,9 @@ async def post_case(
             now=now,
         )
     )
-    if request.app.state.flood.accepted():
-        await run_in_threadpool(partial(raise_flood_surge, database, now))
+    meter = request.app.state.flood
+    if meter.accepted():
+        await run_in_threadpool(
+            partial(raise_flood_surge, database, now, seconds=meter.surge_seconds)
+        )
     return answer

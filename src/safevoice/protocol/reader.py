@@ -37,6 +37,7 @@ from safevoice.crypto.envelope import (
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
+from safevoice.crypto.redaction import Redaction, check_redacted
 from safevoice.errors import BadEnvelope, NotFound, SafeVoiceError, VerificationFailed
 from safevoice.protocol.wire import (
     ActionOut,
@@ -60,6 +61,9 @@ class ReadObject:
     problem: str | None = None
     record: EpochRecord | None = None
     """For a verified epoch record: what it says (recipients, manifest version, heads)."""
+    redacted: Redaction | None = None
+    """Set when the object is a committee member's redacted version of the original (whose
+    ciphertext was removed): who removed part of it, and on which day."""
 
     @property
     def text(self) -> str | None:
@@ -285,21 +289,24 @@ def read_objects(
             read.problem = _position_problem(
                 envelope, item, chain, case_bytes, expected_seq, prev, epoch
             ) or _epoch_order_problem(envelope, chain, latest_epoch)
+            redaction = _redaction_of(read, item)
             object_keys = by_epoch.get(envelope.epoch)
             key = None
             if object_keys is not None:
                 key = object_keys.thread if chain == "thread" else object_keys.committee
+            since = (
+                found.started.get(envelope.epoch)
+                if envelope.epoch > 0
+                else (report.manifest_version if report is not None else None)
+            )
             if key is None:
                 read.problem = read.problem or "you hold no key for this part of the case"
-            elif envelope.kind == "report":
-                report = _open_report(read, envelope, key, case_bytes, channel) or report
-            else:
-                since = (
-                    found.started.get(envelope.epoch)
-                    if envelope.epoch > 0
-                    else (report.manifest_version if report is not None else None)
+            elif redaction is None or _redaction_verifies(
+                read, envelope, redaction, manifest, since
+            ):
+                report = _open_object(
+                    read, envelope, key, report, manifest, since, (case_bytes, channel)
                 )
-                _open_into(read, envelope, key, report, manifest, since)
             if read.problem:
                 problems.append(f"{chain} message {read.seq}: {read.problem}")
             prev, expected_seq = read.hash, envelope.seq + 1
@@ -435,15 +442,75 @@ def _position_problem(
     return None
 
 
+def _open_object(
+    read: ReadObject,
+    envelope: Envelope,
+    key: bytes,
+    report: Report | None,
+    manifest: Manifest,
+    since_version: int | None,
+    case: tuple[bytes, str | None],
+) -> Report | None:
+    """Open one object into ``read``; the case's report as it stands after this object
+    (``case``: the case id and the channel the server files it under)."""
+    if envelope.kind == "report":
+        return _open_report(read, envelope, key, *case) or report
+    _open_into(read, envelope, key, report, manifest, since_version)
+    return report
+
+
+REDACTION_PROBLEM = "the committee's redaction of it does not verify"
+
+
+def _redaction_of(read: ReadObject, item: CaseObjectOut) -> Redaction | None:
+    """The redaction record the server lists with an object; the object's place in its chain
+    is then the original's transcript hash, which the record names."""
+    if item.redaction is None:
+        return None
+    try:
+        redaction = Redaction.from_json(item.redaction.model_dump())
+    except SafeVoiceError:
+        read.problem = read.problem or REDACTION_PROBLEM
+        return None
+    read.hash = redaction.hash
+    return redaction
+
+
+def _redaction_verifies(
+    read: ReadObject,
+    envelope: Envelope,
+    redaction: Redaction,
+    manifest: Manifest,
+    since_version: int | None,
+) -> bool:
+    """A redacted version counts only with its record, both signed by the committee member
+    the record names; the version is then opened as the object (its sender's signature is
+    gone with the original)."""
+    keys = (
+        manifest.sender_keys(redaction.by, since_version=since_version)
+        if redaction.by.startswith("member:")
+        else []
+    )
+    try:
+        check_redacted(envelope, redaction, sign_keys=keys, chain=read.chain, seq=read.seq)
+    except VerificationFailed:
+        read.problem = read.problem or REDACTION_PROBLEM
+        return False
+    read.redacted = redaction
+    return True
+
+
 def _open_report(
     read: ReadObject, envelope: Envelope, key: bytes, case_bytes: bytes, channel: str | None
 ) -> Report | None:
-    """The report is verified with the reporter key found inside it."""
+    """The report is verified with the reporter key found inside it (a redacted version was
+    verified with its redaction record instead)."""
     try:
         plaintext = decrypt(key, envelope)
         read.body = json.loads(plaintext)
         report = parse_report(plaintext, case_id=case_bytes)
-        envelope.verify_signature(report.sign_key)
+        if read.redacted is None:
+            envelope.verify_signature(report.sign_key)
     except (SafeVoiceError, ValueError) as exc:
         read.problem = read.problem or getattr(exc, "message", "it does not decrypt")
         return None
@@ -482,7 +549,11 @@ def _open_into(
         read.problem = read.problem or "its sender is unknown"
         return
     try:
-        plaintext = open_envelope_any(key, envelope, sign_keys=sign_keys)
+        plaintext = (
+            decrypt(key, envelope)
+            if read.redacted is not None
+            else open_envelope_any(key, envelope, sign_keys=sign_keys)
+        )
     except VerificationFailed as exc:
         read.problem = read.problem or exc.message
         return

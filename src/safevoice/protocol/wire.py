@@ -186,10 +186,24 @@ class WrappedKeyOut(BaseModel):
     sealed: str
 
 
+class RedactionRecord(Strict):
+    """A member's signed record that an object was replaced by a redacted version
+    (docs/protocol/workflow.md 7.7)."""
+
+    hash: Annotated[B64, Field(min_length=43, max_length=43)]
+    digest: Annotated[B64, Field(min_length=43, max_length=43)]
+    on: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    by: Annotated[str, Field(min_length=1, max_length=64)]
+    sig: Annotated[B64, Field(min_length=86, max_length=86)]
+
+
 class CaseObjectOut(BaseModel):
     chain: str
     seq: StrictInt
     envelope: EnvelopeIn
+    redaction: RedactionRecord | None = None
+    """Set when ``envelope`` is the redacted version of the object (its original ciphertext
+    was removed); ``redaction.hash`` is then the object's transcript hash in its chain."""
 
 
 class CaseDetail(BaseModel):
@@ -422,3 +436,50 @@ class DisclosureOut(BaseModel):
     on: date
     consent_message: StrictInt | None
     legal_ground: str | None
+
+
+# -- pulse surveys (docs/protocol/surveys.md) ------------------------------------------------------
+
+
+class SignedSurveyIn(Strict):
+    payload: Annotated[B64, Field(min_length=1, max_length=16_000)]
+    signer: Annotated[str, Field(min_length=8, max_length=72)]
+    sig: Annotated[B64, Field(min_length=86, max_length=86)]
+
+
+class SurveyOut(BaseModel):
+    """A survey as the server keeps it: the signed document and where it stands."""
+
+    survey_id: str
+    state: Literal["published", "open", "closed"]
+    document: SignedSurveyIn
+
+
+class SurveysOut(BaseModel):
+    """The surveys a person may answer now, and a proof-of-work challenge to answer one."""
+
+    surveys: list[SurveyOut]
+    challenge: ChallengeOut
+
+
+class SurveyKeyIn(Strict):
+    recipient: Annotated[str, Field(min_length=1, max_length=72)]
+    sealed: Annotated[B64, Field(max_length=400)]
+
+
+class SealedAnswerIn(Strict):
+    nonce: Annotated[B64, Field(min_length=32, max_length=32)]
+    ct: Annotated[B64, Field(max_length=11_000)]
+    wraps: Annotated[list[SurveyKeyIn], Field(min_length=1, max_length=64)]
+
+
+class SurveyAnswerIn(Strict):
+    proof: ProofIn
+    answer: SealedAnswerIn
+
+
+class SurveyAnswersOut(BaseModel):
+    """Every stored answer of a survey, in no meaningful order, for members to decrypt."""
+
+    survey_id: str
+    answers: list[SealedAnswerIn]

@@ -16,7 +16,7 @@ from safevoice.crypto.casefile import (
     epoch_plaintext,
     member_label,
 )
-from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.envelope import (
     GENESIS,
     CaseKeys,
@@ -27,7 +27,8 @@ from safevoice.crypto.envelope import (
 )
 from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
-from safevoice.errors import Conflict
+from safevoice.crypto.redaction import REDACTABLE_KINDS, redact
+from safevoice.errors import BadRequest, Conflict
 from safevoice.protocol.reader import ReadCase, epoch_keys
 from safevoice.protocol.wire import CaseDetail
 
@@ -151,3 +152,57 @@ def rekey_body(
         }
     )
     return {"envelope": envelope.to_json(), "wrapped_keys": wraps}, labels
+
+
+def redaction_body(
+    read: ReadCase,
+    detail: CaseDetail,
+    *,
+    chain: str,
+    seq: int,
+    text: str,
+    keys: KeyPair,
+    manifest: Manifest,
+    on: str,
+) -> dict[str, Any]:
+    """The request that replaces one verified report, message or note by a version whose text
+    is ``text``: everything else inside it (the reporter's keys and signed recipient list, a
+    report's answers, attachments) is kept as it was, sealed under the same epoch's key of the
+    same chain and signed with the member's key, with the signed redaction record."""
+    shown = next((o for o in read.objects if o.chain == chain and o.seq == seq), None)
+    if shown is None or shown.kind not in REDACTABLE_KINDS:
+        raise BadRequest(f"The case has no report, message or note at {chain} #{seq}.")
+    if not shown.verified:
+        raise Conflict(f"{chain} #{seq} does not verify, so it cannot be redacted safely.")
+    if not text.strip():
+        raise BadRequest("The redacted text is empty; keep at least a word saying what it was.")
+    item = next(o for o in detail.objects if o.chain == chain and o.seq == seq)
+    original = Envelope.from_json(item.envelope.model_dump())
+    found = epoch_keys(
+        detail.objects,
+        case_id=detail.case.id,
+        epoch=detail.case.epoch,
+        keys=read.keys,
+        manifest=manifest,
+    )
+    epoch_key = found.keys.get(original.epoch)
+    key = None
+    if epoch_key is not None:
+        key = epoch_key.thread if chain == "thread" else epoch_key.committee
+    if key is None:
+        raise Conflict(f"You hold no key for {chain} #{seq}.")
+    redacted, record = redact(
+        original,
+        original_hash=shown.hash,
+        key=key,
+        plaintext=canonical_json({**shown.body, "text": text}),
+        by=sender_label(keys),
+        on=on,
+        sign_seed=keys.sign_seed,
+    )
+    return {
+        "chain": chain,
+        "seq": seq,
+        "envelope": redacted.to_json(),
+        "redaction": record.to_json(),
+    }

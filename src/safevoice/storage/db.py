@@ -1,7 +1,9 @@
 """Engines and sessions for SQLite (the embedded default) and PostgreSQL.
 
-SQLite connections get, on every connect: ``auto_vacuum=INCREMENTAL`` (effective because it is
-set before the first table is created), WAL, full fsync on commit (nothing acknowledged is
+SQLite connections get, on every connect: ``auto_vacuum=INCREMENTAL`` if the file does not have
+it yet (effective because it is set before the first table is created; setting it takes the
+write lock, so a new connection, a reader's too, would otherwise wait for the current writer),
+WAL, full fsync on commit (nothing acknowledged is
 lost), ``secure_delete`` (freed pages are overwritten) and foreign keys. Writers begin with
 ``BEGIN IMMEDIATE`` so that two workers never deadlock upgrading a read lock; readers use a
 separate engine with deferred transactions so they never wait for a writer.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session
 
 from safevoice.private_files import private_file, tighten_file
@@ -33,8 +37,8 @@ from safevoice.storage.limits import DatabaseLimits, bound
 
 SQLITE_POOL_SIZE = 40
 SQLITE_BUSY_MS = 30_000  # the size of the server's thread pool
+SQLITE_INCREMENTAL_VACUUM = 2  # what ``PRAGMA auto_vacuum`` reads for INCREMENTAL
 SQLITE_PRAGMAS = (
-    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
     "PRAGMA secure_delete=ON",
@@ -71,6 +75,9 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
         # pysqlite's own transaction handling is switched off so that BEGIN is ours.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Reading the setting takes no lock; setting it waits for the writer.
+        if cursor.execute("PRAGMA auto_vacuum").fetchone()[0] != SQLITE_INCREMENTAL_VACUUM:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()
@@ -171,11 +178,40 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=15 if limits is None else limits.pool,
-        pool_pre_ping=True,
     )
+    _ping_when_idle(engine)
     if limits is not None:
         bound(engine, limits)
     return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use if it sat idle for a while.
+
+    A connection idle in the pool may have died with a database restart; a ping (one round
+    trip) finds out and replaces every pooled connection before a request trips on one.
+    A connection returned a moment ago was alive then: under load, when connections go
+    back and forth every few milliseconds, pinging each checkout would add a round trip to
+    every lookup and write for nothing."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # freshly opened, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # Like SQLAlchemy's own pre-ping: the pool retries with a new connection.
+            raise InvalidatePoolError() from exc
 
 
 @dataclass

@@ -35,7 +35,8 @@ from safevoice.storage.batch import RowWriter
 from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
 from safevoice.storage.limits import DatabaseLimits
-from safevoice.web import bundle, errors, pages
+from safevoice.surveys.router import router as surveys_router
+from safevoice.web import bundle, errors, pages, survey_pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
@@ -83,13 +84,16 @@ def create_app(
     app.state.writer = RowWriter(app.state.database)
     app.state.blobs = open_blob_store(settings.blob_store, app.state.database)
     app.state.snapshots = SnapshotCache(app.state.database, settings.snapshot_ttl_seconds)
-    app.state.flood = FloodMeter(settings.flood_per_minute)
+    app.state.flood = FloodMeter(
+        settings.flood_per_minute, surge_seconds=settings.flood_surge_seconds
+    )
     # The bundle is read and checked once, at start-up; the folder is never written.
     if installed is None and settings.bundle_dir is not None:
         installed = bundle.load(settings.bundle_dir)
     app.state.pages = pages.Pages.create(settings, installed)
     errors.install(app)
     app.include_router(pages.router)
+    app.include_router(survey_pages.router)
     app.include_router(intake_router)
     app.include_router(members_router)
     app.include_router(cases_router)
@@ -97,6 +101,7 @@ def create_app(
     app.include_router(attachments_router)
     app.include_router(retention_router)
     app.include_router(audit_router)
+    app.include_router(surveys_router)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)

@@ -61,7 +61,7 @@ def _for_person(request: Request) -> bool:
 
 
 def _page(request: Request, status: int, headers: Mapping[str, str] | None = None) -> Response:
-    response: Response = request.app.state.pages.error(status)
+    response: Response = request.app.state.pages.error(status, request)
     response.headers.update(headers or {})
     return response
 

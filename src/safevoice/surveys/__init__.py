@@ -1,0 +1,1 @@
+"""Pulse surveys: signed survey documents, their state, and anonymous encrypted answers."""

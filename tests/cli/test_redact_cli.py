@@ -1,0 +1,113 @@
+"""`safevoice cases redact`: a member removes irrelevant personal data from a case in the
+terminal (COMPLIANCE.md D9), and the member and the reporter both see the redacted text with
+the day of the removal, against the real server."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import Cli
+from tests.e2e.test_intake_e2e import submit_with_cli
+from tests.support.canary import new_canary
+from tests.support.conversation import Conversation
+from tests.support.server import ServerProcess
+from tests.support.world import World
+
+KEPT = "The scales in hall 2 are rigged."
+NOTICE = "Part of this message was removed by the committee on"
+
+
+def talk(cli: Cli, server: ServerProcess, world: World, canary: str, folder: Path) -> Conversation:
+    answers = folder / "answers.json"
+    answers.write_text(json.dumps({"where": "Depot"}), encoding="utf-8")
+    submitted = submit_with_cli(
+        cli, server, world, f"{KEPT} Ask {canary}, she saw it.", answers=answers
+    )
+    conversation = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
+    conversation.login()
+    return conversation
+
+
+def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
+    cli: Cli, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    canary = new_canary("NAME")
+    conversation = talk(cli, server, world, canary, tmp_path)
+    kept = tmp_path / "kept.txt"
+    kept.write_text(f"{KEPT} Ask [a colleague], she saw it.", encoding="utf-8")
+
+    done: Any = conversation.member(
+        "cases",
+        "redact",
+        conversation.case_id[:8],
+        "0",
+        "--text-file",
+        str(kept),
+        "--yes",
+        "--json",
+    )
+
+    answer = json.loads(done.stdout)
+    assert (answer["case_id"], answer["chain"], answer["seq"]) == (
+        conversation.case_id,
+        "thread",
+        0,
+    )
+    shown: Any = conversation.member("cases", "show", conversation.case_id)
+    text = shown.stdout
+    assert canary not in text
+    assert "Ask [a colleague], she saw it." in text
+    assert f"{NOTICE} {answer['on']}." in " ".join(text.split())
+    assert "NOT VERIFIED" not in text
+    seen: Any = conversation.follow_up()
+    assert canary not in json.dumps(seen)
+    assert seen["report"]["text"] == f"{KEPT} Ask [a colleague], she saw it."
+    assert seen["objects"][0]["redacted"] == {"on": answer["on"], "by": "member:alice"}
+    assert seen["problems"] == []
+    terminal = cli.report(
+        "follow-up", "--server", server.url, "--pin", world.pin, stdin=conversation.code + "\n"
+    )
+    assert f"{NOTICE} {answer['on']}." in " ".join(terminal.stdout.split())
+
+
+def test_the_text_to_keep_is_edited_in_the_editor_and_confirmed(
+    cli: Cli, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    canary = new_canary("NAME")
+    conversation = talk(cli, server, world, canary, tmp_path)
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        f"p.write_text(p.read_text().replace({canary!r}, '[a colleague]'))\n",
+        encoding="utf-8",
+    )
+    env = {
+        "SAFEVOICE_HOME": str(cli.home / "alice"),
+        "EDITOR": f"{shlex.quote(sys.executable)} {shlex.quote(str(editor))}",
+        "VISUAL": "",
+    }
+
+    declined = cli.safevoice(
+        "cases", "redact", conversation.case_id, "0", stdin="n\n", env=env, expect=1
+    )
+    assert canary in json.dumps(conversation.show())
+    cli.safevoice("cases", "redact", conversation.case_id, "0", stdin="y\n", env=env)
+
+    assert "Nothing was removed." in declined.stderr
+    shown: Any = conversation.show()
+    assert canary not in json.dumps(shown)
+    assert shown["report"]["text"] == f"{KEPT} Ask [a colleague], she saw it."
+    unchanged = cli.safevoice(
+        "cases",
+        "redact",
+        conversation.case_id,
+        "0",
+        env={**env, "EDITOR": "true"},
+        expect=1,
+    )
+    assert "not changed" in unchanged.stderr
