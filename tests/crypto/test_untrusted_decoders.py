@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.backup import BACKUP_FORMAT, BackupHeader
+from safevoice.crypto.casefile import EPOCH_FORMAT, REPORT_FORMAT, parse_epoch, parse_report
 from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.envelope import Envelope, unpad
@@ -210,3 +211,73 @@ def test_a_nearly_valid_backup_header_is_refused_without_crashing(fields: dict[s
         **fields,
     }
     refused_or_decoded(BackupHeader.from_bytes, json.dumps(header).encode())
+
+
+def report_like(fields: dict[str, Any], recipients: dict[str, Any]) -> bytes:
+    """A decrypted report as a member's client reads it: the reporter chose every byte."""
+    data: dict[str, Any] = {
+        "format": REPORT_FORMAT,
+        "channel": "general",
+        "text": "text",
+        "answers": {},
+        "reply_key": b64e(bytes(32)),
+        "sign_key": b64e(bytes(32)),
+        "recipients": {
+            "labels": ["member:alice"],
+            "manifest_version": 1,
+            "sig": b64e(bytes(64)),
+            **recipients,
+        },
+        **fields,
+    }
+    return json.dumps(data).encode()
+
+
+@EXAMPLES
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "format",
+                "channel",
+                "text",
+                "answers",
+                "reply_key",
+                "sign_key",
+                "recipients",
+                "attachments",
+                "intake",
+            ]
+        ),
+        json_values | ANY_TEXT,
+    ),
+    st.dictionaries(
+        st.sampled_from(["labels", "manifest_version", "sig"]),
+        json_values | st.lists(ANY_TEXT, max_size=3),
+    ),
+)
+def test_a_decrypted_report_of_any_shape_is_refused_without_crashing(
+    fields: dict[str, Any], recipients: dict[str, Any]
+) -> None:
+    refused_or_decoded(
+        lambda plaintext: parse_report(plaintext, case_id=bytes(16)),
+        report_like(fields, recipients),
+    )
+
+
+@EXAMPLES
+@given(
+    st.binary(max_size=200)
+    | st.dictionaries(
+        st.sampled_from(
+            ["format", "epoch", "recipients", "thread_keys", "committee_keys", "heads"]
+        ),
+        json_values | ANY_TEXT,
+    ).map(lambda f: json.dumps({"format": EPOCH_FORMAT, "epoch": 1, **f}).encode())
+)
+def test_a_decrypted_epoch_record_of_any_shape_is_refused_without_crashing(
+    plaintext: bytes,
+) -> None:
+    refused_or_decoded(
+        lambda p: parse_epoch(p, case_id=bytes(16), epoch=1, committee_key=bytes(32)), plaintext
+    )

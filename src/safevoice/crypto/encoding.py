@@ -74,6 +74,15 @@ def split_lp(data: bytes) -> list[bytes]:
     return fields
 
 
+def loads(raw: bytes | str, **options: Any) -> Any:
+    """``json.loads`` that also refuses lone surrogates (JSON's ``\\ud800`` escapes decode to
+    strings no signature, hash or terminal can encode) with a ValueError, as it refuses any
+    other malformed JSON; callers catch ValueError already."""
+    value = json.loads(raw, **options)
+    json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError is a ValueError
+    return value
+
+
 def text(value: Any, *, what: str) -> str:
     """A string that UTF-8 can carry: JSON's ``\\ud800`` escapes decode to lone surrogates,
     which no signature, hash or canonical form can encode."""

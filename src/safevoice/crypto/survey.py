@@ -24,7 +24,7 @@ from typing import Any
 import nacl.bindings
 import nacl.exceptions
 
-from safevoice.crypto.encoding import b64d, b64e, canonical_json, lp, split_lp
+from safevoice.crypto.encoding import b64d, b64e, canonical_json, loads, lp, split_lp
 from safevoice.crypto.envelope import (
     CIPHERTEXT_SIZES,
     KEY_BYTES,
@@ -357,7 +357,7 @@ def open_answer(survey: Survey, sealed: SealedAnswer, keys: KeyPair) -> Answer:
     except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, BadEncoding) as exc:
         raise VerificationFailed("The answer does not decrypt; it was altered or moved.") from exc
     try:
-        data = json.loads(unpad(padded).decode("utf-8"))
+        data = loads(unpad(padded).decode("utf-8"))
         scores = tuple(data["scores"])
         answer = Answer(scores=scores, free_text=str(data["free_text"]))
     except (KeyError, TypeError, ValueError, BadEncoding) as exc:
