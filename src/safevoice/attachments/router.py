@@ -35,7 +35,7 @@ Index = Annotated[int, Field(ge=0, le=999_999), DECIMAL, Path()]
 
 @router.post(
     "/uploads",
-    responses=refusals(403, 404, 409),
+    responses=refusals(403, 404, 409, 429),
     response_model=UploadOut,
     status_code=status.HTTP_201_CREATED,
 )
@@ -83,7 +83,9 @@ def get_upload(
 
 
 @router.put(
-    "/uploads/{upload_id}/chunks/{index}", responses=refusals(400, 409), response_model=UploadOut
+    "/uploads/{upload_id}/chunks/{index}",
+    responses=refusals(400, 409, 429),
+    response_model=UploadOut,
 )
 async def put_chunk(
     upload_id: UploadId,

@@ -58,6 +58,7 @@ WHEN = {
     404: "There is no such object, or the caller may not know of it.",
     409: "The request conflicts with data already stored.",
     413: "The request body is larger than this server accepts.",
+    429: "The server holds as many unsent files as it has room for; retry after `Retry-After`.",
     422: "A parameter, header or body fails validation; `fields` names where.",
     503: "The database or the instance is not available; retry after `Retry-After` seconds.",
 }
