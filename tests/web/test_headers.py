@@ -101,6 +101,11 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("POST", "/api/v1/surveys/{survey_id}/close"): [(f"/api/v1/surveys/{CASE}/close", None)],
     ("POST", "/api/v1/surveys/{survey_id}/answers"): [(f"/api/v1/surveys/{CASE}/answers", {})],
     ("GET", "/api/v1/surveys/{survey_id}/answers"): [(f"/api/v1/surveys/{CASE}/answers", None)],
+    ("GET", "/api/v1/lessons"): [("/api/v1/lessons", None)],
+    ("POST", "/api/v1/lessons"): [("/api/v1/lessons", {})],
+    ("POST", "/api/v1/lessons/{lesson_id}/approvals"): [
+        (f"/api/v1/lessons/{CASE}/approvals", {"approval": "x"})
+    ],
 }
 
 
