@@ -66,7 +66,7 @@ STALE_REMOVED = re.compile(r"Start-up maintenance: (\d+) stale temporary blob")
 
 
 class ServerDown(Exception):
-    """No answer yet: refused, cut off mid-request, or 503 while the server restarts."""
+    """No answer for GIVE_UP_AFTER seconds: the server did not come back."""
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Reporter:
 
     def __init__(
         self, base_url: str, manifest: Manifest, rng: random.Random, stop: threading.Event
-    ):
+    ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.manifest = manifest
         self.rng = rng
