@@ -28,7 +28,8 @@ from safevoice.protocol.workflow import redaction_body
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
 from tests.api.test_login import login as member_login
-from tests.dialogue.test_dialogue_api import bearer, message, new_case, reporter_token
+from tests.cases.test_disclosure import conversation
+from tests.dialogue.test_dialogue_api import bearer, new_case, reporter_token
 from tests.support.canary import new_canary, occurrences, scan_paths
 from tests.support.databases import data_paths
 from tests.support.reporter import Submission
@@ -189,19 +190,8 @@ def test_forged_unsigned_and_foreign_redactions_are_refused(
 def test_workflow_records_are_not_redacted(
     client: httpx.Client, database: Database, manifest: Manifest, world: World
 ) -> None:
-    sub = new_case(client, manifest, text=KEPT)
+    sub, member = conversation(client, manifest, world)  # #1 is a member's question
     alice = world.members["alice"]
-    member = bearer(member_login(client, alice, manifest))
-    question = message(
-        sub,
-        "Who else saw it?",
-        seq=1,
-        prev=sub.case.report.transcript_hash(),
-        sender=member_label("alice"),
-        sign_seed=alice.sign_seed,
-    )
-    asked = client.post(f"/api/v1/cases/{sub.case_id}/objects", json=question, headers=member)
-    assert asked.status_code == 201, asked.text
     detail, read = fetch(client, manifest, world, sub)
     body = redaction_body(
         read,
