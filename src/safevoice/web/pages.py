@@ -672,6 +672,12 @@ def _sealed_thread(
                 else "",
                 "answers": [(labels.get(k, k), str(v)) for k, v in answers.items()],
                 "files": _files(t, o),
+                "redacted": t(
+                    "Part of this message was removed by the committee on %(day)s.",
+                    day=o.redacted.on,
+                )
+                if o.redacted is not None
+                else "",
             }
         )
     # As on the JavaScript page: a deadline that passed is said plainly.
