@@ -21,6 +21,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ STALE_REMOVED = re.compile(r"Start-up maintenance: (\d+) stale temporary blob")
 
 
 class ServerDown(Exception):
-    """No answer yet: refused, cut off mid-request, or 503 while the server restarts."""
+    """No answer for GIVE_UP_AFTER seconds: the server did not come back."""
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Reporter:
 
     def __init__(
         self, base_url: str, manifest: Manifest, rng: random.Random, stop: threading.Event
-    ):
+    ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.manifest = manifest
         self.rng = rng
@@ -93,6 +94,7 @@ class Reporter:
         self.sent: list[Sent] = []
         self.failures: list[str] = []
         self.resends = 0
+        self.new_challenges = 0
         self.cut_off = 0  # requests the kill interrupted after they reached the server
 
     def lost(self, exc: httpx.TransportError) -> None:
@@ -121,6 +123,18 @@ class Reporter:
         assert response.status_code == 200, response.text
         return str(response.json()["challenge"])
 
+    def with_proof(self, purpose: str, send: Callable[[str], httpx.Response]) -> httpx.Response:
+        """Send a request that spends a challenge. When a kill lost the answer to an attempt
+        that did spend it, the resend is refused, and a client asks for a new challenge."""
+        while True:
+            response = send(self.challenge(purpose))
+            if (
+                response.status_code != 400
+                or response.json()["error"]["code"] != "challenge_rejected"
+            ):
+                return response
+            self.new_challenges += 1
+
     def run(self) -> None:
         try:
             while not self.stop.is_set():
@@ -133,9 +147,11 @@ class Reporter:
             self.failures.append(f"client stopped: {exc!r}")
 
     def upload(self, case_id: str, chunks: list[bytes]) -> str:
-        token = self.challenge("upload")
-        proof = {"challenge": token, "solution": powmod.solve(powmod.parse(token))}
-        response = self.call("POST", "/api/v1/uploads", json={"case_id": case_id, "proof": proof})
+        def start(token: str) -> httpx.Response:
+            proof = {"challenge": token, "solution": powmod.solve(powmod.parse(token))}
+            return self.call("POST", "/api/v1/uploads", json={"case_id": case_id, "proof": proof})
+
+        response = self.with_proof("upload", start)
         assert response.status_code in (200, 201), response.text
         upload_id = str(response.json()["id"])
         index = 0
@@ -196,9 +212,11 @@ class Reporter:
                 self.failures.append(f"a retry got another answer: {again.status_code}")
 
     def login(self, sent: Sent) -> None:
+        if sent.token is not None:
+            return
         keys = sent.submission.reporter
-        while sent.token is None:
-            token = self.challenge("reporter-login")
+
+        def log_in(token: str) -> httpx.Response:
             parsed = powmod.parse(token)
             body = {
                 "sign_key": b64e(keys.sign_public),
@@ -206,9 +224,11 @@ class Reporter:
                 "solution": powmod.solve(parsed),
                 "signature": b64e(sign_login(keys.sign_seed, self.manifest.instance_id, parsed)),
             }
-            response = self.call("POST", "/api/v1/reporter/login", json=body)
-            assert response.status_code == 200, response.text
-            sent.token = str(response.json()["token"])
+            return self.call("POST", "/api/v1/reporter/login", json=body)
+
+        response = self.with_proof("reporter-login", log_in)
+        assert response.status_code == 200, response.text
+        sent.token = str(response.json()["token"])
 
     def view(self, sent: Sent) -> ReporterCaseView:
         assert sent.token is not None
@@ -327,6 +347,7 @@ def test_sigkill_at_random_moments_loses_duplicates_and_half_shows_nothing(
             f"{sum(len(s.messages) for s in sent)} messages, "
             f"{cut_off} requests cut off by a kill, "
             f"{sum(r.resends for r in reporters)} resends after an answer, "
+            f"{sum(r.new_challenges for r in reporters)} new challenges after a lost answer, "
             f"{stale_removed(tmp_path)} stale temporary blobs removed at start-up"
         )
     finally:
@@ -384,6 +405,7 @@ def check_cases_and_messages(
                 assert got.content == chunk, f"seed {seed}: chunk {index} is not whole"
             beyond = http.get(f"/api/v1/uploads/{s.upload_id}/chunks/{len(s.chunks)}")
             assert beyond.status_code == 404
+            assert beyond.json()["error"]["message"], "reading past the end is a clear refusal"
 
 
 def check_blobs(blob_dir: Path, seed: int) -> None:
