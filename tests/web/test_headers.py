@@ -43,6 +43,7 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/api/v1/manifest/handovers"): [("/api/v1/manifest/handovers", None)],
     ("GET", "/api/v1/channels"): [("/api/v1/channels", None)],
     ("GET", "/api/v1/intake"): [("/api/v1/intake", None)],
+    ("GET", "/api/v1/ready"): [("/api/v1/ready", None)],
     ("POST", "/api/v1/challenges"): [
         ("/api/v1/challenges", {"purpose": "submit"}),
         ("/api/v1/challenges", {"purpose": 1, "extra": True}),
