@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safevoice import errors
 from safevoice.cases.models import Case
@@ -25,31 +22,10 @@ from safevoice.client.patience import GaveUp, Patience
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
-from safevoice.web.errors import unavailable
 from tests.conftest import Cli
+from tests.support.faults import LosesAnswers
 from tests.support.threaded import serve_app
 from tests.support.world import World
-
-
-@dataclass
-class LosesAnswers:
-    """Stores each of the first ``count`` submissions, then answers 503 instead of the receipt."""
-
-    app: ASGIApp
-    count: int
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/api/v1/cases" and self.count > 0:
-            self.count -= 1
-
-            async def lost(_message: Message) -> None:
-                return None
-
-            await self.app(scope, receive, lost)
-            response: JSONResponse = unavailable()
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture

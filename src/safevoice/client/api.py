@@ -59,6 +59,7 @@ _ERRORS: dict[str, type[errors.SafeVoiceError]] = {
         errors.TooLarge,
         errors.RateLimited,
         errors.Unavailable,
+        errors.StorageFull,
         errors.BadCode,
     )
 }
@@ -72,6 +73,7 @@ _BY_STATUS: dict[int, type[errors.SafeVoiceError]] = {
     422: errors.BadRequest,
     429: errors.RateLimited,
     503: errors.Unavailable,
+    507: errors.StorageFull,
 }
 
 

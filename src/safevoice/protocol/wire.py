@@ -82,6 +82,12 @@ class ReceiptOut(BaseModel):
     sig: str
 
 
+class ReadyOut(BaseModel):
+    """The server can accept reports now (otherwise it answers 503 saying why)."""
+
+    ready: bool
+
+
 class SubmissionOut(BaseModel):
     case_id: str
     received_on: date

@@ -102,6 +102,9 @@ def create_app(
     app.include_router(retention_router)
     app.include_router(audit_router)
     app.include_router(surveys_router)
+    problem = database.problem()
+    if problem is not None:
+        log.error("SafeVoice cannot accept reports: %s.", problem)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)
