@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from safevoice import errors
-from safevoice.cases.models import Case
+from safevoice.cases.models import Case, CaseObject
 from safevoice.client.patience import GaveUp, Patience
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
@@ -148,3 +148,35 @@ def test_patience_backs_off_within_its_time_and_never_retries_a_refusal() -> Non
     with pytest.raises(errors.Conflict):
         patience.run(refuse)
     assert refused == [1]
+
+
+def test_a_reply_whose_answer_was_lost_is_recognised_in_the_thread_and_not_sent_twice(
+    cli: Cli, flaky: tuple[str, LosesAnswers], world: World, database: Database, tmp_path: Path
+) -> None:
+    url, wrapper = flaky
+    submitted = json.loads(submit(cli, url, world, tmp_path, "--json", expect=0).stdout)  # type: ignore[attr-defined]  # click's Result
+    reply = tmp_path / "reply.txt"
+    reply.write_text("The valves were replaced last week.")
+    wrapper.path, wrapper.count = "/api/v1/reporter/objects", 1
+
+    result = cli.report(
+        "follow-up",
+        "--server",
+        url,
+        "--pin",
+        world.pin,
+        "--reply-file",
+        str(reply),
+        "--retry-for",
+        "60",
+        stdin=submitted["code"] + "\n",
+    )
+
+    assert wrapper.count == 0
+    assert "The server is temporarily unavailable. Trying again to send your reply" in result.output
+    assert "Your reply was sent (message #1)" in result.output
+    with database.session(write=False) as session:
+        stored = session.scalar(
+            select(func.count()).select_from(CaseObject).where(CaseObject.sender == "reporter")
+        )
+    assert stored == 2  # the report and the one reply
