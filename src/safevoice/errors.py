@@ -127,6 +127,12 @@ class ClientError(SafeVoiceError):
     code = "client_error"
 
 
+class Unreachable(ClientError):
+    """The server could not be reached or did not answer in time; trying later may work."""
+
+    code = "unreachable"
+
+
 class AuditViolation(SafeVoiceError):
     """The audit log, a checkpoint or a countersignature does not verify; the message names
     the entry or checkpoint."""

@@ -44,12 +44,13 @@ class ServerProcess:
         extra_env: dict[str, str] | None = None,
         command_prefix: list[str] | None = None,
         ready_timeout: float = 60.0,
+        port: int | None = None,
     ) -> ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         tmp_dir = workdir / "tmp"
         tmp_dir.mkdir(exist_ok=True)
         log_path = workdir / "server.log"
-        port = free_port()
+        port = port or free_port()
         env = {
             **os.environ,
             "SAFEVOICE_DATABASE_URL": database_url,
@@ -116,3 +117,10 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the supervisor and every worker at once, as a power cut or the OOM killer
+        would: nothing gets to finish or clean up."""
+        self.proxy.stop()
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()

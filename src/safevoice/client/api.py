@@ -8,7 +8,6 @@ the proxy, as Tor needs).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
+from safevoice.client.patience import Patience
 from safevoice.protocol.wire import (
     ActionOut,
     CaseDetail,
@@ -121,12 +121,12 @@ class Api:
                 "address is right."
             ) from exc
         except httpx.TimeoutException as exc:
-            raise errors.ClientError(
+            raise errors.Unreachable(
                 f"The server at {self.server} did not answer in time; nothing may have been "
                 "sent. Try again."
             ) from exc
         except httpx.TransportError as exc:
-            raise errors.ClientError(
+            raise errors.Unreachable(
                 f"Cannot reach the SafeVoice server at {self.server}; check the address "
                 "(and the proxy, if you use one)."
             ) from exc
@@ -175,27 +175,15 @@ class Api:
         return self._post("/api/v1/challenges", {"purpose": purpose}, ChallengeOut)
 
     def submit(
-        self,
-        body: dict[str, Any],
-        *,
-        idempotency_key: str,
-        attempts: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        self, body: dict[str, Any], *, idempotency_key: str, patience: Patience | None = None
     ) -> SubmissionOut:
-        """Submit, retrying with the same idempotency key if the answer is lost or delayed."""
-        for attempt in range(attempts):
-            try:
-                return self._post(
-                    "/api/v1/cases",
-                    body,
-                    SubmissionOut,
-                    headers={"Idempotency-Key": idempotency_key},
-                )
-            except (errors.ClientError, errors.Unavailable):
-                if attempt == attempts - 1:
-                    raise
-                sleep(min(2.0**attempt, 10.0))
-        raise AssertionError("unreachable")
+        """Submit, retrying with the same idempotency key while the server is unreachable or
+        unavailable (the answer may have been lost after the case was stored)."""
+        return (patience or Patience(seconds=15)).run(
+            lambda: self._post(
+                "/api/v1/cases", body, SubmissionOut, headers={"Idempotency-Key": idempotency_key}
+            )
+        )
 
     # -- pulse surveys --------------------------------------------------------------------
 

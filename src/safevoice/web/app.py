@@ -36,7 +36,7 @@ from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
 from safevoice.storage.limits import DatabaseLimits
 from safevoice.surveys.router import router as surveys_router
-from safevoice.web import bundle, errors, pages
+from safevoice.web import bundle, errors, pages, survey_pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
@@ -93,6 +93,7 @@ def create_app(
     app.state.pages = pages.Pages.create(settings, installed)
     errors.install(app)
     app.include_router(pages.router)
+    app.include_router(survey_pages.router)
     app.include_router(intake_router)
     app.include_router(members_router)
     app.include_router(cases_router)

@@ -177,6 +177,7 @@ class Pages:
             gettext=_gettext(catalogue),
             ngettext=_ngettext(catalogue),
             lang=catalogue.lang,
+            day=catalogue.day,
             dir=catalogue.direction,
             q=language.query,
             here=language.path,

@@ -99,6 +99,7 @@ const PROBLEM_TEXTS = {
   no_key_for_part: N_("Message #%(n)s uses a key you were never given."),
   unknown_sender: N_("Message #%(n)s names a sender who is not on the committee."),
   bad_signature: N_("Message #%(n)s is not signed by the person it names as its sender."),
+  redaction_invalid: N_("Message #%(n)s was replaced by a version that no committee member's signed redaction covers: it may have been changed."),
   undecryptable: N_("Message #%(n)s does not decrypt: it was changed."),
   malformed: N_("Message #%(n)s is malformed."),
   unreadable_content: N_("Message #%(n)s cannot be read: its content is not in SafeVoice's format."),
@@ -365,6 +366,9 @@ function renderItem(item) {
     const text = element("p", "entry-text", item.text);
     text.dir = "auto";
     entry.append(text);
+  }
+  if (item.redactedOn !== null) {
+    entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: formatDay(item.redactedOn) })));
   }
   if (item.kind === "epoch" && item.verified) {
     entry.append(element("p", "hint", t("The committee changed the keys of your case, for example because someone stepped aside, left the committee or replaced their key. Only the members you chose who still serve can read it from now on.")));

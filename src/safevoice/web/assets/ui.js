@@ -33,6 +33,7 @@ const REFUSED_TEXTS = {
   future: N_("The committee's list of readers claims to be issued in the future. Check this device's clock; if it is right, do not trust this page."),
   manifest: N_("The committee's list of readers is malformed or breaks SafeVoice's rules."),
   broken: N_("The part of this page that encrypts your report could not start."),
+  survey: N_("This survey is not signed by a member of your committee, so it is not shown. Do not answer it here."),
 };
 
 // Why sending failed, by the worker's reason; an unknown reason reads as "internal".
@@ -54,6 +55,8 @@ const FAILED_TEXTS = {
   empty: N_("Please write your answer before sending; an empty message cannot be sent."),
   unverified: N_("The conversation does not verify, so your answer was not sent."),
   held: N_("The committee is renewing the keys of your case, so your answer was not sent. Please try again later."),
+  survey: N_("This survey is not available on this page any more."),
+  survey_closed: N_("This survey has closed and no longer takes answers."),
 };
 
 export function refusedText(t, reason) {

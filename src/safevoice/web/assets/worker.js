@@ -5,7 +5,9 @@
 // with Argon2id, solves the proof of work, encrypts the report and any attached files to the
 // manifest's members, sends them, and checks the instance's receipt. On the follow-up page it
 // derives the keys again from the code the reporter types, logs in by signing a challenge,
-// reads and verifies the thread, and encrypts, signs and sends the reporter's answers.
+// reads and verifies the thread, and encrypts, signs and sends the reporter's answers. On the
+// survey page it verifies each survey against its author's key in the manifest, encrypts an
+// answer to the committee and sends it with a proof of work.
 //
 // The pages only ever get back what they show: the follow-up code (after the server's 201),
 // the receipt, the verified and decrypted thread, progress, and plain-language reasons for
@@ -538,6 +540,7 @@ function display(read, view) {
         role: o.senderRole,
         verified: o.verified,
         problem: o.problem,
+        redactedOn: o.redacted ? o.redacted.on : null,
         text: typeof o.body.text === "string" ? o.body.text : null,
         status: typeof o.body.status === "string" ? o.body.status : null,
         outcome: typeof o.body.outcome === "string" ? o.body.outcome : null,
@@ -690,6 +693,59 @@ async function startFollowUp(data) {
 }
 
 // =============================================================================================
+// The survey page
+// =============================================================================================
+
+let surveyData = null;
+let surveys = null;
+
+async function startSurvey(data) {
+  surveyData = data.survey;
+  if (!(await verifyFirst(surveyData.manifest))) return;
+  // Only surveys that a committee member of the verified manifest signed are shown; the page
+  // takes every text it shows from here, not from what the server rendered.
+  surveys = [];
+  for (const listed of surveyData.surveys) {
+    try {
+      const survey = sv.verifySurvey(listed.document, manifest);
+      if (survey.surveyId === listed.survey_id) surveys.push(survey);
+    } catch {
+      // A forged survey is left out.
+    }
+  }
+  post({
+    type: "ready",
+    fingerprint: sv.formatFingerprint(ROOT_FINGERPRINT),
+    surveys: surveys.map((s) => ({
+      id: s.surveyId,
+      title: s.title,
+      questions: s.questions,
+      freeText: s.freeText,
+    })),
+  });
+}
+
+async function answerSurvey({ surveyId, scores, freeText }) {
+  const survey = (surveys || []).find((s) => s.surveyId === surveyId);
+  if (!survey) throw new Refusal("survey");
+  const answer = sv.sealSurveyAnswer(survey, manifest, { scores, freeText });
+  progress("encrypt", 1);
+  let { challenge, solution } = await solve(surveyData.challenge, "survey");
+  const path = `/api/v1/surveys/${encodeURIComponent(surveyId)}/answers`;
+  let response = await request("POST", path, { json: { proof: { challenge, solution }, answer } });
+  if (response && response.status === 400 && (await errorCode(response.clone())) === "challenge_rejected") {
+    ({ challenge, solution } = await solve(null, "survey"));
+    response = await request("POST", path, { json: { proof: { challenge, solution }, answer } });
+  }
+  if (!response) throw new Refusal("unreachable");
+  if (response.status === 409) throw new Refusal("survey_closed");
+  if (response.status !== 204) throw new Refusal("server");
+  progress("send", 1);
+  surveyData.challenge = null;
+  return { surveyId };
+}
+
+// =============================================================================================
 
 function failure(error) {
   return {
@@ -723,6 +779,14 @@ self.onmessage = async (event) => {
     } else if (data.type === "reload") {
       if (!session) throw new Refusal("session");
       post({ type: "thread", thread: await loadThread() });
+    } else if (data.type === "start-survey") {
+      await startSurvey(data);
+    } else if (data.type === "answer-survey") {
+      if (!manifest || !surveys) {
+        post({ type: "failed", reason: "not_ready" });
+        return;
+      }
+      post({ type: "answered", ...(await answerSurvey(data)) });
     } else if (data.type === "leave") {
       await leave();
       post({ type: "left" });

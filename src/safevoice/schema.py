@@ -1,4 +1,8 @@
-"""Imports every domain's models so that ``Base.metadata`` knows all tables."""
+"""The whole database schema: every domain's tables in one ``metadata``.
+
+Alembic's environment, the backups (which copy every table) and the schema tests read it. It
+sits above the domains it collects, so that ``storage/`` itself never imports a domain.
+"""
 
 from safevoice.attachments import models as attachments_models
 from safevoice.audit import models as audit_models
