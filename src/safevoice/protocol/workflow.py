@@ -29,7 +29,7 @@ from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.redaction import REDACTABLE_KINDS, redact
 from safevoice.errors import BadRequest, Conflict
-from safevoice.protocol.reader import ReadCase, epoch_keys
+from safevoice.protocol.reader import EpochKeys, ReadCase, epoch_keys
 from safevoice.protocol.wire import CaseDetail
 
 
@@ -70,6 +70,17 @@ def next_object(
     )
 
 
+def _epoch_keys(read: ReadCase, detail: CaseDetail, manifest: Manifest) -> EpochKeys:
+    """Every epoch's keys of the case, from the current epoch's record and the reader's keys."""
+    return epoch_keys(
+        detail.objects,
+        case_id=detail.case.id,
+        epoch=detail.case.epoch,
+        keys=read.keys,
+        manifest=manifest,
+    )
+
+
 def rekey_body(
     read: ReadCase, detail: CaseDetail, *, keys: KeyPair, manifest: Manifest
 ) -> tuple[dict[str, Any], list[str]]:
@@ -93,13 +104,7 @@ def rekey_body(
         raise Conflict("No committee member chosen by the reporter could keep this case.")
     case_bytes = b64d(detail.case.id, size=16, what="case id")
     new_epoch = detail.case.epoch + 1
-    found = epoch_keys(
-        detail.objects,
-        case_id=detail.case.id,
-        epoch=detail.case.epoch,
-        keys=read.keys,
-        manifest=manifest,
-    )
+    found = _epoch_keys(read, detail, manifest)
     if found.problems:
         raise Conflict("The case's earlier keys do not verify: " + "; ".join(found.problems))
     thread_key, committee_key = new_key(), new_key()
@@ -178,14 +183,7 @@ def redaction_body(
         raise BadRequest("The redacted text is empty; keep at least a word saying what it was.")
     item = next(o for o in detail.objects if o.chain == chain and o.seq == seq)
     original = Envelope.from_json(item.envelope.model_dump())
-    found = epoch_keys(
-        detail.objects,
-        case_id=detail.case.id,
-        epoch=detail.case.epoch,
-        keys=read.keys,
-        manifest=manifest,
-    )
-    epoch_key = found.keys.get(original.epoch)
+    epoch_key = _epoch_keys(read, detail, manifest).keys.get(original.epoch)
     key = None
     if epoch_key is not None:
         key = epoch_key.thread if chain == "thread" else epoch_key.committee

@@ -85,7 +85,18 @@ ERROR_TEXTS = {
         N_("Please try again in a moment"),
         N_("The service is busy or briefly unavailable. Nothing was stored."),
     ),
+    507: (
+        N_("Reports cannot be accepted right now"),
+        N_("The server's storage is full, so nothing was stored. Please try again later."),
+    ),
 }
+NOT_ACCEPTING = (
+    N_("Reports cannot be accepted right now"),
+    N_(
+        "The server cannot store reports at the moment, so nothing you write here could be "
+        "kept. Please come back later."
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -200,7 +211,7 @@ class Pages:
             heading=t(heading),
             paragraphs=[t(p) for p in paragraphs],
         )
-        if status == 503:
+        if status in (503, 507):
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return response
 
@@ -214,6 +225,9 @@ class Pages:
                 "SafeVoice command-line client."
             ),
         )
+
+    def not_accepting(self, request: Request) -> HTMLResponse:
+        return self.message(choose_language(request), 503, *NOT_ACCEPTING)
 
     def error(self, status: int, request: Request) -> HTMLResponse:
         return self.explain(choose_language(request), status)
@@ -244,10 +258,13 @@ router = APIRouter(include_in_schema=False)
 def landing(
     language: LanguageDep,
     pages: PagesDep,
+    database: DatabaseDep,
     session: SessionDep,
     snap: SnapshotDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
+    if database.unwritable() is not None:
+        return pages.message(language, 503, *NOT_ACCEPTING)
     bundle = pages.bundle
     return pages.render(
         language,
@@ -266,6 +283,7 @@ def report_page(
     language: LanguageDep,
     channel: str,
     pages: PagesDep,
+    database: DatabaseDep,
     session: SessionDep,
     snap: SnapshotDep,
     settings: SettingsDep,
@@ -273,6 +291,8 @@ def report_page(
 ) -> HTMLResponse:
     if pages.bundle is None:
         return pages.not_installed(language)
+    if database.unwritable() is not None:
+        return pages.message(language, 503, *NOT_ACCEPTING)
     channels = intake.list_channels(session)
     chosen = next((c for c in channels if c.name == channel), None)
     if chosen is None:
@@ -655,6 +675,12 @@ def _sealed_thread(
                 else "",
                 "answers": [(labels.get(k, k), str(v)) for k, v in answers.items()],
                 "files": _files(t, o),
+                "redacted": t(
+                    "Part of this message was removed by the committee on %(day)s.",
+                    day=o.redacted.on,
+                )
+                if o.redacted is not None
+                else "",
             }
         )
     # As on the JavaScript page: a deadline that passed is said plainly.
