@@ -57,12 +57,12 @@ const STAGE_TEXTS = {
   read: N_("Decrypting and checking the conversation…"),
   upload: N_("Encrypting and sending your files…"),
   send: N_("Encrypting and sending your answer…"),
-  retry: N_("The server did not answer; trying again…"),
+  retry: N_("The server is not answering or cannot store messages at the moment. Your answer, already encrypted, is kept on this page and sent again automatically; it cannot arrive twice. Please keep this page open…"),
 };
 
 const FOLLOW_FAILED_TEXTS = {
   server: N_("The server refused. Nothing was sent; please try again later."),
-  unreachable: N_("The server could not be reached. Nothing was lost: check your connection and try again; files that were being sent continue where they stopped."),
+  unreachable: N_("Your answer was not confirmed: the server could not be reached for several minutes. Nothing was lost: keep this page open and press the button again later; an answer that did arrive is recognised and not sent twice, and files continue where they stopped."),
 };
 
 const TYPO_TEXTS = {

@@ -45,7 +45,7 @@ const PROGRESS_TEXTS = {
   encrypt: N_("Encrypting your report…"),
   send: N_("Sending the encrypted report…"),
   upload: N_("Encrypting and sending your files…"),
-  retry: N_("The server did not answer; trying again…"),
+  retry: N_("The server is not answering or cannot store reports at the moment. Your report, already encrypted, is kept on this page and sent again automatically; it cannot arrive twice. Please keep this page open…"),
 };
 
 let worker = null;

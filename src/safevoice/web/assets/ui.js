@@ -39,7 +39,7 @@ const REFUSED_TEXTS = {
 // Why sending failed, by the worker's reason; an unknown reason reads as "internal".
 const FAILED_TEXTS = {
   not_ready: N_("The page is not ready yet; please wait a moment and try again."),
-  unreachable: N_("The server could not be reached. Nothing was lost: check your connection and press the button again."),
+  unreachable: N_("Your report was not confirmed: the server could not be reached for several minutes. Nothing was lost: keep this page open and press the button again later; the same report is sent again and cannot arrive twice."),
   server: N_("The server refused the report. Nothing was stored; please try again later."),
   too_large: N_("Your report is too long. Please shorten it."),
   receipt: N_("The server's receipt does not match what you sent, so your report may not have reached the committee's instance. Do not rely on this submission; report through another channel."),
