@@ -1,6 +1,6 @@
 """The report page keeps its encrypted report and sends it again until it lands, once.
 
-The server here stores the report and then answers 503 three times, as a server whose answers
+The server here stores the report and then answers 503 twice, as a server whose answers
 are lost in an outage would: the page must say that it is trying again with the report it
 keeps, resend the identical request under the same idempotency key, and end with the code and
 the receipt of the one case the server holds.
@@ -22,7 +22,7 @@ from tests.support.threaded import serve_app
 from tests.web.conftest import Chromium
 from tests.web.test_reporter_browser import case_ids
 
-LOST_ANSWERS = 3
+LOST_ANSWERS = 2
 
 
 @pytest.fixture
