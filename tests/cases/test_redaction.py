@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 
 from safevoice.cases.models import CaseObject
@@ -22,6 +23,7 @@ from safevoice.crypto.casefile import member_label
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import Envelope
 from safevoice.crypto.manifest import Manifest
+from safevoice.errors import BadRequest
 from safevoice.protocol.reader import REDACTION_PROBLEM, ReadCase, read_as_reporter, read_case
 from safevoice.protocol.wire import CaseDetail, ReporterCaseView
 from safevoice.protocol.workflow import redaction_body
@@ -272,3 +274,36 @@ def test_the_server_sealed_follow_up_shows_the_redacted_text_and_the_day(
     day = body["redaction"]["on"]
     assert f"Part of this message was removed by the committee on {day}." in read.text
     assert "Not verified." not in read.text
+
+
+def test_a_reports_answers_are_redacted_too_and_only_for_its_own_questions(
+    client: httpx.Client, manifest: Manifest, world: World
+) -> None:
+    canary = new_canary("PHONE")
+    sub = new_case(client, manifest, text=KEPT, answers={"where": f"Depot 4, call {canary}"})
+    member = bearer(member_login(client, world.members["alice"], manifest))
+    detail, read = fetch(client, manifest, world, sub)
+
+    def body(answers: dict[str, str]) -> dict[str, Any]:
+        return redaction_body(
+            read,
+            detail,
+            chain="thread",
+            seq=0,
+            text=KEPT,
+            keys=world.members["alice"],
+            manifest=manifest,
+            on=detail.case.today.isoformat(),
+            answers=answers,
+        )
+
+    with pytest.raises(BadRequest):
+        body({"who": "someone"})
+    url = f"/api/v1/cases/{sub.case_id}/redactions"
+    assert client.post(url, json=body({"where": "Depot 4"}), headers=member).status_code == 201
+
+    _, after = fetch(client, manifest, world, sub)
+    assert after.problems == []
+    assert after.report is not None
+    assert after.report.answers == {"where": "Depot 4"}
+    assert after.report.text == KEPT

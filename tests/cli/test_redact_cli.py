@@ -40,6 +40,8 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     conversation = talk(cli, server, world, canary, tmp_path)
     kept = tmp_path / "kept.txt"
     kept.write_text(f"{KEPT} Ask [a colleague], she saw it.", encoding="utf-8")
+    answers = tmp_path / "answers-kept.json"
+    answers.write_text(json.dumps({"where": "[a depot]"}), encoding="utf-8")
 
     done: Any = conversation.member(
         "cases",
@@ -48,6 +50,8 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
         "0",
         "--text-file",
         str(kept),
+        "--answers-file",
+        str(answers),
         "--yes",
         "--json",
     )
@@ -69,6 +73,7 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     assert seen["report"]["text"] == f"{KEPT} Ask [a colleague], she saw it."
     assert seen["objects"][0]["redacted"] == {"on": answer["on"], "by": "member:alice"}
     assert seen["problems"] == []
+    assert seen["report"]["answers"] == {"where": "[a depot]"}
     terminal = cli.report(
         "follow-up", "--server", server.url, "--pin", world.pin, stdin=conversation.code + "\n"
     )

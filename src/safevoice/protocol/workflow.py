@@ -169,10 +169,12 @@ def redaction_body(
     keys: KeyPair,
     manifest: Manifest,
     on: str,
+    answers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The request that replaces one verified report, message or note by a version whose text
-    is ``text``: everything else inside it (the reporter's keys and signed recipient list, a
-    report's answers, attachments) is kept as it was, sealed under the same epoch's key of the
+    is ``text`` (and, for a report, whose answers to the questions ``answers`` names are the
+    ones given): everything else inside it (the reporter's keys and signed
+    recipient list, attachments) is kept as it was, sealed under the same epoch's key of the
     same chain and signed with the member's key, with the signed redaction record."""
     shown = next((o for o in read.objects if o.chain == chain and o.seq == seq), None)
     if shown is None or shown.kind not in REDACTABLE_KINDS:
@@ -181,6 +183,12 @@ def redaction_body(
         raise Conflict(f"{chain} #{seq} does not verify, so it cannot be redacted safely.")
     if not text.strip():
         raise BadRequest("The redacted text is empty; keep at least a word saying what it was.")
+    body = {**shown.body, "text": text}
+    if answers is not None:
+        kept = dict(shown.body.get("answers") or {})
+        if shown.kind != "report" or not set(answers) <= set(kept):
+            raise BadRequest("Only a report's answers can be redacted, for its own questions.")
+        body["answers"] = {**kept, **answers}
     item = next(o for o in detail.objects if o.chain == chain and o.seq == seq)
     original = Envelope.from_json(item.envelope.model_dump())
     epoch_key = _epoch_keys(read, detail, manifest).keys.get(original.epoch)
@@ -193,7 +201,7 @@ def redaction_body(
         original,
         original_hash=shown.hash,
         key=key,
-        plaintext=canonical_json({**shown.body, "text": text}),
+        plaintext=canonical_json(body),
         by=sender_label(keys),
         on=on,
         sign_seed=keys.sign_seed,
