@@ -4,8 +4,9 @@ Every refusal has the body of ``web/errors.py`` (``{"error": {"code", "message"}
 ``fields`` for 422). What an operation can refuse follows mostly from what it depends on, so
 each router's ``route_class=DeclaredRoute`` derives it from the route's dependencies:
 
-- every operation: 413 (a body announced or found larger than the limit, ``BodyLimit``) and
-  503 (the database or the instance is not available, always with ``Retry-After``);
+- every operation: 413 (a body announced or found larger than the limit, ``BodyLimit``), 503
+  (the database or the instance is not available) and 507 (its disk is full), both with
+  ``Retry-After``;
 - any parameter or body: 422 (validation, with ``fields``); a JSON body: 400 if not UTF-8 text;
 - a path parameter: 404 (no such object, or not one the caller may see);
 - a bearer token, required or optional: 401; a role required of the session: 403.
@@ -61,6 +62,7 @@ WHEN = {
     429: "The server holds as many unsent files as it has room for; retry after `Retry-After`.",
     422: "A parameter, header or body fails validation; `fields` names where.",
     503: "The database or the instance is not available; retry after `Retry-After` seconds.",
+    507: "The disk under the database or the files is full; nothing was stored.",
 }
 
 # Dependencies that read a bearer token (401), and those that also require a role (403).
@@ -92,7 +94,7 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 def statuses_of(dependant: Dependant) -> set[int]:
     """The refusals an operation can give because of what it depends on and what it takes."""
-    found = {413, 503}
+    found = {413, 503, 507}
     tree = list(_dependants(dependant))
     calls = {d.call for d in tree if d.call is not None}
     if any(d.path_params for d in tree):
