@@ -123,9 +123,13 @@ def test_the_schema_declares_the_refusals_each_operation_can_give(fuzz_app: Fast
     paths = document["paths"]
     error = {"$ref": "#/components/schemas/ErrorOut"}
 
-    for operations in paths.values():
-        for operation in operations.values():
-            for status in ("413", "503"):
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            for status in ("413", "503", "507"):
+                assert status in operation["responses"], (
+                    f"{method.upper()} {path} declares no {status}: its router needs "
+                    "route_class=DeclaredRoute (web/answers.py)"
+                )
                 body = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert body == error
     assert {"401", "403", "404", "422"} <= set(paths["/api/v1/cases/{case_id}"]["get"]["responses"])

@@ -82,7 +82,7 @@ def test_any_chunk_request_is_answered_as_declared_and_a_refused_one_changes_not
 ) -> None:
     target = upload_id if real else "A" * 22
     before = http.get(f"/api/v1/uploads/{upload_id}").json()
-    headers = {"Authorization": authorization} if authorization is not None else {}
+    headers = {b"Authorization": authorization} if authorization is not None else {}
 
     put = http.put(PATH.format(upload_id=target, index=index), content=body, headers=headers)
     get = http.get(PATH.format(upload_id=target, index=index), headers=headers)
