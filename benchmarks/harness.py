@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from safevoice.cases.manifest import publish_manifest
 from safevoice.clock import utcnow
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.keys import KeyPair, generate, random_bytes
@@ -101,9 +102,7 @@ def set_up(url: str, *, difficulty: int = 1, members: int = 3, code_opslimit: in
             audit_keys=(AuditKey(key=instance_key, from_seq=0),),
         )
         with database.unit_of_work() as session:
-            instance.publish_manifest(
-                session, sign_manifest(manifest, [root]), today=now.date(), now=now
-            )
+            publish_manifest(session, sign_manifest(manifest, [root]), today=now.date(), now=now)
             challenge_key = instance.snapshot(session).challenge_key
     finally:
         database.dispose()

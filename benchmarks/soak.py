@@ -48,6 +48,7 @@ from benchmarks.harness import (
 from benchmarks.ingest import random_reporter
 from safevoice.client.api import Api
 from safevoice.client.files import upload_stream
+from safevoice.client.patience import Patience
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.casefile import create_case
 from safevoice.crypto.code import ReporterKeys
@@ -146,8 +147,8 @@ class Clients:
             solution=solution,
             uploads=[f["upload_id"] for f in files],
         )
-        # One attempt: a soak counts a failure rather than hiding it behind a retry.
-        api.submit(body, idempotency_key=secrets.token_urlsafe(16), attempts=1)
+        # No patience: a soak counts a failure rather than hiding it behind a retry.
+        api.submit(body, idempotency_key=secrets.token_urlsafe(16), patience=Patience(seconds=0))
         with self.tally.lock:
             self.tally.cases.append((b64e(case_id), reporter))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from safevoice.storage.registry import metadata
+from safevoice.schema import metadata
 
 config = context.config
 engine = config.attributes["engine"]

@@ -74,6 +74,13 @@ class Unavailable(SafeVoiceError):
     status = 503
 
 
+class StorageFull(Unavailable):
+    """The server's disk (database or blob store) is full: nothing was stored."""
+
+    code = "storage_full"
+    status = 507
+
+
 class CryptoError(SafeVoiceError):
     """Authentication, decryption or signature verification failed."""
 
@@ -125,6 +132,12 @@ class ClientError(SafeVoiceError):
     """A client-side failure talking to the server (unreachable, unexpected answer)."""
 
     code = "client_error"
+
+
+class Unreachable(ClientError):
+    """The server could not be reached or did not answer in time; trying later may work."""
+
+    code = "unreachable"
 
 
 class AuditViolation(SafeVoiceError):

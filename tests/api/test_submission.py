@@ -92,6 +92,7 @@ def test_a_lost_answer_is_recovered_by_the_client_retry_without_a_second_case(
     database: Database, database_url: str, manifest: Manifest
 ) -> None:
     from safevoice.client.api import Api
+    from safevoice.client.patience import Patience
     from safevoice.settings import Settings
     from safevoice.web.app import create_app
     from tests.support.asgi import SyncASGITransport
@@ -111,7 +112,9 @@ def test_a_lost_answer_is_recovered_by_the_client_retry_without_a_second_case(
     submission = build_submission(manifest, api.challenge("submit").challenge)
 
     answer = api.submit(
-        submission.body, idempotency_key="lost-answer-0000001", sleep=lambda _s: None
+        submission.body,
+        idempotency_key="lost-answer-0000001",
+        patience=Patience(sleep=lambda _s: None),
     )
 
     assert transport.lost == 1

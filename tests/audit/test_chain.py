@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditStaging
+from safevoice.cases.manifest import publish_manifest
 from safevoice.clock import utcnow
 from safevoice.crypto.checkpoint import sign_checkpoint, sign_restore_approval
 from safevoice.crypto.encoding import b64e
@@ -241,9 +242,9 @@ def test_after_an_instance_key_rotation_old_and_new_checkpoints_verify_under_the
     now = utcnow()
     for refused, reason in ((wrong_signed, "--from-seq"), (dropped_signed, "drops or changes")):
         with database.unit_of_work() as session, pytest.raises(ManifestError, match=reason):
-            instance.publish_manifest(session, refused, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
+            publish_manifest(session, refused, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
     with database.unit_of_work() as session:
-        instance.publish_manifest(session, signed, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
+        publish_manifest(session, signed, today=TODAY, now=now)  # type: ignore[arg-type]  # the test publishes a deliberately wrong manifest object to see it refused
     after = latest(database, new)
 
     assert after.seq >= from_seq

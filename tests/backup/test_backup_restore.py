@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select
 from safevoice.attachments.models import Upload
 from safevoice.backup.archive import read_header
 from safevoice.backup.service import backed_up_tables
+from safevoice.cases.manifest import publish_manifest
 from safevoice.cases.models import Case
 from safevoice.clock import utcnow
 from safevoice.crypto.manifest import Manifest
@@ -331,7 +332,7 @@ def test_a_backup_of_another_instance_or_of_an_unmigrated_database_is_refused(
         _, signed = world.manifest(
             instance.instance_public_key(session), instance_id="another-instance"
         )
-        instance.publish_manifest(session, signed, today=now.date(), now=now)
+        publish_manifest(session, signed, today=now.date(), now=now)
     before = table_rows(blank)
 
     result = restore(cli, path, blank_url, blob_spec, folders, "--yes", expect=1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from safevoice.backup.approval import Approval
+from safevoice.backup.approval import Approval, approve
 from safevoice.backup.export import AuditExport, ExportEntry, Head
 from safevoice.backup.service import (
     LiveState,
@@ -22,8 +22,9 @@ from safevoice.backup.service import (
     plan_restore,
 )
 from safevoice.crypto.backup import BackupHeader
+from safevoice.crypto.manifest import Manifest
 from safevoice.errors import ConfigError, Conflict, Forbidden
-from tests.support.world import World
+from tests.support.world import MEMBER_IDS, World
 
 TODAY = date(2026, 6, 1)
 
@@ -66,16 +67,20 @@ def blank() -> LiveState:
     return LiveState(None, None, None, set(), False, {}, [])
 
 
-APPROVAL = Approval(
-    instance_id="instance-a",
-    backup_id="b" * 22,
-    backup_seq=2,
-    backup_head=digest(2),
-    from_seq=5,
-    from_head=digest(5),
-    approver="member:alice",
-    signature=bytes(64),
-)
+NEWEST = Head(5, digest(5))
+
+
+def signed_by(world: World, who: str = "alice") -> Approval:
+    """A roll-back approval from the newest head (seq 5) to the backup's (seq 2)."""
+    return approve(header(), checkpoint=NEWEST, instance_id="instance-a", keys=world.members[who])
+
+
+def committee(world: World, *members: str) -> Manifest:
+    """The committee's manifest, for the instance the backups here belong to."""
+    manifest, _ = world.manifest(
+        b"\x02" * 32, instance_id="instance-a", members=members or MEMBER_IDS
+    )
+    return manifest
 
 
 def plan(
@@ -154,13 +159,61 @@ def test_a_roll_back_needs_an_approval() -> None:
         plan(export=export(5))
 
 
-def test_a_roll_back_with_purges_needs_an_installation_that_can_reapply_them() -> None:
+def test_a_roll_back_approval_needs_a_manifest_to_check_the_approver_against(
+    world: World,
+) -> None:
+    with pytest.raises(Forbidden, match="No manifest is known"):
+        plan(export=export(5), approval=signed_by(world))
+
+
+def test_a_roll_back_approval_with_a_forged_signature_is_refused(world: World) -> None:
+    forged = dataclasses.replace(signed_by(world), signature=bytes(64))
+    with pytest.raises(Forbidden):
+        plan(export=export(5), approval=forged, backup_manifest=committee(world))
+
+
+def test_a_roll_back_approval_from_a_member_the_manifest_no_longer_lists_is_refused(
+    world: World,
+) -> None:
+    with pytest.raises(Forbidden, match="not in the manifest"):
+        plan(export=export(5), approval=signed_by(world), backup_manifest=committee(world, "bob"))
+
+
+def test_the_live_manifest_decides_the_approver_over_the_backups_own(world: World) -> None:
+    """A backup holds the manifest of its day; a member removed since must not approve."""
+    live = dataclasses.replace(blank(), manifest=committee(world, "bob"))
+    with pytest.raises(Forbidden, match="not in the manifest"):
+        plan(
+            live=live,
+            export=export(5),
+            approval=signed_by(world),
+            backup_manifest=committee(world),
+        )
+
+
+def test_an_approval_for_an_older_checkpoint_than_the_newest_log_is_refused(
+    world: World,
+) -> None:
+    with pytest.raises(Forbidden, match="save a current checkpoint"):
+        plan(export=export(6), approval=signed_by(world), backup_manifest=committee(world))
+
+
+def test_a_roll_back_with_purges_needs_an_installation_that_can_reapply_them(
+    world: World,
+) -> None:
     with pytest.raises(ConfigError, match="cannot re-apply purges"):
-        plan(export=export(5, purge_at=4), approval=APPROVAL, can_reapply=False)
+        plan(
+            export=export(5, purge_at=4),
+            approval=signed_by(world),
+            backup_manifest=committee(world),
+            can_reapply=False,
+        )
 
 
-def test_an_approved_roll_back_lists_the_later_purges_to_apply_again() -> None:
-    planned = plan(export=export(5, purge_at=4), approval=APPROVAL)
+def test_an_approved_roll_back_lists_the_later_purges_to_apply_again(world: World) -> None:
+    planned = plan(
+        export=export(5, purge_at=4), approval=signed_by(world), backup_manifest=committee(world)
+    )
 
     assert planned.older
     assert planned.newest == Head(5, digest(5))

@@ -16,13 +16,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from safevoice.cases import deadlines
 from safevoice.cases.models import Case
 from safevoice.client.member import default_status_text
 from safevoice.crypto.casefile import STATUS_FORMAT, body_plaintext, member_label
 from safevoice.crypto.envelope import seal
 from safevoice.crypto.manifest import Manifest
 from safevoice.instance import service as instance
+from safevoice.protocol import deadlines
 from safevoice.protocol.wire import CaseDetail
 from safevoice.settings import Settings
 from safevoice.storage.db import Database

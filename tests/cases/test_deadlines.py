@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from safevoice.cases import deadlines
+from safevoice.protocol import deadlines
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from tests.support.world import World
 def case_row(
     received: date, acknowledged: date | None = None, feedback: date | None = None
 ) -> Case:
-    from safevoice.cases import deadlines
+    from safevoice.protocol import deadlines
 
     return Case(
         id="A" * 22,

@@ -8,7 +8,6 @@ from itertools import product
 
 import pytest
 
-from safevoice.cases import deadlines
 from safevoice.cases.stats import (
     ActionFacts,
     CaseFacts,
@@ -19,6 +18,7 @@ from safevoice.cases.stats import (
     timeline,
 )
 from safevoice.errors import BadRequest
+from safevoice.protocol import deadlines
 from safevoice.protocol.suppression import HIDDEN, SMALL, percent_figure, protect_breakdown
 from safevoice.protocol.wire import Statistics
 

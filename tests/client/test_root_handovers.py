@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from safevoice.cases.manifest import publish_manifest
 from safevoice.client.state import ServerState, State
 from safevoice.clock import utcnow
 from safevoice.crypto.keys import KeyPair, format_fingerprint, generate
@@ -52,7 +53,7 @@ def publish(
 ) -> None:
     now = utcnow()
     with database.unit_of_work() as session:
-        instance.publish_manifest(
+        publish_manifest(
             session,
             sign_manifest(manifest, roots),
             today=now.date(),

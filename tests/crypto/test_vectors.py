@@ -22,7 +22,7 @@ import nacl.pwhash
 import nacl.signing
 import pytest
 
-from safevoice.crypto import code, envelope, hashing, keys, login, manifest, receipt
+from safevoice.crypto import code, envelope, hashing, keys, login, manifest, receipt, redaction
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64d, b64e, canonical_json, lp, split_lp, u32, u64
 from safevoice.crypto.envelope import CaseKeys
@@ -46,6 +46,7 @@ GROUPS = {
     "receipt",
     "audit_hash",
     "signed_status",
+    "redaction",
 }
 
 
@@ -474,3 +475,40 @@ def test_signed_status_vectors_match_the_python_reader(vectors: dict[str, Any]) 
 
         assert dataclasses.asdict(state) == v["signed"], v["name"]
         assert [_signed_status_code(p) for p in problems] == v["problems"], v["name"]
+
+
+def test_redaction_vectors_match(vectors: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for v in vectors["redaction"]["vectors"]:
+        original = envelope.Envelope.from_json(v["original"])
+        monkeypatch.setattr(envelope, "random_bytes", fake_random(h(v["nonce_hex"])))
+        redacted, record = redaction.redact(
+            original,
+            original_hash=original.transcript_hash(),
+            key=h(v["key_hex"]),
+            plaintext=v["plaintext"].encode(),
+            by=v["record"]["by"],
+            on=v["record"]["on"],
+            sign_seed=h(v["sign_seed_hex"]),
+        )
+        assert redacted.to_json() == v["redacted"]
+        assert record.to_json() == v["record"]
+        assert redacted.associated_data() == original.associated_data()
+        message = lp(
+            b"safevoice-redaction-v1",
+            original.case_id,
+            v["chain"],
+            u32(original.seq),
+            original.transcript_hash(),
+            redacted.transcript_hash(),
+            v["record"]["on"],
+            v["record"]["by"],
+        )
+        assert message.hex() == v["message_hex"]
+        nacl.signing.VerifyKey(h(v["sign_public_hex"])).verify(message, b64d(v["record"]["sig"]))
+        redaction.check_redacted(
+            redacted,
+            redaction.Redaction.from_json(v["record"]),
+            sign_keys=[h(v["sign_public_hex"])],
+            chain=v["chain"],
+            seq=original.seq,
+        )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, text, update
 
+from safevoice.cases.manifest import publish_manifest
 from safevoice.clock import utcnow
 from safevoice.crypto.keys import generate
 from safevoice.crypto.manifest import Manifest, sign_manifest
@@ -274,7 +275,7 @@ def test_a_manifest_that_names_demo_keys_is_refused(
                 "members": (*real.members[:2], members[2].public),
             }
         )
-        instance.publish_manifest(
+        publish_manifest(
             session,
             sign_manifest(manifest, [root]),
             today=now.date(),

@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from safevoice.audit.models import AuditEntry
+from safevoice.cases.manifest import publish_manifest
 from safevoice.cases.models import Case
 from safevoice.clock import utcnow
 from safevoice.crypto.casefile import REPORTER, member_label
@@ -31,9 +32,7 @@ from tests.support.world import World
 def publish(database: Database, world: World, manifest: Manifest) -> None:
     now = utcnow()
     with database.unit_of_work() as session:
-        instance.publish_manifest(
-            session, sign_manifest(manifest, [world.root]), today=now.date(), now=now
-        )
+        publish_manifest(session, sign_manifest(manifest, [world.root]), today=now.date(), now=now)
 
 
 def current(database: Database) -> Manifest:

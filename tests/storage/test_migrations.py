@@ -12,9 +12,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from safevoice.schema import metadata
 from safevoice.storage import migrate
 from safevoice.storage.db import Database
-from safevoice.storage.registry import metadata
 from tests.support.databases import pg_admin, pg_url
 
 

@@ -105,9 +105,12 @@ class Cluster:
         return [postmaster, *children]
 
     def freeze(self) -> list[int]:
-        frozen = self.processes()
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+        """SIGSTOP the cluster's processes (one that has just exited is skipped)."""
+        frozen = []
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+                frozen.append(pid)
         return frozen
 
     @staticmethod

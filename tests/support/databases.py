@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 
+from safevoice.cases.manifest import publish_manifest
 from safevoice.clock import utcnow
 from safevoice.instance import service as instance
 from safevoice.intake import service as intake
@@ -70,7 +71,7 @@ def populate(url: str, world: World) -> bytes:
             instance_key = instance.instance_public_key(session)
         _, signed = world.manifest(instance_key)
         with database.unit_of_work() as session:
-            instance.publish_manifest(session, signed, today=now.date(), now=now)
+            publish_manifest(session, signed, today=now.date(), now=now)
         database.checkpoint()
     finally:
         database.dispose()

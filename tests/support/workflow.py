@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CorrectiveAction, StatusChange, WrappedKey
 from safevoice.crypto.encoding import b64e
+from safevoice.protocol import deadlines
 from safevoice.storage.db import Database
 
 

@@ -31,7 +31,7 @@ from unittest import mock
 import nacl.bindings
 import nacl.pwhash
 
-from safevoice.crypto import code, envelope, hashing, keys, login, manifest, receipt
+from safevoice.crypto import code, envelope, hashing, keys, login, manifest, receipt, redaction
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e, lp, u32, u64
 
@@ -366,7 +366,7 @@ def _envelope_vector(
     return vector, env
 
 
-def envelope_group() -> tuple[dict[str, Any], envelope.Envelope]:
+def envelope_group() -> tuple[dict[str, Any], envelope.Envelope, envelope.Envelope]:
     key = fixed("case key thread")
     case_id = fixed("case id", envelope.CASE_ID_BYTES)
     report, report_env = _envelope_vector(
@@ -381,7 +381,7 @@ def envelope_group() -> tuple[dict[str, Any], envelope.Envelope]:
         plaintext=b"The forklift brakes failed twice this week.",
         sign_seed=fixed("reporter sign seed"),
     )
-    reply, _ = _envelope_vector(
+    reply, reply_env = _envelope_vector(
         key=key,
         nonce=fixed("envelope nonce 1", 24),
         case_id=case_id,
@@ -410,7 +410,7 @@ def envelope_group() -> tuple[dict[str, Any], envelope.Envelope]:
         "suite": envelope.SUITE,
         "vectors": [report, reply],
     }
-    return group, report_env
+    return group, report_env, reply_env
 
 
 def wrapped_key_group() -> dict[str, Any]:
@@ -645,6 +645,49 @@ def login_group() -> dict[str, Any]:
     }
 
 
+def redaction_group(reply: envelope.Envelope) -> dict[str, Any]:
+    key = fixed("case key thread")
+    nonce = fixed("redaction nonce", 24)
+    seed = fixed("member bob sign")
+    plaintext = b'{"attachments":[],"format":"safevoice-message-v1","text":"Which [removed]?"}'
+    with fixed_random(envelope, nonce):
+        redacted, record = redaction.redact(
+            reply,
+            original_hash=reply.transcript_hash(),
+            key=key,
+            plaintext=plaintext,
+            by="member:bob",
+            on="2030-02-03",
+            sign_seed=seed,
+        )
+    fields = record.fields(case_id=reply.case_id, chain=reply.chain, seq=reply.seq)
+    return {
+        "description": (
+            "Redaction (protocol 7.6) of the envelope group's second vector, by another "
+            "member. The redacted version is an envelope with the original's associated data, "
+            "sealed under the same key with a fresh nonce and signed by the redacting member. "
+            "record.sig = Ed25519(member seed, lp('safevoice-redaction-v1', case_id (16 "
+            "bytes), chain, u32be(seq), hash (the original's transcript hash), digest (the "
+            "redacted version's transcript hash), on, by)). A reader takes 'hash' as the "
+            "object's place in its chain."
+        ),
+        "vectors": [
+            {
+                "key_hex": key.hex(),
+                "nonce_hex": nonce.hex(),
+                "plaintext": plaintext.decode("utf-8"),
+                "sign_seed_hex": seed.hex(),
+                "sign_public_hex": keys.sign_public_key(seed).hex(),
+                "chain": reply.chain,
+                "original": reply.to_json(),
+                "message_hex": lp(redaction.REDACTION_CONTEXT, *fields).hex(),
+                "redacted": redacted.to_json(),
+                "record": record.to_json(),
+            }
+        ],
+    }
+
+
 def receipt_group(report: envelope.Envelope) -> dict[str, Any]:
     seed = fixed("instance key")
     r = receipt.issue_receipt(
@@ -830,7 +873,7 @@ def audit_hash_group() -> dict[str, Any]:
 
 
 def build() -> dict[str, Any]:
-    envelopes, report = envelope_group()
+    envelopes, report, reply = envelope_group()
     proof_of_work, _ = proof_of_work_group()
     return {
         "format": "safevoice-crypto-vectors-v1",
@@ -857,6 +900,7 @@ def build() -> dict[str, Any]:
         "receipt": receipt_group(report),
         "audit_hash": audit_hash_group(),
         "signed_status": signed_status_group(),
+        "redaction": redaction_group(reply),
     }
 
 

@@ -44,10 +44,30 @@ def test_the_pages_say_whether_an_archive_key_can_read_reports(
     )
     after = (web.get("/").text, web.get("/report/general").text)
 
-    assert not shown(before[0], "landing.stored.archive")
-    assert not shown(before[1], "form.exclude.archive")
-    assert shown(after[0], "landing.stored.archive")
-    assert shown(after[1], "form.exclude.archive")
+    assert not shown(
+        before[0],
+        "The committee also keeps an archive key, so that reports stay readable for as long "
+        "as the law requires even if every committee member loses their key. Your report is "
+        "encrypted to it too. Nobody holds the archive key alone: it exists only as shares "
+        "kept by several people, and each use of it is recorded.",
+    )
+    assert not shown(
+        before[1],
+        "Excluding members does not exclude the committee's archive key: it can read every "
+        "report, but only when several people bring their shares of it together.",
+    )
+    assert shown(
+        after[0],
+        "The committee also keeps an archive key, so that reports stay readable for as long "
+        "as the law requires even if every committee member loses their key. Your report is "
+        "encrypted to it too. Nobody holds the archive key alone: it exists only as shares "
+        "kept by several people, and each use of it is recorded.",
+    )
+    assert shown(
+        after[1],
+        "Excluding members does not exclude the committee's archive key: it can read every "
+        "report, but only when several people bring their shares of it together.",
+    )
     embedded = re.search(r'<script type="application/json" id="sv-intake">(.*?)</script>', after[1])
     assert embedded is not None
     assert json.loads(embedded.group(1))["archive"] is True

@@ -120,7 +120,7 @@ def test_canaries_in_a_files_name_and_contents_stay_encrypted_everywhere(
     open_case(page, talk.server, talk.code)
     answer(page, "Here it is.", files=[path])
     (shown,) = [e for e in entries(page) if e["text"] == "Here it is."]
-    assert shown["files"] == [t("js.files.item", name=path.name, size="2.0 MB")]
+    assert shown["files"] == [t("%(name)s (%(size)s)", name=path.name, size="2.0 MB")]
     page.close()
     out = tmp_path / "out"
     download(talk, out)

@@ -34,11 +34,12 @@ from safevoice.crypto.casefile import (
     message_plaintext,
 )
 from safevoice.crypto.code import ReporterKeys, derive_reporter_keys, generate_code, parse_code
-from safevoice.crypto.encoding import b64e, canonical_json
+from safevoice.crypto.encoding import b64d, b64e, canonical_json
 from safevoice.crypto.envelope import (
     GENESIS,
     CaseKeys,
     Envelope,
+    decrypt,
     new_key,
     seal,
     wrap_case_keys,
@@ -53,8 +54,9 @@ from safevoice.crypto.manifest import (
     successor,
     verify_manifest,
 )
+from safevoice.crypto.redaction import redact
 from safevoice.errors import ManifestError, SafeVoiceError
-from safevoice.protocol.reader import UNREADABLE, ReadCase, read_as_reporter
+from safevoice.protocol.reader import REDACTION_PROBLEM, UNREADABLE, ReadCase, read_as_reporter
 from safevoice.protocol.wire import ReporterCaseView
 from safevoice.protocol.workflow import sender_label
 from tests.support.world import CODE_KDF, World
@@ -115,7 +117,10 @@ class Thread:
 
     @property
     def head(self) -> tuple[int, bytes]:
-        last = Envelope.from_json(self.objects[-1]["envelope"])
+        item = self.objects[-1]
+        last = Envelope.from_json(item["envelope"])
+        if "redaction" in item:
+            return last.seq, b64d(item["redaction"]["hash"])
         return last.seq, last.transcript_hash()
 
     def add(
@@ -226,6 +231,25 @@ class Thread:
                 ),
             }
         ]
+
+    def redact(self, member: KeyPair, seq: int, text: str, *, on: str = ACKNOWLEDGED_ON) -> None:
+        """Replace object ``seq`` by a version with ``text``, as `safevoice cases redact` does
+        (protocol/workflow.py redaction_body): same key, the member's signed record beside it."""
+        item = next(o for o in self.objects if o["seq"] == seq)
+        original = Envelope.from_json(item["envelope"])
+        key = self.keys[original.epoch].thread
+        body = json.loads(decrypt(key, original))
+        redacted, record = redact(
+            original,
+            original_hash=original.transcript_hash(),
+            key=key,
+            plaintext=canonical_json({**body, "text": text}),
+            by=sender_label(member),
+            on=on,
+            sign_seed=member.sign_seed,
+        )
+        item["envelope"] = redacted.to_json()
+        item["redaction"] = record.to_json()
 
     def view(self) -> dict[str, Any]:
         return {
@@ -439,6 +463,32 @@ def retired_variants(world: World, base: Manifest) -> dict[str, SignedManifest]:
     return variants
 
 
+def redactions(
+    manifest: Manifest, reporter: ReporterKeys, alice: KeyPair, bob: KeyPair
+) -> dict[str, dict[str, Any]]:
+    """A report and a message redacted by members (protocol 7.6), and what a server could
+    make of a redaction: a record it forged, a record it stripped, a version it swapped."""
+    thread = Thread.report(manifest, reporter, "Ask Jane Roe in bay 3, she saw it.")
+    thread.member_says(alice, "Who is Jane Roe?")
+    thread.reporter_says("My neighbour; her phone is 0170 1234567.")
+    thread.acknowledge(alice)
+    before = thread.copy()
+    thread.redact(alice, 0, "Ask [a colleague] in bay 3, she saw it.")
+    thread.redact(bob, 2, "My neighbour; [phone number removed].")
+    views = {"redacted report and message": thread.view()}
+    impostor = generate("member", "alice", "Not Alice")
+    forged = before.copy()
+    forged.redact(impostor, 2, "Something else entirely.")
+    views["a redaction signed by a key the committee does not list"] = forged.view()
+    stripped = thread.view()
+    at(stripped, 2).pop("redaction")
+    views["a redaction record stripped"] = stripped
+    swapped = thread.view()
+    at(swapped, 2)["redaction"]["digest"] = b64e(bytes(32))
+    views["a redaction record naming another version"] = swapped
+    return views
+
+
 @pytest.fixture(scope="module")
 def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Threads and their tampered copies (built once: each code costs an Argon2id run)."""
@@ -499,6 +549,7 @@ def scene(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     at(unsigned, 2)["envelope"]["sig"] = b64e(bytes(64))
     views["unsigned acknowledgement"] = unsigned
     views["epoch record removed"] = without(copy.deepcopy(intact), 4)
+    views.update(redactions(manifest, reporter, alice, bob))
     stranger = reporter_keys(manifest)
 
     scenarios = {name: Scenario(view, first) for name, view in views.items()}
@@ -573,6 +624,7 @@ OBJECT_PROBLEMS = [
     ("The object was not encrypted under this case key.", "undecryptable"),
     ("The object does not decrypt", "undecryptable"),
     (UNREADABLE, "unreadable_content"),
+    (REDACTION_PROBLEM, "redaction_invalid"),
     ("it names no status of the workflow", "status_invalid"),
     ("it attests another day of receipt", "received_conflict"),
     ("it attests another intake mode", "intake_conflict"),
@@ -647,6 +699,10 @@ EXPECTED: dict[str, list[tuple[str, int | None]]] = {
     "a signed message that is not a JSON object": [("unreadable_content", 1)],
     "a signed message with NaN": [("unreadable_content", 1)],
     "a signed message with a byte-order mark": [("unreadable_content", 1)],
+    "redacted report and message": [],
+    "a redaction signed by a key the committee does not list": [("redaction_invalid", 2)],
+    "a redaction record stripped": [("bad_signature", 2)],
+    "a redaction record naming another version": [("redaction_invalid", 2)],
 }
 
 
@@ -848,3 +904,32 @@ def test_a_status_the_server_forged_is_not_the_status_shown(scene: dict[str, Any
     assert attested["status"] == "investigating"
     assert attested["receivedOn"] == RECEIVED_ON
     assert attested["intakeMode"] == "e2e"
+
+
+def test_both_readers_show_the_redacted_versions_and_who_removed_what_on_which_day(
+    scene: dict[str, Any],
+) -> None:
+    browser = scene["browser"]["redacted report and message"]
+    python = python_reads(scene, "redacted report and message")
+
+    assert browser["problems"] == []
+    assert python.problems == []
+    assert [o["text"] for o in browser["objects"]] == [
+        "Ask [a colleague] in bay 3, she saw it.",
+        "Who is Jane Roe?",
+        "My neighbour; [phone number removed].",
+        "Received.",
+    ]
+    assert python.report is not None
+    assert python.report.text == browser["objects"][0]["text"]
+    assert [o["redacted"] for o in browser["objects"]] == [
+        {"on": ACKNOWLEDGED_ON, "by": "member:alice"},
+        None,
+        {"on": ACKNOWLEDGED_ON, "by": "member:bob"},
+        None,
+    ]
+    assert [
+        None if o.redacted is None else {"on": o.redacted.on, "by": o.redacted.by}
+        for o in python.thread()
+    ] == [o["redacted"] for o in browser["objects"]]
+    assert browser["head"] == python.heads["thread"][0] == 3

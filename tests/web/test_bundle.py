@@ -27,7 +27,7 @@ def test_the_root_fingerprint_is_a_constant_in_the_worker_and_nowhere_else(
     worker = web_bundle.files[web_bundle.worker_script].data.decode()
     assert f'const ROOT_FINGERPRINT = "{world.pin}";' in worker
     assert worker.count(world.pin) == 1
-    for script in (web_bundle.page_script, web_bundle.followup_script):
+    for script in (web_bundle.page_script, web_bundle.followup_script, web_bundle.survey_script):
         page = web_bundle.files[script].data.decode()
         assert world.pin not in page
         assert web_bundle.worker_script.removeprefix("/static/") in page
@@ -40,7 +40,11 @@ def test_the_bundle_record_lists_every_file_the_csp_and_the_scripts(web_bundle: 
     assert record["csp"] == PAGE_CSP
     assert "'unsafe-eval'" not in PAGE_CSP
     assert "'unsafe-inline'" not in PAGE_CSP
-    assert record["scripts"] == [web_bundle.page_script, web_bundle.followup_script]
+    assert record["scripts"] == [
+        web_bundle.page_script,
+        web_bundle.followup_script,
+        web_bundle.survey_script,
+    ]
     assert record["workers"] == [web_bundle.worker_script]
     for url, entry in record["files"].items():
         data = web_bundle.files[url].data

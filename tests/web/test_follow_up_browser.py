@@ -108,10 +108,14 @@ def tampered(raw: Database, db_kind: str, case_id: str, statements: list[str]) -
 
 
 PROBLEM_SHOWN = {
-    "delete a message in the middle": t("js.problem.missing_before", n=3),
-    "swap two messages": t("js.problem.moved", n=1),
-    "replay an old message": t("js.problem.moved", n=3),
-    "change a sender": t("js.problem.bad_signature", n=1),
+    "delete a message in the middle": t("Messages are missing before message #%(n)s.", n=3),
+    "swap two messages": t(
+        "Message #%(n)s belongs to another case or to another place in this conversation.", n=1
+    ),
+    "replay an old message": t(
+        "Message #%(n)s belongs to another case or to another place in this conversation.", n=3
+    ),
+    "change a sender": t("Message #%(n)s is not signed by the person it names as its sender.", n=1),
 }
 
 
@@ -152,7 +156,9 @@ def test_a_message_moved_from_another_case_is_flagged(
     page = chromium.page()
     open_case(page, conversation.server, conversation.code)
 
-    assert t("js.problem.moved", n=1) in problems_shown(page)
+    assert t(
+        "Message #%(n)s belongs to another case or to another place in this conversation.", n=1
+    ) in problems_shown(page)
     assert "Question in the other case." not in (messages(page))
     page.close()
 
@@ -176,14 +182,17 @@ def test_a_signed_acknowledgement_is_shown_and_one_the_server_forged_is_flagged(
     page = chromium.page()
     open_case(page, conversation.server, conversation.code)
     expect(page.locator("#thread-problems")).to_be_hidden()
-    assert facts(page)[t("js.follow.facts.status")] == t("js.status.acknowledged")
-    assert t("js.follow.facts.acknowledged") in facts(page)
+    assert facts(page)[t("Status")] == t("Acknowledged")
+    assert t("Acknowledged on (signed by the committee)") in facts(page)
     expect(page.locator("#ack-advice")).to_be_hidden()
     assert [e["kind"] for e in entries(page)] == ["report", "status"]
 
     open_case(page, forged.server, forged.code)
-    assert t("js.problem.unsigned_ack") in problems_shown(page)
-    assert t("js.follow.facts.acknowledged") not in facts(page)
+    assert t(
+        "The server says your report was acknowledged, but no committee member signed an "
+        "acknowledgement. Treat your report as not acknowledged."
+    ) in problems_shown(page)
+    assert t("Acknowledged on (signed by the committee)") not in facts(page)
     expect(page.locator("#ack-advice")).to_be_visible()
     page.close()
 
@@ -249,14 +258,24 @@ def test_a_reply_while_the_case_waits_to_be_re_keyed_is_refused_with_the_catalog
 
     page.fill("#reply-text", written)
     page.click("#reply-button")
-    expect(page.locator("#reply-error")).to_have_text(t("js.follow.not_sent.held"))
+    expect(page.locator("#reply-error")).to_have_text(
+        t(
+            "Your answer was not sent: the committee is renewing the keys of your case. "
+            "Please try again later; your answer is still below."
+        )
+    )
     expect(page.locator("#reply-text")).to_have_value(written)
     cases_command(talk, "rekey", talk.case_id)
     page.click("#reply-button")
-    expect(page.locator("#reply-error")).to_have_text(t("js.follow.not_sent.changed"))
+    expect(page.locator("#reply-error")).to_have_text(
+        t(
+            "New messages arrived while you were writing; please read them. Your answer is "
+            "still below: press the button again when you are ready."
+        )
+    )
     assert [e["kind"] for e in entries(page)] == ["report", "message", "epoch"]
     page.click("#reply-button")
-    expect(page.locator("#sent-note")).to_have_text(t("js.follow.sent"))
+    expect(page.locator("#sent-note")).to_have_text(t("Your answer was encrypted and sent."))
     page.close()
 
     shown = talk.show()
@@ -277,7 +296,9 @@ def test_unicode_round_trips_exactly_and_an_empty_answer_is_refused_with_a_sente
     conversation.server.proxy.clear()
     page.fill("#reply-text", "  \n\t ")
     page.click("#reply-button")
-    expect(page.locator("#err-reply-text")).to_have_text(t("js.follow.reply_empty"))
+    expect(page.locator("#err-reply-text")).to_have_text(
+        t("Please write your answer before sending; an empty message cannot be sent.")
+    )
     assert page.evaluate("document.activeElement.id") == "reply-text"
     assert conversation.server.proxy.requests() == []
 
@@ -303,9 +324,21 @@ def test_a_typo_in_the_code_is_caught_before_anything_is_sent_and_a_wrong_code_o
     server.proxy.clear()
 
     for typed, message in (
-        (typo, "js.code.typo.checksum"),
-        (good[:-3], "js.code.typo.length"),
-        (good.replace(good[3], "!", 1), "js.code.typo.character"),
+        (
+            typo,
+            "The code has a typo. Please compare it with what you wrote down, character by "
+            "character. Nothing was sent.",
+        ),
+        (
+            good[:-3],
+            "A follow-up code has 25 characters, in five groups of five. Please check what "
+            "you typed.",
+        ),
+        (
+            good.replace(good[3], "!", 1),
+            "The code contains a character that follow-up codes never use: only digits and "
+            "letters, without I, L, O and U.",
+        ),
     ):
         page.fill("#code", typed)
         page.click("#login-button")
@@ -315,7 +348,12 @@ def test_a_typo_in_the_code_is_caught_before_anything_is_sent_and_a_wrong_code_o
 
     page.fill("#code", good.lower().replace("-", " "))
     page.click("#login-button")
-    expect(page.locator("#login-error")).to_have_text(t("js.failed.wrong_code"))
+    expect(page.locator("#login-error")).to_have_text(
+        t(
+            "No case opens with this code. Check it character by character; if it is right, "
+            "the case may have been closed and deleted."
+        )
+    )
     expect(page.locator("#thread-panel")).to_be_hidden()
     posted = [r for r in server.proxy.requests() if r.method == "POST"]
     assert [r.target for r in posted] == ["/api/v1/reporter/login"]
@@ -347,16 +385,18 @@ def test_with_javascript_off_the_server_sealed_follow_up_reads_and_answers_where
 
     page = scriptless_browser.new_page()
     page.goto(f"{nojs_server.url}/follow-up")
-    expect(page.locator("#noscript-heading")).to_have_text(t("follow.noscript.sealed.heading"))
+    expect(page.locator("#noscript-heading")).to_have_text(
+        t("JavaScript is off: the server will open your case")
+    )
     expect(page.locator("#login-form")).to_be_hidden()
     page.fill("#sealed-code", talk.code)
     page.click("#sealed-open")
-    expect(page.locator("h1")).to_have_text(t("follow.sealed.heading"))
+    expect(page.locator("h1")).to_have_text(t("Your case"))
     expect(page.locator(".thread")).to_contain_text(f"Which scales? {question}")
     page.fill("#sealed-code", talk.code)
     page.fill("#sealed-reply", f"Bay 3. {answered}")
     page.click("#sealed-open")
-    expect(page.get_by_text(t("follow.sealed.sent"))).to_be_visible()
+    expect(page.get_by_text(t("Your answer was encrypted and sent."))).to_be_visible()
     page.close()
 
     shown = talk.show()
@@ -373,7 +413,9 @@ def test_with_the_form_off_a_browser_without_javascript_is_told_how_to_follow_up
 ) -> None:
     page = scriptless_browser.new_page()
     page.goto(f"{server.url}/follow-up")
-    expect(page.locator("#noscript-heading")).to_have_text(t("follow.noscript.off.heading"))
+    expect(page.locator("#noscript-heading")).to_have_text(
+        t("This page needs JavaScript to open your case safely")
+    )
     expect(page.locator("#code")).to_be_hidden()
     assert page.locator("#sealed-code").count() == 0
     page.close()
@@ -389,7 +431,9 @@ def test_without_webassembly_the_follow_up_page_explains_and_offers_the_sealed_f
 ) -> None:
     page = jitless_browser.new_page()
     page.goto(f"{server.url}/follow-up")
-    expect(page.locator("#no-wasm")).to_contain_text(t("follow.nowasm.cli"))
+    expect(page.locator("#no-wasm")).to_contain_text(
+        t("Use the SafeVoice command-line client on your own computer.")
+    )
     expect(page.locator("#no-wasm-sealed")).to_be_hidden()
     expect(page.locator("#login-form")).to_be_hidden()
 
@@ -422,10 +466,17 @@ def test_a_status_and_day_of_receipt_the_server_forged_are_not_shown_as_true(
     open_case(page, talk.server, talk.code)
 
     shown = facts(page)
-    assert shown[t("js.follow.facts.status")] == t("js.status.acknowledged")
-    assert shown[t("js.follow.facts.received")] == received
-    assert t("js.follow.facts.closed") not in shown
-    assert t("js.problem.status_unsigned") in problems_shown(page)
-    assert t("js.problem.received_unsigned") in problems_shown(page)
+    assert shown[t("Status")] == t("Acknowledged")
+    assert shown[t("Received on")] == t.day(received)
+    assert t("Closed on") not in shown
+    assert t(
+        "The server shows your case with another status than the last one a committee member "
+        "signed. The status shown here is the signed one."
+    ) in problems_shown(page)
+    assert t(
+        "The server shows another day of receipt than the one the committee signed (and your "
+        "receipt says). The day shown here is the signed one; deadlines the server computed "
+        "from its own day may be wrong."
+    ) in problems_shown(page)
     expect(page.locator("#reply-blocked")).to_be_visible()
     page.close()

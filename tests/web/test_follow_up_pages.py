@@ -128,7 +128,13 @@ def test_with_the_server_sealed_follow_up_off_a_posted_code_is_refused_unread(
     sub = new_case(web, manifest)
     answer = web.post("/follow-up", data={"code": sub.code, "form_token": TOKEN, "reply": "Hello."})
     assert answer.status_code == 403
-    assert escaped("message.sealed_follow_off.text") in answer.text
+    assert (
+        escaped(
+            "This server opens cases only in your browser, with JavaScript, or in the "
+            "SafeVoice command-line client. Nothing you sent was used or stored."
+        )
+        in answer.text
+    )
     assert sub.code not in answer.text
     assert intake_mode(database, sub.case_id) == "e2e"
     assert count(database, LoginFailureWindow) == 0
@@ -150,7 +156,13 @@ def test_the_server_sealed_follow_up_reads_answers_and_marks_the_case(
     assert f"Which scales? {question}" in read.text
     assert "The scales are rigged." in read.text
     assert sub.code not in read.text
-    assert escaped("follow.sealed.note") in read.text
+    assert (
+        escaped(
+            "Your case was opened by the server, because your browser sent your code without "
+            "JavaScript. The committee can see that your case went through the server."
+        )
+        in read.text
+    )
     assert intake_mode(database, sub.case_id) == "server_sealed"
     assert [e["event"] for e in staged_events(database, sub.case_id)].count(
         "follow_up.server_sealed"
@@ -161,7 +173,7 @@ def test_the_server_sealed_follow_up_reads_answers_and_marks_the_case(
         data={"code": sub.code.lower(), "form_token": TOKEN, "reply": f"Bay 3. {answered}"},
     )
     assert sent.status_code == 200, sent.text
-    assert escaped("follow.sealed.sent") in sent.text
+    assert escaped("Your answer was encrypted and sent.") in sent.text
     assert f"Bay 3. {answered}" in sent.text
     events = staged_events(database, sub.case_id)
     assert [e["event"] for e in events].count("follow_up.server_sealed") == 2
@@ -184,27 +196,27 @@ def test_the_server_sealed_follow_up_refuses_typos_wrong_codes_and_empty_answers
     typo = stranger[:-1] + ("0" if stranger[-1] != "0" else "1")
     canary = new_canary()
     cases = [
-        ({"code": typo}, 400, "message.typo.heading"),
+        ({"code": typo}, 400, "The code has a typo"),
         (
             {"code": stranger, "form_token": TOKEN, "reply": canary},
             401,
-            "message.wrong_code.heading",
+            "No case opens with this code",
         ),
         (
             {"code": sub.code, "form_token": TOKEN, "reply": " \n\t "},
             400,
-            "message.empty_reply.heading",
+            "Your answer is empty",
         ),
         (
             {"code": sub.code, "form_token": TOKEN, "reply": canary, "file": canary},
             400,
-            "message.bad_form.heading",
+            "The form could not be read",
         ),
-        ({"form_token": TOKEN, "reply": canary}, 400, "message.bad_form.heading"),
+        ({"form_token": TOKEN, "reply": canary}, 400, "The form could not be read"),
         (
             {"code": sub.code, "form_token": TOKEN, "reply": canary + "x" * MAX_TEXT_CHARS},
             413,
-            "message.too_large.heading",
+            "Your report is too long for this form",
         ),
     ]
     for form, status, heading in cases:
@@ -244,9 +256,22 @@ def test_the_server_sealed_follow_up_sends_no_answer_to_a_thread_that_does_not_v
     )
 
     assert answer.status_code == 200
-    assert escaped("follow.sealed.problems") in answer.text
-    assert escaped("js.problem.unsigned_ack") in answer.text
-    assert escaped("follow.sealed.sent") not in answer.text
+    assert (
+        escaped(
+            "The server's copy of this conversation does not verify: messages may have been "
+            "removed, reordered, replayed or changed. Do not rely on it; your answer was not "
+            "sent."
+        )
+        in answer.text
+    )
+    assert (
+        escaped(
+            "The server says your report was acknowledged, but no committee member signed an "
+            "acknowledgement. Treat your report as not acknowledged."
+        )
+        in answer.text
+    )
+    assert escaped("Your answer was encrypted and sent.") not in answer.text
     with database.reader.connect() as connection:
         objects = connection.execute(
             text("SELECT count(*) FROM case_object WHERE case_id = :c"), {"c": sub.case_id}

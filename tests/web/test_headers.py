@@ -43,6 +43,7 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/api/v1/manifest/handovers"): [("/api/v1/manifest/handovers", None)],
     ("GET", "/api/v1/channels"): [("/api/v1/channels", None)],
     ("GET", "/api/v1/intake"): [("/api/v1/intake", None)],
+    ("GET", "/api/v1/ready"): [("/api/v1/ready", None)],
     ("POST", "/api/v1/challenges"): [
         ("/api/v1/challenges", {"purpose": "submit"}),
         ("/api/v1/challenges", {"purpose": 1, "extra": True}),
@@ -91,6 +92,21 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("POST", "/api/v1/cases/{case_id}/hold"): [(f"/api/v1/cases/{CASE}/hold", {"reason": "x"})],
     ("DELETE", "/api/v1/cases/{case_id}/hold"): [(f"/api/v1/cases/{CASE}/hold", None)],
     ("GET", "/api/v1/retention"): [("/api/v1/retention", None)],
+    ("GET", "/surveys"): [("/surveys", None)],
+    ("GET", "/survey/{survey_id}"): [(f"/survey/{CASE}", None)],
+    ("POST", "/survey/{survey_id}"): [(f"/survey/{CASE}", {"q0": "3"})],
+    ("GET", "/api/v1/surveys"): [("/api/v1/surveys", None)],
+    ("GET", "/api/v1/surveys/all"): [("/api/v1/surveys/all", None)],
+    ("POST", "/api/v1/surveys"): [("/api/v1/surveys", {})],
+    ("POST", "/api/v1/surveys/{survey_id}/open"): [(f"/api/v1/surveys/{CASE}/open", None)],
+    ("POST", "/api/v1/surveys/{survey_id}/close"): [(f"/api/v1/surveys/{CASE}/close", None)],
+    ("POST", "/api/v1/surveys/{survey_id}/answers"): [(f"/api/v1/surveys/{CASE}/answers", {})],
+    ("GET", "/api/v1/surveys/{survey_id}/answers"): [(f"/api/v1/surveys/{CASE}/answers", None)],
+    ("GET", "/api/v1/lessons"): [("/api/v1/lessons", None)],
+    ("POST", "/api/v1/lessons"): [("/api/v1/lessons", {})],
+    ("POST", "/api/v1/lessons/{lesson_id}/approvals"): [
+        (f"/api/v1/lessons/{CASE}/approvals", {"approval": "x"})
+    ],
 }
 
 
@@ -153,7 +169,7 @@ def test_every_route_answers_with_the_security_headers_and_only_this_origin(
     statuses: set[int] = set()
     for (method, _), calls in WALK.items():
         for path, body in calls:
-            if path.startswith(("/report/", "/follow-up")) and method == "POST":
+            if path.startswith(("/report/", "/follow-up", "/survey/")) and method == "POST":
                 response = pages_client.post(path, data=body)
             else:
                 response = pages_client.request(method, path, json=body)

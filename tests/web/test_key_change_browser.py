@@ -84,7 +84,13 @@ def test_after_a_member_s_key_is_rotated_the_page_verifies_old_and_new_messages(
     expect(page.locator("#thread-problems")).to_be_hidden()
     assert [e["verified"] for e in entries(page)] == [True, True]
     assert messages(page) == ["Asked with Alice's old key."]
-    expect(page.locator("#reply-held")).to_have_text(t("follow.reply.held"))
+    expect(page.locator("#reply-held")).to_have_text(
+        t(
+            "The committee is renewing the keys of your case, because someone who could read "
+            "it left the committee or replaced their key. You cannot answer until that is "
+            "done; please come back later."
+        )
+    )
     expect(page.locator("#reply-form")).to_be_hidden()
 
     committee.login("alice", new_file)
@@ -98,8 +104,8 @@ def test_after_a_member_s_key_is_rotated_the_page_verifies_old_and_new_messages(
     assert [e["kind"] for e in entries(page)] == ["report", "message", "epoch", "message"]
     assert all(e["verified"] for e in entries(page))
     assert messages(page) == ["Asked with Alice's old key.", "Asked with Alice's new key."]
-    assert t("js.follow.from_member", name="Alice") in senders(page)[1]
-    assert t("js.follow.from_member", name="Alice") in senders(page)[3]
+    assert t("from %(name)s (committee)", name="Alice") in senders(page)[1]
+    assert t("from %(name)s (committee)", name="Alice") in senders(page)[3]
     answer(page, "Answered under the new keys.")
     page.close()
 

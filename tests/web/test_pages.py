@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from babel.messages.pofile import read_po
 from sqlalchemy import text
 
 from safevoice.crypto.casefile import MAX_TEXT_CHARS, member_label, parse_report
@@ -25,7 +26,7 @@ from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle, format_digest
-from safevoice.web.i18n import CATALOGUES, Catalogue
+from safevoice.web.i18n import TEMPLATE, Catalogue, languages
 from tests.support.asgi import client_for
 from tests.support.canary import new_canary, occurrences, scan_paths
 from tests.support.databases import CHANNELS, data_paths
@@ -92,11 +93,14 @@ def test_the_start_page_explains_what_is_kept_advises_tor_and_shows_what_to_comp
 ) -> None:
     page = web.get("/").text
     for key in (
-        "landing.before.device",
-        "landing.before.tor",
-        "landing.stored.never.address",
-        "landing.stored.kept.excluded",
-        "landing.external.intro",
+        "Use a personal device, not one from work. Your employer's computers, phones and "
+        "networks may record what you type and which sites you visit.",
+        'If you can, use Tor Browser (from torproject.org) at its "Standard" security level. '
+        "It hides where you connect from, from the network and from this server.",
+        "your IP address or details about your browser or device;",
+        "which committee members received a key, so also whom you chose to exclude.",
+        "You may also report directly to the competent authorities, instead of or in addition"
+        " to this channel.",
     ):
         assert t(key).replace('"', "&#34;").replace("'", "&#39;") in page, key
     assert format_fingerprint(world.pin) in page
@@ -110,7 +114,8 @@ def test_the_start_page_explains_what_is_kept_advises_tor_and_shows_what_to_comp
 def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
     web: httpx.Client, sealed_web: httpx.Client
 ) -> None:
-    allowed = {" ".join(v.split()) for v in t.strings.values()}
+    with TEMPLATE.open("rb") as f:
+        allowed = {" ".join(str(m.id).split()) for m in read_po(f) if m.id}
     for channel in CHANNELS:
         allowed |= {str(channel["title"]), str(channel.get("description", ""))}
         for q in channel.get("questions", []):  # type: ignore[attr-defined]  # the channel is parsed JSON typed as object; the page data has this shape
@@ -118,10 +123,22 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
         kept = channel["retention"]
         allowed |= {
             t(key, after=kept["days_after_closure"], max=kept["max_age_days"])  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
-            for key in ("landing.next.deleted", "js.next.deleted")
+            for key in (
+                "Your report and the conversation are deleted %(after)s days after the case "
+                "is closed, and at the latest %(max)s days after it was received.",
+                "Your report and the conversation are deleted %(after)s days after the case "
+                "is closed, and at the latest %(max)s days after it was received.",
+            )
         }
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
-    allowed |= {t("form.text.limit", max=f"{MAX_TEXT_CHARS:,}")}
+    # The language menu names each language in itself.
+    allowed |= {Catalogue.load(lang).name for lang in languages()}
+    allowed |= {
+        t(
+            "Up to %(max)s characters; a longer text is refused, never cut.",
+            max=f"{MAX_TEXT_CHARS:,}",
+        )
+    }
     pages = [
         (web, "/"),
         (web, "/report/general"),
@@ -137,19 +154,20 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
         assert strays == [], path
 
 
-def test_the_catalogue_has_every_key_the_scripts_and_templates_use() -> None:
-    script = " ".join((ASSETS / name).read_text() for name in ("page.js", "followup.js", "ui.js"))
-    used = set(re.findall(r'\bt\("([\w.]+)"', script))
-    for prefix in re.findall(r"`([\w.]+)\.\$\{", script):
-        assert any(k.startswith(prefix + ".") for k in t.strings), prefix
-    templates = " ".join(p.read_text() for p in TEMPLATES.glob("*.html"))
-    used |= set(re.findall(r"t\('([\w.]+)'", templates))
-    missing = sorted(k for k in used if k not in t.strings)
-    assert missing == []
+def _table(script: str, name: str) -> set[str]:
+    """The codes of one of the scripts' tables of texts (``const NAME = { code: N_("…"), }``)."""
+    body = script[script.index(f"const {name} = {{") :]
+    return set(re.findall(r"^  (\w+): N_\(", body[: body.index("\n};")], re.MULTILINE))
+
+
+def test_the_scripts_have_a_text_for_every_reason_the_worker_gives() -> None:
+    ui = (ASSETS / "ui.js").read_text()
     worker = (ASSETS / "worker.js").read_text()
     reasons = set(re.findall(r'Refusal\("(\w+)"\)', worker)) | {"not_ready", "internal"}
-    assert {f"js.failed.{r}" for r in reasons} <= set(t.strings)
-    assert sorted(p.name for p in CATALOGUES.glob("*.json")) == ["en.json"]
+    assert reasons <= _table(ui, "FAILED_TEXTS")
+    (known,) = re.findall(r"const known = \[([^\]]*)\]", worker)
+    refusals = set(re.findall(r'"(\w+)"', known)) | {"manifest", "broken"}
+    assert refusals <= _table(ui, "REFUSED_TEXTS")
 
 
 def test_the_catalogue_explains_every_problem_the_browser_s_reader_can_find() -> None:
@@ -164,11 +182,12 @@ def test_the_catalogue_explains_every_problem_the_browser_s_reader_can_find() ->
     )
     found = {code for groups in codes for code in groups if code}
     assert {"moved", "older_epoch", "epoch_late", "epoch_rollback", "epoch_sender"} <= found
-    assert sorted(c for c in found if f"js.problem.{c}" not in t.strings) == []
+    followup = (ASSETS / "followup.js").read_text()
+    assert sorted(found - _table(followup, "PROBLEM_TEXTS")) == []
     worker = (ASSETS / "worker.js").read_text()
     (unsent,) = re.findall(r'sent: false, reason: [^?]+\? "(\w+)" : "(\w+)" \}', worker)
     assert set(unsent) == {"changed", "held"}
-    assert all(f"js.follow.not_sent.{r}" in t.strings for r in unsent)
+    assert set(unsent) <= _table(followup, "NOT_SENT_TEXTS")
 
 
 def test_the_report_page_embeds_its_data_and_strings_and_loads_only_the_bundle(
@@ -223,9 +242,18 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     )
     assert answer.status_code == 200
     # The code page says what happens next, with the days the server stores.
-    assert t("js.next.heading") in answer.text
-    assert re.search(r"By \d{4}-\d{2}-\d{2}: a committee member acknowledges", answer.text)
-    assert t("js.next.deleted", after=60, max=1095) in answer.text
+    assert t("What happens next") in answer.text
+    # The days are written as a reader writes them (Babel, English here), not as ISO dates.
+    assert re.search(r"By [A-Z][a-z]+ \d{1,2}, \d{4}: a committee member acknowledges", answer.text)
+    assert (
+        t(
+            "Your report and the conversation are deleted %(after)s days after the case is "
+            "closed, and at the latest %(max)s days after it was received.",
+            after=60,
+            max=1095,
+        )
+        in answer.text
+    )
     code = re.search(r'id="follow-up-code">([0-9A-Z-]+)<', answer.text)
     assert code is not None
     parse_code(code.group(1))

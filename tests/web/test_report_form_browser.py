@@ -38,12 +38,18 @@ def test_a_text_longer_than_the_envelope_allows_is_counted_and_refused_never_cut
     page.fill("#report-text", too_long)
 
     expect(page.locator("#count-report-text")).to_have_text(
-        t("js.count.over", n="100,001", max="100,000", over="1")
+        t("%(n)s of %(max)s characters: %(over)s too many", n="100,001", max="100,000", over="1")
     )
     page.click("#submit-button")
 
     expect(page.locator("#err-report-text")).to_have_text(
-        t("js.error.text_too_long", over="1", max="100,000")
+        t(
+            "Your report is %(over)s characters longer than this form accepts (%(max)s). "
+            "Nothing was cut and nothing was sent: please shorten it, or send the rest later "
+            "as an answer with your follow-up code.",
+            over="1",
+            max="100,000",
+        )
     )
     assert page.input_value("#report-text") == too_long
     assert page.locator("#progress-panel").is_hidden()
@@ -60,7 +66,7 @@ def test_a_long_text_within_the_limit_is_counted_and_kept_whole(
     page.fill("#report-text", long_text)
 
     expect(page.locator("#count-report-text")).to_have_text(
-        t("js.count.text", n="30,000", max="100,000")
+        t("%(n)s of %(max)s characters", n="30,000", max="100,000")
     )
     assert page.input_value("#report-text") == long_text
     assert page.get_attribute("#report-text", "maxlength") is None

@@ -147,7 +147,12 @@ def test_a_manifest_from_an_attackers_root_makes_the_page_refuse_and_nothing_is_
             page = chromium.page()
             page.goto(f"{proxy.url}/report/general")
             expect(page.locator("#refused")).to_be_visible()
-            expect(page.locator("#refused-reason")).to_have_text(t("js.refused.pin"))
+            expect(page.locator("#refused-reason")).to_have_text(
+                t(
+                    "The committee's list of readers is not signed by the committee root "
+                    "built into this page. The server may have been tampered with."
+                )
+            )
             expect(page.locator("#submit-button")).to_be_disabled()
             page.fill("#q-where", "Depot 9")
             page.fill("#report-text", "This must never leave the browser.")
@@ -171,8 +176,12 @@ def test_without_webassembly_the_page_explains_the_choices_and_sends_nothing(
     page.goto(f"{server.url}/report/general")
     explanation = page.locator("#no-wasm")
     expect(explanation).to_be_visible()
-    expect(explanation).to_contain_text(t("report.nowasm.standard"))
-    expect(explanation).to_contain_text(t("report.nowasm.cli"))
+    expect(explanation).to_contain_text(
+        t('Set Tor Browser to "Standard" for this site and reload this page.')
+    )
+    expect(explanation).to_contain_text(
+        t("Use the SafeVoice command-line client on your own computer.")
+    )
     expect(page.locator("#no-wasm-sealed")).to_be_hidden()
     expect(page.locator("#report-form")).to_be_hidden()
     page.close()
@@ -207,8 +216,16 @@ def test_with_the_form_on_and_javascript_off_the_server_seals_a_case_the_member_
     page = scriptless_browser.new_page()
     page.goto(f"{nojs_server.url}/report/general")
     # Playwright's text search skips <noscript>, so the notice is found by its id.
-    expect(page.locator("#noscript-heading")).to_have_text(t("report.noscript.sealed.heading"))
-    expect(page.locator("noscript section")).to_contain_text(t("report.noscript.sealed.tradeoff"))
+    expect(page.locator("#noscript-heading")).to_have_text(
+        t("JavaScript is off: the server will encrypt your report")
+    )
+    expect(page.locator("noscript section")).to_contain_text(
+        t(
+            "Your words do pass through the server's memory, so whoever controls the server "
+            "could in principle read them. The committee will see that this report was sealed"
+            " by the server."
+        )
+    )
     expect(page.locator("#report-form")).to_be_hidden()
     page.fill("#sealed-q-where", f"Depot {canary}-where")
     page.fill("#sealed-text", f"Invoices are being backdated. {canary}")
@@ -240,15 +257,19 @@ def test_with_the_form_off_a_browser_without_javascript_is_told_what_to_do_inste
     before = case_ids(server.database_url)
     page = scriptless_browser.new_page()
     page.goto(f"{server.url}/report/general")
-    expect(page.locator("#noscript-heading")).to_have_text(t("report.noscript.off.heading"))
-    expect(page.locator("noscript section")).to_contain_text(t("report.noscript.off.cli"))
+    expect(page.locator("#noscript-heading")).to_have_text(
+        t("This page needs JavaScript to protect your report")
+    )
+    expect(page.locator("noscript section")).to_contain_text(
+        t("use the SafeVoice command-line client on your own computer.")
+    )
     expect(page.locator("#report-text")).to_be_hidden()
     assert page.locator("#sealed-form").count() == 0
     page.close()
 
     answer = httpx.post(f"{server.url}/report/general", data={"text": canary, "answer.where": "x"})
     assert answer.status_code == 403
-    assert t("message.sealed_off.heading") in answer.text
+    assert t("JavaScript or the command-line client is needed") in answer.text
     assert canary not in answer.text
     assert case_ids(server.database_url) == before
 
@@ -282,8 +303,8 @@ def test_the_report_page_works_by_keyboard_alone_and_announces_errors_at_the_fie
 
     page.keyboard.press("Enter")
     error = page.locator("#err-q-where")
-    expect(error).to_have_text(t("js.error.answer_required"))
-    expect(page.locator("#err-report-text")).to_have_text(t("js.error.text_required"))
+    expect(error).to_have_text(t("Please answer this question."))
+    expect(page.locator("#err-report-text")).to_have_text(t("Please describe what happened."))
     assert page.evaluate("document.activeElement.id") == "q-where"
     where = page.locator("#q-where")
     expect(where).to_have_attribute("aria-invalid", "true")

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from safevoice.cases.manifest import publish_manifest
 from safevoice.clock import utcnow
 from safevoice.crypto.keys import format_fingerprint, generate
 from safevoice.crypto.manifest import Manifest, sign_manifest, successor
-from safevoice.instance import service as instance
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web import bundle
@@ -66,7 +66,7 @@ def test_a_rebuilt_bundle_follows_the_new_root_and_refuses_the_retired_root_alon
     handed_over = successor(manifest, root=new_root.public.fingerprint, now=utcnow(), days=30)
     now = utcnow()
     with database.unit_of_work() as session:
-        instance.publish_manifest(
+        publish_manifest(
             session, sign_manifest(handed_over, [world.root, new_root]), today=now.date(), now=now
         )
     rebuilt = bundle.build(
@@ -79,7 +79,7 @@ def test_a_rebuilt_bundle_follows_the_new_root_and_refuses_the_retired_root_alon
     new_page = page_state(chromium, database_url, rebuilt)
     retired_alone = successor(handed_over, root=world.pin, now=utcnow(), days=30)
     with database.unit_of_work() as session:  # as a compromised server would
-        instance.publish_manifest(
+        publish_manifest(
             session,
             sign_manifest(retired_alone, [world.root]),
             today=now.date(),
@@ -90,5 +90,11 @@ def test_a_rebuilt_bundle_follows_the_new_root_and_refuses_the_retired_root_alon
 
     assert old_page == ("ready", format_fingerprint(world.pin))
     assert new_page == ("ready", format_fingerprint(new_root.public.fingerprint))
-    assert refused == ("refused", t("js.refused.pin"))
+    assert refused == (
+        "refused",
+        t(
+            "The committee's list of readers is not signed by the committee root built into "
+            "this page. The server may have been tampered with."
+        ),
+    )
     assert rebuilt.digest != web_bundle.digest

@@ -53,7 +53,7 @@ def test_sending_the_report_form_again_stores_no_second_case(
 
     assert first.status_code == 200
     assert again.status_code == 409
-    assert t("message.already_received.heading") in again.text
+    assert t("Your report was already received") in again.text
     assert 'id="follow-up-code"' not in again.text
     assert count_cases(database_url) == 1
     assert form_token(sealed_web.get("/report/general").text) != token
@@ -85,14 +85,20 @@ def test_re_posting_the_thread_page_stores_the_answer_once(
     first = sealed_web.post("/follow-up", data=form)
     again = sealed_web.post("/follow-up", data=form)
 
-    assert escaped("follow.sealed.sent") in first.text
+    assert escaped("Your answer was encrypted and sent.") in first.text
     assert again.status_code == 200
-    assert escaped("follow.sealed.repeated") in again.text
+    assert (
+        escaped("This answer was already sent (the page was sent again); it was not stored twice.")
+        in again.text
+    )
     assert texts(member_read(sealed_web, manifest, world, sub)) == ["Which scales?", "Bay 3."]
     # The page after an answer carries a new token, for the next answer.
     assert form_token(first.text) != form["form_token"]
     nxt = {**form, "form_token": form_token(first.text), "reply": "And bay 4."}
-    assert escaped("follow.sealed.sent") in sealed_web.post("/follow-up", data=nxt).text
+    assert (
+        escaped("Your answer was encrypted and sent.")
+        in sealed_web.post("/follow-up", data=nxt).text
+    )
 
 
 def test_without_javascript_the_pages_say_only_what_is_true(
@@ -103,17 +109,52 @@ def test_without_javascript_the_pages_say_only_what_is_true(
     sub = new_case(sealed_web, manifest, text="The scales are rigged.")
     thread = sealed_web.post("/follow-up", data={"code": sub.code}).text
 
-    assert escaped("landing.stored.encrypted") not in landing
-    assert escaped("landing.stored.encrypted_both") in landing
+    assert (
+        escaped(
+            "Your report is encrypted in this browser before it is sent. Only the committee "
+            "members who may read it hold the keys. The people who run this server cannot "
+            "read it."
+        )
+        not in landing
+    )
+    assert (
+        escaped(
+            "With JavaScript on, your report is encrypted in this browser before it is sent: "
+            "only the committee members who may read it hold the keys, and the people who run"
+            " this server cannot read it. Without JavaScript, this server offers a simpler "
+            "form instead: the server encrypts your report the moment it arrives and keeps no"
+            " readable copy, but the text passes through its memory, so the people who run it"
+            " could read it, and the committee sees that it did."
+        )
+        in landing
+    )
     # The in-browser sentence is hidden until the page's script runs; without it, the
     # <noscript> sentence says that the code goes to the server.
     assert re.search(r'<p class="lead" id="intro-e2e" hidden>', follow)
     noscript = re.findall(r"<noscript>(.*?)</noscript>", follow, flags=re.S)
-    assert any(escaped("follow.intro.sealed") in block for block in noscript)
-    assert not any(escaped("follow.intro") + "<" in block for block in noscript)
+    assert any(
+        escaped(
+            "Type the follow-up code you received when you reported. Without JavaScript, this"
+            " page sends your code to the server, which opens your case in its memory to show"
+            " it to you and encrypts your answer; it keeps no readable copy and does not keep"
+            " your code."
+        )
+        in block
+        for block in noscript
+    )
+    assert not any(
+        escaped(
+            "Type the follow-up code you received when you reported. This page derives your "
+            "keys from it on this device, reads and checks the committee's messages, and "
+            "encrypts your answers before they are sent. The code never leaves this device."
+        )
+        + "<"
+        in block
+        for block in noscript
+    )
     button = re.search(r'<button type="submit" id="sealed-open"[^>]*>([^<]*)<', thread)
     assert button is not None
-    assert button.group(1) == t("follow.sealed.send")
+    assert button.group(1) == t("Send my answer")
 
 
 def test_with_the_form_off_the_start_page_keeps_the_in_browser_sentence(
@@ -122,7 +163,14 @@ def test_with_the_form_off_the_start_page_keeps_the_in_browser_sentence(
     with pages(database, database_url, web_bundle, nojs=False) as web:
         landing = web.get("/").text
 
-    assert escaped("landing.stored.encrypted") in landing
+    assert (
+        escaped(
+            "Your report is encrypted in this browser before it is sent. Only the committee "
+            "members who may read it hold the keys. The people who run this server cannot "
+            "read it."
+        )
+        in landing
+    )
 
 
 def test_form_token_rows_expire_like_idempotency_keys(

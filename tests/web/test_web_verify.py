@@ -82,7 +82,7 @@ def test_web_verify_fails_when_the_server_changes_a_script_a_page_or_the_policy(
 ) -> None:
     app = create_app(Settings(database_url=database_url, bundle_dir=web_bundle.folder))
     try:
-        with serve_app(Tamper(app, how, web_bundle.page_script)) as base:  # type: ignore[arg-type]  # a test ASGI wrapper that changes responses; it is an ASGI app at run time
+        with serve_app(Tamper(app, how, web_bundle.page_script)) as base:
             result = cli.safevoice(
                 "web", "verify", base, "--bundle-hash", web_bundle.digest, expect=1
             )

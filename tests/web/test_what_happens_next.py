@@ -62,10 +62,36 @@ def test_the_code_page_says_what_happens_next_with_the_stored_days(
     case_id = json.loads(page.text_content("#receipt") or "{}")["case_id"]
     ack_due, feedback_due = stored_days(raw, case_id)
 
-    expect(page.locator("#next-ack")).to_have_text(t("js.next.ack", day=ack_due))
-    expect(page.locator("#next-feedback")).to_have_text(t("js.next.feedback", day=feedback_due))
-    expect(page.locator("#next-return")).to_have_text(t("js.next.return", day=ack_due))
-    expect(page.locator("#next-deleted")).to_have_text(t("js.next.deleted", after=60, max=1095))
+    expect(page.locator("#next-ack")).to_have_text(
+        t(
+            "By %(day)s: a committee member acknowledges your report with a signed message "
+            "that you read with your follow-up code.",
+            day=t.day(ack_due),
+        )
+    )
+    expect(page.locator("#next-feedback")).to_have_text(
+        t(
+            "By %(day)s at the latest: the committee tells you what it is doing about your "
+            "report (3 months after the acknowledgement).",
+            day=t.day(feedback_due),
+        )
+    )
+    expect(page.locator("#next-return")).to_have_text(
+        t(
+            "Come back with your code after a few days to read the acknowledgement and any "
+            "questions, and again before %(day)s. If a deadline passes without word from the "
+            "committee, you may report to the competent authorities listed on the start page.",
+            day=t.day(ack_due),
+        )
+    )
+    expect(page.locator("#next-deleted")).to_have_text(
+        t(
+            "Your report and the conversation are deleted %(after)s days after the case is "
+            "closed, and at the latest %(max)s days after it was received.",
+            after=60,
+            max=1095,
+        )
+    )
     page.check("#written-down")
     page.click("#done-button")
     page.wait_for_url(f"{server.url}/")
@@ -75,9 +101,23 @@ def test_the_code_page_says_what_happens_next_with_the_stored_days(
 def test_the_start_page_says_what_happens_next(server: ServerProcess) -> None:
     page = httpx.get(f"{server.url}/").text
 
-    for key in ("landing.next.heading", "landing.next.ack", "landing.next.feedback"):
+    for key in (
+        "What happens after you report",
+        "Within 7 days a committee member acknowledges your report with a signed message that"
+        " you read with your follow-up code.",
+        "Within 3 months of that acknowledgement the committee tells you what it is doing "
+        "about your report, and may ask you questions in the meantime.",
+    ):
         assert t(key) in page
-    assert t("landing.next.deleted", after=60, max=1095) in page
+    assert (
+        t(
+            "Your report and the conversation are deleted %(after)s days after the case is "
+            "closed, and at the latest %(max)s days after it was received.",
+            after=60,
+            max=1095,
+        )
+        in page
+    )
 
 
 def reporter_cli(talk: Conversation, expect: int = 0) -> str:
@@ -131,7 +171,12 @@ def test_a_passed_deadline_is_said_on_the_follow_up_page_and_in_the_reporter_cli
         due=ack_due,
         case=talk.case_id,
     )
-    assert passed_notice(page, talk) == t("js.follow.ack_passed", day=ack_due.isoformat())
+    assert passed_notice(page, talk) == t(
+        "The acknowledgement was due by %(day)s and no committee member has signed one. You "
+        "may now report to the competent authorities listed on the start page; you can still "
+        "write here too.",
+        day=t.day(ack_due),
+    )
     assert f"The acknowledgement was due by {ack_due}" in " ".join(reporter_cli(talk).split())
 
     # Acknowledged (signed) but the 3 months for feedback have passed without any. Moving the
@@ -146,7 +191,12 @@ def test_a_passed_deadline_is_said_on_the_follow_up_page_and_in_the_reporter_cli
         due=feedback_due,
         case=talk.case_id,
     )
-    assert passed_notice(page, talk) == t("js.follow.feedback_passed", day=feedback_due.isoformat())
+    assert passed_notice(page, talk) == t(
+        "Feedback was due by %(day)s and the committee has not yet told you what it is doing "
+        "about your report. You may ask here, and you may report to the competent authorities"
+        " listed on the start page.",
+        day=t.day(feedback_due),
+    )
     assert f"Feedback was due by {feedback_due}" in " ".join(reporter_cli(talk, 2).split())
     page.close()
 
@@ -173,4 +223,12 @@ def test_the_server_sealed_follow_up_says_a_deadline_passed(
         f"{nojs_server.url}/follow-up", data={"code": submitted["code"]}, timeout=60
     ).text
 
-    assert t("js.follow.ack_passed", day=ack_due.isoformat()) in page
+    assert (
+        t(
+            "The acknowledgement was due by %(day)s and no committee member has signed one. "
+            "You may now report to the competent authorities listed on the start page; you "
+            "can still write here too.",
+            day=t.day(ack_due),
+        )
+        in page
+    )

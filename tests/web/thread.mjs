@@ -43,6 +43,7 @@ for (const scenario of spec.scenarios) {
         verified: o.verified,
         text: typeof o.body.text === "string" ? o.body.text : null,
         status: typeof o.body.status === "string" ? o.body.status : null,
+        redacted: o.redacted,
       })),
       head: read.head.seq,
       acknowledged: read.acknowledged,

@@ -230,6 +230,31 @@ const checks = {
       );
     }
   },
+  redaction(group) {
+    for (const v of group.vectors) {
+      const seal = createCrypto(sodium, { randomBytes: fixedRandom(h(v.nonce_hex)) });
+      const original = sv.envelopeFromJson(v.original);
+      const env = seal.sealEnvelope(h(v.key_hex), sv.utf8(v.plaintext), {
+        caseId: original.caseId,
+        kind: original.kind,
+        sender: original.sender,
+        seq: original.seq,
+        prev: original.prev,
+        epoch: original.epoch,
+        signSeed: h(v.sign_seed_hex),
+      });
+      assert.deepEqual(sv.envelopeToJson(env), v.redacted);
+      const record = sv.redactionOf({ redaction: v.record });
+      assert.equal(x(record.hash), x(sv.transcriptHash(original)));
+      assert.equal(x(record.digest), x(sv.transcriptHash(env)));
+      const fields = sv.redactionFields(env, record);
+      assert.equal(x(sv.lp("safevoice-redaction-v1", ...fields)), v.message_hex);
+      const signed = sv.sign(h(v.sign_seed_hex), "safevoice-redaction-v1", ...fields);
+      assert.equal(sv.b64e(signed), v.record.sig);
+      assert.ok(sv.verifies(h(v.sign_public_hex), record.sig, "safevoice-redaction-v1", ...fields));
+      throwsReason(() => sv.redactionOf({ redaction: { ...v.record, extra: 1 } }), "envelope");
+    }
+  },
   audit_hash(group) {
     for (const v of group.vectors) {
       const data = sv.utf8("safevoice-audit-v1");

@@ -45,11 +45,11 @@ from safevoice.members.models import LoginSession
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention
 from safevoice.retention.models import LegalHold
+from safevoice.schema import metadata
 from safevoice.storage import dialect, migrate
 from safevoice.storage.blob_models import BlobChunk
 from safevoice.storage.blobs import BlobStore, DatabaseBlobStore
 from safevoice.storage.db import Database
-from safevoice.storage.registry import metadata
 
 # Rows worth of about this many bytes go into one encrypted message.
 BATCH_BYTES = 1024 * 1024
@@ -466,8 +466,11 @@ def plan_restore(
     without_export: bool,
     replace: bool,
     can_reapply: bool,
+    backup_manifest: Manifest | None = None,
 ) -> RestorePlan:
-    """The refusal rules of a restore, in order, from what is known without the backup's key.
+    """The refusal rules of a restore, in order, from what is known before anything is written:
+    the backup's header, the live state, the audit export, the approval and the manifest the
+    backup holds (which trusts the approver when the database holds none).
 
     Pure: it reads only its arguments, so each rule is tested on its own.
     """
@@ -497,34 +500,37 @@ def plan_restore(
             f"The backup's audit head (seq {header.audit_seq}) is not part of the newest "
             "audit log: the backup comes from another history and is not restored."
         )
-    if older:
-        _refuse_unapproved_rollback(header, newest, export=export, approval=approval)
+    if older and newest is not None:  # (older implies a newest head; the test narrows the type)
+        approved = _approved_rollback(header, newest, export=export, approval=approval)
+        _check_approval(approved, header, newest, trusted=live.manifest or backup_manifest)
     purges = _purges_after(header.audit_seq, live, export) if older else []
     if purges and not can_reapply:
         raise ConfigError("This installation cannot re-apply purges; nothing was restored.")
     return RestorePlan(older=older, newest=newest, purges=purges)
 
 
-def _refuse_unapproved_rollback(
+def _approved_rollback(
     header: BackupHeader,
-    newest: Head | None,
+    newest: Head,
     *,
     export: AuditExport | None,
     approval: approvals.Approval | None,
-) -> None:
+) -> approvals.Approval:
+    """The approval a roll-back needs, refusing one without the export or the approval."""
     if export is None:
         raise Forbidden(
             f"This backup is older than the audit log (seq {header.audit_seq} < "
-            f"{newest.seq if newest else -1}): give the newest audit export with "
+            f"{newest.seq}): give the newest audit export with "
             "--audit-export FILE so that every later purge is applied again."
         )
     if approval is None:
         raise Forbidden(
             f"This backup is older than the audit log (seq {header.audit_seq} < "
-            f"{newest.seq if newest else -1}): restoring it needs an approval a member or "
+            f"{newest.seq}): restoring it needs an approval a member or "
             "auditor signed beforehand (`safevoice audit approve-restore BACKUP`), given "
             "with --approval FILE."
         )
+    return approval
 
 
 @dataclass
@@ -619,9 +625,9 @@ def restore_backup(
 ) -> RestoreResult:
     """Replace the database's content (and its blobs) with the backup at ``path``.
 
-    The rules are checked first (``check_usable``, ``plan_restore``, the approval against the
-    trusted manifest); only then is the database emptied and the backup streamed in
-    (``_load``), all in one transaction.
+    The rules are checked first (``check_usable``, then ``plan_restore``, which also checks the
+    approval against the trusted manifest); only then is the database emptied and the backup
+    streamed in (``_load``), all in one transaction.
     """
     progress = progress or _NoProgress()
     header = read_header(path)
@@ -632,16 +638,6 @@ def restore_backup(
     if export is not None and export.head is not None:
         wanted.add(export.head.seq)
     live = _live_state(database, header.audit_seq, wanted)
-    plan = plan_restore(
-        header,
-        live,
-        export=export,
-        approval=approval,
-        without_export=without_export,
-        replace=replace,
-        can_reapply=reapply is not None,
-    )
-
     messages = read_messages(path, key.key)
     meta = _meta(*next(messages))
     counts = Counts.from_json(meta.get("counts"))
@@ -650,8 +646,16 @@ def restore_backup(
         if meta.get("manifest")
         else None
     )
-    if plan.older and approval is not None and plan.newest is not None:
-        _check_approval(approval, header, plan.newest, trusted=live.manifest or backup_manifest)
+    plan = plan_restore(
+        header,
+        live,
+        export=export,
+        approval=approval,
+        without_export=without_export,
+        replace=replace,
+        can_reapply=reapply is not None,
+        backup_manifest=backup_manifest,
+    )
 
     loaded = _Loaded()
     reapplied: list[str] = []

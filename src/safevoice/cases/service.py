@@ -10,16 +10,17 @@ ordered by the random case id, never by arrival.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
-from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, Recusal, WrappedKey
 from safevoice.crypto.encoding import b64e
 from safevoice.errors import NotFound
+from safevoice.protocol import deadlines
 from safevoice.protocol.wire import (
     CaseDetail,
     CaseExport,
@@ -202,3 +203,32 @@ def visible_case_ids(session: Session, *, label: str, member_id: str) -> set[str
     held = set(session.scalars(select(WrappedKey.case_id).where(WrappedKey.recipient == label)))
     recused = set(session.scalars(select(Recusal.case_id).where(Recusal.member_id == member_id)))
     return held | recused
+
+
+def flag_for_rekey(session: Session, labels: Iterable[str]) -> int:
+    """Make every case that still has a key wrapped to one of these recipients wait for a
+    re-key: nothing new is written to it under keys a departed member or a lost key could
+    open, until a remaining member (or the archive recipient) runs ``safevoice cases rekey
+    --all``. Returns how many cases now wait."""
+    recipients = sorted(labels)
+    if not recipients:
+        return 0
+    held = exists().where(
+        WrappedKey.case_id == Case.id,
+        WrappedKey.epoch == Case.epoch,
+        WrappedKey.recipient.in_(recipients),
+    )
+    flagged = session.execute(
+        update(Case)
+        .where(held, Case.rekey_needed.is_(False))
+        .values(rekey_needed=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(flagged.rowcount)  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE returns a CursorResult, which has rowcount
+
+
+def waiting_for_rekey(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(Case).where(Case.rekey_needed.is_(True)))
+        or 0
+    )

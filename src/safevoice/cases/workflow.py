@@ -19,8 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
-from safevoice.cases import deadlines, transcript
 from safevoice.cases import service as cases
+from safevoice.cases import transcript
 from safevoice.cases.models import (
     Case,
     CaseObject,
@@ -44,6 +44,7 @@ from safevoice.crypto.login import random_id
 from safevoice.errors import BadRequest, Conflict, Forbidden, NotFound
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
+from safevoice.protocol import deadlines
 from safevoice.protocol.wire import ActionOut, DisclosureOut, ObjectOut
 
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from safevoice.cases.manifest import publish_manifest
 from safevoice.cli.admin import initialise, load_config
 from safevoice.cli.common import console, fail
 from safevoice.cli.keys import write_private
@@ -116,9 +117,7 @@ def prepare(database_url: str) -> str:
             signed = sign_manifest(manifest, [root])
             write_signed(DEMO_KEYS / "manifest.json", signed)
             with db.unit_of_work() as session:
-                instance.publish_manifest(
-                    session, signed, today=now.date(), now=now, accept_new_root=True
-                )
+                publish_manifest(session, signed, today=now.date(), now=now, accept_new_root=True)
     finally:
         db.dispose()
     return root.public.fingerprint

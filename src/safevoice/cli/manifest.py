@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from safevoice.cases.manifest import publish_manifest
+from safevoice.cases.service import waiting_for_rekey
 from safevoice.cli.common import (
     console,
     err_console,
@@ -504,14 +506,14 @@ def publish_command(
             previous = instance.snapshot(session)
             snap_tz = previous.timezone
             previous_root = previous.manifest.root if previous.manifest is not None else None
-            manifest = instance.publish_manifest(
+            manifest = publish_manifest(
                 session,
                 signed,
                 today=now.astimezone(snap_tz).date(),
                 now=now,
                 accept_new_root=accept_new_root,
             )
-            waiting = instance.cases_waiting_for_rekey(session)
+            waiting = waiting_for_rekey(session)
     finally:
         db.dispose()
     console.print(

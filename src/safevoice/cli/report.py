@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import Progress
@@ -32,24 +32,33 @@ from safevoice.cli.common import (
 from safevoice.client import surveys
 from safevoice.client.api import Api
 from safevoice.client.files import PendingUpload, UploadJournal, upload_file
-from safevoice.client.state import State
+from safevoice.client.patience import TRANSIENT, GaveUp, Patience
+from safevoice.client.pending import PendingReport
+from safevoice.client.state import State, normalise
 from safevoice.client.trust import verify_for
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.casefile import NewCase, create_case
+from safevoice.crypto.casefile import create_case
 from safevoice.crypto.code import ReporterKeys, parse_code
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.envelope import new_case_id
+from safevoice.crypto.envelope import Envelope, new_case_id
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
 from safevoice.crypto.survey import Answer, Survey, check_answer
-from safevoice.errors import SafeVoiceError, VerificationFailed
+from safevoice.errors import ChallengeRejected, Conflict, SafeVoiceError, VerificationFailed
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, SignedState, read_as_reporter, receipt_problems
-from safevoice.protocol.wire import ObjectOut, ReporterCaseInfo, ReporterCaseView, SubmissionOut
+from safevoice.protocol.wire import (
+    IntakeOut,
+    ObjectOut,
+    ReporterCaseInfo,
+    ReporterCaseView,
+    SubmissionOut,
+)
 
+T = TypeVar("T")
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
 
 UNKNOWN_KDF = "This follow-up code belongs to a key derivation this server no longer offers."
@@ -75,6 +84,22 @@ StateOption = Annotated[
         "(otherwise nothing is stored)."
     ),
 ]
+
+
+RetryOption = Annotated[
+    int,
+    typer.Option(
+        "--retry-for",
+        help="While the server cannot be reached or is unavailable, keep trying for this many "
+        "seconds, with the same encrypted request, before giving up.",
+        min=0,
+    ),
+]
+RETRY_SECONDS = 600
+
+
+def _patience(seconds: int) -> Patience:
+    return Patience(seconds=seconds, tell=lambda line: err_console.print(line, markup=False))
 
 
 AttachOption = Annotated[
@@ -176,16 +201,27 @@ def submit(
     attach: AttachOption = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
+    retry_for: RetryOption = RETRY_SECONDS,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Encrypt and submit a report; prints your follow-up code once."""
-    files = _readable_files(attach)
-    text = read_secret_text(text_file, what="report")
-    answers = _read_answers(answers_file)
+    """Encrypt and submit a report; prints your follow-up code once.
+
+    With --state DIR, a report that could not be confirmed is kept there, encrypted, and the
+    same command run again resends it (it can never arrive twice)."""
+    kept = PendingReport.load(state)
+    if kept is not None and kept.server != normalise(server):
+        fail(
+            f"A report for {kept.server} has not been confirmed yet and is kept in "
+            f"{PendingReport.path(state or Path())}; send it first with --server {kept.server}."
+        )
+    files = _readable_files(attach) if kept is None else []
+    text = read_secret_text(text_file, what="report") if kept is None else ""
+    answers = _read_answers(answers_file) if kept is None else {}
     stored = State.load(state) if state is not None else None
     remembered = stored.server(server) if stored is not None else None
+    patience = _patience(retry_for)
     with Api(server, proxy=proxy) as api:
-        intake = api.intake()
+        intake = _patiently(patience, api.intake, "the request for the form")
         verified = verify_for(
             intake.manifest.model_dump(),
             pin=pin,
@@ -194,61 +230,33 @@ def submit(
             handovers=api.manifest_handovers,
         )
         manifest = verified.manifest
-        channels = {c.name: c for c in intake.channels}
-        if channel not in channels:
-            fail(f"There is no channel {channel!r}; choose one of: {', '.join(sorted(channels))}.")
-        missing = [
-            q.id
-            for q in channels[channel].questionnaire
-            if q.required and not str(answers.get(q.id, "")).strip()
-        ]
-        if missing:
-            fail(f"Please answer the required questions: {', '.join(missing)} (--answers-file).")
-
-        if not as_json:
-            if manifest.archive is not None:
-                err_console.print(ARCHIVE_NOTICE)
-            err_console.print("Encrypting your report on this machine…")
-        code, reporter = reporter_steps.new_reporter(manifest)
-        journal = UploadJournal(state)
-        saved = journal.load()
-        case_id = b64d(saved["case_id"], size=16) if files and "case_id" in saved else None
-        case_id = case_id or new_case_id()
-
-        def start() -> str:
-            # A new case has no session yet: each upload costs a proof of work instead.
-            challenge = powmod.parse(api.challenge("upload").challenge)
-            proof = {"challenge": challenge.token, "solution": powmod.solve(challenge)}
-            return api.start_upload(b64e(case_id), proof=proof).id
-
-        descriptors = _send_files(
-            api, files, case_id=b64e(case_id), start=start, journal=journal, quiet=as_json
-        )
-        new_case = create_case(
-            manifest,
-            reporter,
-            channel=channel,
-            text=text,
-            answers=answers,
-            exclude=exclude or [],
-            attachments=descriptors,
-            case_id=case_id,
-        )
-        challenge = intake.challenge
-        if challenge.expires - 60 < utcnow().timestamp():
-            challenge = api.challenge("submit")
-        body = reporter_steps.submission_body(
-            new_case,
-            reporter,
-            channel=channel,
-            challenge=challenge.challenge,
-            uploads=[d["upload_id"] for d in descriptors],
-        )
-        answer = api.submit(body, idempotency_key=random_id(16))
-        journal.clear()
-    _check_receipt(answer, manifest, new_case)
+        if kept is not None:
+            err_console.print(
+                "A report from an earlier attempt has not been confirmed yet: sending it again "
+                "exactly as it was encrypted then (it cannot arrive twice; the text given now "
+                "is not used)."
+            )
+            answer = _send_report(api, kept, patience, state)
+            pending = kept
+        else:
+            answer, pending = _new_report(
+                api,
+                intake,
+                manifest,
+                channel=channel,
+                text=text,
+                answers=answers,
+                exclude=exclude or [],
+                files=files,
+                state=state,
+                patience=patience,
+                as_json=as_json,
+            )
+    _check_receipt(answer, manifest, pending.report_hash)
+    PendingReport.clear(state)
     if stored is not None:
         stored.save()
+    code = pending.code
     if as_json:
         print_json(
             {
@@ -260,7 +268,7 @@ def submit(
             }
         )
         return
-    console.print(f"\nYour report was received on {answer.received_on}.\n")
+    console.print(f"\nYour report arrived: it was received on {answer.received_on}.\n")
     console.print("Your follow-up code — write it down now, it is shown only once:\n")
     console.print(f"    [bold]{code}[/]\n")
     console.print(
@@ -270,6 +278,133 @@ def submit(
     console.print(f"Committee root: {format_fingerprint(verified.pin)}")
     console.print("Receipt (proof of submission; it contains nothing you wrote):")
     console.print(json.dumps(answer.receipt.model_dump()), markup=False)
+
+
+def _patiently(patience: Patience, attempt: Callable[[], T], what: str) -> T:
+    try:
+        return patience.run(attempt, what=what)
+    except GaveUp as exc:
+        fail(f"{exc.message} Nothing was sent; try again later.")
+
+
+def _new_report(
+    api: Api,
+    intake: IntakeOut,
+    manifest: Manifest,
+    *,
+    channel: str,
+    text: str,
+    answers: dict[str, Any],
+    exclude: list[str],
+    files: list[Path],
+    state: Path | None,
+    patience: Patience,
+    as_json: bool,
+) -> tuple[SubmissionOut, PendingReport]:
+    """Encrypt a new report, keep it (with --state) and send it until it lands."""
+    channels = {c.name: c for c in intake.channels}
+    if channel not in channels:
+        fail(f"There is no channel {channel!r}; choose one of: {', '.join(sorted(channels))}.")
+    missing = [
+        q.id
+        for q in channels[channel].questionnaire
+        if q.required and not str(answers.get(q.id, "")).strip()
+    ]
+    if missing:
+        fail(f"Please answer the required questions: {', '.join(missing)} (--answers-file).")
+
+    if not as_json:
+        if manifest.archive is not None:
+            err_console.print(ARCHIVE_NOTICE)
+        err_console.print("Encrypting your report on this machine…")
+    code, reporter = reporter_steps.new_reporter(manifest)
+    journal = UploadJournal(state)
+    saved = journal.load()
+    case_id = b64d(saved["case_id"], size=16) if files and "case_id" in saved else None
+    case_id = case_id or new_case_id()
+
+    def start() -> str:
+        # A new case has no session yet: each upload costs a proof of work instead.
+        challenge = powmod.parse(api.challenge("upload").challenge)
+        proof = {"challenge": challenge.token, "solution": powmod.solve(challenge)}
+        return api.start_upload(b64e(case_id), proof=proof).id
+
+    descriptors = _send_files(
+        api, files, case_id=b64e(case_id), start=start, journal=journal, quiet=as_json
+    )
+    new_case = create_case(
+        manifest,
+        reporter,
+        channel=channel,
+        text=text,
+        answers=answers,
+        exclude=exclude or [],
+        attachments=descriptors,
+        case_id=case_id,
+    )
+    challenge = intake.challenge
+    if challenge.expires - 60 < utcnow().timestamp():
+        challenge = _patiently(patience, lambda: api.challenge("submit"), "the request")
+    body = reporter_steps.submission_body(
+        new_case,
+        reporter,
+        channel=channel,
+        challenge=challenge.challenge,
+        uploads=[d["upload_id"] for d in descriptors],
+    )
+    pending = PendingReport(
+        server=normalise(api.server),
+        channel=channel,
+        idempotency_key=random_id(16),
+        body=body,
+        code=code,
+        report_hash=b64e(new_case.report.transcript_hash()),
+    )
+    pending.save(state)
+    journal.clear()
+    return _send_report(api, pending, patience, state), pending
+
+
+def _send_report(
+    api: Api, pending: PendingReport, patience: Patience, state: Path | None
+) -> SubmissionOut:
+    """Send the kept request until it lands, the same bytes under the same idempotency key."""
+    try:
+        try:
+            return api.submit(
+                pending.body, idempotency_key=pending.idempotency_key, patience=patience
+            )
+        except ChallengeRejected:
+            # The server recognises a retry of a stored report before it looks at the proof of
+            # work, so a refused proof means this report was never stored (its challenge
+            # expired while the server was away): solve a fresh one and send it again.
+            fresh = patience.run(lambda: api.challenge("submit"), what="the request")
+            pending.body["proof"] = {
+                "challenge": fresh.challenge,
+                "solution": powmod.solve(powmod.parse(fresh.challenge)),
+            }
+            pending.save(state)
+            return api.submit(
+                pending.body, idempotency_key=pending.idempotency_key, patience=patience
+            )
+    except GaveUp as exc:
+        fail(_not_confirmed(exc, state))
+
+
+def _not_confirmed(exc: GaveUp, state: Path | None) -> str:
+    if state is not None:
+        return (
+            f"Your report has NOT been confirmed. {exc.message} It is kept, encrypted, with "
+            f"your follow-up code, in {PendingReport.path(state)} (readable only by you). Run "
+            f"the same command again (with --state {state}) when the server is back: it sends "
+            "exactly the same report, which can never arrive twice."
+        )
+    return (
+        f"Your report has NOT been confirmed. {exc.message} It may or may not have arrived, "
+        "and nothing was kept on this machine (no --state), so sending it again could make a "
+        "second report. Wait until the server is back, then send it again; use --state DIR "
+        "to be able to resume safely."
+    )
 
 
 def _read_code() -> str:
@@ -320,6 +455,7 @@ def follow_up(
             "receipt the server shows, from which your deadlines are counted.",
         ),
     ] = None,
+    retry_for: RetryOption = RETRY_SECONDS,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Read the committee's messages with your follow-up code, and answer them.
@@ -335,9 +471,10 @@ def follow_up(
         fail("Files go with a reply: add --reply-file.")
     stored = State.load(state) if state is not None else None
     remembered = stored.server(server) if stored is not None else None
+    patience = _patience(retry_for)
     with Api(server, proxy=proxy) as api:
         manifest = verify_for(
-            api.manifest().model_dump(),
+            _patiently(patience, api.manifest, "the request").model_dump(),
             pin=pin,
             remembered=remembered,
             now=utcnow(),
@@ -350,8 +487,8 @@ def follow_up(
         reporter = reporter_steps.keys_for_code(manifest, code)
         if reporter is None:  # checked above; this narrows the type for what follows
             fail(UNKNOWN_KDF)
-        _log_in(api, manifest, reporter)
-        view = api.reporter_case()
+        _patiently(patience, lambda: _log_in(api, manifest, reporter), "your login")
+        view = _patiently(patience, api.reporter_case, "the request")
         read = read_as_reporter(view, reporter=reporter, manifest=manifest)
         if kept is not None:
             read.problems.extend(
@@ -390,8 +527,8 @@ def follow_up(
                 text=reply,
                 attachments=descriptors,
             )
-            sent = api.post_reporter_object(
-                envelope.to_json(), uploads=[d["upload_id"] for d in descriptors]
+            sent = _send_reply(
+                api, envelope.to_json(), [d["upload_id"] for d in descriptors], patience
             )
             journal.clear()
     if stored is not None:
@@ -410,7 +547,40 @@ def follow_up(
         raise typer.Exit(code=2)
 
 
-def _check_receipt(answer: SubmissionOut, manifest: Manifest, new_case: NewCase) -> None:
+def _send_reply(
+    api: Api, envelope: dict[str, Any], uploads: list[str], patience: Patience
+) -> ObjectOut:
+    """Send the signed reply until it lands; after a lost answer, a 409 for its place in the
+    thread means it did land if the thread holds exactly this message there."""
+    lost = False
+
+    def attempt() -> ObjectOut:
+        nonlocal lost
+        try:
+            return api.post_reporter_object(envelope, uploads=uploads)
+        except TRANSIENT:
+            lost = True
+            raise
+
+    try:
+        return patience.run(attempt, what="your reply")
+    except Conflict:
+        if not lost:
+            raise
+        view = _patiently(patience, api.reporter_case, "the request")
+        for stored in view.objects:
+            if stored.seq == envelope["seq"] and stored.envelope.sig == envelope["sig"]:
+                digest = Envelope.from_json(envelope).transcript_hash()
+                return ObjectOut(chain=stored.chain, seq=stored.seq, hash=b64e(digest))
+        raise
+    except GaveUp as exc:
+        fail(
+            f"Your reply has NOT been confirmed. {exc.message} Run the same command again "
+            "when the server is back: you will see whether it arrived before sending it again."
+        )
+
+
+def _check_receipt(answer: SubmissionOut, manifest: Manifest, report_hash: str) -> None:
     """Refuse the server's signed receipt unless the instance's receipt key signed it for
     exactly this report, case and day."""
     receipt = Receipt.from_json(answer.receipt.model_dump())
@@ -422,7 +592,7 @@ def _check_receipt(answer: SubmissionOut, manifest: Manifest, new_case: NewCase)
             "the instance your committee named. Do not rely on this submission."
         )
     if (
-        receipt.report_hash != new_case.report.transcript_hash()
+        b64e(receipt.report_hash) != report_hash
         or receipt.instance_id != manifest.instance_id
         or receipt.case_id != answer.case_id
         or receipt.day != answer.received_on.isoformat()

@@ -8,7 +8,6 @@ the proxy, as Tor needs).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from safevoice import errors
+from safevoice.client.patience import Patience
 from safevoice.protocol.wire import (
     ActionOut,
     CaseDetail,
@@ -27,6 +27,7 @@ from safevoice.protocol.wire import (
     EntriesOut,
     HoldOut,
     IntakeOut,
+    LessonOut,
     ManifestOut,
     ObjectOut,
     ReporterCaseView,
@@ -59,6 +60,7 @@ _ERRORS: dict[str, type[errors.SafeVoiceError]] = {
         errors.TooLarge,
         errors.RateLimited,
         errors.Unavailable,
+        errors.StorageFull,
         errors.BadCode,
     )
 }
@@ -72,6 +74,7 @@ _BY_STATUS: dict[int, type[errors.SafeVoiceError]] = {
     422: errors.BadRequest,
     429: errors.RateLimited,
     503: errors.Unavailable,
+    507: errors.StorageFull,
 }
 
 
@@ -121,12 +124,12 @@ class Api:
                 "address is right."
             ) from exc
         except httpx.TimeoutException as exc:
-            raise errors.ClientError(
+            raise errors.Unreachable(
                 f"The server at {self.server} did not answer in time; nothing may have been "
                 "sent. Try again."
             ) from exc
         except httpx.TransportError as exc:
-            raise errors.ClientError(
+            raise errors.Unreachable(
                 f"Cannot reach the SafeVoice server at {self.server}; check the address "
                 "(and the proxy, if you use one)."
             ) from exc
@@ -175,27 +178,15 @@ class Api:
         return self._post("/api/v1/challenges", {"purpose": purpose}, ChallengeOut)
 
     def submit(
-        self,
-        body: dict[str, Any],
-        *,
-        idempotency_key: str,
-        attempts: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        self, body: dict[str, Any], *, idempotency_key: str, patience: Patience | None = None
     ) -> SubmissionOut:
-        """Submit, retrying with the same idempotency key if the answer is lost or delayed."""
-        for attempt in range(attempts):
-            try:
-                return self._post(
-                    "/api/v1/cases",
-                    body,
-                    SubmissionOut,
-                    headers={"Idempotency-Key": idempotency_key},
-                )
-            except (errors.ClientError, errors.Unavailable):
-                if attempt == attempts - 1:
-                    raise
-                sleep(min(2.0**attempt, 10.0))
-        raise AssertionError("unreachable")
+        """Submit, retrying with the same idempotency key while the server is unreachable or
+        unavailable (the answer may have been lost after the case was stored)."""
+        return (patience or Patience(seconds=15)).run(
+            lambda: self._post(
+                "/api/v1/cases", body, SubmissionOut, headers={"Idempotency-Key": idempotency_key}
+            )
+        )
 
     # -- pulse surveys --------------------------------------------------------------------
 
@@ -217,6 +208,19 @@ class Api:
 
     def survey_answers(self, survey_id: str) -> SurveyAnswersOut:
         return self._get(f"/api/v1/surveys/{survey_id}/answers", SurveyAnswersOut)
+
+    # -- lessons learned ------------------------------------------------------------------
+
+    def lessons(self) -> list[LessonOut]:
+        content = self._send("GET", "/api/v1/lessons").content
+        return _parse(TypeAdapter(list[LessonOut]).validate_json, content)
+
+    def propose_lesson(self, body: dict[str, Any]) -> LessonOut:
+        return self._post("/api/v1/lessons", body, LessonOut)
+
+    def approve_lesson(self, lesson_id: str, approval: str) -> LessonOut:
+        path = f"/api/v1/lessons/{lesson_id}/approvals"
+        return self._post(path, {"approval": approval}, LessonOut)
 
     def login(self, *, role: str, member_id: str, challenge: str, signature: str) -> TokenOut:
         return self._post(

@@ -186,7 +186,8 @@ def bar_chart(title: str, bars: Sequence[Bar], *, maximum: float | None = None) 
     return "".join(parts)
 
 
-def _number(value: CountFigure | DaysFigure | PercentFigure) -> float | None:
+def bar_value(value: CountFigure | DaysFigure | PercentFigure) -> float | None:
+    """A figure's length on a bar chart; a suppressed figure ("<5") has no bar."""
     return None if isinstance(value, str) else float(value)
 
 
@@ -230,11 +231,11 @@ def render(stats: Statistics) -> str:
     scope = f"channel {stats.channel}" if stats.channel else "all channels"
     title = f"Whistleblowing statistics, {period}"
     months = [
-        Bar(_month_label(m.month), _number(m.count), count_text(m.count))
+        Bar(_month_label(m.month), bar_value(m.count), count_text(m.count))
         for m in stats.received_per_month
     ]
     channels = [
-        Bar(c.channel, _number(c.count), count_text(c.count)) for c in stats.received_per_channel
+        Bar(c.channel, bar_value(c.count), count_text(c.count)) for c in stats.received_per_channel
     ]
     shares = labelled_shares(stats)
     times = [
@@ -304,7 +305,7 @@ def render(stats: Statistics) -> str:
 <figure>{
         bar_chart(
             "Shares of cases and actions, in percent",
-            [Bar(label, _number(v), percent_text(v)) for label, v in shares],
+            [Bar(label, bar_value(v), percent_text(v)) for label, v in shares],
             maximum=100,
         )
     }</figure>
@@ -316,7 +317,7 @@ def render(stats: Statistics) -> str:
 <figure>{
         bar_chart(
             "Median days to acknowledge, to close, and per step",
-            [Bar(label, _number(v), days_text(v)) for label, v in times],
+            [Bar(label, bar_value(v), days_text(v)) for label, v in times],
         )
     }</figure>
 {_table(("Step", "Median"), [(label, days_text(v)) for label, v in times])}

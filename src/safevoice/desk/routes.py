@@ -494,6 +494,44 @@ def note(request: Request, desk: UnlockedDep, case_id: str, form: FormDep) -> Re
     )
 
 
+@router.post("/cases/{case_id}/redact")
+def redact(request: Request, desk: UnlockedDep, case_id: str, form: FormDep) -> Response:
+    """Remove personal data that is manifestly irrelevant from a report, message or note
+    (COMPLIANCE.md D9): the text kept is sealed and signed here, the original deleted."""
+    session, keys = desk.require()
+    chain, seq = text(form, "chain"), text(form, "seq")
+
+    def step() -> object:
+        if chain not in ("thread", "committee") or not seq.isdigit():
+            raise BadRequest("Choose the report, message or note to redact on the case page.")
+        if text(form, "confirm") != "yes":
+            raise BadRequest("Confirm that the original is deleted for good; nothing was removed.")
+        answers = {
+            name.removeprefix("answer:"): text(form, name)
+            for name in form
+            if name.startswith("answer:")
+        }
+        return member.redact(
+            session,
+            case_id,
+            keys,
+            chain=chain,
+            seq=int(seq),
+            text=text(form, "text"),
+            answers=answers or None,
+        )
+
+    where = "note" if chain == "committee" else "message"
+    return _act(
+        request,
+        desk,
+        case_id,
+        step,
+        f"Part of {where} #{seq} was removed: every reader now sees the text you kept, marked "
+        "as redacted; the original was deleted and the audit log records the removal.",
+    )
+
+
 @router.post("/cases/{case_id}/triage")
 def triage(request: Request, desk: UnlockedDep, case_id: str, form: FormDep) -> Response:
     session, keys = desk.require()
@@ -588,11 +626,11 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
     session, _keys = desk.require()
     stats = session.api.stats()
     months = [
-        charts.Bar(m.month, charts._number(m.count), charts.count_text(m.count))
+        charts.Bar(m.month, charts.bar_value(m.count), charts.count_text(m.count))
         for m in stats.received_per_month
     ]
     shares = charts.labelled_shares(stats)
-    bars = [charts.Bar(label, charts._number(v), charts.percent_text(v)) for label, v in shares]
+    bars = [charts.Bar(label, charts.bar_value(v), charts.percent_text(v)) for label, v in shares]
     # The chart helpers escape every label and value themselves.
     return render(
         request,

@@ -17,12 +17,11 @@ from datetime import date, datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safevoice.audit import checkpoints
 from safevoice.audit import service as audit
-from safevoice.cases.models import Case, WrappedKey
 from safevoice.crypto import keys as keymod
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e
@@ -36,7 +35,6 @@ from safevoice.crypto.manifest import (
 )
 from safevoice.errors import ConfigError, Conflict, ManifestError, NotFound
 from safevoice.instance.models import Channel, PublishedManifest, ServerState
-from safevoice.members.models import LoginSession
 
 INSTANCE_SEED = "instance_seed"
 NEXT_INSTANCE_SEED = "instance_seed_next"
@@ -247,15 +245,30 @@ def root_handovers(session: Session) -> list[SignedManifest]:
     return handovers
 
 
-def publish_manifest(
+@dataclass(frozen=True)
+class Publication:
+    """A manifest just stored, and the key labels it removed or replaced (empty for the first
+    manifest or a repeat of the current one)."""
+
+    manifest: Manifest
+    changed: frozenset[str]
+    new: bool
+
+
+def store_manifest(
     session: Session,
     signed: SignedManifest,
     *,
     today: date,
     now: datetime,
     accept_new_root: bool = False,
-) -> Manifest:
-    """Store a committee-signed manifest as the current one."""
+) -> Publication:
+    """Check a committee-signed manifest and store it as the current one.
+
+    Only the instance's own state changes here. What a removed or replaced key means for the
+    cases and the sessions is decided above, by ``cases.manifest.publish``, which is the one
+    function to call.
+    """
     manifest = parse_payload(signed.payload)
     signers = valid_signers(signed)
     if manifest.root not in signers:
@@ -265,7 +278,7 @@ def publish_manifest(
     changed: set[str] = set()
     previous = parse_payload(current.payload) if current is not None else None
     if current is not None and current.payload == signed.payload:
-        return manifest
+        return Publication(manifest=manifest, changed=frozenset(), new=False)
     rotated = _accept_instance_key(session, manifest, previous)
     if current is not None and previous is not None:
         if manifest.version <= previous.version:
@@ -283,7 +296,6 @@ def publish_manifest(
                 "cross-sign; publish it only if the committee really replaced its root."
             )
         changed = changed_labels(previous, manifest)
-    rekey_needed = end_changed_keys(session, changed)
     if rotated:
         promote_next_key(session, today=today)
     session.add(
@@ -295,15 +307,7 @@ def publish_manifest(
             published_on=today,
         )
     )
-    audit.record(
-        session,
-        event="manifest.published",
-        case_id=None,
-        actor=OPERATOR,
-        on=today,
-        detail={"version": manifest.version, "root": manifest.root, "rekey_needed": rekey_needed},
-    )
-    return manifest
+    return Publication(manifest=manifest, changed=frozenset(changed), new=True)
 
 
 def promote_next_key(session: Session, *, today: date) -> None:
@@ -324,43 +328,6 @@ def promote_next_key(session: Session, *, today: date) -> None:
         actor=OPERATOR,
         on=today,
         detail={"from_seq": from_seq},
-    )
-
-
-def end_changed_keys(session: Session, labels: set[str]) -> int:
-    """What a manifest that removes or replaces keys changes at once on the server.
-
-    The sessions opened with those keys end (a lost or stolen key must not keep a session),
-    and every case that still has a key wrapped to one of them waits for a re-key: nothing new
-    is written to it under keys a departed member or a lost key could open, until a remaining
-    member (or the archive recipient) runs ``safevoice cases rekey --all``. Returns how many
-    cases now wait.
-    """
-    if not labels:
-        return 0
-    for label in labels:
-        role, _, subject = label.partition(":")
-        session.execute(
-            delete(LoginSession).where(LoginSession.role == role, LoginSession.subject == subject)
-        )
-    held = exists().where(
-        WrappedKey.case_id == Case.id,
-        WrappedKey.epoch == Case.epoch,
-        WrappedKey.recipient.in_(sorted(labels)),
-    )
-    flagged = session.execute(
-        update(Case)
-        .where(held, Case.rekey_needed.is_(False))
-        .values(rekey_needed=True)
-        .execution_options(synchronize_session=False)
-    )
-    return int(flagged.rowcount)  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
-
-
-def cases_waiting_for_rekey(session: Session) -> int:
-    return int(
-        session.scalar(select(func.count()).select_from(Case).where(Case.rekey_needed.is_(True)))
-        or 0
     )
 
 

@@ -23,7 +23,6 @@ from safevoice.attachments import service as attachments
 from safevoice.attachments.models import Attachment
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditStaging
-from safevoice.cases import deadlines
 from safevoice.cases.models import Case, CaseObject, WrappedKey
 from safevoice.clock import DAY, round_up
 from safevoice.crypto import pow as powmod
@@ -45,6 +44,7 @@ from safevoice.instance.challenges import check_work
 from safevoice.instance.models import Channel, SpentChallenge
 from safevoice.instance.service import Snapshot
 from safevoice.intake.models import IdempotencyKey
+from safevoice.protocol import deadlines
 from safevoice.protocol.wire import (
     ChallengeOut,
     ChannelOut,

@@ -14,6 +14,7 @@ nothing about who tried, from where, or when in the day.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -146,6 +147,16 @@ def authenticate(
 
 def logout(session: Session, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_digest == token_digest(token)))
+
+
+def end_sessions_of(session: Session, labels: Iterable[str]) -> None:
+    """End every session opened with one of these keys (``role:subject`` labels): a removed,
+    lost or stolen key must not keep a session open."""
+    for label in labels:
+        role, _, subject = label.partition(":")
+        session.execute(
+            delete(LoginSession).where(LoginSession.role == role, LoginSession.subject == subject)
+        )
 
 
 def note_failed_login(session: Session, *, today: date) -> None:

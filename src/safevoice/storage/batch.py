@@ -1,15 +1,16 @@
-"""Atomic row writes for the intake, with group commit on SQLite.
+"""Atomic row writes for the intake, with group commit.
 
 A submission's rows (case, report, wrapped keys, spent challenge, idempotency record, audit
 event) are written in one transaction; the caller returns only after that transaction has
 committed, so no client ever sees an answer for rows that were not stored (invariant 8).
 
-SQLite has one writer at a time and every commit costs an fsync. Under a burst, a writer thread
-per process takes all pending submissions, inserts them in one transaction and commits once.
-Each submission is still all-or-nothing: if the batch fails on a constraint, every item is
-retried in a transaction of its own so that one duplicate cannot fail the others, and every
-caller gets its own outcome. PostgreSQL handles concurrent writers itself, so there each
-submission simply gets its own transaction.
+Every commit costs a flush to disk (an fsync on SQLite, a WAL flush on PostgreSQL) and, on
+PostgreSQL, round trips for each statement. Under a burst, a writer thread per process takes
+all pending submissions, inserts them in one transaction (one multi-row statement per table)
+and commits once: each caller still returns only after the commit that holds its rows, so the
+guarantee is the one a transaction per submission gives. Each submission is still
+all-or-nothing: if the batch fails on a constraint, every item is retried in a transaction of
+its own so that one duplicate cannot fail the others, and every caller gets its own outcome.
 """
 
 from __future__ import annotations
@@ -49,9 +50,6 @@ class RowWriter:
 
     def write(self, rows: Rows) -> None:
         """Insert ``rows`` atomically; return once committed, raise on failure."""
-        if not self._database.sqlite:
-            self._write_alone(rows)
-            return
         pending = _Pending(rows)
         self._ensure_thread()
         self._queue.put(pending)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from safevoice.private_files import private_file, tighten_file
@@ -154,9 +156,14 @@ def _private_sqlite_file(url: str) -> None:
     database = make_url(url).database
     if database in (None, "", ":memory:") or database.startswith("file:"):
         return
-    private_file(Path(database))
-    for suffix in ("-wal", "-shm", ".writer-lock"):
-        tighten_file(Path(f"{database}{suffix}"))
+    try:
+        private_file(Path(database))
+        for suffix in ("-wal", "-shm", ".writer-lock"):
+            tighten_file(Path(f"{database}{suffix}"))
+    except OSError:
+        # A read-only file or folder: the server still starts, and its readiness check and
+        # log say why it cannot accept reports (``Database.unwritable``).
+        return
 
 
 def make_engine(
@@ -176,11 +183,40 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=15 if limits is None else limits.pool,
-        pool_pre_ping=True,
     )
+    _ping_when_idle(engine)
     if limits is not None:
         bound(engine, limits)
     return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use if it sat idle for a while.
+
+    A connection idle in the pool may have died with a database restart; a ping (one round
+    trip) finds out and replaces every pooled connection before a request trips on one.
+    A connection returned a moment ago was alive then: under load, when connections go
+    back and forth every few milliseconds, pinging each checkout would add a round trip to
+    every lookup and write for nothing."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # freshly opened, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # Like SQLAlchemy's own pre-ping: the pool retries with a new connection.
+            raise InvalidatePoolError() from exc
 
 
 @dataclass
@@ -264,6 +300,32 @@ class Database:
             return Path(f"{path}-wal").stat().st_size
         except FileNotFoundError:
             return 0
+
+    def unwritable(self) -> str | None:
+        """Why the SQLite database file cannot be written (read-only file, folder or file
+        system), in a sentence for the operator; None when it can, and on PostgreSQL."""
+        path = self.sqlite_path
+        if path is None:
+            return None
+        for target in (path, path.parent):
+            if target.exists() and not os.access(target, os.W_OK):
+                return (
+                    f"the SQLite database {path} cannot be written ({target} is read-only); "
+                    "make the file and its folder writable by the server's account"
+                )
+        return None
+
+    def problem(self) -> str | None:
+        """Why this database cannot store a report now, for the operator; None when it can."""
+        unwritable = self.unwritable()
+        if unwritable is not None:
+            return unwritable
+        try:
+            with self.writer.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:
+            return f"the database cannot be reached ({type(exc).__name__})"
+        return None
 
     def dispose(self) -> None:
         self.writer.dispose()

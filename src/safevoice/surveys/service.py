@@ -18,13 +18,15 @@ from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
 from safevoice.crypto import pow as powmod
+from safevoice.crypto.committee_box import recipients_of
 from safevoice.crypto.encoding import canonical_json
 from safevoice.crypto.login import random_id
 from safevoice.crypto.survey import (
+    Answer,
     SealedAnswer,
     SignedSurvey,
     check_sealed_shape,
-    recipients_of,
+    seal_answer,
     verify_survey,
 )
 from safevoice.crypto.survey import Survey as SurveyDocument
@@ -149,21 +151,37 @@ def answer(
         now=math.floor(now.timestamp()),
     )
     check_work(challenge, body.proof.solution)
+    document = open_survey(session, snap, survey_id=survey_id, now=now)
+    sealed = SealedAnswer.from_json(body.answer.model_dump())
+    check_sealed_shape(document, sealed, list(recipients_of(snap.require_manifest())))
+    spend_challenge(session, challenge)
+    _store(session, survey_id, sealed)
+
+
+def answer_sealed_by_server(
+    session: Session, snap: Snapshot, *, survey_id: str, answer: Answer, now: datetime
+) -> None:
+    """The no-JavaScript form (where the operator enabled it): the server encrypts the answer
+    to the committee in memory at once and stores only the ciphertext, like any other."""
+    document = open_survey(session, snap, survey_id=survey_id, now=now)
+    _store(session, survey_id, seal_answer(document, snap.require_manifest(), answer))
+
+
+def open_survey(
+    session: Session, snap: Snapshot, *, survey_id: str, now: datetime
+) -> SurveyDocument:
+    """The document of a survey that takes answers today, or the reason it does not."""
     row = session.get(Survey, survey_id)
     if row is None:
         raise NotFound("There is no such survey.")
     if row.state != OPEN or not row.opens_on <= snap.today(now) <= row.closes_on:
         raise Conflict("This survey is not open for answers.")
-    sealed = SealedAnswer.from_json(body.answer.model_dump())
-    recipients = recipients_of(snap.require_manifest())
-    check_sealed_shape(_document(row), sealed, list(recipients))
-    spend_challenge(session, challenge)
+    return _document(row)
+
+
+def _store(session: Session, survey_id: str, sealed: SealedAnswer) -> None:
     session.add(
-        SurveyAnswer(
-            id=random_id(),
-            survey_id=survey_id,
-            sealed=canonical_json(sealed.to_json()),
-        )
+        SurveyAnswer(id=random_id(), survey_id=survey_id, sealed=canonical_json(sealed.to_json()))
     )
 
 

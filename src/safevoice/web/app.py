@@ -28,6 +28,7 @@ from safevoice.errors import ConfigError
 from safevoice.instance import production
 from safevoice.instance.flood import FloodMeter
 from safevoice.intake.router import router as intake_router
+from safevoice.lessons.router import router as lessons_router
 from safevoice.members.router import router as members_router
 from safevoice.retention.router import router as retention_router
 from safevoice.settings import Settings
@@ -36,7 +37,7 @@ from safevoice.storage.blobs import open_blob_store, remove_stale_temporaries
 from safevoice.storage.db import Database
 from safevoice.storage.limits import DatabaseLimits
 from safevoice.surveys.router import router as surveys_router
-from safevoice.web import bundle, errors, pages
+from safevoice.web import bundle, errors, pages, survey_pages
 from safevoice.web.deps import SnapshotCache
 from safevoice.web.security import BodyLimit, SecurityHeaders
 
@@ -95,6 +96,7 @@ def create_app(
     app.state.pages = pages.Pages.create(settings, installed)
     errors.install(app)
     app.include_router(pages.router)
+    app.include_router(survey_pages.router)
     app.include_router(intake_router)
     app.include_router(members_router)
     app.include_router(cases_router)
@@ -103,6 +105,10 @@ def create_app(
     app.include_router(retention_router)
     app.include_router(audit_router)
     app.include_router(surveys_router)
+    app.include_router(lessons_router)
+    problem = database.problem()
+    if problem is not None:
+        log.error("SafeVoice cannot accept reports: %s.", problem)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)

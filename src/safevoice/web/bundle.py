@@ -14,7 +14,8 @@ with it (``safevoice.web.verify``).
 The worker is one self-contained file (libsodium.js, SafeVoice's crypto module and the worker
 code, in that order), so that opening the page and sending a report takes four sequential
 request waves: the page, its script and style, the worker, the submission. Each page has one
-script (the report page ``page.js``, the follow-up page ``followup.js``), with the pages' shared
+script (the report page ``page.js``, the follow-up page ``followup.js``, the survey page
+``survey.js``), with the pages' shared
 helpers (``ui.js``) built in front of it. The build links the modules by plain text rules that
 the sources keep (each says so at its top) and refuses to build if a rule does not hold, for
 example after a libsodium.js update changes its module layout.
@@ -45,7 +46,7 @@ SUMO_PACKAGE = "libsodium-sumo"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # The page scripts' one import: the shared helpers of ui.js, which the build puts in front.
 UI_IMPORT = re.compile(r'^import \{[^}]*\} from "\./ui\.js";\n', re.MULTILINE)
-PAGE_SCRIPTS = {"page": "page.js", "followup": "followup.js"}
+PAGE_SCRIPTS = {"page": "page.js", "followup": "followup.js", "survey": "survey.js"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Bundle:
     csp: str
     page_script: str
     followup_script: str
+    survey_script: str
     worker_script: str
     stylesheet: str
     files: dict[str, BundleFile]
@@ -77,7 +79,7 @@ class Bundle:
 
     @property
     def scripts(self) -> tuple[str, ...]:
-        return (self.page_script, self.followup_script, self.worker_script)
+        return (self.page_script, self.followup_script, self.survey_script, self.worker_script)
 
 
 def sha256(data: bytes) -> str:
@@ -310,6 +312,7 @@ def load(folder: Path) -> Bundle:
         csp=record["csp"],
         page_script=scripts["page"],
         followup_script=scripts["followup"],
+        survey_script=scripts["survey"],
         worker_script=record["workers"][0],
         stylesheet=record["styles"][0],
         files=files,

@@ -18,6 +18,7 @@ be spooled to a temporary file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl
 import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -49,6 +51,7 @@ from safevoice.intake import service as intake
 from safevoice.protocol.reader import ReadObject, SignedState
 from safevoice.protocol.wire import ChannelOut, FollowUpPageData, IntakeOut
 from safevoice.settings import Settings
+from safevoice.web import i18n
 from safevoice.web.bundle import Bundle, format_digest
 from safevoice.web.deps import (
     DatabaseDep,
@@ -59,7 +62,7 @@ from safevoice.web.deps import (
     SnapshotDep,
 )
 from safevoice.web.errors import RETRY_AFTER_SECONDS
-from safevoice.web.i18n import Catalogue
+from safevoice.web.i18n import N_, Catalogue
 from safevoice.web.security import PAGE_CSP
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -70,18 +73,92 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Which catalogue entries explain an error page, by status.
 ERROR_TEXTS = {
-    404: ("message.not_found.heading", "message.not_found.text"),
-    413: ("message.too_large.heading", "message.too_large.text"),
-    503: ("message.unavailable.heading", "message.unavailable.text"),
+    404: (N_("Nothing here"), N_("There is nothing at this address.")),
+    413: (
+        N_("Your report is too long for this form"),
+        N_(
+            "Please shorten it and send it again, or send the rest later with your follow-up "
+            "code. Nothing was stored."
+        ),
+    ),
+    503: (
+        N_("Please try again in a moment"),
+        N_("The service is busy or briefly unavailable. Nothing was stored."),
+    ),
+    507: (
+        N_("Reports cannot be accepted right now"),
+        N_("The server's storage is full, so nothing was stored. Please try again later."),
+    ),
 }
+NOT_ACCEPTING = (
+    N_("Reports cannot be accepted right now"),
+    N_(
+        "The server cannot store reports at the moment, so nothing you write here could be "
+        "kept. Please come back later."
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Language:
+    """The language a page is shown in, and whether the URL chose it (``?lang=``) or the
+    browser's Accept-Language did (then the answer varies by that header, and links carry no
+    language)."""
+
+    catalogue: Catalogue
+    chosen: bool
+    path: str
+
+    @property
+    def query(self) -> str:
+        """What links and forms append to keep the chosen language (nothing otherwise)."""
+        return f"?lang={self.catalogue.lang}" if self.chosen else ""
+
+
+def choose_language(request: Request) -> Language:
+    """``?lang=xx`` when it names a shipped language, else the browser's Accept-Language."""
+    asked = request.query_params.get("lang", "")
+    if asked in i18n.languages():
+        return Language(Catalogue.load(asked), chosen=True, path=request.url.path)
+    found = i18n.negotiate(request.headers.get("accept-language", ""))
+    return Language(Catalogue.load(found), chosen=False, path=request.url.path)
+
+
+LanguageDep = Annotated[Language, Depends(choose_language)]
+
+
+def _gettext(catalogue: Catalogue) -> Callable[..., str]:
+    """The templates' ``_()``: translated, then filled like Jinja's newstyle gettext, except
+    that the translation is escaped too (a catalogue never brings markup into a page)."""
+
+    @jinja2.pass_context
+    def gettext(context: jinja2.runtime.Context, message: str, **values: object) -> str:
+        text = catalogue.translations.gettext(message)
+        if context.eval_ctx.autoescape:
+            text = escape(text)
+        return text % values if values else text
+
+    return gettext
+
+
+def _ngettext(catalogue: Catalogue) -> Callable[..., str]:
+    @jinja2.pass_context
+    def ngettext(
+        context: jinja2.runtime.Context, singular: str, plural: str, n: int, **values: object
+    ) -> str:
+        text = catalogue.translations.ngettext(singular, plural, n)
+        if context.eval_ctx.autoescape:
+            text = escape(text)
+        return text % {"num": n, **values}
+
+    return ngettext
 
 
 @dataclass
 class Pages:
-    """Templates, catalogue and (if installed) the release bundle of one app."""
+    """Templates and (if installed) the release bundle of one app."""
 
     env: jinja2.Environment
-    catalogue: Catalogue
     bundle: Bundle | None
     slots: sealed.SealingSlots
 
@@ -91,35 +168,80 @@ class Pages:
             loader=jinja2.FileSystemLoader(TEMPLATES),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
         )
-        catalogue = Catalogue.load()
-        env.globals["t"] = catalogue
-        return cls(
-            env=env,
-            catalogue=catalogue,
-            bundle=bundle,
-            slots=sealed.SealingSlots(settings.nojs_concurrency),
+        # Each render passes its language's gettext; this is only the extension's default.
+        env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # added to the environment by jinja2.ext.i18n, which mypy cannot see
+        return cls(env=env, bundle=bundle, slots=sealed.SealingSlots(settings.nojs_concurrency))
+
+    def render(
+        self,
+        language: Language,
+        template: str,
+        *,
+        status: int = 200,
+        **values: Any,
+    ) -> HTMLResponse:
+        catalogue = language.catalogue
+        html = self.env.get_template(template).render(
+            bundle=self.bundle,
+            gettext=_gettext(catalogue),
+            ngettext=_ngettext(catalogue),
+            lang=catalogue.lang,
+            day=catalogue.day,
+            dir=catalogue.direction,
+            q=language.query,
+            here=language.path,
+            menu=[(lang, Catalogue.load(lang).name) for lang in i18n.languages()],
+            **values,
         )
+        headers = {"Content-Security-Policy": PAGE_CSP}
+        if not language.chosen:
+            headers["Vary"] = "Accept-Language"
+        return HTMLResponse(html, status_code=status, headers=headers)
 
-    def render(self, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
-        html = self.env.get_template(template).render(bundle=self.bundle, **values)
-        return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": PAGE_CSP})
-
-    def message(self, status: int, heading: str, *paragraphs: str) -> HTMLResponse:
-        t = self.catalogue
+    def message(
+        self, language: Language, status: int, heading: str, *paragraphs: str
+    ) -> HTMLResponse:
+        t = language.catalogue
         response = self.render(
+            language,
             "message.html",
             status=status,
             heading=t(heading),
             paragraphs=[t(p) for p in paragraphs],
         )
-        if status == 503:
+        if status in (503, 507):
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return response
 
-    def error(self, status: int) -> HTMLResponse:
-        heading, text = ERROR_TEXTS.get(status, ("message.error.heading", "message.error.text"))
-        return self.message(status, heading, text)
+    def not_installed(self, language: Language) -> HTMLResponse:
+        return self.message(
+            language,
+            503,
+            N_("Please try again in a moment"),
+            N_(
+                "The reporter pages are not installed on this server yet. Please use the "
+                "SafeVoice command-line client."
+            ),
+        )
+
+    def not_accepting(self, request: Request) -> HTMLResponse:
+        return self.message(choose_language(request), 503, *NOT_ACCEPTING)
+
+    def error(self, status: int, request: Request) -> HTMLResponse:
+        return self.explain(choose_language(request), status)
+
+    def explain(self, language: Language, status: int) -> HTMLResponse:
+        """The page that explains an error by its status, in the page's language."""
+        heading, text = ERROR_TEXTS.get(
+            status,
+            (
+                N_("Something went wrong"),
+                N_("The request could not be handled. Nothing was stored."),
+            ),
+        )
+        return self.message(language, status, heading, text)
 
 
 def get_pages(request: Request) -> Pages:
@@ -134,10 +256,18 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def landing(
-    pages: PagesDep, session: SessionDep, snap: SnapshotDep, settings: SettingsDep
+    language: LanguageDep,
+    pages: PagesDep,
+    database: DatabaseDep,
+    session: SessionDep,
+    snap: SnapshotDep,
+    settings: SettingsDep,
 ) -> HTMLResponse:
+    if database.unwritable() is not None:
+        return pages.message(language, 503, *NOT_ACCEPTING)
     bundle = pages.bundle
     return pages.render(
+        language,
         "landing.html",
         nojs=settings.nojs_enabled,
         channels=intake.list_channels(session),
@@ -150,19 +280,28 @@ def landing(
 
 @router.get("/report/{channel}", response_class=HTMLResponse)
 def report_page(
+    language: LanguageDep,
     channel: str,
     pages: PagesDep,
+    database: DatabaseDep,
     session: SessionDep,
     snap: SnapshotDep,
     settings: SettingsDep,
     now: NowDep,
 ) -> HTMLResponse:
     if pages.bundle is None:
-        return pages.message(503, "message.unavailable.heading", "pages.missing")
+        return pages.not_installed(language)
+    if database.unwritable() is not None:
+        return pages.message(language, 503, *NOT_ACCEPTING)
     channels = intake.list_channels(session)
     chosen = next((c for c in channels if c.name == channel), None)
     if chosen is None:
-        return pages.message(404, "message.no_channel.heading", "message.no_channel.text")
+        return pages.message(
+            language,
+            404,
+            N_("There is no such channel"),
+            N_("Please choose a channel from the start page."),
+        )
     manifest = snap.require_manifest()
     signed = snap.signed_manifest
     assert signed is not None  # noqa: S101 - require_manifest() above guarantees it
@@ -178,6 +317,7 @@ def report_page(
         }
     )
     return pages.render(
+        language,
         "report.html",
         channel=chosen,
         members=manifest.members,
@@ -185,7 +325,7 @@ def report_page(
         nojs=settings.nojs_enabled,
         max_text=sealed.MAX_TEXT_CHARS,
         form_token=sealed.new_form_token(),
-        js_strings=pages.catalogue.script_strings(),
+        js_strings=language.catalogue.script_strings(),
         intake=data.model_dump(mode="json"),
     )
 
@@ -210,6 +350,7 @@ async def _read_form(request: Request) -> list[tuple[str, str]]:
 
 @router.post("/report/{channel}", response_class=HTMLResponse)
 async def report_sealed(
+    language: LanguageDep,
     channel: str,
     request: Request,
     pages: PagesDep,
@@ -221,10 +362,17 @@ async def report_sealed(
     """The no-JavaScript form: the server seals the report (only where the operator allows)."""
     if not settings.nojs_enabled:
         return pages.message(
+            language,
             403,
-            "message.sealed_off.heading",
-            "message.sealed_off.text",
-            "message.sealed_off.how",
+            N_("JavaScript or the command-line client is needed"),
+            N_(
+                "This server encrypts reports only in your browser, with JavaScript, or in "
+                "the SafeVoice command-line client. Nothing you sent was stored."
+            ),
+            N_(
+                'Turn JavaScript on for this site (Tor Browser "Standard") and reload the '
+                "report page, or use the command-line client."
+            ),
         )
     try:
         report = sealed.parse_form(channel, await _read_form(request))
@@ -232,33 +380,52 @@ async def report_sealed(
             sealed.submit, database, snap, pages.slots, report=report, now=now
         )
     except TooLarge:
-        return pages.message(413, "message.too_large.heading", "message.too_large.text")
+        return pages.explain(language, 413)
     except sealed.AlreadyReceived:
         return pages.message(
-            409, "message.already_received.heading", "message.already_received.text"
+            language,
+            409,
+            N_("Your report was already received"),
+            N_(
+                "This form was sent again, for example by reloading the page; the report was "
+                "stored only once. Its follow-up code was shown only once, on the page after "
+                "you first sent it, and is kept nowhere, so it cannot be shown again. If you "
+                "did not write it down, you can send a new report."
+            ),
         )
     except NotFound:
-        return pages.message(404, "message.no_channel.heading", "message.no_channel.text")
+        return pages.message(
+            language,
+            404,
+            N_("There is no such channel"),
+            N_("Please choose a channel from the start page."),
+        )
     except Unavailable:
-        return pages.message(503, "message.unavailable.heading", "message.unavailable.text")
+        return pages.explain(language, 503)
     except SafeVoiceError:
         return pages.message(
-            400, "message.bad_form.heading", "message.bad_form.text", "message.back"
+            language,
+            400,
+            N_("The form could not be read"),
+            N_("Some answers were missing or not in the expected form. Nothing was stored."),
+            N_("Your browser's Back button may bring back what you typed."),
         )
     with database.session(write=False) as session:
         chosen = next((c for c in intake.list_channels(session) if c.name == channel), None)
     return pages.render(
+        language,
         "sealed_code.html",
         code=answer.code,
-        received_on=answer.received_on.isoformat(),
-        ack_due_on=str(answer.ack_due_on),
-        feedback_due_on=str(answer.feedback_due_on),
+        received_on=language.catalogue.day(answer.received_on),
+        ack_due_on=language.catalogue.day(answer.ack_due_on),
+        feedback_due_on=language.catalogue.day(answer.feedback_due_on),
         retention=chosen.retention if chosen is not None else None,
     )
 
 
 @router.get("/follow-up", response_class=HTMLResponse)
 def follow_up_page(
+    language: LanguageDep,
     pages: PagesDep,
     reader: ReaderDep,
     snap: SnapshotDep,
@@ -267,7 +434,7 @@ def follow_up_page(
 ) -> HTMLResponse:
     """The follow-up page: log in with the code, read the thread, answer (in the browser)."""
     if pages.bundle is None:
-        return pages.message(503, "message.unavailable.heading", "pages.missing")
+        return pages.not_installed(language)
     snap.require_manifest()
     signed = snap.signed_manifest
     assert signed is not None  # noqa: S101 - require_manifest() above guarantees it
@@ -285,17 +452,19 @@ def follow_up_page(
         }
     )
     return pages.render(
+        language,
         "followup.html",
         nojs=settings.nojs_enabled,
         with_reply=False,
         max_text=sealed.MAX_TEXT_CHARS,
-        js_strings=pages.catalogue.script_strings(),
+        js_strings=language.catalogue.script_strings(),
         follow_up=data.model_dump(mode="json"),
     )
 
 
 @router.post("/follow-up", response_class=HTMLResponse)
 async def follow_up_sealed(
+    language: LanguageDep,
     request: Request,
     pages: PagesDep,
     settings: SettingsDep,
@@ -307,10 +476,17 @@ async def follow_up_sealed(
     answer (only where the operator allows)."""
     if not settings.nojs_enabled:
         return pages.message(
+            language,
             403,
-            "message.sealed_off.heading",
-            "message.sealed_follow_off.text",
-            "message.sealed_follow_off.how",
+            N_("JavaScript or the command-line client is needed"),
+            N_(
+                "This server opens cases only in your browser, with JavaScript, or in the "
+                "SafeVoice command-line client. Nothing you sent was used or stored."
+            ),
+            N_(
+                'Turn JavaScript on for this site (Tor Browser "Standard") and reload the '
+                "follow-up page, or use the command-line client."
+            ),
         )
     try:
         form = sealed_follow_up.parse_form(await _read_form(request))
@@ -320,57 +496,108 @@ async def follow_up_sealed(
         with database.session(write=False) as session:
             channels = intake.list_channels(session)
     except TooLarge:
-        return pages.message(413, "message.too_large.heading", "message.too_large.text")
+        return pages.explain(language, 413)
     except BadCode:
-        return pages.message(400, "message.typo.heading", "message.typo.text")
+        return pages.message(
+            language,
+            400,
+            N_("The code has a typo"),
+            N_(
+                "A follow-up code has 25 characters in five groups; letters I, L, O and U "
+                "never appear. Please compare it with what you wrote down. Nothing was sent "
+                "to anyone."
+            ),
+        )
     except sealed_follow_up.EmptyReply:
-        return pages.message(400, "message.empty_reply.heading", "message.empty_reply.text")
+        return pages.message(
+            language,
+            400,
+            N_("Your answer is empty"),
+            N_(
+                "Please write your answer before sending; an empty message cannot be sent. "
+                "Nothing was stored."
+            ),
+        )
     except Unauthorized:
-        return pages.message(401, "message.wrong_code.heading", "message.wrong_code.text")
+        return pages.message(
+            language,
+            401,
+            N_("No case opens with this code"),
+            N_(
+                "Check the code character by character. If it is right, the case may have "
+                "been closed and deleted. Nothing was stored."
+            ),
+        )
     except Unavailable:
-        return pages.message(503, "message.unavailable.heading", "message.unavailable.text")
+        return pages.explain(language, 503)
     except (NotFound, CryptoError):
-        return pages.message(400, "message.error.heading", "message.error.text")
+        return pages.message(
+            language,
+            400,
+            N_("Something went wrong"),
+            N_("The request could not be handled. Nothing was stored."),
+        )
     except SafeVoiceError:
         return pages.message(
-            400, "message.bad_form.heading", "message.bad_form.text", "message.back"
+            language,
+            400,
+            N_("The form could not be read"),
+            N_("Some answers were missing or not in the expected form. Nothing was stored."),
+            N_("Your browser's Back button may bring back what you typed."),
         )
     return pages.render(
+        language,
         "followup_sealed.html",
         with_reply=True,
         max_text=sealed.MAX_TEXT_CHARS,
         form_token=sealed.new_form_token(),
-        **_sealed_thread(pages.catalogue, thread, channels),
+        **_sealed_thread(language.catalogue, thread, channels),
     )
 
 
 def _size(t: Catalogue, size: int) -> str:
     if size < 1024:
-        return t("js.size.bytes", n=size)
+        return t("%(n)s bytes", n=size)
     if size < 1024 * 1024:
-        return t("js.size.kib", n=f"{size / 1024:.1f}")
-    return t("js.size.mib", n=f"{size / (1024 * 1024):.1f}")
+        return t("%(n)s KB", n=f"{size / 1024:.1f}")
+    return t("%(n)s MB", n=f"{size / (1024 * 1024):.1f}")
 
 
-def _word(t: Catalogue, prefix: str, value: object) -> str:
+# The words for a case's status and outcome, as the JavaScript page says them.
+STATUS_WORDS = {
+    "received": N_("Received"),
+    "acknowledged": N_("Acknowledged"),
+    "investigating": N_("Being investigated"),
+    "action_planned": N_("Corrective action planned"),
+    "closed": N_("Closed"),
+}
+OUTCOME_WORDS = {
+    "substantiated": N_("substantiated"),
+    "not_substantiated": N_("not substantiated"),
+    "out_of_scope": N_("out of scope"),
+    "no_action_needed": N_("no action needed"),
+}
+
+
+def _word(t: Catalogue, words: dict[str, str], value: object) -> str:
     """The catalogue's word for a status or outcome; an unknown one is shown as it is."""
-    key = f"{prefix}{value}"
-    return t(key) if key in t.strings else str(value)
+    word = words.get(str(value))
+    return t(word) if word is not None else str(value)
 
 
 def _heading(t: Catalogue, o: ReadObject) -> str:
     if o.kind == "report":
-        return t("js.follow.kind.report")
+        return t("Your report")
     if o.kind == "status":
-        status = _word(t, "js.status.", o.body.get("status"))
+        status = _word(t, STATUS_WORDS, o.body.get("status"))
         outcome = o.body.get("outcome")
         if outcome:
-            outcome_word = _word(t, "js.outcome.", outcome)
-            return t("js.follow.kind.status_outcome", status=status, outcome=outcome_word)
-        return t("js.follow.kind.status", status=status)
+            outcome_word = _word(t, OUTCOME_WORDS, outcome)
+            return t("Status: %(status)s (%(outcome)s)", status=status, outcome=outcome_word)
+        return t("Status: %(status)s", status=status)
     if o.kind == "epoch":
-        return t("js.follow.kind.epoch")
-    return t("js.follow.kind.message")
+        return t("Change of who can read your case")
+    return t("Message")
 
 
 def _files(t: Catalogue, o: ReadObject) -> list[str]:
@@ -382,9 +609,9 @@ def _files(t: Catalogue, o: ReadObject) -> list[str]:
             and isinstance(item.get("name"), str)
             and isinstance(item.get("size"), int)
         ):
-            files.append(t("js.files.item", name=item["name"], size=_size(t, item["size"])))
+            files.append(t("%(name)s (%(size)s)", name=item["name"], size=_size(t, item["size"])))
         else:
-            files.append(t("js.follow.file_malformed"))
+            files.append(t("A file whose description cannot be read."))
     return files
 
 
@@ -399,33 +626,35 @@ def _sealed_thread(
     signed = read.signed or SignedState()
     acknowledged = signed.acknowledged_on is not None
     facts = [
-        (t("js.follow.facts.status"), _word(t, "js.status.", signed.status)),
-        (t("js.follow.facts.received"), signed.received_on or case.received_on.isoformat()),
+        (t("Status"), _word(t, STATUS_WORDS, signed.status)),
+        (t("Received on"), t.day(signed.received_on or case.received_on)),
     ]
     if signed.acknowledged_on is not None:
-        facts.append((t("js.follow.facts.acknowledged"), signed.acknowledged_on))
+        facts.append(
+            (t("Acknowledged on (signed by the committee)"), t.day(signed.acknowledged_on))
+        )
     else:
-        facts.append((t("js.follow.facts.ack_due"), case.ack_due_on.isoformat()))
+        facts.append((t("Acknowledgement due by"), t.day(case.ack_due_on)))
     if signed.status == "closed":
-        facts.append((t("js.follow.facts.closed"), signed.changed_on or ""))
+        facts.append((t("Closed on"), t.day(signed.changed_on)))
     else:
         facts.append(
             (
-                t("js.follow.facts.feedback_due"),
-                signed.feedback_due or case.feedback_due_on.isoformat(),
+                t("Feedback due by"),
+                t.day(signed.feedback_due or case.feedback_due_on),
             )
         )
     items = []
     for o in read.thread():
         if o.sender == REPORTER:
-            sender = t("js.follow.from_you")
+            sender = t("from you")
         else:
             kind, _, ident = o.sender.partition(":")
             member = thread.manifest.member(ident) if kind == "member" else None
             sender = (
-                t("js.follow.from_member", name=member.name)
+                t("from %(name)s (committee)", name=member.name)
                 if member is not None
-                else t("js.follow.from_unknown")
+                else t("from someone who is not on the committee")
             )
         answers = read.report.answers if o.kind == "report" and read.report is not None else {}
         items.append(
@@ -435,11 +664,23 @@ def _sealed_thread(
                 "mine": o.sender == REPORTER,
                 "verified": o.verified,
                 "heading": _heading(t, o),
-                "meta": t("js.follow.meta", n=o.seq, **{"from": sender}),
+                "meta": t("#%(n)s · %(from)s", n=o.seq, **{"from": sender}),
                 "text": o.text if o.kind != "epoch" else None,
-                "explained": t("js.follow.epoch_explained") if o.kind == "epoch" else "",
+                "explained": t(
+                    "The committee changed the keys of your case, for example because someone"
+                    " stepped aside, left the committee or replaced their key. Only the "
+                    "members you chose who still serve can read it from now on."
+                )
+                if o.kind == "epoch"
+                else "",
                 "answers": [(labels.get(k, k), str(v)) for k, v in answers.items()],
                 "files": _files(t, o),
+                "redacted": t(
+                    "Part of this message was removed by the committee on %(day)s.",
+                    day=o.redacted.on,
+                )
+                if o.redacted is not None
+                else "",
             }
         )
     # As on the JavaScript page: a deadline that passed is said plainly.
@@ -447,14 +688,29 @@ def _sealed_thread(
     feedback_passed = not ack_passed and case.feedback_overdue and signed.status != "closed"
     passed = ""
     if ack_passed:
-        passed = t("js.follow.ack_passed", day=case.ack_due_on.isoformat())
+        passed = t(
+            "The acknowledgement was due by %(day)s and no committee member has signed one. "
+            "You may now report to the competent authorities listed on the start page; you "
+            "can still write here too.",
+            day=t.day(case.ack_due_on),
+        )
     elif feedback_passed:
-        passed = t("js.follow.feedback_passed", day=case.feedback_due_on.isoformat())
+        passed = t(
+            "Feedback was due by %(day)s and the committee has not yet told you what it is "
+            "doing about your report. You may ask here, and you may report to the competent "
+            "authorities listed on the start page.",
+            day=t.day(case.feedback_due_on),
+        )
     return {
         "facts": facts,
         "ack_advice": ""
         if acknowledged or ack_passed
-        else t("js.follow.ack_advice", day=case.ack_due_on.isoformat()),
+        else t(
+            "No committee member has signed an acknowledgement of your report yet. It is due "
+            "by %(day)s; if none arrives by then, you may report to the competent authorities"
+            " listed on the start page.",
+            day=t.day(case.ack_due_on),
+        ),
         "deadline_passed": passed,
         "problems": bool(read.problems),
         "unsigned_ack": case.acknowledged_on is not None and not acknowledged,

@@ -24,6 +24,7 @@ export function createCrypto(sodium, options = {}) {
   const WRAP_CONTEXT = "safevoice-keys-v1";
   const RECIPIENTS_CONTEXT = "safevoice-recipients-v1";
   const RECEIPT_CONTEXT = "safevoice-receipt-v1";
+  const REDACTION_CONTEXT = "safevoice-redaction-v1";
   const LOGIN_CONTEXT = "safevoice-login-v1";
   const MANIFEST_CONTEXT = "safevoice-manifest-v1";
   const FINGERPRINT_CONTEXT = "safevoice-fingerprint-v1";
@@ -1255,6 +1256,53 @@ export function createCrypto(sodium, options = {}) {
     return null;
   }
 
+  // A committee member's redaction (protocol 7.6): the server lists the redacted version as
+  // the object's envelope and the signed record beside it; the object's place in the chain is
+  // the original's transcript hash, which the record names (reader.py _redaction_of).
+  const REDACTABLE_KINDS = ["report", "message", "note"];
+  const REDACTION_FIELDS = ["by", "digest", "hash", "on", "sig"];
+
+  function redactionOf(item) {
+    const r = item.redaction;
+    if (r === undefined || r === null) return null;
+    if (!isPlainObject(r) || Object.keys(r).sort().join() !== REDACTION_FIELDS.join()) {
+      fail("envelope", "The redaction record does not have the expected fields.");
+    }
+    if (typeof r.on !== "string" || r.on.length !== 10 || typeof r.by !== "string" || r.by.length > 64) {
+      fail("envelope", "The redaction record has a malformed day or member.");
+    }
+    return {
+      hash: b64d(r.hash, 32, "hash"),
+      digest: b64d(r.digest, 32, "digest"),
+      on: r.on,
+      by: r.by,
+      sig: b64d(r.sig, 64, "signature"),
+    };
+  }
+
+  // What the member's record signature covers (protocol 7.6); the browser reads the thread only.
+  function redactionFields(env, redaction) {
+    return [env.caseId, "thread", u32(env.seq), redaction.hash, redaction.digest, redaction.on, redaction.by];
+  }
+
+  // The redacted version counts only with its record, both signed by the committee member the
+  // record names (reader.py _redaction_verifies, redaction.py check_redacted).
+  function redactionVerifies(read, env, redaction, manifest, since) {
+    const keys = redaction.by.startsWith("member:") ? senderKeys(redaction.by, null, manifest, since) : [];
+    const fields = redactionFields(env, redaction);
+    const valid =
+      REDACTABLE_KINDS.includes(env.kind) &&
+      equalBytes(redaction.digest, transcriptHash(env)) &&
+      signedByAny(keys, env) &&
+      keys.some((key) => verifies(key, redaction.sig, REDACTION_CONTEXT, ...fields));
+    if (!valid) {
+      read.problem = read.problem || "redaction_invalid";
+      return false;
+    }
+    read.redacted = { on: redaction.on, by: redaction.by };
+    return true;
+  }
+
   function openReportInto(read, env, key, caseId) {
     let report;
     try {
@@ -1266,7 +1314,8 @@ export function createCrypto(sodium, options = {}) {
       read.problem = read.problem || found || "undecryptable";
       return null;
     }
-    if (!verifies(report.signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
+    // A redacted version is signed by the member who redacted it, checked with its record.
+    if (!read.redacted && !verifies(report.signKey, env.sig, MESSAGE_CONTEXT, ...signedFields(env))) {
       read.problem = read.problem || "bad_signature";
       return null;
     }
@@ -1281,7 +1330,7 @@ export function createCrypto(sodium, options = {}) {
       read.problem = read.problem || "unknown_sender";
       return;
     }
-    if (!signedByAny(keys, env)) {
+    if (!read.redacted && !signedByAny(keys, env)) {
       read.problem = read.problem || "bad_signature";
       return;
     }
@@ -1465,21 +1514,29 @@ export function createCrypto(sodium, options = {}) {
         hash: transcriptHash(env),
         body: {},
         record: null,
+        redacted: null,
         problem:
           positionProblem(env, item.seq, caseId, expected, prev, epoch) ||
           epochOrderProblem(env, latest),
       };
       objects.push(read);
+      let redaction = null;
+      try {
+        redaction = redactionOf(item);
+        if (redaction) read.hash = redaction.hash;
+      } catch (error) {
+        if (!(error instanceof SafeVoiceCryptoError)) throw error;
+        read.problem = read.problem || "redaction_invalid";
+      }
       const key = found.byEpoch.get(env.epoch);
+      let since = null;
+      if (env.epoch > 0 && found.started.has(env.epoch)) since = found.started.get(env.epoch);
+      else if (env.epoch === 0 && report) since = report.manifestVersion;
       if (!key) {
         read.problem = read.problem || "no_key_for_part";
-      } else if (env.kind === "report") {
-        report = openReportInto(read, env, key, caseId) || report;
-      } else {
-        let since = null;
-        if (env.epoch > 0 && found.started.has(env.epoch)) since = found.started.get(env.epoch);
-        else if (env.epoch === 0 && report) since = report.manifestVersion;
-        openObjectInto(read, env, key, report, manifest, since);
+      } else if (redaction === null || redactionVerifies(read, env, redaction, manifest, since)) {
+        if (env.kind === "report") report = openReportInto(read, env, key, caseId) || report;
+        else openObjectInto(read, env, key, report, manifest, since);
       }
       if (read.problem) {
         const before = read.problem === "missing_before" ? expected : null;
@@ -1645,6 +1702,86 @@ export function createCrypto(sodium, options = {}) {
     return sign(seed, LOGIN_CONTEXT, instanceId, challenge.raw, u64(challenge.expires));
   }
 
+  // --- pulse surveys (protocol 16) ---
+
+  const SURVEY_CONTEXT = "safevoice-survey-v1";
+  const SURVEY_ANSWER_SUITE = "safevoice-survey-answer-v1";
+  const SURVEY_KEY_CONTEXT = "safevoice-survey-key-v1";
+  const SURVEY_MAX_FREE_TEXT = 2000;
+
+  // A survey document in its wire form, checked against its author's key in the verified
+  // manifest (protocol 16.1). Returns the parsed survey; a forged one is refused.
+  function verifySurvey(wire, manifest) {
+    let payload;
+    let sig;
+    try {
+      payload = b64d(wire.payload, null, "survey");
+      sig = b64d(wire.sig, 64, "survey signature");
+    } catch {
+      fail("survey", "The survey is malformed.");
+    }
+    const signer = typeof wire.signer === "string" ? wire.signer : "";
+    const [kind, id] = splitLabel(signer);
+    const current = manifest.members.find((m) => m.id === id);
+    const keys = [
+      ...(current ? [current.signKey] : []),
+      ...manifest.retired.filter((r) => r.label === signer).map((r) => r.signKey),
+    ];
+    if (kind !== "member" || !keys.some((k) => verifies(k, sig, SURVEY_CONTEXT, payload))) {
+      fail("survey", "The survey is not signed by a committee member.");
+    }
+    let data;
+    try {
+      data = JSON.parse(strictDecoder.decode(payload));
+    } catch {
+      fail("survey", "The survey is malformed.");
+    }
+    if (!data || data.format !== "safevoice-survey-v1" || !equalBytes(canonicalJson(data), payload)) {
+      fail("survey", "The survey was re-serialised or has an unknown format.");
+    }
+    if (data.author !== id || data.instance_id !== manifest.instanceId) {
+      fail("survey", "The survey was signed by someone else than its author, or elsewhere.");
+    }
+    const texts = Array.isArray(data.questions) ? data.questions : [];
+    if (texts.length < 1 || texts.length > 20 || !texts.every((q) => typeof q === "string")) {
+      fail("survey", "The survey's questions are malformed.");
+    }
+    return {
+      surveyId: requireString(data.survey_id),
+      instanceId: data.instance_id,
+      title: requireString(data.title),
+      opensOn: requireString(data.opens_on),
+      closesOn: requireString(data.closes_on),
+      questions: texts,
+      freeText: typeof data.free_text === "string" ? data.free_text : null,
+    };
+  }
+
+  // Encrypt one answer to every committee member of the manifest (protocol 16.2).
+  function sealSurveyAnswer(survey, manifest, { scores, freeText }) {
+    if (scores.length !== survey.questions.length) fail("survey", "One score per question.");
+    if (!scores.every((s) => s === null || [1, 2, 3, 4, 5].includes(s))) {
+      fail("survey", "Each score is a whole number from 1 to 5.");
+    }
+    const text = survey.freeText === null ? "" : freeText || "";
+    if ([...text].length > SURVEY_MAX_FREE_TEXT) fail("too_large", "The free text is too long.");
+    const plaintext = canonicalJson({ scores, free_text: text });
+    const key = randomBytes(32);
+    const nonce = randomBytes(24);
+    const ad = lp(SURVEY_ANSWER_SUITE, survey.instanceId, survey.surveyId);
+    const ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(pad(plaintext), ad, null, nonce, key);
+    const wraps = manifest.members
+      .map((m) => memberLabel(m.id))
+      .sort(compareCodePoints)
+      .map((label) => {
+        const m = manifest.members.find((x) => memberLabel(x.id) === label);
+        const plain = lp(SURVEY_KEY_CONTEXT, survey.instanceId, survey.surveyId, label, key);
+        return { recipient: label, sealed: b64e(sodium.crypto_box_seal(plain, m.boxKey)) };
+      });
+    key.fill(0);
+    return { nonce: b64e(nonce), ct: b64e(ct), wraps };
+  }
+
   return {
     SafeVoiceCryptoError,
     GENESIS,
@@ -1700,6 +1837,8 @@ export function createCrypto(sodium, options = {}) {
     createFileDecryptor,
     parseAttachment,
     readThread,
+    redactionOf,
+    redactionFields,
     signedState,
     serverFieldProblems,
     verifyReceipt,
@@ -1712,5 +1851,7 @@ export function createCrypto(sodium, options = {}) {
     stampedSolution,
     solveChallenge,
     loginSignature,
+    verifySurvey,
+    sealSurveyAnswer,
   };
 }

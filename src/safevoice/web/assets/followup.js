@@ -13,12 +13,17 @@
 // worker.
 
 import {
+  N_,
   chosenFiles,
+  failedText,
+  formatDay,
   formatSize,
   listFiles,
   readJson,
+  refusedText,
   setText,
   show,
+  startPage,
   translator,
   wasmAvailable,
   watchLength,
@@ -41,6 +46,98 @@ const fileList = document.getElementById("reply-file-list");
 const questions = new Map(
   data.channels.flatMap((channel) => channel.questionnaire.map((q) => [q.id, q.label])),
 );
+// The texts this page chooses by the worker's codes.
+const OPENING_TEXTS = {
+  open: N_("Opening your case"),
+  reply: N_("Sending your answer"),
+};
+
+const STAGE_TEXTS = {
+  key: N_("Deriving your keys from the code…"),
+  work: N_("Solving the anti-spam puzzle…"),
+  login: N_("Logging in…"),
+  read: N_("Decrypting and checking the conversation…"),
+  upload: N_("Encrypting and sending your files…"),
+  send: N_("Encrypting and sending your answer…"),
+  retry: N_("The server is not answering or cannot store messages at the moment. Your answer, already encrypted, is kept on this page and sent again automatically; it cannot arrive twice. Please keep this page open…"),
+};
+
+const FOLLOW_FAILED_TEXTS = {
+  server: N_("The server refused. Nothing was sent; please try again later."),
+  unreachable: N_("Your answer was not confirmed: the server could not be reached for several minutes. Nothing was lost: keep this page open and press the button again later; an answer that did arrive is recognised and not sent twice, and files continue where they stopped."),
+};
+
+const TYPO_TEXTS = {
+  length: N_("A follow-up code has 25 characters, in five groups of five. Please check what you typed."),
+  character: N_("The code contains a character that follow-up codes never use: only digits and letters, without I, L, O and U."),
+  start: N_("This does not look like a follow-up code: please check its first character."),
+  checksum: N_("The code has a typo. Please compare it with what you wrote down, character by character. Nothing was sent."),
+};
+
+const STATUS_TEXTS = {
+  received: N_("Received"),
+  acknowledged: N_("Acknowledged"),
+  investigating: N_("Being investigated"),
+  action_planned: N_("Corrective action planned"),
+  closed: N_("Closed"),
+};
+
+const OUTCOME_TEXTS = {
+  substantiated: N_("substantiated"),
+  not_substantiated: N_("not substantiated"),
+  out_of_scope: N_("out of scope"),
+  no_action_needed: N_("no action needed"),
+};
+
+const PROBLEM_TEXTS = {
+  moved: N_("Message #%(n)s belongs to another case or to another place in this conversation."),
+  replayed: N_("Message #%(n)s repeats a message already shown (a replay)."),
+  missing_before: N_("Messages are missing before message #%(n)s."),
+  reordered: N_("Message #%(n)s does not follow the message before it: messages were reordered or replaced."),
+  not_report: N_("Message #%(n)s is out of place: only the first message of a case is its report."),
+  future_epoch: N_("Message #%(n)s claims a key change that has not happened."),
+  no_key_for_part: N_("Message #%(n)s uses a key you were never given."),
+  unknown_sender: N_("Message #%(n)s names a sender who is not on the committee."),
+  bad_signature: N_("Message #%(n)s is not signed by the person it names as its sender."),
+  redaction_invalid: N_("Message #%(n)s was replaced by a version that no committee member's signed redaction covers: it may have been changed."),
+  undecryptable: N_("Message #%(n)s does not decrypt: it was changed."),
+  malformed: N_("Message #%(n)s is malformed."),
+  unreadable_content: N_("Message #%(n)s cannot be read: its content is not in SafeVoice's format."),
+  older_epoch: N_("Message #%(n)s uses older keys than the message before it: it was added out of order."),
+  epoch_out_of_place: N_("Message #%(n)s is out of place: a change of keys must come first among the messages under the new keys, and only once."),
+  epoch_history: N_("The conversation before message #%(n)s (a change of keys) is not the one the committee verified when it changed the keys: messages were replaced or removed."),
+  epoch_late: N_("Message #%(n)s comes after a change of keys but uses the older keys: it was slipped in afterwards."),
+  epoch_version: N_("A change of keys claims an older list of committee members than the change before it: the history of your case was altered."),
+  epoch_rollback: N_("Your case was encrypted under a newer list of committee members than the one the server shows now: the server may be showing an old list."),
+  epoch_sender: N_("The committee's latest key change names a sender who is not on the committee."),
+  epoch_invalid: N_("The committee's latest key change does not verify."),
+  epoch_missing: N_("The record of the committee's latest key change is missing, so earlier messages cannot be read."),
+  epoch_outsider: N_("A key change gave access to your case to someone you did not choose."),
+  not_yours: N_("The report in this conversation was not written with your code."),
+  no_report: N_("This conversation does not start with your report."),
+  unsigned_ack: N_("The server says your report was acknowledged, but no committee member signed an acknowledgement. Treat your report as not acknowledged."),
+  status_unsigned: N_("The server shows your case with another status than the last one a committee member signed. The status shown here is the signed one."),
+  received_unsigned: N_("The server shows another day of receipt than the one the committee signed (and your receipt says). The day shown here is the signed one; deadlines the server computed from its own day may be wrong."),
+  feedback_unsigned: N_("The server shows another feedback deadline than the one the committee promised you in a signed message. The deadline shown here is the signed one."),
+  status_invalid: N_("Message #%(n)s is a signed status change that names no status SafeVoice knows."),
+  received_conflict: N_("Message #%(n)s is a signed status change that names another day of receipt than an earlier one."),
+  intake_conflict: N_("Message #%(n)s is a signed status change that names another way your report was received than an earlier one."),
+};
+
+const NOT_SENT_TEXTS = {
+  changed: N_("New messages arrived while you were writing; please read them. Your answer is still below: press the button again when you are ready."),
+  held: N_("Your answer was not sent: the committee is renewing the keys of your case. Please try again later; your answer is still below."),
+};
+
+// A status or outcome the catalogue has no word for is shown as it is.
+function statusText(status) {
+  return status in STATUS_TEXTS ? t(STATUS_TEXTS[status]) : String(status);
+}
+
+function outcomeText(outcome) {
+  return outcome in OUTCOME_TEXTS ? t(OUTCOME_TEXTS[outcome]) : String(outcome);
+}
+
 let worker = null;
 let busy = null;
 let sealedChosen = false;
@@ -54,7 +151,7 @@ function refuse(reason) {
     explainNoWasm();
     return;
   }
-  setText("refused-reason", t(`js.refused.${reason}`));
+  setText("refused-reason", refusedText(t, reason));
   show("refused");
   document.getElementById("refused-heading").focus();
 }
@@ -73,7 +170,7 @@ function chooseServerSealed() {
   sealedChosen = true;
   show("no-wasm", false);
   loginForm.hidden = false;
-  loginButton.textContent = t("js.sealed.open");
+  loginButton.textContent = t("Open my case (the server decrypts it)");
   loginButton.disabled = false;
   show("sealed-chosen");
   codeInput.focus();
@@ -86,7 +183,7 @@ const STAGES = ["key", "work", "login", "read", "upload", "send", "retry"];
 function startProgress(kind) {
   busy = kind;
   show("progress-panel");
-  setText("progress-heading", t(`js.follow.progress.${kind}`));
+  setText("progress-heading", t(OPENING_TEXTS[kind]));
   updateProgress(kind === "open" ? "key" : "send", 0);
 }
 
@@ -101,15 +198,15 @@ function updateProgress(stage, fraction) {
   const index = Math.max(0, STAGES.indexOf(stage));
   bar.value = Math.round(Math.min(0.99, (index + fraction) / STAGES.length) * 100);
   bar.textContent = `${bar.value} %`;
-  const text = t(`js.follow.stage.${stage}`);
+  const text = t(STAGE_TEXTS[stage] || "");
   const status = document.getElementById("progress-text");
   if (status.textContent !== text) status.textContent = text;
 }
 
 // --- logging in ---
 
-function failedText(reason) {
-  return t.first([`js.follow.failed.${reason}`, `js.failed.${reason}`]);
+function followFailedText(reason) {
+  return reason in FOLLOW_FAILED_TEXTS ? t(FOLLOW_FAILED_TEXTS[reason]) : failedText(t, reason);
 }
 
 function showFieldError(message) {
@@ -132,7 +229,7 @@ function onLogin(event) {
   if (busy || !worker) return;
   clearLoginErrors();
   if (!codeInput.value.trim()) {
-    showFieldError(t("js.follow.code_required"));
+    showFieldError(t("Please type your follow-up code."));
     return;
   }
   codeInput.disabled = true;
@@ -146,10 +243,10 @@ function loginFailed(reason, detail) {
   codeInput.disabled = false;
   loginButton.disabled = false;
   if (reason === "typo") {
-    showFieldError(t(`js.code.typo.${detail}`));
+    showFieldError(t(TYPO_TEXTS[detail] || TYPO_TEXTS.checksum));
     return;
   }
-  loginError.textContent = failedText(reason);
+  loginError.textContent = followFailedText(reason);
   loginError.hidden = false;
   loginError.focus();
 }
@@ -175,61 +272,61 @@ function showFacts(thread) {
   const signed = thread.signed;
   const list = document.getElementById("case-facts");
   list.replaceChildren();
-  const status = t(`js.status.${signed.status}`);
+  const status = statusText(signed.status);
   fact(
     list,
-    t("js.follow.facts.status"),
-    signed.outcome ? `${status} (${t(`js.outcome.${signed.outcome}`)})` : status,
+    t("Status"),
+    signed.outcome ? `${status} (${outcomeText(signed.outcome)})` : status,
   );
-  fact(list, t("js.follow.facts.received"), signed.received_on || c.received_on);
+  fact(list, t("Received on"), formatDay(signed.received_on || c.received_on));
   if (signed.acknowledged_on) {
-    fact(list, t("js.follow.facts.acknowledged"), signed.acknowledged_on);
+    fact(list, t("Acknowledged on (signed by the committee)"), formatDay(signed.acknowledged_on));
   } else {
-    fact(list, t("js.follow.facts.ack_due"), c.ack_due_on);
+    fact(list, t("Acknowledgement due by"), formatDay(c.ack_due_on));
   }
-  if (signed.status === "closed") fact(list, t("js.follow.facts.closed"), signed.changed_on);
-  else fact(list, t("js.follow.facts.feedback_due"), signed.feedback_due || c.feedback_due_on);
+  if (signed.status === "closed") fact(list, t("Closed on"), formatDay(signed.changed_on));
+  else fact(list, t("Feedback due by"), formatDay(signed.feedback_due || c.feedback_due_on));
   // A deadline that passed without the signed acknowledgement, or without feedback, is said
   // plainly: that is when the reporter may turn to the authorities (Directive Art. 10).
   const ackPassed = !thread.acknowledged && c.today > c.ack_due_on;
   const feedbackPassed = !ackPassed && c.feedback_overdue && signed.status !== "closed";
   show("ack-advice", !thread.acknowledged && !ackPassed);
-  if (!thread.acknowledged) setText("ack-advice", t("js.follow.ack_advice", { day: c.ack_due_on }));
+  if (!thread.acknowledged) setText("ack-advice", t("No committee member has signed an acknowledgement of your report yet. It is due by %(day)s; if none arrives by then, you may report to the competent authorities listed on the start page.", { day: formatDay(c.ack_due_on) }));
   show("deadline-passed", ackPassed || feedbackPassed);
-  if (ackPassed) setText("deadline-passed", t("js.follow.ack_passed", { day: c.ack_due_on }));
+  if (ackPassed) setText("deadline-passed", t("The acknowledgement was due by %(day)s and no committee member has signed one. You may now report to the competent authorities listed on the start page; you can still write here too.", { day: formatDay(c.ack_due_on) }));
   if (feedbackPassed) {
-    setText("deadline-passed", t("js.follow.feedback_passed", { day: c.feedback_due_on }));
+    setText("deadline-passed", t("Feedback was due by %(day)s and the committee has not yet told you what it is doing about your report. You may ask here, and you may report to the competent authorities listed on the start page.", { day: formatDay(c.feedback_due_on) }));
   }
 }
 
-function problemText(problem) {
-  return t(`js.problem.${problem.code}`, { n: problem.seq, expected: problem.expected });
+function problemText(code, seq, expected = null) {
+  return t(PROBLEM_TEXTS[code] || PROBLEM_TEXTS.malformed, { n: seq, expected });
 }
 
 function showProblems(thread) {
   const list = document.getElementById("problem-list");
-  list.replaceChildren(...thread.problems.map((p) => element("li", null, problemText(p))));
+  list.replaceChildren(...thread.problems.map((p) => element("li", null, problemText(p.code, p.seq, p.expected))));
   show("thread-problems", thread.problems.length > 0);
 }
 
 function senderLine(item) {
-  if (item.mine) return t("js.follow.from_you");
-  if (item.role === "member") return t("js.follow.from_member", { name: item.sender });
-  if (item.role === "archive") return t("js.follow.from_archive", { name: item.sender });
-  if (item.role === "former") return t("js.follow.from_former");
-  return t("js.follow.from_unknown");
+  if (item.mine) return t("from you");
+  if (item.role === "member") return t("from %(name)s (committee)", { name: item.sender });
+  if (item.role === "archive") return t("from the committee's archive key (%(name)s)", { name: item.sender });
+  if (item.role === "former") return t("from a former committee member");
+  return t("from someone who is not on the committee");
 }
 
 function headingOf(item) {
-  if (item.kind === "report") return t("js.follow.kind.report");
+  if (item.kind === "report") return t("Your report");
   if (item.kind === "status") {
-    const status = t(`js.status.${item.status}`);
+    const status = statusText(item.status);
     return item.outcome
-      ? t("js.follow.kind.status_outcome", { status, outcome: t(`js.outcome.${item.outcome}`) })
-      : t("js.follow.kind.status", { status });
+      ? t("Status: %(status)s (%(outcome)s)", { status, outcome: outcomeText(item.outcome) })
+      : t("Status: %(status)s", { status });
   }
-  if (item.kind === "epoch") return t("js.follow.kind.epoch");
-  return t("js.follow.kind.message");
+  if (item.kind === "epoch") return t("Change of who can read your case");
+  return t("Message");
 }
 
 function filesOf(item) {
@@ -240,8 +337,8 @@ function filesOf(item) {
         "li",
         null,
         file.malformed
-          ? t("js.follow.file_malformed")
-          : t("js.files.item", { name: file.name, size: formatSize(t, file.size) }),
+          ? t("A file whose description cannot be read.")
+          : t("%(name)s (%(size)s)", { name: file.name, size: formatSize(t, file.size) }),
       ),
     );
   }
@@ -258,20 +355,23 @@ function renderItem(item) {
   head.append(
     element("strong", null, headingOf(item)),
     document.createTextNode(" "),
-    element("span", "hint", t("js.follow.meta", { n: item.seq, from: senderLine(item) })),
+    element("span", "hint", t("#%(n)s · %(from)s", { n: item.seq, from: senderLine(item) })),
   );
   entry.append(head);
   if (!item.verified) {
-    const why = item.problem ? t(`js.problem.${item.problem}`, { n: item.seq }) : "";
-    entry.append(element("p", "field-error", t("js.follow.not_verified", { why })));
+    const why = item.problem ? problemText(item.problem, item.seq) : "";
+    entry.append(element("p", "field-error", t("Not verified. %(why)s", { why })));
   }
   if (item.text !== null && item.kind !== "epoch") {
     const text = element("p", "entry-text", item.text);
     text.dir = "auto";
     entry.append(text);
   }
+  if (item.redactedOn !== null) {
+    entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: formatDay(item.redactedOn) })));
+  }
   if (item.kind === "epoch" && item.verified) {
-    entry.append(element("p", "hint", t("js.follow.epoch_explained")));
+    entry.append(element("p", "hint", t("The committee changed the keys of your case, for example because someone stepped aside, left the committee or replaced their key. Only the members you chose who still serve can read it from now on.")));
   }
   if (item.answers) {
     const answers = element("dl", "answers");
@@ -316,7 +416,7 @@ function onReply(event) {
   error.hidden = true;
   replyText.removeAttribute("aria-invalid");
   if (!replyText.value.trim()) {
-    error.textContent = t("js.follow.reply_empty");
+    error.textContent = t("Please write your answer before sending; an empty message cannot be sent.");
     error.hidden = false;
     replyText.setAttribute("aria-invalid", "true");
     replyText.focus();
@@ -324,7 +424,7 @@ function onReply(event) {
   }
   const tooLong = replyLength.tooLong();
   if (tooLong) {
-    error.textContent = t("js.error.reply_too_long", tooLong);
+    error.textContent = t("Your answer is %(over)s characters longer than this form accepts (%(max)s). Nothing was cut and nothing was sent: please shorten it, or split it into several answers.", tooLong);
     error.hidden = false;
     replyText.setAttribute("aria-invalid", "true");
     replyText.focus();
@@ -349,7 +449,7 @@ function replied(message) {
     replyText.dispatchEvent(new Event("input"));
     fileInput.value = "";
     listFiles(t, fileInput, fileList);
-    setText("sent-note", t("js.follow.sent"));
+    setText("sent-note", t("Your answer was encrypted and sent."));
     document.getElementById("thread-heading").focus();
     return;
   }
@@ -357,7 +457,7 @@ function replied(message) {
     document.getElementById(message.thread.held ? "reply-held" : "reply-blocked").focus();
     return;
   }
-  replyError.textContent = t(`js.follow.not_sent.${message.reason}`);
+  replyError.textContent = t(NOT_SENT_TEXTS[message.reason] || NOT_SENT_TEXTS.changed);
   replyError.hidden = false;
   replyError.focus();
 }
@@ -365,7 +465,7 @@ function replied(message) {
 function replyFailed(reason) {
   stopProgress();
   lockReply(false);
-  replyError.textContent = failedText(reason);
+  replyError.textContent = followFailedText(reason);
   replyError.hidden = false;
   replyError.focus();
 }
@@ -374,7 +474,7 @@ function replyFailed(reason) {
 
 function leave() {
   if (!worker) {
-    window.location.assign("/");
+    window.location.assign(startPage());
     return;
   }
   worker.postMessage({ type: "leave" });
@@ -385,7 +485,7 @@ function left() {
   worker = null;
   replyText.value = "";
   document.getElementById("thread").replaceChildren();
-  window.location.assign("/");
+  window.location.assign(startPage());
 }
 
 function onWorkerMessage(event) {

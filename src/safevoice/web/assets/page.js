@@ -16,11 +16,16 @@
 // worker.
 
 import {
+  N_,
   chosenFiles,
+  failedText,
+  formatDay,
   listFiles,
   readJson,
+  refusedText,
   setText,
   show,
+  startPage,
   translator,
   wasmAvailable,
   watchLength,
@@ -34,6 +39,17 @@ const serverSealedEnabled = form.dataset.serverSealed === "on";
 const submitButton = document.getElementById("submit-button");
 const formError = document.getElementById("form-error");
 const fileInput = document.getElementById("report-files");
+// The progress texts, by the worker's stage.
+const PROGRESS_TEXTS = {
+  start: N_("Starting…"),
+  key: N_("Creating your follow-up code and its keys…"),
+  work: N_("Solving the anti-spam puzzle…"),
+  encrypt: N_("Encrypting your report…"),
+  send: N_("Sending the encrypted report…"),
+  upload: N_("Encrypting and sending your files…"),
+  retry: N_("The server is not answering or cannot store reports at the moment. Your report, already encrypted, is kept on this page and sent again automatically; it cannot arrive twice. Please keep this page open…"),
+};
+
 let worker = null;
 let sending = false;
 let sealedChosen = false;
@@ -52,7 +68,7 @@ function refuse(reason) {
     explainNoWasm();
     return;
   }
-  setText("refused-reason", t(`js.refused.${reason}`));
+  setText("refused-reason", refusedText(t, reason));
   show("refused");
   document.getElementById("refused-heading").focus();
 }
@@ -75,7 +91,7 @@ function chooseServerSealed() {
   show("no-wasm", false);
   form.hidden = false;
   form.noValidate = false;
-  submitButton.textContent = t("js.sealed.submit");
+  submitButton.textContent = t("Send (sealed by the server)");
   submitButton.disabled = false;
   show("sealed-chosen");
   submitButton.focus();
@@ -121,16 +137,16 @@ function collect() {
     if (control.id === "report-text") {
       const tooLong = reportLength.tooLong();
       if (!value.trim()) {
-        markInvalid(control, t("js.error.text_required"));
+        markInvalid(control, t("Please describe what happened."));
         invalid.push(control);
       } else if (tooLong) {
-        markInvalid(control, t("js.error.text_too_long", tooLong));
+        markInvalid(control, t("Your report is %(over)s characters longer than this form accepts (%(max)s). Nothing was cut and nothing was sent: please shorten it, or send the rest later as an answer with your follow-up code.", tooLong));
         invalid.push(control);
       }
       continue;
     }
     if (control.dataset.required === "true" && !value.trim()) {
-      markInvalid(control, t("js.error.answer_required"));
+      markInvalid(control, t("Please answer this question."));
       invalid.push(control);
     }
     if (value.trim()) answers[control.dataset.question] = value;
@@ -141,7 +157,7 @@ function collect() {
   const everyone = form.querySelectorAll("input[name=exclude]").length;
   if (everyone > 0 && exclude.length === everyone) {
     const list = document.getElementById("exclude-list");
-    markInvalid(list, t("js.error.exclude_all"));
+    markInvalid(list, t("At least one committee member must be able to read your report."));
     invalid.push(list);
   }
   if (invalid.length) {
@@ -186,7 +202,7 @@ function updateProgress(stage, fraction) {
   const overall = Math.min(0.99, (index + fraction) / (STAGE_ORDER.length - 1));
   bar.value = Math.round(overall * 100);
   bar.textContent = `${bar.value} %`;
-  const text = t(`js.progress.${stage}`);
+  const text = t(PROGRESS_TEXTS[stage] || "");
   const status = document.getElementById("progress-text");
   if (status.textContent !== text) status.textContent = text;
 }
@@ -208,12 +224,12 @@ function showCode(result) {
   form.hidden = true;
   show("progress-panel", false);
   show("intro", false);
-  setText("received-on", t("js.code.received", { day: result.receivedOn }));
+  setText("received-on", t("Your report was received on %(day)s.", { day: formatDay(result.receivedOn) }));
   setText("follow-up-code", result.code);
   // The days the server holds the committee to, computed there by the one deadline function.
-  setText("next-ack", t("js.next.ack", { day: result.ackDueOn }));
-  setText("next-feedback", t("js.next.feedback", { day: result.feedbackDueOn }));
-  setText("next-return", t("js.next.return", { day: result.ackDueOn }));
+  setText("next-ack", t("By %(day)s: a committee member acknowledges your report with a signed message that you read with your follow-up code.", { day: formatDay(result.ackDueOn) }));
+  setText("next-feedback", t("By %(day)s at the latest: the committee tells you what it is doing about your report (3 months after the acknowledgement).", { day: formatDay(result.feedbackDueOn) }));
+  setText("next-return", t("Come back with your code after a few days to read the acknowledgement and any questions, and again before %(day)s. If a deadline passes without word from the committee, you may report to the competent authorities listed on the start page.", { day: formatDay(result.ackDueOn) }));
   setText("receipt", JSON.stringify(result.receipt, null, 2));
   show("code-panel");
   leaveGuard = true;
@@ -224,14 +240,14 @@ async function copyCode() {
   const code = document.getElementById("follow-up-code").textContent;
   try {
     await navigator.clipboard.writeText(code);
-    setText("copy-status", t("js.code.copied"));
+    setText("copy-status", t("Copied."));
   } catch {
     const range = document.createRange();
     range.selectNodeContents(document.getElementById("follow-up-code"));
     const selection = window.getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
-    setText("copy-status", t("js.code.copy_failed"));
+    setText("copy-status", t("Copying is not allowed here; the code is selected, copy it with your keyboard."));
   }
 }
 
@@ -241,7 +257,7 @@ function finish() {
   setText("receipt", "");
   if (worker) worker.terminate();
   worker = null;
-  window.location.assign("/");
+  window.location.assign(startPage());
 }
 
 function onWorkerMessage(event) {
@@ -264,7 +280,7 @@ function onWorkerMessage(event) {
     show("progress-panel", false);
     lockForm(false);
     // Uploads that were cut off continue where they stopped when the reporter sends again.
-    formError.textContent = t(`js.failed.${message.reason}`);
+    formError.textContent = failedText(t, message.reason);
     formError.hidden = false;
     formError.focus();
   }
@@ -318,7 +334,7 @@ function start() {
     if (leaveGuard || sending || typed) {
       event.preventDefault();
       // Older browsers show the warning only when returnValue is set.
-      event.returnValue = t("js.leave.typed");
+      event.returnValue = t("You have started a report that has not been sent. If you leave this page, what you typed is lost.");
     }
   });
   submitButton.disabled = true;

@@ -5,7 +5,9 @@
 // with Argon2id, solves the proof of work, encrypts the report and any attached files to the
 // manifest's members, sends them, and checks the instance's receipt. On the follow-up page it
 // derives the keys again from the code the reporter types, logs in by signing a challenge,
-// reads and verifies the thread, and encrypts, signs and sends the reporter's answers.
+// reads and verifies the thread, and encrypts, signs and sends the reporter's answers. On the
+// survey page it verifies each survey against its author's key in the manifest, encrypts an
+// answer to the committee and sends it with a proof of work.
 //
 // The pages only ever get back what they show: the follow-up code (after the server's 201),
 // the receipt, the verified and decrypted thread, progress, and plain-language reasons for
@@ -21,8 +23,12 @@ import { createCrypto } from "./crypto.js";
 import sodium from "./sodium.js";
 import { ROOT_FINGERPRINT } from "./pin.js";
 
-const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
-const CHUNK_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000];
+// A report or an answer is resent (the same encrypted request) while the server is away or
+// its storage is full, backing off to half a minute: about five minutes in all before the
+// page says it was not confirmed and how to go on.
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000];
+const RETRIABLE = new Set([503, 507]);
+const CHUNK_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000];
 const CHALLENGE_MARGIN_S = 60;
 
 let sv = null;
@@ -308,7 +314,7 @@ async function send(body, key) {
     } catch {
       response = null;
     }
-    if (response && response.status !== 503) return response;
+    if (response && !RETRIABLE.has(response.status)) return response;
     if (attempt >= RETRY_DELAYS_MS.length) throw new Refusal("unreachable");
     progress("retry", attempt / RETRY_DELAYS_MS.length);
     await sleep(RETRY_DELAYS_MS[attempt]);
@@ -538,6 +544,7 @@ function display(read, view) {
         role: o.senderRole,
         verified: o.verified,
         problem: o.problem,
+        redactedOn: o.redacted ? o.redacted.on : null,
         text: typeof o.body.text === "string" ? o.body.text : null,
         status: typeof o.body.status === "string" ? o.body.status : null,
         outcome: typeof o.body.outcome === "string" ? o.body.outcome : null,
@@ -650,7 +657,8 @@ async function reply(text, files) {
       if (error.reason !== "unreachable" || attempt >= RETRY_DELAYS_MS.length) throw error;
       response = null;
     }
-    if (response && response.status !== 503) break;
+    if (response && !RETRIABLE.has(response.status)) break;
+    if (attempt >= RETRY_DELAYS_MS.length) throw new Refusal("unreachable");
     progress("retry", attempt / RETRY_DELAYS_MS.length);
     await sleep(RETRY_DELAYS_MS[attempt]);
   }
@@ -690,6 +698,59 @@ async function startFollowUp(data) {
 }
 
 // =============================================================================================
+// The survey page
+// =============================================================================================
+
+let surveyData = null;
+let surveys = null;
+
+async function startSurvey(data) {
+  surveyData = data.survey;
+  if (!(await verifyFirst(surveyData.manifest))) return;
+  // Only surveys that a committee member of the verified manifest signed are shown; the page
+  // takes every text it shows from here, not from what the server rendered.
+  surveys = [];
+  for (const listed of surveyData.surveys) {
+    try {
+      const survey = sv.verifySurvey(listed.document, manifest);
+      if (survey.surveyId === listed.survey_id) surveys.push(survey);
+    } catch {
+      // A forged survey is left out.
+    }
+  }
+  post({
+    type: "ready",
+    fingerprint: sv.formatFingerprint(ROOT_FINGERPRINT),
+    surveys: surveys.map((s) => ({
+      id: s.surveyId,
+      title: s.title,
+      questions: s.questions,
+      freeText: s.freeText,
+    })),
+  });
+}
+
+async function answerSurvey({ surveyId, scores, freeText }) {
+  const survey = (surveys || []).find((s) => s.surveyId === surveyId);
+  if (!survey) throw new Refusal("survey");
+  const answer = sv.sealSurveyAnswer(survey, manifest, { scores, freeText });
+  progress("encrypt", 1);
+  let { challenge, solution } = await solve(surveyData.challenge, "survey");
+  const path = `/api/v1/surveys/${encodeURIComponent(surveyId)}/answers`;
+  let response = await request("POST", path, { json: { proof: { challenge, solution }, answer } });
+  if (response && response.status === 400 && (await errorCode(response.clone())) === "challenge_rejected") {
+    ({ challenge, solution } = await solve(null, "survey"));
+    response = await request("POST", path, { json: { proof: { challenge, solution }, answer } });
+  }
+  if (!response) throw new Refusal("unreachable");
+  if (response.status === 409) throw new Refusal("survey_closed");
+  if (response.status !== 204) throw new Refusal("server");
+  progress("send", 1);
+  surveyData.challenge = null;
+  return { surveyId };
+}
+
+// =============================================================================================
 
 function failure(error) {
   return {
@@ -723,6 +784,14 @@ self.onmessage = async (event) => {
     } else if (data.type === "reload") {
       if (!session) throw new Refusal("session");
       post({ type: "thread", thread: await loadThread() });
+    } else if (data.type === "start-survey") {
+      await startSurvey(data);
+    } else if (data.type === "answer-survey") {
+      if (!manifest || !surveys) {
+        post({ type: "failed", reason: "not_ready" });
+        return;
+      }
+      post({ type: "answered", ...(await answerSurvey(data)) });
     } else if (data.type === "leave") {
       await leave();
       post({ type: "left" });

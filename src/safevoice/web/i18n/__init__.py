@@ -1,35 +1,167 @@
-"""The translation catalogue: every string the reporter pages show, in one file per language.
+"""The reporter's languages: gettext catalogues (Babel), one per language, English the source.
 
-Templates call ``t("key", name=value)``; the page's JavaScript receives the ``js.`` entries as a
-JSON block and looks them up the same way. A new language is a new ``<lang>.json`` beside
-``en.json`` with the same keys.
+The message ids are the English texts themselves: templates call ``_("text %(name)s",
+name=value)``, Python calls a :class:`Catalogue` the same way (``N_`` only marks a text that is
+translated later), and the pages' JavaScript calls ``t("text", {name: value})`` with the
+translations it needs sent in the page as a JSON block. ``pybabel extract`` (``make
+catalogues``, see docs/translating.md) collects them all into ``messages.pot``.
+
+The languages offered are the catalogues on disk: ``locale/<lang>/LC_MESSAGES/messages.po``
+beside this file, compiled to ``messages.mo`` by the project's set-up. Adding a language is
+adding its ``.po`` file; no Python changes. English, the source, needs no catalogue.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
+import gettext
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
 from pathlib import Path
 
-CATALOGUES = Path(__file__).parent
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+from babel import Locale
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+HERE = Path(__file__).parent
+LOCALES = HERE / "locale"
+TEMPLATE = HERE / "messages.pot"
+DOMAIN = "messages"
+SOURCE = "en"
+# Where the pages' scripts live, as ``messages.pot`` names them in its locations.
+SCRIPT_PREFIX = "src/safevoice/web/assets/"
+
+
+def N_(text: str) -> str:  # noqa: N802 - the usual gettext name for "mark, translate later"
+    """Marks ``text`` for the catalogue without translating it (it is translated when shown)."""
+    return text
+
+
+def po_path(lang: str) -> Path:
+    return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """Every language shipped: English first, then each catalogue on disk, by code."""
+    found = sorted(p.parent.parent.name for p in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return (SOURCE, *(lang for lang in found if lang != SOURCE))
+
+
+@cache
+def script_messages() -> frozenset[str]:
+    """The messages the pages' scripts use (so that only those are sent to a page)."""
+    with TEMPLATE.open("rb") as f:
+        template = read_po(f)
+    return frozenset(
+        str(m.id)
+        for m in template
+        if m.id and any(path.startswith(SCRIPT_PREFIX) for path, _ in m.locations)
+    )
+
+
+def _translations(lang: str) -> gettext.NullTranslations:
+    if lang == SOURCE:
+        return gettext.NullTranslations()
+    po = po_path(lang)
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as f:
+            return Translations(f, domain=DOMAIN)
+    # Not compiled yet (or edited since): compile in memory, as `make catalogues` would.
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
 
 
 @dataclass(frozen=True)
 class Catalogue:
+    """One language's texts: ``catalogue("text %(n)s", n=1)`` is the text translated, filled."""
+
     lang: str
-    strings: dict[str, str]
+    translations: gettext.NullTranslations = field(repr=False)
 
     @classmethod
-    def load(cls, lang: str = "en") -> Catalogue:
-        strings = json.loads((CATALOGUES / f"{lang}.json").read_text(encoding="utf-8"))
-        return cls(lang=lang, strings=strings)
+    def load(cls, lang: str = SOURCE) -> Catalogue:
+        return _load(lang)
 
-    def __call__(self, key: str, **values: object) -> str:
-        """The string for ``key`` with its ``{name}`` placeholders filled; a missing key is a
-        programming error and raises KeyError."""
-        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), self.strings[key])
+    @property
+    def locale(self) -> Locale:
+        return Locale.parse(self.lang)
+
+    @property
+    def name(self) -> str:
+        """The language named in itself (Deutsch, français, العربية)."""
+        name = self.locale.get_display_name(self.lang) or self.lang
+        return name[:1].upper() + name[1:]
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.locale.character_order == "right-to-left" else "ltr"
+
+    def __call__(self, message: str, **values: object) -> str:
+        text = self.translations.gettext(message)
+        return text % values if values else text
+
+    def plural(self, singular: str, plural: str, n: int, **values: object) -> str:
+        text = self.translations.ngettext(singular, plural, n)
+        return text % {"num": n, **values}
+
+    def day(self, day: date | str | None) -> str:
+        """A day (never a time) written the way this language writes dates (the pages' script
+        writes them the same way); anything but a day is shown as it is."""
+        if day is None:
+            return ""
+        if isinstance(day, str):
+            try:
+                return self.day(date.fromisoformat(day))
+            except ValueError:
+                return day
+        return format_date(day, format="long", locale=self.locale)
 
     def script_strings(self) -> dict[str, str]:
-        return {k: v for k, v in self.strings.items() if k.startswith("js.")}
+        """The translations the page's script needs; English needs none."""
+        if self.lang == SOURCE:
+            return {}
+        pairs = ((m, self.translations.gettext(m)) for m in sorted(script_messages()))
+        return {m: text for m, text in pairs if text != m}
+
+
+@cache
+def _load(lang: str) -> Catalogue:
+    if lang not in languages():
+        raise KeyError(lang)
+    return Catalogue(lang=lang, translations=_translations(lang))
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """The language tags of an Accept-Language header, most wanted first (q=0 left out)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip().replace(" ", "")
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                continue
+        if tag and quality > 0:
+            ranked.append((-quality, index, tag.strip().lower()))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def negotiate(header: str, default: str = SOURCE) -> str:
+    """The shipped language an Accept-Language header asks for first, else ``default``."""
+    shipped = languages()
+    for tag in parse_accept_language(header):
+        primary = tag.split("-")[0].split("_")[0]
+        if primary in shipped:
+            return primary
+    return default
