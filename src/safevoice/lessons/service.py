@@ -40,6 +40,27 @@ def _check_approval(
     return sig
 
 
+def _audit(
+    session: Session,
+    snap: Snapshot,
+    event: str,
+    *,
+    case_id: str,
+    member: Principal,
+    lesson_id: str,
+    now: datetime,
+) -> None:
+    """The audit entry of a step: who, which case and lesson, never the text."""
+    audit.record(
+        session,
+        event=event,
+        case_id=case_id,
+        actor=member.label,
+        on=snap.today(now),
+        detail={"lesson": lesson_id},
+    )
+
+
 def propose(
     session: Session, snap: Snapshot, *, member: Principal, body: LessonIn, now: datetime
 ) -> LessonOut:
@@ -67,13 +88,14 @@ def propose(
         )
     )
     session.add(LessonApproval(lesson_id=body.lesson_id, member=member.subject, sig=sig))
-    audit.record(
+    _audit(
         session,
-        event="lesson.proposed",
+        snap,
+        "lesson.proposed",
         case_id=case.id,
-        actor=member.label,
-        on=snap.today(now),
-        detail={"lesson": body.lesson_id},
+        member=member,
+        lesson_id=body.lesson_id,
+        now=now,
     )
     session.flush()
     return _out(session, session.get_one(Lesson, body.lesson_id))
@@ -102,13 +124,14 @@ def approve(
         session.flush()
     except IntegrityError:
         raise Conflict("You already approved this summary.") from None
-    audit.record(
+    _audit(
         session,
-        event="lesson.approved",
+        snap,
+        "lesson.approved",
         case_id=lesson.case_id,
-        actor=member.label,
-        on=snap.today(now),
-        detail={"lesson": lesson_id},
+        member=member,
+        lesson_id=lesson_id,
+        now=now,
     )
     return _out(session, lesson)
 

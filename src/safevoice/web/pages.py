@@ -188,6 +188,7 @@ class Pages:
             gettext=_gettext(catalogue),
             ngettext=_ngettext(catalogue),
             lang=catalogue.lang,
+            day=catalogue.day,
             dir=catalogue.direction,
             q=language.query,
             here=language.path,
@@ -415,9 +416,9 @@ async def report_sealed(
         language,
         "sealed_code.html",
         code=answer.code,
-        received_on=answer.received_on.isoformat(),
-        ack_due_on=str(answer.ack_due_on),
-        feedback_due_on=str(answer.feedback_due_on),
+        received_on=language.catalogue.day(answer.received_on),
+        ack_due_on=language.catalogue.day(answer.ack_due_on),
+        feedback_due_on=language.catalogue.day(answer.feedback_due_on),
         retention=chosen.retention if chosen is not None else None,
     )
 
@@ -626,19 +627,21 @@ def _sealed_thread(
     acknowledged = signed.acknowledged_on is not None
     facts = [
         (t("Status"), _word(t, STATUS_WORDS, signed.status)),
-        (t("Received on"), signed.received_on or case.received_on.isoformat()),
+        (t("Received on"), t.day(signed.received_on or case.received_on)),
     ]
     if signed.acknowledged_on is not None:
-        facts.append((t("Acknowledged on (signed by the committee)"), signed.acknowledged_on))
+        facts.append(
+            (t("Acknowledged on (signed by the committee)"), t.day(signed.acknowledged_on))
+        )
     else:
-        facts.append((t("Acknowledgement due by"), case.ack_due_on.isoformat()))
+        facts.append((t("Acknowledgement due by"), t.day(case.ack_due_on)))
     if signed.status == "closed":
-        facts.append((t("Closed on"), signed.changed_on or ""))
+        facts.append((t("Closed on"), t.day(signed.changed_on)))
     else:
         facts.append(
             (
                 t("Feedback due by"),
-                signed.feedback_due or case.feedback_due_on.isoformat(),
+                t.day(signed.feedback_due or case.feedback_due_on),
             )
         )
     items = []
@@ -689,14 +692,14 @@ def _sealed_thread(
             "The acknowledgement was due by %(day)s and no committee member has signed one. "
             "You may now report to the competent authorities listed on the start page; you "
             "can still write here too.",
-            day=case.ack_due_on.isoformat(),
+            day=t.day(case.ack_due_on),
         )
     elif feedback_passed:
         passed = t(
             "Feedback was due by %(day)s and the committee has not yet told you what it is "
             "doing about your report. You may ask here, and you may report to the competent "
             "authorities listed on the start page.",
-            day=case.feedback_due_on.isoformat(),
+            day=t.day(case.feedback_due_on),
         )
     return {
         "facts": facts,
@@ -706,7 +709,7 @@ def _sealed_thread(
             "No committee member has signed an acknowledgement of your report yet. It is due "
             "by %(day)s; if none arrives by then, you may report to the competent authorities"
             " listed on the start page.",
-            day=case.ack_due_on.isoformat(),
+            day=t.day(case.ack_due_on),
         ),
         "deadline_passed": passed,
         "problems": bool(read.problems),

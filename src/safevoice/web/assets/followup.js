@@ -16,12 +16,14 @@ import {
   N_,
   chosenFiles,
   failedText,
+  formatDay,
   formatSize,
   listFiles,
   readJson,
   refusedText,
   setText,
   show,
+  startPage,
   translator,
   wasmAvailable,
   watchLength,
@@ -276,24 +278,24 @@ function showFacts(thread) {
     t("Status"),
     signed.outcome ? `${status} (${outcomeText(signed.outcome)})` : status,
   );
-  fact(list, t("Received on"), signed.received_on || c.received_on);
+  fact(list, t("Received on"), formatDay(signed.received_on || c.received_on));
   if (signed.acknowledged_on) {
-    fact(list, t("Acknowledged on (signed by the committee)"), signed.acknowledged_on);
+    fact(list, t("Acknowledged on (signed by the committee)"), formatDay(signed.acknowledged_on));
   } else {
-    fact(list, t("Acknowledgement due by"), c.ack_due_on);
+    fact(list, t("Acknowledgement due by"), formatDay(c.ack_due_on));
   }
-  if (signed.status === "closed") fact(list, t("Closed on"), signed.changed_on);
-  else fact(list, t("Feedback due by"), signed.feedback_due || c.feedback_due_on);
+  if (signed.status === "closed") fact(list, t("Closed on"), formatDay(signed.changed_on));
+  else fact(list, t("Feedback due by"), formatDay(signed.feedback_due || c.feedback_due_on));
   // A deadline that passed without the signed acknowledgement, or without feedback, is said
   // plainly: that is when the reporter may turn to the authorities (Directive Art. 10).
   const ackPassed = !thread.acknowledged && c.today > c.ack_due_on;
   const feedbackPassed = !ackPassed && c.feedback_overdue && signed.status !== "closed";
   show("ack-advice", !thread.acknowledged && !ackPassed);
-  if (!thread.acknowledged) setText("ack-advice", t("No committee member has signed an acknowledgement of your report yet. It is due by %(day)s; if none arrives by then, you may report to the competent authorities listed on the start page.", { day: c.ack_due_on }));
+  if (!thread.acknowledged) setText("ack-advice", t("No committee member has signed an acknowledgement of your report yet. It is due by %(day)s; if none arrives by then, you may report to the competent authorities listed on the start page.", { day: formatDay(c.ack_due_on) }));
   show("deadline-passed", ackPassed || feedbackPassed);
-  if (ackPassed) setText("deadline-passed", t("The acknowledgement was due by %(day)s and no committee member has signed one. You may now report to the competent authorities listed on the start page; you can still write here too.", { day: c.ack_due_on }));
+  if (ackPassed) setText("deadline-passed", t("The acknowledgement was due by %(day)s and no committee member has signed one. You may now report to the competent authorities listed on the start page; you can still write here too.", { day: formatDay(c.ack_due_on) }));
   if (feedbackPassed) {
-    setText("deadline-passed", t("Feedback was due by %(day)s and the committee has not yet told you what it is doing about your report. You may ask here, and you may report to the competent authorities listed on the start page.", { day: c.feedback_due_on }));
+    setText("deadline-passed", t("Feedback was due by %(day)s and the committee has not yet told you what it is doing about your report. You may ask here, and you may report to the competent authorities listed on the start page.", { day: formatDay(c.feedback_due_on) }));
   }
 }
 
@@ -366,7 +368,7 @@ function renderItem(item) {
     entry.append(text);
   }
   if (item.redactedOn !== null) {
-    entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: item.redactedOn })));
+    entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: formatDay(item.redactedOn) })));
   }
   if (item.kind === "epoch" && item.verified) {
     entry.append(element("p", "hint", t("The committee changed the keys of your case, for example because someone stepped aside, left the committee or replaced their key. Only the members you chose who still serve can read it from now on.")));
@@ -472,7 +474,7 @@ function replyFailed(reason) {
 
 function leave() {
   if (!worker) {
-    window.location.assign("/");
+    window.location.assign(startPage());
     return;
   }
   worker.postMessage({ type: "leave" });
@@ -483,7 +485,7 @@ function left() {
   worker = null;
   replyText.value = "";
   document.getElementById("thread").replaceChildren();
-  window.location.assign("/");
+  window.location.assign(startPage());
 }
 
 function onWorkerMessage(event) {

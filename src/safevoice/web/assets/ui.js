@@ -67,6 +67,25 @@ export function failedText(t, reason) {
   return t(FAILED_TEXTS[reason] || FAILED_TEXTS.internal);
 }
 
+// A day (YYYY-MM-DD) written the way the page's language writes dates, as the server writes it
+// with Babel (the same CLDR "long" format, Latin digits); never a time. Anything else is shown
+// as it is.
+export function formatDay(day) {
+  if (typeof day !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return String(day ?? "");
+  const format = new Intl.DateTimeFormat(document.documentElement.lang || "en", {
+    dateStyle: "long",
+    timeZone: "UTC",
+    numberingSystem: "latn",
+  });
+  return format.format(new Date(`${day}T00:00:00Z`));
+}
+
+// The start page, in the language the URL chose (if none, the browser's languages decide).
+export function startPage() {
+  const lang = new URLSearchParams(window.location.search).get("lang");
+  return lang ? `/?lang=${encodeURIComponent(lang)}` : "/";
+}
+
 export function show(id, visible = true) {
   document.getElementById(id).hidden = !visible;
 }

@@ -113,10 +113,17 @@ class Catalogue:
         text = self.translations.ngettext(singular, plural, n)
         return text % {"num": n, **values}
 
-    def day(self, day: date | str) -> str:
-        """A day (never a time) written the way this language writes dates."""
-        value = date.fromisoformat(day) if isinstance(day, str) else day
-        return format_date(value, format="long", locale=self.locale)
+    def day(self, day: date | str | None) -> str:
+        """A day (never a time) written the way this language writes dates (the pages' script
+        writes them the same way); anything but a day is shown as it is."""
+        if day is None:
+            return ""
+        if isinstance(day, str):
+            try:
+                return self.day(date.fromisoformat(day))
+            except ValueError:
+                return day
+        return format_date(day, format="long", locale=self.locale)
 
     def script_strings(self) -> dict[str, str]:
         """The translations the page's script needs; English needs none."""
