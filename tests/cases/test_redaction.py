@@ -29,6 +29,7 @@ from safevoice.protocol.wire import CaseDetail, ReporterCaseView
 from safevoice.protocol.workflow import next_object, redaction_body
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
+from safevoice.web.i18n import Catalogue
 from tests.api.test_login import login as member_login
 from tests.cases.test_disclosure import conversation
 from tests.dialogue.test_dialogue_api import bearer, new_case, reporter_token
@@ -271,7 +272,7 @@ def test_the_server_sealed_follow_up_shows_the_redacted_text_and_the_day(
     assert read.status_code == 200, read.text
     assert canary not in read.text
     assert f"{KEPT} [name removed]" in read.text
-    day = body["redaction"]["on"]
+    day = Catalogue.load().day(body["redaction"]["on"])
     assert f"Part of this message was removed by the committee on {day}." in read.text
     assert "Not verified." not in read.text
 
