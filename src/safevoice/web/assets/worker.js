@@ -28,7 +28,7 @@ import { ROOT_FINGERPRINT } from "./pin.js";
 // page says it was not confirmed and how to go on.
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000];
 const RETRIABLE = new Set([503, 507]);
-const CHUNK_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000];
+const CHUNK_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000];
 const CHALLENGE_MARGIN_S = 60;
 
 let sv = null;
