@@ -36,6 +36,13 @@ def test_the_default_database_is_the_embedded_sqlite_file() -> None:
         ({"SAFEVOICE_DATABASE_URL_FILE": "/nonexistent/url"}, "cannot be read"),
         ({"SAFEVOICE_LOG_LEVEL": "TRACE"}, "SAFEVOICE_LOG_LEVEL must be one of"),
         ({"SAFEVOICE_PRODUCTION": "maybe"}, "SAFEVOICE_PRODUCTION must be true or false"),
+        ({"SAFEVOICE_DB_POOL_SIZE": "0"}, "SAFEVOICE_DB_POOL_SIZE must be at least 1"),
+        ({"SAFEVOICE_FLOOD_SURGE_SECONDS": "0"}, "SAFEVOICE_FLOOD_SURGE_SECONDS must be at least"),
+        (
+            {"SAFEVOICE_DB_STATEMENT_TIMEOUT": "0"},
+            "SAFEVOICE_DB_STATEMENT_TIMEOUT must be at least",
+        ),
+        ({"SAFEVOICE_DB_CONNECT_TIMEOUT": "soon"}, "SAFEVOICE_DB_CONNECT_TIMEOUT must be a whole"),
     ],
 )
 def test_a_setting_that_cannot_work_is_refused_with_a_sentence(
@@ -45,6 +52,22 @@ def test_a_setting_that_cannot_work_is_refused_with_a_sentence(
         Settings.from_env(env)
 
     assert expected in raised.value.message
+
+
+def test_the_database_waits_are_a_few_seconds_by_default_and_can_be_set() -> None:
+    default = Settings.from_env({})
+    chosen = Settings.from_env(
+        {
+            "SAFEVOICE_DB_CONNECT_TIMEOUT": "4",
+            "SAFEVOICE_DB_POOL_TIMEOUT": "5",
+            "SAFEVOICE_DB_STATEMENT_TIMEOUT": "6",
+        }
+    )
+
+    assert (default.db_connect_timeout, default.db_pool_timeout) == (2, 2)
+    assert default.db_statement_timeout == 3
+    assert (chosen.db_connect_timeout, chosen.db_pool_timeout) == (4, 5)
+    assert chosen.db_statement_timeout == 6
 
 
 def test_an_empty_database_url_file_is_refused(tmp_path: Path) -> None:

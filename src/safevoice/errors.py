@@ -74,6 +74,13 @@ class Unavailable(SafeVoiceError):
     status = 503
 
 
+class StorageFull(Unavailable):
+    """The server's disk (database or blob store) is full: nothing was stored."""
+
+    code = "storage_full"
+    status = 507
+
+
 class CryptoError(SafeVoiceError):
     """Authentication, decryption or signature verification failed."""
 

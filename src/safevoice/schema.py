@@ -10,6 +10,7 @@ from safevoice.cases import models as cases_models
 from safevoice.dialogue import models as dialogue_models
 from safevoice.instance import models as instance_models
 from safevoice.intake import models as intake_models
+from safevoice.lessons import models as lessons_models
 from safevoice.members import models as members_models
 from safevoice.retention import models as retention_models
 from safevoice.storage import blob_models
@@ -26,6 +27,7 @@ __all__ = [
     "dialogue_models",
     "instance_models",
     "intake_models",
+    "lessons_models",
     "members_models",
     "metadata",
     "retention_models",

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from safevoice.crypto.encoding import b64d
 from tests.conftest import Cli
 from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.support.canary import new_canary
@@ -39,6 +40,8 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     conversation = talk(cli, server, world, canary, tmp_path)
     kept = tmp_path / "kept.txt"
     kept.write_text(f"{KEPT} Ask [a colleague], she saw it.", encoding="utf-8")
+    answers = tmp_path / "answers-kept.json"
+    answers.write_text(json.dumps({"where": "[a depot]"}), encoding="utf-8")
 
     done: Any = conversation.member(
         "cases",
@@ -47,6 +50,8 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
         "0",
         "--text-file",
         str(kept),
+        "--answers-file",
+        str(answers),
         "--yes",
         "--json",
     )
@@ -68,10 +73,19 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     assert seen["report"]["text"] == f"{KEPT} Ask [a colleague], she saw it."
     assert seen["objects"][0]["redacted"] == {"on": answer["on"], "by": "member:alice"}
     assert seen["problems"] == []
+    assert seen["report"]["answers"] == {"where": "[a depot]"}
     terminal = cli.report(
         "follow-up", "--server", server.url, "--pin", world.pin, stdin=conversation.code + "\n"
     )
     assert f"{NOTICE} {answer['on']}." in " ".join(terminal.stdout.split())
+    export = tmp_path / "audit.json"
+    conversation.member("audit", "export", "--out", str(export))
+    conversation.member("audit", "verify", str(export), "--pin", world.pin)
+    logged = export.read_text(encoding="utf-8")
+    assert canary not in logged
+    bodies = [json.loads(b64d(e["body"])) for e in json.loads(logged)["entries"] if "body" in e]
+    removals = [b for b in bodies if b["event"] == "case.redaction"]
+    assert [b["detail"] for b in removals] == [{"chain": "thread", "seq": 0, "kind": "report"}]
 
 
 def test_the_text_to_keep_is_edited_in_the_editor_and_confirmed(

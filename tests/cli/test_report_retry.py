@@ -11,45 +11,21 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safevoice import errors
-from safevoice.cases.models import Case
+from safevoice.cases.models import Case, CaseObject
 from safevoice.client.patience import GaveUp, Patience
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
-from safevoice.web.errors import unavailable
 from tests.conftest import Cli
+from tests.support.faults import LosesAnswers
 from tests.support.threaded import serve_app
 from tests.support.world import World
-
-
-@dataclass
-class LosesAnswers:
-    """Stores each of the first ``count`` submissions, then answers 503 instead of the receipt."""
-
-    app: ASGIApp
-    count: int
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/api/v1/cases" and self.count > 0:
-            self.count -= 1
-
-            async def lost(_message: Message) -> None:
-                return None
-
-            await self.app(scope, receive, lost)
-            response: JSONResponse = unavailable()
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture
@@ -172,3 +148,35 @@ def test_patience_backs_off_within_its_time_and_never_retries_a_refusal() -> Non
     with pytest.raises(errors.Conflict):
         patience.run(refuse)
     assert refused == [1]
+
+
+def test_a_reply_whose_answer_was_lost_is_recognised_in_the_thread_and_not_sent_twice(
+    cli: Cli, flaky: tuple[str, LosesAnswers], world: World, database: Database, tmp_path: Path
+) -> None:
+    url, wrapper = flaky
+    submitted = json.loads(submit(cli, url, world, tmp_path, "--json", expect=0).stdout)  # type: ignore[attr-defined]  # click's Result
+    reply = tmp_path / "reply.txt"
+    reply.write_text("The valves were replaced last week.")
+    wrapper.path, wrapper.count = "/api/v1/reporter/objects", 1
+
+    result = cli.report(
+        "follow-up",
+        "--server",
+        url,
+        "--pin",
+        world.pin,
+        "--reply-file",
+        str(reply),
+        "--retry-for",
+        "60",
+        stdin=submitted["code"] + "\n",
+    )
+
+    assert wrapper.count == 0
+    assert "The server is temporarily unavailable. Trying again to send your reply" in result.output
+    assert "Your reply was sent (message #1)" in result.output
+    with database.session(write=False) as session:
+        stored = session.scalar(
+            select(func.count()).select_from(CaseObject).where(CaseObject.sender == "reporter")
+        )
+    assert stored == 2  # the report and the one reply

@@ -66,7 +66,7 @@ STALE_REMOVED = re.compile(r"Start-up maintenance: (\d+) stale temporary blob")
 
 
 class ServerDown(Exception):
-    """No answer yet: refused, cut off mid-request, or 503 while the server restarts."""
+    """No answer for GIVE_UP_AFTER seconds: the server did not come back."""
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Reporter:
 
     def __init__(
         self, base_url: str, manifest: Manifest, rng: random.Random, stop: threading.Event
-    ):
+    ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.manifest = manifest
         self.rng = rng
@@ -142,7 +142,8 @@ class Reporter:
                 if answered and self.rng.random() < 0.4:
                     self.follow_up(self.rng.choice(answered))
                 else:
-                    self.submit(with_file=self.rng.random() < 0.4)
+                    # The first report carries a file, so uploads are under way from the start.
+                    self.submit(with_file=not self.sent or self.rng.random() < 0.4)
         except Exception as exc:  # noqa: BLE001  # reported by the test, with the seed, not lost in a thread
             self.failures.append(f"client stopped: {exc!r}")
 
@@ -278,6 +279,17 @@ class Reporter:
                 return
 
 
+def plant_half_written_chunk(blob_dir: Path) -> Path | None:
+    """Leave what a kill during a chunk write leaves (a half-written, unlocked temporary file),
+    so that every run sees a start remove one, whatever the kills happened to hit."""
+    folders = sorted(path for path in blob_dir.glob("*") if path.is_dir())
+    if not folders:
+        return None
+    planted = folders[0] / f"{INCOMING}left-by-a-kill"
+    planted.write_bytes(b"\0" * (CHUNK_CIPHERTEXT // 2))
+    return planted
+
+
 def stale_removed(workdir: Path) -> int:
     return sum(
         int(count)
@@ -322,9 +334,12 @@ def test_sigkill_at_random_moments_loses_duplicates_and_half_shows_nothing(
         threads = [threading.Thread(target=r.run, daemon=True) for r in reporters]
         for thread in threads:
             thread.start()
+        planted: Path | None = None
         for _ in range(KILLS):
             time.sleep(rng.uniform(*RUN_BETWEEN_KILLS))
             server.kill()
+            if planted is None:
+                planted = plant_half_written_chunk(blob_dir)
             server = start()
         time.sleep(RUN_BETWEEN_KILLS[1])
         stop.set()
@@ -339,6 +354,8 @@ def test_sigkill_at_random_moments_loses_duplicates_and_half_shows_nothing(
         assert cut_off > 0, f"seed {seed}: no kill interrupted a request; the test proved nothing"
         check_cases_and_messages(server, database, manifest, world, sent, seed)
         check_blobs(blob_dir, seed)
+        assert planted is not None, f"seed {seed}: no upload folder to leave a temporary in"
+        assert stale_removed(tmp_path) >= 1, "the start-up did not count what it removed"
         logs = "".join(log.read_text(errors="replace") for log in tmp_path.glob("run-*/*.log"))
         assert "Traceback" not in logs, f"seed {seed}:\n{logs}"
         print(

@@ -25,14 +25,17 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from safevoice.client.api import Api
+from safevoice.crypto.encoding import b64e
+from safevoice.crypto.envelope import new_case_id
+from safevoice.settings import Settings
 from safevoice.storage.db import Database
-from tests.support.cluster import Cluster, available
+from tests.attachments.test_uploads import start_for_new_case
+from tests.support.cluster import Cluster
 from tests.support.databases import populate
 from tests.support.reporter import build_submission
 from tests.support.server import ServerProcess
 from tests.support.world import World
-
-pytestmark = pytest.mark.skipif(not available(), reason="PostgreSQL 15's initdb is not installed")
 
 BIN = Path(sys.executable).parent
 ANSWER_WITHIN_SECONDS = 5.0
@@ -226,3 +229,32 @@ def test_an_unavailable_database_gives_quick_503s_and_the_server_recovers(
         assert not (tmp_path / "reporter" / "state" / "pending-report.json").exists()
         _lands_once(outage, http, body, key, before + 1)
     assert "Traceback" not in outage.server.log()
+
+
+def test_a_slow_upload_is_not_cut_by_the_database_timeouts(outage: Outage) -> None:
+    """Only database waits are bounded: a chunk trickling in over Tor for longer than every
+    database timeout together is still stored."""
+    limits = Settings()
+    slow_for = limits.db_connect_timeout + limits.db_pool_timeout + limits.db_statement_timeout + 1
+    pieces = 8
+
+    with Api(outage.server.direct_url) as api:
+        upload = start_for_new_case(api, b64e(new_case_id()))
+        chunk = bytes(api.upload_status(upload).chunk_bytes)
+
+    def trickle() -> Iterator[bytes]:
+        step = -(-len(chunk) // pieces)
+        for start in range(0, len(chunk), step):
+            yield chunk[start : start + step]
+            time.sleep(slow_for / pieces)
+
+    with httpx.Client(base_url=outage.server.direct_url, timeout=60) as http:
+        started = time.monotonic()
+        response = http.put(
+            f"/api/v1/uploads/{upload}/chunks/0",
+            content=trickle(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        took = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert took >= slow_for

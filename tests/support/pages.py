@@ -18,9 +18,12 @@ def submit_report(
     *,
     where: str = "Depot 4",
     files: list[Path] | None = None,
+    lang: str | None = None,
 ) -> tuple[str, str]:
-    """Send a report through the report page; returns (follow-up code, case id)."""
-    page.goto(f"{server.url}/report/general")
+    """Send a report through the report page (in the language ``lang`` if given); returns
+    (follow-up code, case id)."""
+    query = f"?lang={lang}" if lang else ""
+    page.goto(f"{server.url}/report/general{query}")
     expect(page.locator("#pin-line")).to_be_visible()
     page.fill("#q-where", where)
     page.fill("#report-text", text)
@@ -32,13 +35,13 @@ def submit_report(
     case_id = json.loads(page.text_content("#receipt") or "{}")["case_id"]
     page.check("#written-down")
     page.click("#done-button")
-    page.wait_for_url(f"{server.url}/")
+    page.wait_for_url(f"{server.url}/{query}")
     return code, str(case_id)
 
 
-def open_case(page: Page, server: ServerProcess, code: str) -> None:
+def open_case(page: Page, server: ServerProcess, code: str, *, lang: str | None = None) -> None:
     """Log in on the follow-up page with the code and wait for the verified thread."""
-    page.goto(f"{server.url}/follow-up")
+    page.goto(f"{server.url}/follow-up" + (f"?lang={lang}" if lang else ""))
     expect(page.locator("#pin-line")).to_be_visible()
     page.fill("#code", code)
     page.click("#login-button")

@@ -44,6 +44,7 @@ class ServerProcess:
         extra_env: dict[str, str] | None = None,
         command_prefix: list[str] | None = None,
         ready_timeout: float = 60.0,
+        ready_path: str = "/api/v1/manifest",
         port: int | None = None,
     ) -> ServerProcess:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +78,7 @@ class ServerProcess:
         proxy = RecordingProxy(upstream_port=port).start()
         server = cls(database_url, workdir, port, process, proxy, log_path, tmp_dir)
         try:
-            server.wait_ready(ready_timeout)
+            server.wait_ready(ready_timeout, path=ready_path)
         except BaseException:
             server.stop()
             raise
@@ -92,13 +93,16 @@ class ServerProcess:
         """The address clients use: through the recording proxy."""
         return self.proxy.url
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0, *, path: str = "/api/v1/manifest") -> None:
+        """Wait until the server answers ``path`` (with anything but a 5xx, or a 503 from
+        the readiness endpoint, which is an answer too)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited:\n{self.log()}")
             try:
-                if httpx.get(f"{self.direct_url}/api/v1/manifest", timeout=2).status_code < 500:
+                status = httpx.get(f"{self.direct_url}{path}", timeout=2).status_code
+                if status < 500 or (path == "/api/v1/ready" and status == 503):
                     return
             except httpx.TransportError:
                 pass

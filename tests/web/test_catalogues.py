@@ -3,14 +3,17 @@ shipped language, with the source's placeholders and no markup of their own."""
 
 from __future__ import annotations
 
+import gettext
+import re
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.frontend import CommandLineInterface
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from safevoice.web.i18n import TEMPLATE
+from safevoice.web.i18n import TEMPLATE, Catalogue, languages, po_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +50,7 @@ def test_extracting_the_texts_again_changes_nothing_in_messages_pot(
             "--project=SafeVoice",
             "-o",
             str(extracted),
-            "src/safevoice/web",
+            "src/safevoice",
         ]
     )
     again = _messages(_read(extracted))
@@ -55,3 +58,61 @@ def test_extracting_the_texts_again_changes_nothing_in_messages_pot(
     assert sorted(set(again) - set(shipped)) == [], "run `make catalogues`"
     assert sorted(set(shipped) - set(again)) == [], "run `make catalogues`"
     assert again == shipped
+
+
+SHIPPED = languages()[1:]
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
+
+
+def _strings(message: Message) -> list[str]:
+    return [
+        str(s) for s in (message.string if isinstance(message.string, tuple) else [message.string])
+    ]
+
+
+def test_the_six_languages_are_shipped_each_named_in_itself() -> None:
+    assert languages() == ("en", "ar", "de", "es", "fr", "pl")
+    names = {lang: Catalogue.load(lang).name for lang in languages()}
+    assert names == {
+        "en": "English",
+        "ar": "العربية",
+        "de": "Deutsch",
+        "es": "Español",
+        "fr": "Français",
+        "pl": "Polski",
+    }
+    assert [lang for lang in languages() if Catalogue.load(lang).direction == "rtl"] == ["ar"]
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_every_message_is_translated_with_the_source_s_placeholders_and_markup(lang: str) -> None:
+    template = _read(TEMPLATE)
+    catalog = _read(po_path(lang))
+    assert "Review state:" in catalog.header_comment
+    assert {str(m.id) for m in catalog if m.id} == {str(m.id) for m in template if m.id}
+    assert not catalog.obsolete
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = [str(i) for i in (message.id if isinstance(message.id, tuple) else [message.id])]
+        assert "fuzzy" not in message.flags, message.id
+        for text in _strings(message):
+            assert text.strip(), message.id
+            assert sorted(set(PLACEHOLDER.findall(text))) == sorted(
+                set(PLACEHOLDER.findall(ids[-1]))
+            ), message.id
+            # No percent sign but the placeholders' (formatting would fail or show them).
+            assert "%" not in PLACEHOLDER.sub("", text), message.id
+            assert set(MARKUP.findall(text)) <= set(MARKUP.findall(ids[0])), message.id
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_each_catalogue_s_plural_forms_compile_and_name_a_form_for_every_number(lang: str) -> None:
+    catalog = _read(po_path(lang))
+    assert (catalog.num_plurals, catalog.plural_expr) == tuple(get_plural(lang))
+    plural = gettext.c2py(catalog.plural_expr)
+    assert {plural(n) for n in range(1001)} == set(range(catalog.num_plurals))
+    for message in catalog:
+        if message.pluralizable:
+            assert len(_strings(message)) == catalog.num_plurals, message.id

@@ -43,6 +43,7 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("GET", "/api/v1/manifest/handovers"): [("/api/v1/manifest/handovers", None)],
     ("GET", "/api/v1/channels"): [("/api/v1/channels", None)],
     ("GET", "/api/v1/intake"): [("/api/v1/intake", None)],
+    ("GET", "/api/v1/ready"): [("/api/v1/ready", None)],
     ("POST", "/api/v1/challenges"): [
         ("/api/v1/challenges", {"purpose": "submit"}),
         ("/api/v1/challenges", {"purpose": 1, "extra": True}),
@@ -101,6 +102,11 @@ WALK: dict[tuple[str, str], list[tuple[str, dict[str, object] | None]]] = {
     ("POST", "/api/v1/surveys/{survey_id}/close"): [(f"/api/v1/surveys/{CASE}/close", None)],
     ("POST", "/api/v1/surveys/{survey_id}/answers"): [(f"/api/v1/surveys/{CASE}/answers", {})],
     ("GET", "/api/v1/surveys/{survey_id}/answers"): [(f"/api/v1/surveys/{CASE}/answers", None)],
+    ("GET", "/api/v1/lessons"): [("/api/v1/lessons", None)],
+    ("POST", "/api/v1/lessons"): [("/api/v1/lessons", {})],
+    ("POST", "/api/v1/lessons/{lesson_id}/approvals"): [
+        (f"/api/v1/lessons/{CASE}/approvals", {"approval": "x"})
+    ],
 }
 
 

@@ -26,7 +26,7 @@ from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle, format_digest
-from safevoice.web.i18n import TEMPLATE, Catalogue
+from safevoice.web.i18n import TEMPLATE, Catalogue, languages
 from tests.support.asgi import client_for
 from tests.support.canary import new_canary, occurrences, scan_paths
 from tests.support.databases import CHANNELS, data_paths
@@ -131,6 +131,8 @@ def test_every_string_a_person_sees_comes_from_the_catalogue_or_the_instance(
             )
         }
     allowed |= {"Alice", "Bob", "Carol", "Labour inspectorate", "Safety.", "https://x.example/"}
+    # The language menu names each language in itself.
+    allowed |= {Catalogue.load(lang).name for lang in languages()}
     allowed |= {
         t(
             "Up to %(max)s characters; a longer text is refused, never cut.",
@@ -241,7 +243,8 @@ def test_the_server_sealed_form_stores_a_marked_case_only_the_chosen_members_can
     assert answer.status_code == 200
     # The code page says what happens next, with the days the server stores.
     assert t("What happens next") in answer.text
-    assert re.search(r"By \d{4}-\d{2}-\d{2}: a committee member acknowledges", answer.text)
+    # The days are written as a reader writes them (Babel, English here), not as ISO dates.
+    assert re.search(r"By [A-Z][a-z]+ \d{1,2}, \d{4}: a committee member acknowledges", answer.text)
     assert (
         t(
             "Your report and the conversation are deleted %(after)s days after the case is "

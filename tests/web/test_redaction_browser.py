@@ -41,7 +41,7 @@ def test_the_reporter_sees_the_kept_text_and_the_day_part_of_it_was_removed(
     assert all(e["verified"] for e in entries(page))
     notice = page.locator('#thread > li[data-seq="1"] .redacted')
     expect(notice).to_have_text(
-        t("Part of this message was removed by the committee on %(day)s.", day=day)
+        t("Part of this message was removed by the committee on %(day)s.", day=t.day(day))
     )
     expect(page.locator('#thread > li[data-seq="0"] .redacted')).to_have_count(0)
     assert canary not in page.content()

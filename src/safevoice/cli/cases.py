@@ -26,6 +26,7 @@ from safevoice.cli.common import (
     make_app,
     open_key,
     print_json,
+    read_json_file,
     read_secret_text,
     untrusted,
 )
@@ -472,6 +473,15 @@ def disclose_command(
     )
 
 
+def _answers_to_keep(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    answers = read_json_file(path, what="answers to keep")
+    if not isinstance(answers, dict) or not all(isinstance(v, str) for v in answers.values()):
+        fail(f"{path} must hold a JSON object of question ids and the answers to keep.")
+    return {str(k): v for k, v in answers.items()}
+
+
 @app.command("redact")
 def redact_command(
     case_id: CaseArgument,
@@ -491,6 +501,13 @@ def redact_command(
             "the current text opens in $EDITOR)."
         ),
     ] = None,
+    answers_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="For the report (0): a JSON object of question ids and the answers to keep "
+            "for them (`cases show --json` prints the report's answers)."
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     server: Server = None,
     key: KeyOption = None,
@@ -503,6 +520,7 @@ def redact_command(
     log records the removal without any content (COMPLIANCE.md D9). Readers see "Part of this
     message was removed by the committee on <day>"."""
     chain = "committee" if committee else "thread"
+    answers = _answers_to_keep(answers_file)
     context = logged_in(server)
     with context.api:
         case_id = context.case_id(case_id)
@@ -513,7 +531,7 @@ def redact_command(
             opened = open_for_writing(context, case_id, key)
             current = guarded(partial(member.redactable_text, opened.read, chain=chain, seq=number))
             text = edit_text(current)
-            if text == current:
+            if text == current and answers is None:
                 fail("The text was not changed, so nothing was removed.")
         if not yes and not typer.confirm(
             f"Replace {chain} #{number} of case {case_id} by the text you kept? The original "
@@ -523,7 +541,16 @@ def redact_command(
         ):
             fail("Nothing was removed.")
         on = guarded(
-            partial(member.redact, context, case_id, keys, chain=chain, seq=number, text=text)
+            partial(
+                member.redact,
+                context,
+                case_id,
+                keys,
+                chain=chain,
+                seq=number,
+                text=text,
+                answers=answers,
+            )
         )
     if as_json:
         print_json({"case_id": case_id, "chain": chain, "seq": number, "on": on.isoformat()})

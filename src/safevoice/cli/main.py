@@ -10,6 +10,7 @@ from safevoice.cli import (
     cases,
     demo,
     desk,
+    digest,
     keys,
     manifest,
     retention,
@@ -40,6 +41,7 @@ app.add_typer(cases.app, name="cases")
 app.add_typer(actions.app, name="actions")
 app.add_typer(retention.app, name="retention")
 app.add_typer(surveys.app, name="surveys")
+app.add_typer(digest.app, name="digest")
 audit.app.command("retention")(retention.audit_retention)
 audit.app.command("approve-restore")(backup.approve_restore)
 app.add_typer(audit.app, name="audit")

@@ -109,14 +109,18 @@ def list_command(server: Server = None, as_json: JsonOption = False) -> None:
     console.print(table)
 
 
+def _move(survey_id: str, action: str, server: str | None, as_json: bool) -> None:
+    context = logged_in(server)
+    with context.api:
+        _print(context.api.move_survey(survey_id, action), as_json)
+
+
 @app.command("open")
 def open_command(
     survey_id: SurveyArgument, server: Server = None, as_json: JsonOption = False
 ) -> None:
     """Open a published survey for answers (between its opening and closing days)."""
-    context = logged_in(server)
-    with context.api:
-        _print(context.api.move_survey(survey_id, "open"), as_json)
+    _move(survey_id, "open", server, as_json)
 
 
 @app.command("close")
@@ -124,9 +128,7 @@ def close_command(
     survey_id: SurveyArgument, server: Server = None, as_json: JsonOption = False
 ) -> None:
     """Close a survey: no answer is taken any more; it cannot be reopened."""
-    context = logged_in(server)
-    with context.api:
-        _print(context.api.move_survey(survey_id, "close"), as_json)
+    _move(survey_id, "close", server, as_json)
 
 
 @app.command("results")

@@ -27,6 +27,7 @@ from safevoice.protocol.wire import (
     EntriesOut,
     HoldOut,
     IntakeOut,
+    LessonOut,
     ManifestOut,
     ObjectOut,
     ReporterCaseView,
@@ -59,6 +60,7 @@ _ERRORS: dict[str, type[errors.SafeVoiceError]] = {
         errors.TooLarge,
         errors.RateLimited,
         errors.Unavailable,
+        errors.StorageFull,
         errors.BadCode,
     )
 }
@@ -72,6 +74,7 @@ _BY_STATUS: dict[int, type[errors.SafeVoiceError]] = {
     422: errors.BadRequest,
     429: errors.RateLimited,
     503: errors.Unavailable,
+    507: errors.StorageFull,
 }
 
 
@@ -205,6 +208,19 @@ class Api:
 
     def survey_answers(self, survey_id: str) -> SurveyAnswersOut:
         return self._get(f"/api/v1/surveys/{survey_id}/answers", SurveyAnswersOut)
+
+    # -- lessons learned ------------------------------------------------------------------
+
+    def lessons(self) -> list[LessonOut]:
+        content = self._send("GET", "/api/v1/lessons").content
+        return _parse(TypeAdapter(list[LessonOut]).validate_json, content)
+
+    def propose_lesson(self, body: dict[str, Any]) -> LessonOut:
+        return self._post("/api/v1/lessons", body, LessonOut)
+
+    def approve_lesson(self, lesson_id: str, approval: str) -> LessonOut:
+        path = f"/api/v1/lessons/{lesson_id}/approvals"
+        return self._post(path, {"approval": approval}, LessonOut)
 
     def login(self, *, role: str, member_id: str, challenge: str, signature: str) -> TokenOut:
         return self._post(

@@ -294,10 +294,18 @@ def redactable_text(read: ReadCase, *, chain: str, seq: int) -> str:
 
 
 def redact(
-    session: MemberSession, case_id: str, keys: KeyPair, *, chain: str, seq: int, text: str
+    session: MemberSession,
+    case_id: str,
+    keys: KeyPair,
+    *,
+    chain: str,
+    seq: int,
+    text: str,
+    answers: dict[str, str] | None = None,
 ) -> date:
-    """Replace an object by a version whose text is ``text`` (COMPLIANCE.md D9): encrypted
-    and signed here, with the signed redaction record; returns the day it carries."""
+    """Replace an object by a version whose text is ``text`` (and a report's answers
+    ``answers``; COMPLIANCE.md D9): encrypted and signed here, with the signed redaction
+    record; returns the day it carries."""
     opened = open_for_writing(session, case_id, keys)
     today = opened.detail.case.today
     body = redaction_body(
@@ -309,6 +317,7 @@ def redact(
         keys=keys,
         manifest=opened.manifest,
         on=today.isoformat(),
+        answers=answers,
     )
     session.api.redact(case_id, body)
     return today

@@ -74,6 +74,8 @@ class Patience:
 
 
 def _reason(exc: errors.SafeVoiceError) -> str:
+    if isinstance(exc, errors.StorageFull):
+        return "The server's storage is full."
     if isinstance(exc, errors.Unavailable):
         return "The server is temporarily unavailable."
     return "The server cannot be reached."

@@ -21,19 +21,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import nacl.bindings
-import nacl.exceptions
-
-from safevoice.crypto.encoding import b64d, b64e, canonical_json, lp, split_lp
-from safevoice.crypto.envelope import (
-    CIPHERTEXT_SIZES,
-    KEY_BYTES,
-    NONCE_BYTES,
-    new_key,
-    pad,
-    unpad,
+from safevoice.crypto.committee_box import (
+    Binding,
+    Sealed,
+    check_shape,
+    open_sealed,
+    seal,
 )
-from safevoice.crypto.keys import KeyPair, random_bytes, verify
+from safevoice.crypto.encoding import b64d, b64e, canonical_json
+from safevoice.crypto.keys import KeyPair, verify
 from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadEncoding, BadRequest, VerificationFailed
@@ -240,32 +236,7 @@ class Answer:
     free_text: str = ""
 
 
-@dataclass(frozen=True)
-class SealedAnswer:
-    nonce: bytes
-    ct: bytes
-    wraps: tuple[tuple[str, bytes], ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "nonce": b64e(self.nonce),
-            "ct": b64e(self.ct),
-            "wraps": [{"recipient": r, "sealed": b64e(s)} for r, s in self.wraps],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> SealedAnswer:
-        try:
-            wraps = tuple(
-                (str(w["recipient"]), b64d(w["sealed"], what="wrapped key")) for w in data["wraps"]
-            )
-            return cls(
-                nonce=b64d(data["nonce"], size=NONCE_BYTES, what="nonce"),
-                ct=b64d(data["ct"], what="ciphertext"),
-                wraps=wraps,
-            )
-        except (KeyError, TypeError) as exc:
-            raise BadEncoding("The survey answer is malformed.") from exc
+SealedAnswer = Sealed
 
 
 def check_answer(survey: Survey, answer: Answer) -> Answer:
@@ -280,87 +251,33 @@ def check_answer(survey: Survey, answer: Answer) -> Answer:
     return answer
 
 
-def _associated_data(survey: Survey) -> bytes:
-    return lp(ANSWER_SUITE, survey.instance_id, survey.survey_id)
-
-
-def _key_plaintext(survey: Survey, recipient: str, key: bytes) -> bytes:
-    return lp(ANSWER_KEY_CONTEXT, survey.instance_id, survey.survey_id, recipient, key)
-
-
-def wrapped_answer_key_size(survey: Survey, recipient: str) -> int:
-    """The exact size of one sealed answer key, so the server can refuse anything else."""
-    return len(_key_plaintext(survey, recipient, bytes(KEY_BYTES))) + int(
-        nacl.bindings.crypto_box_SEALBYTES
+def _binding(survey: Survey) -> Binding:
+    return Binding(
+        suite=ANSWER_SUITE,
+        key_context=ANSWER_KEY_CONTEXT,
+        fields=(survey.instance_id, survey.survey_id),
     )
-
-
-def recipients_of(manifest: Manifest) -> dict[str, bytes]:
-    """Who reads survey answers: every committee member of the manifest, by label."""
-    out: dict[str, bytes] = {}
-    for member in manifest.members:
-        if member.box_key is not None:
-            out[f"{_MEMBER_PREFIX}{member.id}"] = member.box_key
-    return out
 
 
 def seal_answer(survey: Survey, manifest: Manifest, answer: Answer) -> SealedAnswer:
     """Encrypt an answer on the answering person's machine, to every committee member."""
     check_answer(survey, answer)
     plaintext = canonical_json({"scores": list(answer.scores), "free_text": answer.free_text})
-    key = new_key()
-    nonce = random_bytes(NONCE_BYTES)
-    ct = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        pad(plaintext), _associated_data(survey), nonce, key
-    )
-    wraps = tuple(
-        (label, nacl.bindings.crypto_box_seal(_key_plaintext(survey, label, key), box_key))
-        for label, box_key in sorted(recipients_of(manifest).items())
-    )
-    return SealedAnswer(nonce=nonce, ct=ct, wraps=wraps)
+    return seal(plaintext, manifest, _binding(survey))
 
 
 def check_sealed_shape(survey: Survey, sealed: SealedAnswer, recipients: Sequence[str]) -> None:
     """What the server can check without reading: one key per member, sizes of the buckets."""
-    labels = [label for label, _ in sealed.wraps]
-    if sorted(labels) != sorted(recipients):
-        raise BadRequest("A survey answer carries one sealed key for each committee member.")
-    for label, blob in sealed.wraps:
-        if len(blob) != wrapped_answer_key_size(survey, label):
-            raise BadRequest("A sealed answer key has the wrong length.")
-    if len(sealed.ct) not in CIPHERTEXT_SIZES:
-        raise BadRequest("The answer's ciphertext is not of a padded size.")
+    check_shape(sealed, recipients, _binding(survey))
 
 
 def open_answer(survey: Survey, sealed: SealedAnswer, keys: KeyPair) -> Answer:
     """Decrypt an answer with a member's key; anything altered or moved fails to open."""
-    if keys.box_secret is None:
-        raise VerificationFailed("This key cannot decrypt.")
-    label = f"{_MEMBER_PREFIX}{keys.public.id}"
-    blob = next((s for r, s in sealed.wraps if r == label), None)
-    if blob is None:
-        raise VerificationFailed("This answer holds no key for you.")
-    public = nacl.bindings.crypto_scalarmult_base(keys.box_secret)
+    plaintext = open_sealed(sealed, keys, _binding(survey))
     try:
-        opened = nacl.bindings.crypto_box_seal_open(blob, public, keys.box_secret)
-        fields = split_lp(opened)
-        if len(fields) != 5 or fields[:4] != [
-            ANSWER_KEY_CONTEXT.encode(),
-            survey.instance_id.encode(),
-            survey.survey_id.encode(),
-            label.encode(),
-        ]:
-            raise VerificationFailed("The answer key was made for another survey or person.")
-        padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            sealed.ct, _associated_data(survey), sealed.nonce, fields[4]
-        )
-    except (nacl.exceptions.CryptoError, nacl.exceptions.ValueError, BadEncoding) as exc:
-        raise VerificationFailed("The answer does not decrypt; it was altered or moved.") from exc
-    try:
-        data = json.loads(unpad(padded).decode("utf-8"))
-        scores = tuple(data["scores"])
-        answer = Answer(scores=scores, free_text=str(data["free_text"]))
-    except (KeyError, TypeError, ValueError, BadEncoding) as exc:
+        data = json.loads(plaintext.decode("utf-8"))
+        answer = Answer(scores=tuple(data["scores"]), free_text=str(data["free_text"]))
+    except (KeyError, TypeError, ValueError) as exc:
         raise VerificationFailed("The answer's content is malformed.") from exc
     try:
         return check_answer(survey, answer)

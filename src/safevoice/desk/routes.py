@@ -506,8 +506,19 @@ def redact(request: Request, desk: UnlockedDep, case_id: str, form: FormDep) -> 
             raise BadRequest("Choose the report, message or note to redact on the case page.")
         if text(form, "confirm") != "yes":
             raise BadRequest("Confirm that the original is deleted for good; nothing was removed.")
+        answers = {
+            name.removeprefix("answer:"): text(form, name)
+            for name in form
+            if name.startswith("answer:")
+        }
         return member.redact(
-            session, case_id, keys, chain=chain, seq=int(seq), text=text(form, "text")
+            session,
+            case_id,
+            keys,
+            chain=chain,
+            seq=int(seq),
+            text=text(form, "text"),
+            answers=answers or None,
         )
 
     where = "note" if chain == "committee" else "message"

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.dialogue import service as dialogue
-from safevoice.errors import NotFound
+from safevoice.errors import NotFound, Unavailable
 from safevoice.instance.flood import raise_flood_surge
 from safevoice.instance.service import Snapshot, root_handovers
 from safevoice.intake import service
@@ -21,6 +21,7 @@ from safevoice.protocol.wire import (
     ChannelOut,
     IntakeOut,
     ManifestOut,
+    ReadyOut,
     SubmissionIn,
     SubmissionOut,
 )
@@ -56,6 +57,23 @@ def _manifest(snap: Snapshot) -> ManifestOut:
             "committee publishes one."
         )
     return ManifestOut.model_validate(snap.signed_manifest.to_json())
+
+
+NOT_READY = (
+    "This server cannot accept reports at the moment: it cannot store them. Nothing was "
+    "stored; please try again later."
+)
+
+
+@router.get("/ready", response_model=ReadyOut)
+def get_ready(database: DatabaseDep) -> ReadyOut:
+    """Whether the server can accept reports now; 503 when its database cannot store them
+    (the reason, which names files, goes to the server's log, not to the client)."""
+    problem = database.problem()
+    if problem is not None:
+        log.warning("not ready: %s", problem)
+        raise Unavailable(NOT_READY)
+    return ReadyOut(ready=True)
 
 
 @router.get("/manifest", response_model=ManifestOut)

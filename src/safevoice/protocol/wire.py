@@ -82,6 +82,12 @@ class ReceiptOut(BaseModel):
     sig: str
 
 
+class ReadyOut(BaseModel):
+    """The server can accept reports now (otherwise it answers 503 saying why)."""
+
+    ready: bool
+
+
 class SubmissionOut(BaseModel):
     case_id: str
     received_on: date
@@ -468,6 +474,8 @@ class SurveyKeyIn(Strict):
 
 
 class SealedAnswerIn(Strict):
+    """An object encrypted to every committee member (a survey answer, a lesson)."""
+
     nonce: Annotated[B64, Field(min_length=32, max_length=32)]
     ct: Annotated[B64, Field(max_length=11_000)]
     wraps: Annotated[list[SurveyKeyIn], Field(min_length=1, max_length=64)]
@@ -483,3 +491,34 @@ class SurveyAnswersOut(BaseModel):
 
     survey_id: str
     answers: list[SealedAnswerIn]
+
+
+# -- lessons learned for the digest (docs/protocol/digest.md) --------------------------------------
+
+
+class LessonIn(Strict):
+    lesson_id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
+    case_id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
+    digest: Annotated[B64, Field(min_length=43, max_length=43)]
+    sealed: SealedAnswerIn
+    approval: Annotated[B64, Field(min_length=86, max_length=86)]
+
+
+class ApprovalIn(Strict):
+    approval: Annotated[B64, Field(min_length=86, max_length=86)]
+
+
+class ApprovalOut(BaseModel):
+    member: str
+    sig: str
+
+
+class LessonOut(BaseModel):
+    """A proposed summary: encrypted to the committee, with the approvals it has."""
+
+    lesson_id: str
+    case_id: str
+    proposer: str
+    digest: str
+    sealed: SealedAnswerIn
+    approvals: list[ApprovalOut]

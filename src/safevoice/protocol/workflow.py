@@ -29,7 +29,7 @@ from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.redaction import REDACTABLE_KINDS, redact
 from safevoice.errors import BadRequest, Conflict
-from safevoice.protocol.reader import ReadCase, epoch_keys
+from safevoice.protocol.reader import EpochKeys, ReadCase, epoch_keys
 from safevoice.protocol.wire import CaseDetail
 
 
@@ -70,6 +70,17 @@ def next_object(
     )
 
 
+def _epoch_keys(read: ReadCase, detail: CaseDetail, manifest: Manifest) -> EpochKeys:
+    """Every epoch's keys of the case, from the current epoch's record and the reader's keys."""
+    return epoch_keys(
+        detail.objects,
+        case_id=detail.case.id,
+        epoch=detail.case.epoch,
+        keys=read.keys,
+        manifest=manifest,
+    )
+
+
 def rekey_body(
     read: ReadCase, detail: CaseDetail, *, keys: KeyPair, manifest: Manifest
 ) -> tuple[dict[str, Any], list[str]]:
@@ -93,13 +104,7 @@ def rekey_body(
         raise Conflict("No committee member chosen by the reporter could keep this case.")
     case_bytes = b64d(detail.case.id, size=16, what="case id")
     new_epoch = detail.case.epoch + 1
-    found = epoch_keys(
-        detail.objects,
-        case_id=detail.case.id,
-        epoch=detail.case.epoch,
-        keys=read.keys,
-        manifest=manifest,
-    )
+    found = _epoch_keys(read, detail, manifest)
     if found.problems:
         raise Conflict("The case's earlier keys do not verify: " + "; ".join(found.problems))
     thread_key, committee_key = new_key(), new_key()
@@ -164,10 +169,12 @@ def redaction_body(
     keys: KeyPair,
     manifest: Manifest,
     on: str,
+    answers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The request that replaces one verified report, message or note by a version whose text
-    is ``text``: everything else inside it (the reporter's keys and signed recipient list, a
-    report's answers, attachments) is kept as it was, sealed under the same epoch's key of the
+    is ``text`` (and, for a report, whose answers to the questions ``answers`` names are the
+    ones given): everything else inside it (the reporter's keys and signed
+    recipient list, attachments) is kept as it was, sealed under the same epoch's key of the
     same chain and signed with the member's key, with the signed redaction record."""
     shown = next((o for o in read.objects if o.chain == chain and o.seq == seq), None)
     if shown is None or shown.kind not in REDACTABLE_KINDS:
@@ -176,16 +183,15 @@ def redaction_body(
         raise Conflict(f"{chain} #{seq} does not verify, so it cannot be redacted safely.")
     if not text.strip():
         raise BadRequest("The redacted text is empty; keep at least a word saying what it was.")
+    body = {**shown.body, "text": text}
+    if answers is not None:
+        kept = dict(shown.body.get("answers") or {})
+        if shown.kind != "report" or not set(answers) <= set(kept):
+            raise BadRequest("Only a report's answers can be redacted, for its own questions.")
+        body["answers"] = {**kept, **answers}
     item = next(o for o in detail.objects if o.chain == chain and o.seq == seq)
     original = Envelope.from_json(item.envelope.model_dump())
-    found = epoch_keys(
-        detail.objects,
-        case_id=detail.case.id,
-        epoch=detail.case.epoch,
-        keys=read.keys,
-        manifest=manifest,
-    )
-    epoch_key = found.keys.get(original.epoch)
+    epoch_key = _epoch_keys(read, detail, manifest).keys.get(original.epoch)
     key = None
     if epoch_key is not None:
         key = epoch_key.thread if chain == "thread" else epoch_key.committee
@@ -195,7 +201,7 @@ def redaction_body(
         original,
         original_hash=shown.hash,
         key=key,
-        plaintext=canonical_json({**shown.body, "text": text}),
+        plaintext=canonical_json(body),
         by=sender_label(keys),
         on=on,
         sign_seed=keys.sign_seed,

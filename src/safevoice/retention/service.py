@@ -43,6 +43,7 @@ from safevoice.cases.service import readable_case
 from safevoice.errors import BadRequest, ConfigError, Conflict, NotFound
 from safevoice.instance.models import Channel, SpentChallenge
 from safevoice.intake.models import IdempotencyKey
+from safevoice.lessons.models import Lesson
 from safevoice.members.models import LoginSession
 from safevoice.protocol.wire import (
     CaseRetention,
@@ -72,6 +73,7 @@ CASE_TABLES = (
     CorrectiveAction,
     Attachment,
     LegalHold,
+    Lesson,  # its approvals go with it (foreign key, on delete cascade)
 )
 # Tables a purge or a prune frees rows in (what PostgreSQL's VACUUM is run on).
 TOUCHED_TABLES = (
@@ -84,6 +86,8 @@ TOUCHED_TABLES = (
     "upload",
     "blob_chunk",
     "legal_hold",
+    "lesson",
+    "lesson_approval",
     "case_file",
     "spent_challenge",
     "idempotency_key",

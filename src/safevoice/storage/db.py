@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from safevoice.private_files import private_file, tighten_file
@@ -156,9 +156,14 @@ def _private_sqlite_file(url: str) -> None:
     database = make_url(url).database
     if database in (None, "", ":memory:") or database.startswith("file:"):
         return
-    private_file(Path(database))
-    for suffix in ("-wal", "-shm", ".writer-lock"):
-        tighten_file(Path(f"{database}{suffix}"))
+    try:
+        private_file(Path(database))
+        for suffix in ("-wal", "-shm", ".writer-lock"):
+            tighten_file(Path(f"{database}{suffix}"))
+    except OSError:
+        # A read-only file or folder: the server still starts, and its readiness check and
+        # log say why it cannot accept reports (``Database.unwritable``).
+        return
 
 
 def make_engine(
@@ -295,6 +300,32 @@ class Database:
             return Path(f"{path}-wal").stat().st_size
         except FileNotFoundError:
             return 0
+
+    def unwritable(self) -> str | None:
+        """Why the SQLite database file cannot be written (read-only file, folder or file
+        system), in a sentence for the operator; None when it can, and on PostgreSQL."""
+        path = self.sqlite_path
+        if path is None:
+            return None
+        for target in (path, path.parent):
+            if target.exists() and not os.access(target, os.W_OK):
+                return (
+                    f"the SQLite database {path} cannot be written ({target} is read-only); "
+                    "make the file and its folder writable by the server's account"
+                )
+        return None
+
+    def problem(self) -> str | None:
+        """Why this database cannot store a report now, for the operator; None when it can."""
+        unwritable = self.unwritable()
+        if unwritable is not None:
+            return unwritable
+        try:
+            with self.writer.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as exc:
+            return f"the database cannot be reached ({type(exc).__name__})"
+        return None
 
     def dispose(self) -> None:
         self.writer.dispose()

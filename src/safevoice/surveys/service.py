@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from safevoice.audit import service as audit
 from safevoice.crypto import pow as powmod
+from safevoice.crypto.committee_box import recipients_of
 from safevoice.crypto.encoding import canonical_json
 from safevoice.crypto.login import random_id
 from safevoice.crypto.survey import (
@@ -25,7 +26,6 @@ from safevoice.crypto.survey import (
     SealedAnswer,
     SignedSurvey,
     check_sealed_shape,
-    recipients_of,
     seal_answer,
     verify_survey,
 )

@@ -28,6 +28,7 @@ from safevoice.errors import ConfigError
 from safevoice.instance import production
 from safevoice.instance.flood import FloodMeter
 from safevoice.intake.router import router as intake_router
+from safevoice.lessons.router import router as lessons_router
 from safevoice.members.router import router as members_router
 from safevoice.retention.router import router as retention_router
 from safevoice.settings import Settings
@@ -54,7 +55,9 @@ def create_app(
     env: Mapping[str, str] | None = None,
 ) -> FastAPI:
     owned = database is None
-    database = database or Database.connect(settings.database_url, limits=database_limits(settings))
+    database = database or Database.connect(
+        settings.database_url, pool_size=settings.db_pool_size, limits=database_limits(settings)
+    )
     installed: bundle.Bundle | None = None
     if settings.production:
         try:
@@ -102,6 +105,10 @@ def create_app(
     app.include_router(retention_router)
     app.include_router(audit_router)
     app.include_router(surveys_router)
+    app.include_router(lessons_router)
+    problem = database.problem()
+    if problem is not None:
+        log.error("SafeVoice cannot accept reports: %s.", problem)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(errors.LastResort)

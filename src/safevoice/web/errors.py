@@ -8,6 +8,7 @@ messages (SQL statements, parameters) can carry submitted data (invariant 3).
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -115,11 +116,44 @@ def _integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
+def storage_full() -> JSONResponse:
+    return JSONResponse(
+        error_body(
+            "storage_full",
+            "The server's storage is full, so nothing was stored; what it had already "
+            "confirmed is safe. Please try again later.",
+        ),
+        status_code=507,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+SQLITE_FULL = 13
+POSTGRES_DISK_FULL = "53100"
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """A full disk under the database (SQLite's SQLITE_FULL, PostgreSQL's disk_full) or
+    under the blob store (ENOSPC)."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    orig = getattr(exc, "orig", None)
+    return (
+        getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL
+    )
+
+
 def _database_error(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable (%s)", type(exc).__name__)
+    full = is_storage_full(exc)
+    log.warning("%s (%s)", "storage full" if full else "database unavailable", type(exc).__name__)
+    status = 507 if full else 503
     if _for_person(request):
-        return _page(request, 503, {"Retry-After": RETRY_AFTER_SECONDS})
-    return unavailable()
+        if request.app.state.database.unwritable() is not None:
+            response: Response = request.app.state.pages.not_accepting(request)
+            return response
+        return _page(request, status, {"Retry-After": RETRY_AFTER_SECONDS})
+    return storage_full() if full else unavailable()
 
 
 def install(app: FastAPI) -> None:
@@ -128,6 +162,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(sa_exc.IntegrityError, _integrity_error)
     for error in (
+        OSError,
         sa_exc.OperationalError,
         sa_exc.InterfaceError,
         sa_exc.DatabaseError,
@@ -165,7 +200,9 @@ class LastResort:
             log.error("unexpected error (%s)", type(exc).__name__)
             if started:
                 return
-            if isinstance(exc, sa_exc.SQLAlchemyError | OSError):
+            if is_storage_full(exc):
+                response = storage_full()
+            elif isinstance(exc, sa_exc.SQLAlchemyError | OSError):
                 response = unavailable()
             else:
                 response = JSONResponse(

@@ -85,7 +85,18 @@ ERROR_TEXTS = {
         N_("Please try again in a moment"),
         N_("The service is busy or briefly unavailable. Nothing was stored."),
     ),
+    507: (
+        N_("Reports cannot be accepted right now"),
+        N_("The server's storage is full, so nothing was stored. Please try again later."),
+    ),
 }
+NOT_ACCEPTING = (
+    N_("Reports cannot be accepted right now"),
+    N_(
+        "The server cannot store reports at the moment, so nothing you write here could be "
+        "kept. Please come back later."
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,7 @@ class Pages:
             gettext=_gettext(catalogue),
             ngettext=_ngettext(catalogue),
             lang=catalogue.lang,
+            day=catalogue.day,
             dir=catalogue.direction,
             q=language.query,
             here=language.path,
@@ -199,7 +211,7 @@ class Pages:
             heading=t(heading),
             paragraphs=[t(p) for p in paragraphs],
         )
-        if status == 503:
+        if status in (503, 507):
             response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         return response
 
@@ -213,6 +225,9 @@ class Pages:
                 "SafeVoice command-line client."
             ),
         )
+
+    def not_accepting(self, request: Request) -> HTMLResponse:
+        return self.message(choose_language(request), 503, *NOT_ACCEPTING)
 
     def error(self, status: int, request: Request) -> HTMLResponse:
         return self.explain(choose_language(request), status)
@@ -243,10 +258,13 @@ router = APIRouter(include_in_schema=False)
 def landing(
     language: LanguageDep,
     pages: PagesDep,
+    database: DatabaseDep,
     session: SessionDep,
     snap: SnapshotDep,
     settings: SettingsDep,
 ) -> HTMLResponse:
+    if database.unwritable() is not None:
+        return pages.message(language, 503, *NOT_ACCEPTING)
     bundle = pages.bundle
     return pages.render(
         language,
@@ -265,6 +283,7 @@ def report_page(
     language: LanguageDep,
     channel: str,
     pages: PagesDep,
+    database: DatabaseDep,
     session: SessionDep,
     snap: SnapshotDep,
     settings: SettingsDep,
@@ -272,6 +291,8 @@ def report_page(
 ) -> HTMLResponse:
     if pages.bundle is None:
         return pages.not_installed(language)
+    if database.unwritable() is not None:
+        return pages.message(language, 503, *NOT_ACCEPTING)
     channels = intake.list_channels(session)
     chosen = next((c for c in channels if c.name == channel), None)
     if chosen is None:
@@ -395,9 +416,9 @@ async def report_sealed(
         language,
         "sealed_code.html",
         code=answer.code,
-        received_on=answer.received_on.isoformat(),
-        ack_due_on=str(answer.ack_due_on),
-        feedback_due_on=str(answer.feedback_due_on),
+        received_on=language.catalogue.day(answer.received_on),
+        ack_due_on=language.catalogue.day(answer.ack_due_on),
+        feedback_due_on=language.catalogue.day(answer.feedback_due_on),
         retention=chosen.retention if chosen is not None else None,
     )
 
@@ -606,19 +627,21 @@ def _sealed_thread(
     acknowledged = signed.acknowledged_on is not None
     facts = [
         (t("Status"), _word(t, STATUS_WORDS, signed.status)),
-        (t("Received on"), signed.received_on or case.received_on.isoformat()),
+        (t("Received on"), t.day(signed.received_on or case.received_on)),
     ]
     if signed.acknowledged_on is not None:
-        facts.append((t("Acknowledged on (signed by the committee)"), signed.acknowledged_on))
+        facts.append(
+            (t("Acknowledged on (signed by the committee)"), t.day(signed.acknowledged_on))
+        )
     else:
-        facts.append((t("Acknowledgement due by"), case.ack_due_on.isoformat()))
+        facts.append((t("Acknowledgement due by"), t.day(case.ack_due_on)))
     if signed.status == "closed":
-        facts.append((t("Closed on"), signed.changed_on or ""))
+        facts.append((t("Closed on"), t.day(signed.changed_on)))
     else:
         facts.append(
             (
                 t("Feedback due by"),
-                signed.feedback_due or case.feedback_due_on.isoformat(),
+                t.day(signed.feedback_due or case.feedback_due_on),
             )
         )
     items = []
@@ -652,6 +675,12 @@ def _sealed_thread(
                 else "",
                 "answers": [(labels.get(k, k), str(v)) for k, v in answers.items()],
                 "files": _files(t, o),
+                "redacted": t(
+                    "Part of this message was removed by the committee on %(day)s.",
+                    day=t.day(o.redacted.on),
+                )
+                if o.redacted is not None
+                else "",
             }
         )
     # As on the JavaScript page: a deadline that passed is said plainly.
@@ -663,14 +692,14 @@ def _sealed_thread(
             "The acknowledgement was due by %(day)s and no committee member has signed one. "
             "You may now report to the competent authorities listed on the start page; you "
             "can still write here too.",
-            day=case.ack_due_on.isoformat(),
+            day=t.day(case.ack_due_on),
         )
     elif feedback_passed:
         passed = t(
             "Feedback was due by %(day)s and the committee has not yet told you what it is "
             "doing about your report. You may ask here, and you may report to the competent "
             "authorities listed on the start page.",
-            day=case.feedback_due_on.isoformat(),
+            day=t.day(case.feedback_due_on),
         )
     return {
         "facts": facts,
@@ -680,7 +709,7 @@ def _sealed_thread(
             "No committee member has signed an acknowledgement of your report yet. It is due "
             "by %(day)s; if none arrives by then, you may report to the competent authorities"
             " listed on the start page.",
-            day=case.ack_due_on.isoformat(),
+            day=t.day(case.ack_due_on),
         ),
         "deadline_passed": passed,
         "problems": bool(read.problems),

@@ -16,12 +16,14 @@ import {
   N_,
   chosenFiles,
   failedText,
+  formatDay,
   formatSize,
   listFiles,
   readJson,
   refusedText,
   setText,
   show,
+  startPage,
   translator,
   wasmAvailable,
   watchLength,
@@ -57,12 +59,12 @@ const STAGE_TEXTS = {
   read: N_("Decrypting and checking the conversation…"),
   upload: N_("Encrypting and sending your files…"),
   send: N_("Encrypting and sending your answer…"),
-  retry: N_("The server did not answer; trying again…"),
+  retry: N_("The server is not answering or cannot store messages at the moment. Your answer, already encrypted, is kept on this page and sent again automatically; it cannot arrive twice. Please keep this page open…"),
 };
 
 const FOLLOW_FAILED_TEXTS = {
   server: N_("The server refused. Nothing was sent; please try again later."),
-  unreachable: N_("The server could not be reached. Nothing was lost: check your connection and try again; files that were being sent continue where they stopped."),
+  unreachable: N_("Your answer was not confirmed: the server could not be reached for several minutes. Nothing was lost: keep this page open and press the button again later; an answer that did arrive is recognised and not sent twice, and files continue where they stopped."),
 };
 
 const TYPO_TEXTS = {
@@ -276,24 +278,24 @@ function showFacts(thread) {
     t("Status"),
     signed.outcome ? `${status} (${outcomeText(signed.outcome)})` : status,
   );
-  fact(list, t("Received on"), signed.received_on || c.received_on);
+  fact(list, t("Received on"), formatDay(signed.received_on || c.received_on));
   if (signed.acknowledged_on) {
-    fact(list, t("Acknowledged on (signed by the committee)"), signed.acknowledged_on);
+    fact(list, t("Acknowledged on (signed by the committee)"), formatDay(signed.acknowledged_on));
   } else {
-    fact(list, t("Acknowledgement due by"), c.ack_due_on);
+    fact(list, t("Acknowledgement due by"), formatDay(c.ack_due_on));
   }
-  if (signed.status === "closed") fact(list, t("Closed on"), signed.changed_on);
-  else fact(list, t("Feedback due by"), signed.feedback_due || c.feedback_due_on);
+  if (signed.status === "closed") fact(list, t("Closed on"), formatDay(signed.changed_on));
+  else fact(list, t("Feedback due by"), formatDay(signed.feedback_due || c.feedback_due_on));
   // A deadline that passed without the signed acknowledgement, or without feedback, is said
   // plainly: that is when the reporter may turn to the authorities (Directive Art. 10).
   const ackPassed = !thread.acknowledged && c.today > c.ack_due_on;
   const feedbackPassed = !ackPassed && c.feedback_overdue && signed.status !== "closed";
   show("ack-advice", !thread.acknowledged && !ackPassed);
-  if (!thread.acknowledged) setText("ack-advice", t("No committee member has signed an acknowledgement of your report yet. It is due by %(day)s; if none arrives by then, you may report to the competent authorities listed on the start page.", { day: c.ack_due_on }));
+  if (!thread.acknowledged) setText("ack-advice", t("No committee member has signed an acknowledgement of your report yet. It is due by %(day)s; if none arrives by then, you may report to the competent authorities listed on the start page.", { day: formatDay(c.ack_due_on) }));
   show("deadline-passed", ackPassed || feedbackPassed);
-  if (ackPassed) setText("deadline-passed", t("The acknowledgement was due by %(day)s and no committee member has signed one. You may now report to the competent authorities listed on the start page; you can still write here too.", { day: c.ack_due_on }));
+  if (ackPassed) setText("deadline-passed", t("The acknowledgement was due by %(day)s and no committee member has signed one. You may now report to the competent authorities listed on the start page; you can still write here too.", { day: formatDay(c.ack_due_on) }));
   if (feedbackPassed) {
-    setText("deadline-passed", t("Feedback was due by %(day)s and the committee has not yet told you what it is doing about your report. You may ask here, and you may report to the competent authorities listed on the start page.", { day: c.feedback_due_on }));
+    setText("deadline-passed", t("Feedback was due by %(day)s and the committee has not yet told you what it is doing about your report. You may ask here, and you may report to the competent authorities listed on the start page.", { day: formatDay(c.feedback_due_on) }));
   }
 }
 
@@ -366,7 +368,7 @@ function renderItem(item) {
     entry.append(text);
   }
   if (item.redactedOn !== null) {
-    entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: item.redactedOn })));
+    entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: formatDay(item.redactedOn) })));
   }
   if (item.kind === "epoch" && item.verified) {
     entry.append(element("p", "hint", t("The committee changed the keys of your case, for example because someone stepped aside, left the committee or replaced their key. Only the members you chose who still serve can read it from now on.")));
@@ -472,7 +474,7 @@ function replyFailed(reason) {
 
 function leave() {
   if (!worker) {
-    window.location.assign("/");
+    window.location.assign(startPage());
     return;
   }
   worker.postMessage({ type: "leave" });
@@ -483,7 +485,7 @@ function left() {
   worker = null;
   replyText.value = "";
   document.getElementById("thread").replaceChildren();
-  window.location.assign("/");
+  window.location.assign(startPage());
 }
 
 function onWorkerMessage(event) {

@@ -19,11 +19,13 @@ import {
   N_,
   chosenFiles,
   failedText,
+  formatDay,
   listFiles,
   readJson,
   refusedText,
   setText,
   show,
+  startPage,
   translator,
   wasmAvailable,
   watchLength,
@@ -45,7 +47,7 @@ const PROGRESS_TEXTS = {
   encrypt: N_("Encrypting your report…"),
   send: N_("Sending the encrypted report…"),
   upload: N_("Encrypting and sending your files…"),
-  retry: N_("The server did not answer; trying again…"),
+  retry: N_("The server is not answering or cannot store reports at the moment. Your report, already encrypted, is kept on this page and sent again automatically; it cannot arrive twice. Please keep this page open…"),
 };
 
 let worker = null;
@@ -222,12 +224,12 @@ function showCode(result) {
   form.hidden = true;
   show("progress-panel", false);
   show("intro", false);
-  setText("received-on", t("Your report was received on %(day)s.", { day: result.receivedOn }));
+  setText("received-on", t("Your report was received on %(day)s.", { day: formatDay(result.receivedOn) }));
   setText("follow-up-code", result.code);
   // The days the server holds the committee to, computed there by the one deadline function.
-  setText("next-ack", t("By %(day)s: a committee member acknowledges your report with a signed message that you read with your follow-up code.", { day: result.ackDueOn }));
-  setText("next-feedback", t("By %(day)s at the latest: the committee tells you what it is doing about your report (3 months after the acknowledgement).", { day: result.feedbackDueOn }));
-  setText("next-return", t("Come back with your code after a few days to read the acknowledgement and any questions, and again before %(day)s. If a deadline passes without word from the committee, you may report to the competent authorities listed on the start page.", { day: result.ackDueOn }));
+  setText("next-ack", t("By %(day)s: a committee member acknowledges your report with a signed message that you read with your follow-up code.", { day: formatDay(result.ackDueOn) }));
+  setText("next-feedback", t("By %(day)s at the latest: the committee tells you what it is doing about your report (3 months after the acknowledgement).", { day: formatDay(result.feedbackDueOn) }));
+  setText("next-return", t("Come back with your code after a few days to read the acknowledgement and any questions, and again before %(day)s. If a deadline passes without word from the committee, you may report to the competent authorities listed on the start page.", { day: formatDay(result.ackDueOn) }));
   setText("receipt", JSON.stringify(result.receipt, null, 2));
   show("code-panel");
   leaveGuard = true;
@@ -255,7 +257,7 @@ function finish() {
   setText("receipt", "");
   if (worker) worker.terminate();
   worker = null;
-  window.location.assign("/");
+  window.location.assign(startPage());
 }
 
 function onWorkerMessage(event) {

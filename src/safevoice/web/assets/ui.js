@@ -39,7 +39,7 @@ const REFUSED_TEXTS = {
 // Why sending failed, by the worker's reason; an unknown reason reads as "internal".
 const FAILED_TEXTS = {
   not_ready: N_("The page is not ready yet; please wait a moment and try again."),
-  unreachable: N_("The server could not be reached. Nothing was lost: check your connection and press the button again."),
+  unreachable: N_("Your report was not confirmed: the server could not be reached for several minutes. Nothing was lost: keep this page open and press the button again later; the same report is sent again and cannot arrive twice."),
   server: N_("The server refused the report. Nothing was stored; please try again later."),
   too_large: N_("Your report is too long. Please shorten it."),
   receipt: N_("The server's receipt does not match what you sent, so your report may not have reached the committee's instance. Do not rely on this submission; report through another channel."),
@@ -65,6 +65,25 @@ export function refusedText(t, reason) {
 
 export function failedText(t, reason) {
   return t(FAILED_TEXTS[reason] || FAILED_TEXTS.internal);
+}
+
+// A day (YYYY-MM-DD) written the way the page's language writes dates, as the server writes it
+// with Babel (the same CLDR "long" format, Latin digits); never a time. Anything else is shown
+// as it is.
+export function formatDay(day) {
+  if (typeof day !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return String(day ?? "");
+  const format = new Intl.DateTimeFormat(document.documentElement.lang || "en", {
+    dateStyle: "long",
+    timeZone: "UTC",
+    numberingSystem: "latn",
+  });
+  return format.format(new Date(`${day}T00:00:00Z`));
+}
+
+// The start page, in the language the URL chose (if none, the browser's languages decide).
+export function startPage() {
+  const lang = new URLSearchParams(window.location.search).get("lang");
+  return lang ? `/?lang=${encodeURIComponent(lang)}` : "/";
 }
 
 export function show(id, visible = true) {

@@ -23,8 +23,12 @@ import { createCrypto } from "./crypto.js";
 import sodium from "./sodium.js";
 import { ROOT_FINGERPRINT } from "./pin.js";
 
-const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
-const CHUNK_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000];
+// A report or an answer is resent (the same encrypted request) while the server is away or
+// its storage is full, backing off to half a minute: about five minutes in all before the
+// page says it was not confirmed and how to go on.
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000];
+const RETRIABLE = new Set([503, 507]);
+const CHUNK_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000, 30000];
 const CHALLENGE_MARGIN_S = 60;
 
 let sv = null;
@@ -310,7 +314,7 @@ async function send(body, key) {
     } catch {
       response = null;
     }
-    if (response && response.status !== 503) return response;
+    if (response && !RETRIABLE.has(response.status)) return response;
     if (attempt >= RETRY_DELAYS_MS.length) throw new Refusal("unreachable");
     progress("retry", attempt / RETRY_DELAYS_MS.length);
     await sleep(RETRY_DELAYS_MS[attempt]);
@@ -653,7 +657,8 @@ async function reply(text, files) {
       if (error.reason !== "unreachable" || attempt >= RETRY_DELAYS_MS.length) throw error;
       response = null;
     }
-    if (response && response.status !== 503) break;
+    if (response && !RETRIABLE.has(response.status)) break;
+    if (attempt >= RETRY_DELAYS_MS.length) throw new Refusal("unreachable");
     progress("retry", attempt / RETRY_DELAYS_MS.length);
     await sleep(RETRY_DELAYS_MS[attempt]);
   }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -113,10 +114,17 @@ class Catalogue:
         text = self.translations.ngettext(singular, plural, n)
         return text % {"num": n, **values}
 
-    def day(self, day: date | str) -> str:
-        """A day (never a time) written the way this language writes dates."""
-        value = date.fromisoformat(day) if isinstance(day, str) else day
-        return format_date(value, format="long", locale=self.locale)
+    def day(self, day: date | str | None) -> str:
+        """A day (never a time) written the way this language writes dates (the pages' script
+        writes them the same way); anything but a day is shown as it is."""
+        if day is None:
+            return ""
+        if isinstance(day, str):
+            try:
+                return self.day(date.fromisoformat(day))
+            except ValueError:
+                return day
+        return format_date(day, format="long", locale=self.locale)
 
     def script_strings(self) -> dict[str, str]:
         """The translations the page's script needs; English needs none."""
@@ -158,3 +166,18 @@ def negotiate(header: str, default: str = SOURCE) -> str:
         if primary in shipped:
             return primary
     return default
+
+
+def from_environment(env: Mapping[str, str]) -> Catalogue:
+    """The catalogue the usual locale variables ask for, as gettext reads them: LANGUAGE (a
+    list, most wanted first), else LC_ALL, LC_MESSAGES, LANG; "C", "POSIX" or an unshipped
+    language fall through to the next, and English is the last resort."""
+    wanted: list[str] = []
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(variable, "")
+        wanted.extend(value.split(":") if variable == "LANGUAGE" else [value])
+    for tag in wanted:
+        primary = tag.split(".")[0].split("@")[0].split("_")[0].split("-")[0].lower()
+        if primary in languages():
+            return Catalogue.load(primary)
+    return Catalogue.load(SOURCE)
