@@ -691,7 +691,7 @@ def _sealed_thread(
                 "files": _files(t, o),
                 "redacted": t(
                     "Part of this message was removed by the committee on %(day)s.",
-                    day=o.redacted.on,
+                    day=t.day(o.redacted.on),
                 )
                 if o.redacted is not None
                 else "",
