@@ -33,7 +33,7 @@ setup: $(STAMP) $(NODE_STAMP) $(MO_FILES)
 catalogues: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t --add-location=file --sort-output \
 		--no-wrap --project=SafeVoice --copyright-holder="the SafeVoice authors" \
-		-o $(I18N)/messages.pot.new src/safevoice/web
+		-o $(I18N)/messages.pot.new src/safevoice
 	# Keep the old file (and its date) when no message changed.
 	if diff -q -I '^"POT-Creation-Date' $(I18N)/messages.pot $(I18N)/messages.pot.new >/dev/null; \
 	then rm $(I18N)/messages.pot.new; else mv $(I18N)/messages.pot.new $(I18N)/messages.pot; fi

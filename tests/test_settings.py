@@ -36,6 +36,8 @@ def test_the_default_database_is_the_embedded_sqlite_file() -> None:
         ({"SAFEVOICE_DATABASE_URL_FILE": "/nonexistent/url"}, "cannot be read"),
         ({"SAFEVOICE_LOG_LEVEL": "TRACE"}, "SAFEVOICE_LOG_LEVEL must be one of"),
         ({"SAFEVOICE_PRODUCTION": "maybe"}, "SAFEVOICE_PRODUCTION must be true or false"),
+        ({"SAFEVOICE_DB_POOL_SIZE": "0"}, "SAFEVOICE_DB_POOL_SIZE must be at least 1"),
+        ({"SAFEVOICE_FLOOD_SURGE_SECONDS": "0"}, "SAFEVOICE_FLOOD_SURGE_SECONDS must be at least"),
         (
             {"SAFEVOICE_DB_STATEMENT_TIMEOUT": "0"},
             "SAFEVOICE_DB_STATEMENT_TIMEOUT must be at least",

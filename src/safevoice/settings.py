@@ -109,6 +109,10 @@ class Settings:
     db_connect_timeout: int = 2
     db_pool_timeout: int = 2
     db_statement_timeout: int = 3
+    # PostgreSQL connections each worker keeps open; it may open as many again for a burst, so
+    # the server uses at most 2 * this per worker (40 with the default two workers), below
+    # PostgreSQL's default max_connections of 100. SQLite keeps its own pool per worker.
+    db_pool_size: int = 10
     backup_dir: Path = Path("var/backups")
     # Keep the backup keys on another volume than the backups: whoever holds both reads them.
     backup_keys_dir: Path = Path("var/backup-keys")
@@ -121,6 +125,8 @@ class Settings:
                 raise ConfigError(f"SAFEVOICE_{name.upper()} must be at least 1 second.")
         if self.flood_surge_seconds < 1:
             raise ConfigError("SAFEVOICE_FLOOD_SURGE_SECONDS must be at least 1 second.")
+        if self.db_pool_size < 1:
+            raise ConfigError("SAFEVOICE_DB_POOL_SIZE must be at least 1.")
         if self.worker_healthcheck_timeout < 1:
             raise ConfigError("SAFEVOICE_WORKER_HEALTHCHECK_TIMEOUT must be at least 1 second.")
         if self.backup_key_rotation_days < 1:
@@ -195,6 +201,7 @@ class Settings:
                 3,
                 name="SAFEVOICE_DB_STATEMENT_TIMEOUT",
             ),
+            db_pool_size=_int(env.get("SAFEVOICE_DB_POOL_SIZE"), 10, name="SAFEVOICE_DB_POOL_SIZE"),
             snapshot_ttl_seconds=float(
                 _int(env.get("SAFEVOICE_SNAPSHOT_TTL_MS"), 1000, name="SAFEVOICE_SNAPSHOT_TTL_MS")
             )

@@ -19,16 +19,17 @@ import pytest
 from sqlalchemy import select, text
 
 from safevoice.cases.models import CaseObject
-from safevoice.crypto.casefile import member_label
+from safevoice.crypto.casefile import NOTE_FORMAT, body_plaintext, member_label
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import Envelope
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadRequest
 from safevoice.protocol.reader import REDACTION_PROBLEM, ReadCase, read_as_reporter, read_case
 from safevoice.protocol.wire import CaseDetail, ReporterCaseView
-from safevoice.protocol.workflow import redaction_body
+from safevoice.protocol.workflow import next_object, redaction_body
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
+from safevoice.web.i18n import Catalogue
 from tests.api.test_login import login as member_login
 from tests.cases.test_disclosure import conversation
 from tests.dialogue.test_dialogue_api import bearer, new_case, reporter_token
@@ -271,7 +272,7 @@ def test_the_server_sealed_follow_up_shows_the_redacted_text_and_the_day(
     assert read.status_code == 200, read.text
     assert canary not in read.text
     assert f"{KEPT} [name removed]" in read.text
-    day = body["redaction"]["on"]
+    day = Catalogue.load().day(body["redaction"]["on"])
     assert f"Part of this message was removed by the committee on {day}." in read.text
     assert "Not verified." not in read.text
 
@@ -307,3 +308,48 @@ def test_a_reports_answers_are_redacted_too_and_only_for_its_own_questions(
     assert after.report is not None
     assert after.report.answers == {"where": "Depot 4"}
     assert after.report.text == KEPT
+
+
+def test_a_committee_note_is_redacted_under_the_committee_key(
+    client: httpx.Client, database: Database, manifest: Manifest, world: World
+) -> None:
+    canary = new_canary("NAME")
+    sub = new_case(client, manifest, text=KEPT)
+    alice = world.members["alice"]
+    member = bearer(member_login(client, alice, manifest))
+    detail, read = fetch(client, manifest, world, sub)
+    note = next_object(
+        read,
+        detail,
+        kind="note",
+        plaintext=body_plaintext(NOTE_FORMAT, text=f"Spoke to {canary} at home."),
+        keys=alice,
+    )
+    added = client.post(
+        f"/api/v1/cases/{sub.case_id}/objects", json={"envelope": note.to_json()}, headers=member
+    )
+    assert added.status_code == 201, added.text
+    detail, read = fetch(client, manifest, world, sub)
+    body = redaction_body(
+        read,
+        detail,
+        chain="committee",
+        seq=0,
+        text="Spoke to [a witness] at home.",
+        keys=alice,
+        manifest=manifest,
+        on=detail.case.today.isoformat(),
+    )
+
+    done = client.post(f"/api/v1/cases/{sub.case_id}/redactions", json=body, headers=member)
+
+    assert done.status_code == 201, done.text
+    _, after = fetch(client, manifest, world, sub, who="bob")
+    assert after.problems == []
+    (shown,) = [o for o in after.objects if o.chain == "committee"]
+    assert shown.text == "Spoke to [a witness] at home."
+    assert shown.redacted is not None
+    assert shown.redacted.by == "member:alice"
+    assert after.heads["committee"] == (0, note.transcript_hash())
+    entries = [e for e in audit_entries(database, sub.case_id) if e["event"] == "case.redaction"]
+    assert [e["detail"] for e in entries] == [{"chain": "committee", "seq": 0, "kind": "note"}]

@@ -3,12 +3,14 @@ and ``systemd-analyze security``; and the hardening they promise, read from the 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from safevoice.settings import Settings
 from tests.support.deploy import DEPLOY, render, tool
 
 UNITS = (
@@ -180,3 +182,22 @@ def unit_values(text: str, key: str) -> list[str]:
         for line in text.splitlines()
         if not line.startswith("#") and line.split("=", 1)[0].strip() == key and "=" in line
     ]
+
+
+# PostgreSQL's default max_connections, of which superuser_reserved_connections keeps 3.
+POSTGRESQL_DEFAULT_CONNECTIONS = 100 - 3
+# What runs beside the server: the retention run, the backup and an operator's command.
+JOB_CONNECTIONS = 3 * 2
+
+
+def test_the_shipped_workers_stay_within_postgresqls_default_connection_limit() -> None:
+    pool = Settings().db_pool_size
+    commands = [
+        unit_values(unit_text("safevoice.service"), "ExecStart")[0].split(),
+        json.loads((DEPLOY / "Dockerfile").read_text().split("CMD ", 1)[1].splitlines()[0]),
+    ]
+
+    for command in commands:
+        workers = int(command[command.index("--workers") + 1])
+        # Each worker keeps ``pool`` connections and may open as many again for a burst.
+        assert workers * 2 * pool + JOB_CONNECTIONS <= POSTGRESQL_DEFAULT_CONNECTIONS

@@ -31,13 +31,11 @@ from safevoice.crypto.envelope import new_case_id
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from tests.attachments.test_uploads import start_for_new_case
-from tests.support.cluster import Cluster, available
+from tests.support.cluster import Cluster
 from tests.support.databases import populate
 from tests.support.reporter import build_submission
 from tests.support.server import ServerProcess
 from tests.support.world import World
-
-pytestmark = pytest.mark.skipif(not available(), reason="PostgreSQL 15's initdb is not installed")
 
 BIN = Path(sys.executable).parent
 ANSWER_WITHIN_SECONDS = 5.0

@@ -24,12 +24,10 @@ from sqlalchemy import text
 from safevoice.intake.router import NOT_READY
 from safevoice.storage.db import Database
 from tests.support.databases import populate
-from tests.support.filesystem import can_mount, fill, remount, small_filesystem
+from tests.support.filesystem import fill, remount, small_filesystem
 from tests.support.reporter import build_submission
 from tests.support.server import ServerProcess
 from tests.support.world import World
-
-pytestmark = pytest.mark.skipif(not can_mount(), reason="this machine does not allow mounting")
 
 START_SECONDS = 90.0
 

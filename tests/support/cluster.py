@@ -22,12 +22,6 @@ from tests.support.server import free_port
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def available() -> bool:
-    return (PG_BIN / "initdb").exists() and (
-        os.geteuid() != 0 or shutil.which("runuser") is not None
-    )
-
-
 def _as_postgres(*command: str) -> list[str]:
     if os.geteuid() == 0:
         return ["runuser", "-u", "postgres", "--", *command]

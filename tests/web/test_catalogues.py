@@ -50,7 +50,7 @@ def test_extracting_the_texts_again_changes_nothing_in_messages_pot(
             "--project=SafeVoice",
             "-o",
             str(extracted),
-            "src/safevoice/web",
+            "src/safevoice",
         ]
     )
     again = _messages(_read(extracted))

@@ -10,6 +10,7 @@ report text is read from a file, standard input or a prompt, never from an argum
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -57,9 +58,17 @@ from safevoice.protocol.wire import (
     ReporterCaseView,
     SubmissionOut,
 )
+from safevoice.web.i18n import from_environment
 
 T = TypeVar("T")
 app = make_app("Report a concern to your organisation's ethics committee, anonymously.")
+
+
+def t(message: str, **values: object) -> str:
+    """A message in the reporter's language (LANGUAGE, LC_ALL, LC_MESSAGES or LANG), from the
+    reporter pages' catalogues."""
+    return from_environment(os.environ)(message, **values)
+
 
 UNKNOWN_KDF = "This follow-up code belongs to a key derivation this server no longer offers."
 ARCHIVE_NOTICE = (
@@ -268,15 +277,21 @@ def submit(
             }
         )
         return
-    console.print(f"\nYour report arrived: it was received on {answer.received_on}.\n")
-    console.print("Your follow-up code — write it down now, it is shown only once:\n")
+    console.print(
+        "\n" + t("Your report arrived: it was received on %(day)s.", day=answer.received_on) + "\n"
+    )
+    console.print(t("Your follow-up code — write it down now, it is shown only once:") + "\n")
     console.print(f"    [bold]{code}[/]\n")
     console.print(
-        "With this code you can read the committee's questions and answer them. "
-        "Nobody else can recover it."
+        t(
+            "With this code you can read the committee's questions and answer them. "
+            "Nobody else can recover it."
+        )
     )
-    console.print(f"Committee root: {format_fingerprint(verified.pin)}")
-    console.print("Receipt (proof of submission; it contains nothing you wrote):")
+    console.print(
+        t("Committee root: %(fingerprint)s", fingerprint=format_fingerprint(verified.pin))
+    )
+    console.print(t("Receipt (proof of submission; it contains nothing you wrote):"))
     console.print(json.dumps(answer.receipt.model_dump()), markup=False)
 
 
@@ -316,7 +331,7 @@ def _new_report(
     if not as_json:
         if manifest.archive is not None:
             err_console.print(ARCHIVE_NOTICE)
-        err_console.print("Encrypting your report on this machine…")
+        err_console.print(t("Encrypting your report on this machine…"))
     code, reporter = reporter_steps.new_reporter(manifest)
     journal = UploadJournal(state)
     saved = journal.load()
@@ -414,7 +429,7 @@ def _read_code() -> str:
         if not line.strip():
             fail("Give your follow-up code on the first line of standard input.")
         return line
-    return str(typer.prompt("Your follow-up code", hide_input=True))
+    return str(typer.prompt(t("Your follow-up code"), hide_input=True))
 
 
 def _kept_receipt(path: Path | None) -> Receipt | None:
@@ -483,7 +498,7 @@ def follow_up(
         if manifest.code_kdf_for(code.version) is None:
             fail(UNKNOWN_KDF)
         if not as_json:
-            err_console.print("Deriving your keys from the code on this machine…")
+            err_console.print(t("Deriving your keys from the code on this machine…"))
         reporter = reporter_steps.keys_for_code(manifest, code)
         if reporter is None:  # checked above; this narrows the type for what follows
             fail(UNKNOWN_KDF)
@@ -504,7 +519,7 @@ def follow_up(
         if reply is not None:
             if read.problems:
                 render.print_warnings(read.problems)
-                fail("The conversation does not verify, so your reply was not sent.")
+                fail(t("The conversation does not verify, so your reply was not sent."))
             if read.held_by:
                 fail(
                     "The committee is renewing the keys of this case, so your reply was not "
@@ -616,25 +631,34 @@ def _print_follow_up(
     if signed.received_on:
         received = untrusted(signed.received_on)
     elif kept is not None:
-        received = f"{untrusted(kept.day)} (as your receipt says)"
+        received = t("%(day)s (as your receipt says)", day=untrusted(kept.day))
     else:
-        received = f"{c.received_on} (as the server says; check it with --receipt)"
+        received = t("%(day)s (as the server says; check it with --receipt)", day=c.received_on)
     status = signed.status + (f" ({untrusted(signed.outcome)})" if signed.outcome else "")
-    console.print(f"Your report, received on {received} · status: {status}")
+    console.print(
+        t("Your report, received on %(day)s · status: %(status)s", day=received, status=status)
+    )
     acknowledged = (
-        f"acknowledged on {untrusted(signed.acknowledged_on)}"
+        t("acknowledged on %(day)s", day=untrusted(signed.acknowledged_on))
         if signed.acknowledged_on
-        else (f"acknowledgement due by {c.ack_due_on}")
+        else t("acknowledgement due by %(day)s", day=c.ack_due_on)
     )
     feedback_due = untrusted(signed.feedback_due) if signed.feedback_due else str(c.feedback_due_on)
-    console.print(f"  {acknowledged} · feedback due by {feedback_due}")
+    console.print(
+        "  "
+        + t(
+            "%(acknowledged)s · feedback due by %(day)s",
+            acknowledged=acknowledged,
+            day=feedback_due,
+        )
+    )
     passed = deadline_passed(c, signed)
     if passed:
         console.print(f"[bold red]{passed}[/]")
     render.print_warnings(read.problems)
     render.print_thread(read, manifest)
     if sent is not None:
-        console.print(f"\nYour reply was sent (message #{sent.seq}).")
+        console.print("\n" + t("Your reply was sent (message #%(n)s).", n=sent.seq))
 
 
 def _log_in(api: Api, manifest: Manifest, reporter: ReporterKeys) -> None:
@@ -654,16 +678,18 @@ def deadline_passed(case: ReporterCaseInfo, signed: SignedState) -> str:
     """The sentence for a legal deadline that passed without the signed acknowledgement or the
     feedback it promised (as on the follow-up page), or "" when none has."""
     if signed.acknowledged_on is None and case.today > case.ack_due_on:
-        return (
-            f"The acknowledgement was due by {case.ack_due_on} and no committee member has "
-            "signed one. You may now report to the competent authorities listed on the "
-            "start page; you can still write here too."
+        return t(
+            "The acknowledgement was due by %(day)s and no committee member has signed one. "
+            "You may now report to the competent authorities listed on the start page; you "
+            "can still write here too.",
+            day=case.ack_due_on,
         )
     if case.feedback_overdue and signed.status != "closed":
-        return (
-            f"Feedback was due by {case.feedback_due_on} and the committee has not yet told "
-            "you what it is doing about your report. You may ask here, and you may report to "
-            "the competent authorities listed on the start page."
+        return t(
+            "Feedback was due by %(day)s and the committee has not yet told you what it is "
+            "doing about your report. You may ask here, and you may report to the competent "
+            "authorities listed on the start page.",
+            day=case.feedback_due_on,
         )
     return ""
 
@@ -728,11 +754,11 @@ def survey(
             listed = ", ".join(f"{s.survey_id} ({untrusted(s.title)})" for s in chosen)
             fail(f"Several surveys are open; choose one with --survey: {listed}.")
         answer = _survey_answer(chosen[0], answers_file)
-        err_console.print("Encrypting your answer on this machine…")
+        err_console.print(t("Encrypting your answer on this machine…"))
         surveys.send_answer(api, verified.manifest, chosen[0], answer, challenge=challenge)
     if stored is not None:
         stored.save()
-    console.print("Thank you: your answer was received. Nothing links it to you.")
+    console.print(t("Thank you: your answer was received. Nothing links it to you."))
 
 
 def main() -> None:

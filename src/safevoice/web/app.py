@@ -55,7 +55,9 @@ def create_app(
     env: Mapping[str, str] | None = None,
 ) -> FastAPI:
     owned = database is None
-    database = database or Database.connect(settings.database_url, limits=database_limits(settings))
+    database = database or Database.connect(
+        settings.database_url, pool_size=settings.db_pool_size, limits=database_limits(settings)
+    )
     installed: bundle.Bundle | None = None
     if settings.production:
         try:

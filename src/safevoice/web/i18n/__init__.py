@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -24,6 +25,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 HERE = Path(__file__).parent
@@ -125,6 +127,12 @@ class Catalogue:
                 return day
         return format_date(day, format="long", locale=self.locale)
 
+    def number(self, value: float, *, decimals: int = 0) -> str:
+        """A number written the way this language writes numbers (grouping, decimal sign), in
+        Latin digits as the pages' script writes them."""
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return format_decimal(value, format=pattern, locale=self.locale)
+
     def script_strings(self) -> dict[str, str]:
         """The translations the page's script needs; English needs none."""
         if self.lang == SOURCE:
@@ -165,3 +173,18 @@ def negotiate(header: str, default: str = SOURCE) -> str:
         if primary in shipped:
             return primary
     return default
+
+
+def from_environment(env: Mapping[str, str]) -> Catalogue:
+    """The catalogue the usual locale variables ask for, as gettext reads them: LANGUAGE (a
+    list, most wanted first), else LC_ALL, LC_MESSAGES, LANG; "C", "POSIX" or an unshipped
+    language fall through to the next, and English is the last resort."""
+    wanted: list[str] = []
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(variable, "")
+        wanted.extend(value.split(":") if variable == "LANGUAGE" else [value])
+    for tag in wanted:
+        primary = tag.split(".")[0].split("@")[0].split("_")[0].split("-")[0].lower()
+        if primary in languages():
+            return Catalogue.load(primary)
+    return Catalogue.load(SOURCE)
