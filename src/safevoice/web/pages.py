@@ -109,8 +109,10 @@ class Language:
     catalogue: Catalogue
     chosen: bool
     path: str
-    # Whether the browser takes a gzip-compressed page (the page size budget of DESIGN.md
-    # holds in every language only compressed). Pages reflect nothing a third party chose.
+    # Whether the page goes gzip-compressed (the page size budget of DESIGN.md holds in every
+    # language only compressed): only pages opened with GET, which carry no secret; the
+    # answers to the no-JavaScript forms (a follow-up code, a thread) never are, so that no
+    # compression side channel can tell anything about them.
     gzip: bool = False
 
     @property
@@ -127,7 +129,9 @@ def choose_language(request: Request) -> Language:
     else:
         found = i18n.negotiate(request.headers.get("accept-language", ""))
         catalogue, chosen = Catalogue.load(found), False
-    compressed = _accepts_gzip(request.headers.get("accept-encoding", ""))
+    compressed = request.method == "GET" and _accepts_gzip(
+        request.headers.get("accept-encoding", "")
+    )
     return Language(catalogue, chosen=chosen, path=request.url.path, gzip=compressed)
 
 
