@@ -272,14 +272,14 @@ def run_kind(
     connections: int,
     folder: Path,
     junk_per_kind: int,
+    bodies: int = 0,
     before: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
     """Valid submissions, then junk, against a fresh instance; ``before`` runs on the bodies
     file once it is written, before the server starts."""
     with fresh_database(kind) as url:
         inst = set_up(url)
-        expected = 1600 * duration
-        valid = make_valid(inst, expected)
+        valid = make_valid(inst, bodies or 1600 * duration)
         valid_file = folder / f"{kind}-valid.jsonl"
         valid_file.write_text("\n".join(valid) + "\n")
         if before is not None:
@@ -370,6 +370,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--kinds", default="sqlite,postgresql")
     parser.add_argument("--junk", type=int, default=2000, help="junk bodies of each kind")
+    parser.add_argument(
+        "--bodies",
+        type=int,
+        default=0,
+        help="valid bodies to prepare (default 1600 a second); once exhausted, wrk resends "
+        "them, the server refuses their spent challenges and the result says so",
+    )
     add_busy_option(parser)
     options = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -400,6 +407,7 @@ def main() -> None:
                 connections=options.connections,
                 folder=folder,
                 junk_per_kind=options.junk,
+                bodies=options.bodies,
                 before=baseline if not bare else None,
             )
             baseline(folder / f"{kind}-valid.jsonl")

@@ -5,10 +5,11 @@ steady mix going for ``--minutes``: submissions (every fourth with an attachment
 beforehand under an ``upload`` proof of work), reporter logins with a follow-up message
 (every other one with an attachment), and a committee member's syncs (every case, a page at
 a time, as `safevoice cases sync` and the desk fetch them). Each client pauses ``--pause``
-seconds between its steps, so the load is steady rather than saturating. Every ``--sample-seconds`` (a minute by default) the resident memory of
-every server process (summed, and per process), their open file descriptors and the database
-size are sampled; on PostgreSQL the connections the server holds are counted every few seconds
-(``pg_stat_activity``) and their peak reported beside the pool's ceiling.
+seconds between its steps, so the load is steady rather than saturating. Every
+``--sample-seconds`` (a minute by default) the resident memory of every server process
+(summed, and per process), their open file descriptors and the database size are sampled; on
+PostgreSQL the connections the server holds are counted every two seconds
+(``pg_stat_activity``) and their peak reported beside the pools' ceiling.
 
 Memory growth is the slope of a least-squares line through the samples after the first
 minute (start-up and first-use allocations), in MiB per 10 minutes; it includes the member's

@@ -105,11 +105,11 @@ def test_an_answer_typed_in_the_page_is_encrypted_there_and_only_the_committee_r
     server.proxy.clear()
     page = chromium.page()
     page.goto(f"{server.url}/survey/{survey.survey_id}")
-    expect(page.locator("#survey-form")).to_be_visible()
+    page.wait_for_selector("#survey-form:not([hidden])")
     choose(page, "", (4, 2))
     page.fill("#free-text", canary)
     page.click("#submit-button")
-    expect(page.locator("#thanks-heading")).to_be_visible()
+    page.wait_for_selector("#thanks-heading:not([hidden])")
     page.close()
 
     assert committee.answers(survey) == [Answer(scores=(4, 2), free_text=canary)]

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
-from safevoice.desk import routes
+from safevoice.desk import learning, routes
 from safevoice.desk.security import Admission, DeskGuard
 from safevoice.desk.state import Desk
 from safevoice.errors import SafeVoiceError
@@ -41,6 +41,7 @@ def create_desk_app(desk: Desk, admission: Admission) -> DeskGuard:
     app.state.admission = admission
     app.state.templates = templates()
     app.include_router(routes.router)
+    app.include_router(learning.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(routes.Locked)

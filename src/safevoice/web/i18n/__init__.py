@@ -25,6 +25,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 HERE = Path(__file__).parent
@@ -125,6 +126,12 @@ class Catalogue:
             except ValueError:
                 return day
         return format_date(day, format="long", locale=self.locale)
+
+    def number(self, value: float, *, decimals: int = 0) -> str:
+        """A number written the way this language writes numbers (grouping, decimal sign), in
+        Latin digits as the pages' script writes them."""
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return format_decimal(value, format=pattern, locale=self.locale)
 
     def script_strings(self) -> dict[str, str]:
         """The translations the page's script needs; English needs none."""
