@@ -122,13 +122,18 @@ class Language:
 
 
 def choose_language(request: Request) -> Language:
-    """``?lang=xx`` when it names a shipped language, else the browser's Accept-Language."""
+    """``?lang=xx`` when it names a shipped language, else the browser's Accept-Language.
+
+    The texts come from the installed release bundle's catalogues (which its hash covers);
+    only a server without a bundle, which serves no reporter page, reads the package's."""
     asked = request.query_params.get("lang", "")
-    if asked in i18n.languages():
-        catalogue, chosen = Catalogue.load(asked), True
+    chosen = asked in i18n.languages()
+    lang = asked if chosen else i18n.negotiate(request.headers.get("accept-language", ""))
+    bundle: Bundle | None = request.app.state.pages.bundle
+    if bundle is not None and lang in bundle.catalogues:
+        catalogue = bundle.catalogues[lang]
     else:
-        found = i18n.negotiate(request.headers.get("accept-language", ""))
-        catalogue, chosen = Catalogue.load(found), False
+        catalogue = Catalogue.load(lang)
     compressed = request.method == "GET" and _accepts_gzip(
         request.headers.get("accept-encoding", "")
     )
