@@ -18,8 +18,10 @@ Measured:
 Instance: Argon2id 64 MiB with 3 passes for the code (the default of ``safevoice manifest
 sign``) and proof-of-work difficulty 8 (the default of an instance).
 
-Usage: .venv/bin/python -m benchmarks.page [--runs 3] [--allow-busy]. Prints one JSON object on
-its last line.
+Usage: .venv/bin/python -m benchmarks.page [--runs 3] [--lang de ...|--lang all] [--allow-busy].
+Each language given (English by default; ``all`` for every shipped one) is measured with
+``?lang=``; the figures are the worst over the languages, with ``page_kb`` per language beside
+them. Prints one JSON object on its last line.
 The last line carries the load average at the start and the end; timings from a machine
 busier than its cores are withheld (null, exit status 3) unless --allow-busy.
 """
@@ -49,6 +51,7 @@ from benchmarks.harness import (
     safevoice_server,
     set_up,
 )
+from safevoice.web.i18n import languages
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -103,7 +106,7 @@ def waves(requests: list[dict[str, Any]]) -> int:
     return max((r["wave"] for r in ordered), default=0)
 
 
-def one_run(base: str, net_log: Path) -> dict[str, Any]:
+def one_run(base: str, net_log: Path, lang: str = "en") -> dict[str, Any]:
     with sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=CHROMIUM,
@@ -111,7 +114,7 @@ def one_run(base: str, net_log: Path) -> dict[str, Any]:
         )
         page = browser.new_page()
         page.set_default_timeout(120_000)
-        page.goto(f"{base}/report/general")
+        page.goto(f"{base}/report/general?lang={lang}")
         page.wait_for_selector("#pin-line:not([hidden])")
         page.fill("#report-text", "A near-miss at the loading bay: the barrier was left open.")
         started = time.perf_counter()
@@ -131,6 +134,7 @@ def one_run(base: str, net_log: Path) -> dict[str, Any]:
         if r.get("initiator") == page_origin and urlsplit(r["url"]).netloc != origin.netloc
     ]
     return {
+        "lang": lang,
         "other_origin_requests": len(elsewhere),
         "page_bytes": sum((r["raw"] or r["filtered"]) + r["headers"] for r in ours),
         "requests": len(ours),
@@ -165,22 +169,32 @@ def served_with_chromium(*, difficulty: int) -> Iterator[Served]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--lang", action="append", help="a language to measure (repeatable), or all"
+    )
     add_busy_option(parser)
     args = parser.parse_args()
+    wanted = args.lang or ["en"]
+    langs = list(languages()) if "all" in wanted else wanted
     watch = LoadWatch(allow_busy=args.allow_busy)
     results = []
     with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as folder:
         instance = set_up(url, difficulty=DIFFICULTY, code_opslimit=CODE_OPSLIMIT)
         env = release_bundle(instance, Path(folder))
         with running_server(safevoice_server(url), env=env) as (base, _process):
-            for run in range(args.runs):
-                result = one_run(base, Path(folder) / f"net-{run}.json")
-                print(json.dumps(result, sort_keys=True))
-                results.append(result)
+            for lang in langs:
+                for run in range(args.runs):
+                    result = one_run(base, Path(folder) / f"net-{lang}-{run}.json", lang)
+                    print(json.dumps(result, sort_keys=True))
+                    results.append(result)
     watch.emit(
         {
             "page_bytes": max(r["page_bytes"] for r in results),
             "page_kb": round(max(r["page_bytes"] for r in results) / 1024, 1),
+            "page_kb_by_language": {
+                lang: round(max(r["page_bytes"] for r in results if r["lang"] == lang) / 1024, 1)
+                for lang in langs
+            },
             "waves": max(r["waves"] for r in results),
             "submit_to_code_ms": round(statistics.median(r["submit_to_code_ms"] for r in results)),
             "submit_to_code_ms_max": max(r["submit_to_code_ms"] for r in results),

@@ -68,6 +68,17 @@ def test_the_url_chooses_the_language_and_every_link_and_form_keeps_it(
     assert 'href="/report/general?lang=de"' in answer.text
     assert 'href="/follow-up?lang=de"' in answer.text
     assert "set-cookie" not in answer.headers
+    # Compressed where the browser allows it: the page budget holds in every language.
+    packed = web.get("/report/general?lang=ar", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["vary"]
+    assert document(packed.text) == ("ar", "rtl")
+    plain = web.get("/report/general?lang=ar", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    # The answer to a no-JavaScript form (here the follow-up code page) is never compressed.
+    code_page = sealed_report(sealed_web, "de")
+    assert code_page.status_code == 200
+    assert "content-encoding" not in code_page.headers
     follow = sealed_web.get("/follow-up?lang=de")
     assert 'action="/follow-up?lang=de"' in follow.text
     report = sealed_web.get("/report/general?lang=ar")

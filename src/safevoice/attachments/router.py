@@ -14,6 +14,7 @@ from safevoice.attachments.schemas import FinishIn, UploadCreateIn
 from safevoice.instance.flood import raise_flood_surge
 from safevoice.protocol.numbers import DECIMAL
 from safevoice.protocol.wire import ID_PATTERN, UploadOut
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     BlobsDep,
     DatabaseDep,
@@ -26,13 +27,18 @@ from safevoice.web.deps import (
     SnapshotDep,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["attachments"])
+router = APIRouter(prefix="/api/v1", tags=["attachments"], route_class=DeclaredRoute)
 
 UploadId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 Index = Annotated[int, Field(ge=0, le=999_999), DECIMAL, Path()]
 
 
-@router.post("/uploads", response_model=UploadOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/uploads",
+    responses=refusals(403, 404, 409, 429),
+    response_model=UploadOut,
+    status_code=status.HTTP_201_CREATED,
+)
 def post_upload(
     request: Request,
     background: BackgroundTasks,
@@ -76,7 +82,11 @@ def get_upload(
     )
 
 
-@router.put("/uploads/{upload_id}/chunks/{index}", response_model=UploadOut)
+@router.put(
+    "/uploads/{upload_id}/chunks/{index}",
+    responses=refusals(400, 409, 429),
+    response_model=UploadOut,
+)
 async def put_chunk(
     upload_id: UploadId,
     index: Index,
@@ -105,7 +115,7 @@ async def put_chunk(
     )
 
 
-@router.post("/uploads/{upload_id}/finish", response_model=UploadOut)
+@router.post("/uploads/{upload_id}/finish", responses=refusals(409), response_model=UploadOut)
 def post_finish(
     upload_id: UploadId,
     body: FinishIn,
@@ -124,7 +134,7 @@ def post_finish(
     )
 
 
-@router.get("/uploads/{upload_id}/chunks/{index}", response_class=Response)
+@router.get("/uploads/{upload_id}/chunks/{index}", responses=refusals(403), response_class=Response)
 def get_chunk(
     upload_id: UploadId,
     index: Index,

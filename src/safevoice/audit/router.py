@@ -16,6 +16,7 @@ from safevoice.crypto.encoding import b64e
 from safevoice.instance import service as instance
 from safevoice.protocol.numbers import DECIMAL, INT_MAX, ParamCount
 from safevoice.protocol.wire import CheckpointOut, CountersignatureOut, EntriesOut, EntryOut
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     AuditorDep,
     MemberOrAuditorDep,
@@ -25,7 +26,7 @@ from safevoice.web.deps import (
     WriterSessionDep,
 )
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=DeclaredRoute)
 PAGE = 1000
 
 
@@ -55,7 +56,7 @@ def checkpoint_out(checkpoint: checkpoints.Checkpoint) -> CheckpointOut:
     )
 
 
-@router.get("/checkpoint", response_model=CheckpointOut)
+@router.get("/checkpoint", responses=refusals(404), response_model=CheckpointOut)
 def get_checkpoint(
     _caller: MemberOrAuditorDep, session: WriterSessionDep, snap: SnapshotDep, now: NowDep
 ) -> CheckpointOut:

@@ -16,7 +16,9 @@ the same transaction, so no purged case comes back.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -416,13 +418,62 @@ def _hash_on_newest(seq: int, live: LiveState, export: AuditExport | None) -> by
     return live.hashes.get(seq)
 
 
-def _meta(kind: str, parts: list[bytes]) -> dict[str, Any]:
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+@contextmanager
+def _damaged(what: str) -> Iterator[None]:
+    """A part that decrypted but does not hold what its kind says is refused, not a crash.
+
+    Only the key's holder can write such a part, yet a restore must still end with a sentence
+    and nothing written, never a traceback."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        raise VerificationFailed(f"The backup is damaged (its {what} is malformed).") from None
+
+
+def read_meta(kind: str, parts: list[bytes]) -> dict[str, Any]:
+    """The backup's first part: its description (counts and manifest)."""
     if kind != "meta" or len(parts) != 1:
         raise VerificationFailed("The backup does not start with its description.")
-    data = json.loads(parts[0].decode("utf-8"))
+    with _damaged("description"):
+        data = json.loads(parts[0].decode("utf-8"))
     if not isinstance(data, dict):
         raise VerificationFailed("The backup's description is malformed.")
     return data
+
+
+def read_rows(
+    parts: list[bytes], tables: Mapping[str, Table]
+) -> tuple[Table, list[dict[str, Any]]]:
+    """A ``rows`` part: its table and its rows, values decoded."""
+    with _damaged("batch of rows"):
+        batch = json.loads(parts[0].decode("utf-8"))
+        table = tables.get(batch.get("table"))
+        if table is None:
+            raise VerificationFailed("The backup holds a table this schema lacks.")
+        columns = batch["columns"]
+        if not isinstance(columns, list) or not set(columns) <= set(table.columns.keys()):
+            raise VerificationFailed("The backup holds a column this schema lacks.")
+        rows = [{c: _decode(v) for c, v in zip(columns, row, strict=True)} for row in batch["rows"]]
+    return table, rows
+
+
+def read_blob(parts: list[bytes]) -> tuple[str, int, bytes]:
+    """A ``blob`` part: upload id, chunk index and the chunk's bytes."""
+    with _damaged("file chunk"):
+        raw_id, index, data = parts
+        upload_id = raw_id.decode("ascii")
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise VerificationFailed("The backup is damaged (a file chunk names no valid upload).")
+    return upload_id, int.from_bytes(index, "big"), data
+
+
+def read_end(parts: list[bytes]) -> Counts:
+    """The ``end`` part: the counts the backup announces."""
+    with _damaged("end"):
+        return Counts.from_json(json.loads(parts[0].decode("utf-8")))
 
 
 def inspect_backup(path: Path) -> BackupHeader:
@@ -544,23 +595,19 @@ class _Loaded:
 
 def _load_rows(session: Session, parts: list[bytes], tables: dict[str, Table]) -> tuple[str, int]:
     """Insert one batch of rows; return its table's name and how many rows it held."""
-    batch = json.loads(parts[0].decode("utf-8"))
-    table = tables.get(batch.get("table"))
-    if table is None:
-        raise VerificationFailed("The backup holds a table this schema lacks.")
-    columns = batch["columns"]
-    rows = [{c: _decode(v) for c, v in zip(columns, row, strict=True)} for row in batch["rows"]]
+    table, rows = read_rows(parts, tables)
     session.execute(insert(table), rows)
     return table.name, len(rows)
 
 
-def _load_chunk(session: Session, parts: list[bytes], *, blobs: BlobStore) -> None:
-    """Put one chunk of an upload where uploads live."""
-    upload_id, index = parts[0].decode("ascii"), int.from_bytes(parts[1], "big")
+def _load_chunk(session: Session, parts: list[bytes], *, blobs: BlobStore) -> str:
+    """Put one chunk of an upload where uploads live; return the upload's id."""
+    upload_id, index, data = read_blob(parts)
     if isinstance(blobs, DatabaseBlobStore):
-        session.add(BlobChunk(upload_id=upload_id, index=index, data=parts[2]))
+        session.add(BlobChunk(upload_id=upload_id, index=index, data=data))
     else:
-        blobs.put_chunk(upload_id, index, parts[2])
+        blobs.put_chunk(upload_id, index, data)
+    return upload_id
 
 
 def _load(
@@ -588,7 +635,7 @@ def _load(
             seen.tables[name] += count
             progress.advance(count)
         elif kind == "blob":
-            upload_id = parts[0].decode("ascii")
+            upload_id = read_blob(parts)[0]
             if not in_db and upload_id not in live_uploads:
                 loaded.written.add(upload_id)  # before the write, so a failed one is removed too
             _load_chunk(session, parts, blobs=blobs)
@@ -598,7 +645,7 @@ def _load(
             seen.chunks += 1
             progress.advance(1)
         elif kind == "end":
-            if Counts.from_json(json.loads(parts[0].decode("utf-8"))) != counts:
+            if read_end(parts) != counts:
                 raise VerificationFailed("The backup's counts do not match.")
             ended = True
         else:
@@ -639,7 +686,7 @@ def restore_backup(
         wanted.add(export.head.seq)
     live = _live_state(database, header.audit_seq, wanted)
     messages = read_messages(path, key.key)
-    meta = _meta(*next(messages))
+    meta = read_meta(*next(messages))
     counts = Counts.from_json(meta.get("counts"))
     backup_manifest = (
         parse_payload(SignedManifest.from_json(meta["manifest"]).payload)

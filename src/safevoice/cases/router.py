@@ -28,6 +28,7 @@ from safevoice.protocol.wire import (
     ObjectOut,
     Statistics,
 )
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     DatabaseDep,
     MemberDep,
@@ -39,7 +40,7 @@ from safevoice.web.deps import (
     WriterSessionDep,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=DeclaredRoute)
 
 CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 MONTH = r"^[0-9]{4}-[0-9]{2}$"
@@ -99,7 +100,10 @@ def get_case(
 
 
 @router.post(
-    "/cases/{case_id}/status", response_model=list[ObjectOut], status_code=status.HTTP_201_CREATED
+    "/cases/{case_id}/status",
+    responses=refusals(409),
+    response_model=list[ObjectOut],
+    status_code=status.HTTP_201_CREATED,
 )
 def post_status(
     case_id: CaseId,
@@ -115,7 +119,9 @@ def post_status(
     )
 
 
-@router.post("/cases/{case_id}/claim", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/cases/{case_id}/claim", responses=refusals(409), status_code=status.HTTP_204_NO_CONTENT
+)
 def post_claim(
     case_id: CaseId,
     body: ClaimIn,
@@ -128,7 +134,9 @@ def post_claim(
     workflow.claim(session, snap, principal=member, case_id=case_id, body=body, now=now)
 
 
-@router.post("/cases/{case_id}/recuse", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/cases/{case_id}/recuse", responses=refusals(409), status_code=status.HTTP_204_NO_CONTENT
+)
 def post_recuse(
     case_id: CaseId, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> None:
@@ -157,7 +165,10 @@ def post_disclosure(
 
 
 @router.post(
-    "/cases/{case_id}/redactions", response_model=ObjectOut, status_code=status.HTTP_201_CREATED
+    "/cases/{case_id}/redactions",
+    responses=refusals(409),
+    response_model=ObjectOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def post_redaction(
     case_id: CaseId,
@@ -178,7 +189,10 @@ def post_redaction(
 
 
 @router.post(
-    "/cases/{case_id}/rekey", response_model=ObjectOut, status_code=status.HTTP_201_CREATED
+    "/cases/{case_id}/rekey",
+    responses=refusals(409),
+    response_model=ObjectOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def post_rekey(
     case_id: CaseId,
@@ -193,7 +207,10 @@ def post_rekey(
 
 
 @router.post(
-    "/cases/{case_id}/actions", response_model=ActionOut, status_code=status.HTTP_201_CREATED
+    "/cases/{case_id}/actions",
+    responses=refusals(409),
+    response_model=ActionOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def post_action(
     case_id: CaseId,
@@ -207,7 +224,7 @@ def post_action(
     return workflow.add_action(session, snap, principal=member, case_id=case_id, body=body, now=now)
 
 
-@router.patch("/actions/{action_id}", response_model=ActionOut)
+@router.patch("/actions/{action_id}", responses=refusals(409), response_model=ActionOut)
 def patch_action(
     action_id: CaseId,
     body: ActionUpdateIn,
@@ -236,7 +253,7 @@ def get_actions(
     )
 
 
-@router.get("/stats", response_model=Statistics)
+@router.get("/stats", responses=refusals(400, 404), response_model=Statistics)
 def get_stats(
     caller: MemberOrAuditorDep,
     session: SessionDep,

@@ -23,7 +23,7 @@ from typing import Any
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from safevoice.crypto.encoding import b64d, b64e, canonical_json, lp
+from safevoice.crypto.encoding import b64d, b64e, canonical_json, lp, text
 from safevoice.crypto.keys import random_bytes
 from safevoice.errors import BadEncoding, VerificationFailed
 
@@ -50,7 +50,7 @@ def _text(data: dict[str, Any], name: str) -> str:
     value = data.get(name)
     if not isinstance(value, str):
         raise BadEncoding(f"The backup header has no valid {name}.")
-    return value
+    return text(value, what=f"backup header's {name}")
 
 
 def _int(data: dict[str, Any], name: str) -> int:
@@ -111,10 +111,10 @@ class BackupHeader:
             raise BadEncoding("The backup header has a malformed id.")
         instance_id = data.get("instance_id")
         revision = data.get("revision")
-        if instance_id is not None and not isinstance(instance_id, str):
-            raise BadEncoding("The backup header has no valid instance_id.")
-        if revision is not None and not isinstance(revision, str):
-            raise BadEncoding("The backup header has no valid revision.")
+        if instance_id is not None:
+            instance_id = _text(data, "instance_id")
+        if revision is not None:
+            revision = _text(data, "revision")
         try:
             created_on = date.fromisoformat(_text(data, "created_on"))
         except ValueError as exc:

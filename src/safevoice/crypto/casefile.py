@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from safevoice.crypto.code import ReporterKeys
-from safevoice.crypto.encoding import b64d, b64e, canonical_json, u32
+from safevoice.crypto.encoding import b64d, b64e, canonical_json, loads, u32
 from safevoice.crypto.envelope import (
     GENESIS,
     CaseKeys,
@@ -215,7 +215,7 @@ def _require_types(data: Any, recipients: Any) -> None:
 def parse_report(plaintext: bytes, *, case_id: bytes) -> Report:
     """Parse a decrypted report and verify the reporter's signature on its recipient list."""
     try:
-        data = json.loads(plaintext.decode("utf-8"))
+        data = loads(plaintext.decode("utf-8"))
         if data["format"] != REPORT_FORMAT:
             raise BadEnvelope("The report has an unknown format.")
         recipients = data["recipients"]
@@ -349,7 +349,7 @@ def parse_epoch(
     Strict, as the browser's reader is: every member must have its type, ``thread_keys`` may
     name only epochs before this one, and ``heads`` names exactly the two chains."""
     try:
-        data = json.loads(plaintext.decode("utf-8"), parse_constant=_no_constants)
+        data = loads(plaintext.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadEnvelope("The epoch record is malformed.") from exc
     if (

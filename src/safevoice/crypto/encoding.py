@@ -74,8 +74,34 @@ def split_lp(data: bytes) -> list[bytes]:
     return fields
 
 
+def loads(raw: bytes | str, **options: Any) -> Any:
+    """``json.loads`` that also refuses lone surrogates (JSON's ``\\ud800`` escapes decode to
+    strings no signature, hash or terminal can encode) with a ValueError, as it refuses any
+    other malformed JSON; callers catch ValueError already."""
+    value = json.loads(raw, **options)
+    json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError is a ValueError
+    return value
+
+
+def text(value: Any, *, what: str) -> str:
+    """A string that UTF-8 can carry: JSON's ``\\ud800`` escapes decode to lone surrogates,
+    which no signature, hash or canonical form can encode."""
+    if not isinstance(value, str):
+        raise BadEncoding(f"The {what} is not text.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadEncoding(f"The {what} is not valid Unicode text.") from None
+    return value
+
+
 def canonical_json(value: Any) -> bytes:
-    """The one serialisation of JSON that SafeVoice signs: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    """The one serialisation of JSON that SafeVoice signs: sorted keys, no spaces, UTF-8.
+
+    Parsed input can hold lone surrogates (from ``\\ud800`` escapes), which have no UTF-8 form:
+    such a value is refused as BadEncoding."""
+    serialised = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return serialised.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadEncoding("The value holds text that is not valid Unicode.") from None

@@ -382,7 +382,11 @@ def parse_payload(payload: bytes) -> Manifest:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError("The manifest is malformed.") from exc
-    if not isinstance(data, dict) or canonical_json(data) != payload:
+    try:
+        canonical = canonical_json(data)
+    except BadEncoding as exc:
+        raise ManifestError("The manifest is malformed.") from exc
+    if not isinstance(data, dict) or canonical != payload:
         raise ManifestError("The manifest was re-serialised; only the exact signed bytes count.")
     if data.get("format") != MANIFEST_FORMAT:
         raise ManifestError("The manifest has an unknown format.")

@@ -14,7 +14,7 @@ from typing import Any
 
 import nacl.signing
 
-from safevoice.crypto.encoding import b64d, b64e, lp
+from safevoice.crypto.encoding import b64d, b64e, lp, text
 from safevoice.crypto.keys import verify
 from safevoice.errors import BadEncoding
 
@@ -42,10 +42,10 @@ class Receipt:
     def from_json(cls, data: Any) -> Receipt:
         try:
             return cls(
-                instance_id=str(data["instance_id"]),
-                case_id=str(data["case_id"]),
+                instance_id=text(data["instance_id"], what="receipt's instance id"),
+                case_id=text(data["case_id"], what="receipt's case id"),
                 report_hash=b64d(data["report_hash"], size=32, what="report hash"),
-                day=str(data["day"]),
+                day=text(data["day"], what="receipt's day"),
                 sig=b64d(data["sig"], size=64, what="receipt signature"),
             )
         except (KeyError, TypeError) as exc:

@@ -28,7 +28,7 @@ from safevoice.crypto.committee_box import (
     open_sealed,
     seal,
 )
-from safevoice.crypto.encoding import b64d, b64e, canonical_json
+from safevoice.crypto.encoding import b64d, b64e, canonical_json, loads
 from safevoice.crypto.keys import KeyPair, verify
 from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
@@ -275,7 +275,7 @@ def open_answer(survey: Survey, sealed: SealedAnswer, keys: KeyPair) -> Answer:
     """Decrypt an answer with a member's key; anything altered or moved fails to open."""
     plaintext = open_sealed(sealed, keys, _binding(survey))
     try:
-        data = json.loads(plaintext.decode("utf-8"))
+        data = loads(plaintext.decode("utf-8"))
         answer = Answer(scores=tuple(data["scores"]), free_text=str(data["free_text"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationFailed("The answer's content is malformed.") from exc

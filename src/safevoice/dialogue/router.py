@@ -10,6 +10,7 @@ from safevoice.dialogue import service
 from safevoice.dialogue.schemas import ObjectIn, ReporterLoginIn
 from safevoice.instance.flood import note_accepted
 from safevoice.protocol.wire import ID_PATTERN, ObjectOut, ReporterCaseView, ReporterTokenOut
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     DatabaseDep,
     MemberDep,
@@ -19,12 +20,12 @@ from safevoice.web.deps import (
     SnapshotDep,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["dialogue"])
+router = APIRouter(prefix="/api/v1", tags=["dialogue"], route_class=DeclaredRoute)
 
 CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 
 
-@router.post("/reporter/login", response_model=ReporterTokenOut)
+@router.post("/reporter/login", responses=refusals(401), response_model=ReporterTokenOut)
 def post_reporter_login(
     request: Request, body: ReporterLoginIn, database: DatabaseDep, snap: SnapshotDep, now: NowDep
 ) -> ReporterTokenOut:
@@ -42,7 +43,12 @@ def get_reporter_case(
     return service.reporter_view(session, case_id=reporter.subject, today=snap.today(now))
 
 
-@router.post("/reporter/objects", response_model=ObjectOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/reporter/objects",
+    responses=refusals(409),
+    response_model=ObjectOut,
+    status_code=status.HTTP_201_CREATED,
+)
 def post_reporter_object(
     body: ObjectIn, reporter: ReporterDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> ObjectOut:
@@ -59,7 +65,10 @@ def post_reporter_object(
 
 
 @router.post(
-    "/cases/{case_id}/objects", response_model=ObjectOut, status_code=status.HTTP_201_CREATED
+    "/cases/{case_id}/objects",
+    responses=refusals(409),
+    response_model=ObjectOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def post_case_object(
     case_id: CaseId,

@@ -25,6 +25,7 @@ from safevoice.protocol.wire import (
     SubmissionIn,
     SubmissionOut,
 )
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     DatabaseDep,
     NowDep,
@@ -35,7 +36,7 @@ from safevoice.web.deps import (
     WriterDep,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["intake"])
+router = APIRouter(prefix="/api/v1", tags=["intake"], route_class=DeclaredRoute)
 log = logging.getLogger("safevoice.intake")
 
 IdempotencyKey = Annotated[
@@ -76,7 +77,7 @@ def get_ready(database: DatabaseDep) -> ReadyOut:
     return ReadyOut(ready=True)
 
 
-@router.get("/manifest", response_model=ManifestOut)
+@router.get("/manifest", responses=refusals(404), response_model=ManifestOut)
 def get_manifest(snap: SnapshotDep) -> ManifestOut:
     """The committee-signed manifest; clients verify it against their pinned root."""
     return _manifest(snap)
@@ -94,7 +95,7 @@ def get_channels(session: SessionDep) -> list[ChannelOut]:
     return service.list_channels(session)
 
 
-@router.get("/intake", response_model=IntakeOut)
+@router.get("/intake", responses=refusals(404), response_model=IntakeOut)
 def get_intake(
     session: SessionDep, snap: SnapshotDep, settings: SettingsDep, now: NowDep
 ) -> IntakeOut:
@@ -129,7 +130,12 @@ def post_challenge(
     )
 
 
-@router.post("/cases", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/cases",
+    responses=refusals(404, 409),
+    response_model=SubmissionOut,
+    status_code=status.HTTP_201_CREATED,
+)
 async def post_case(
     request: Request,
     body: SubmissionIn,

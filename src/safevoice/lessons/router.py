@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, status
 
 from safevoice.lessons import service
 from safevoice.protocol.wire import ID_PATTERN, ApprovalIn, LessonIn, LessonOut
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import MemberDep, NowDep, SessionDep, SnapshotDep
 
-router = APIRouter(prefix="/api/v1", tags=["lessons"])
+router = APIRouter(prefix="/api/v1", tags=["lessons"], route_class=DeclaredRoute)
 
 LessonId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 
@@ -21,7 +22,12 @@ def get_lessons(member: MemberDep, session: SessionDep) -> list[LessonOut]:
     return service.listed(session, member=member)
 
 
-@router.post("/lessons", response_model=LessonOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/lessons",
+    responses=refusals(404, 409),
+    response_model=LessonOut,
+    status_code=status.HTTP_201_CREATED,
+)
 def post_lesson(
     body: LessonIn, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> LessonOut:
@@ -30,7 +36,10 @@ def post_lesson(
 
 
 @router.post(
-    "/lessons/{lesson_id}/approvals", response_model=LessonOut, status_code=status.HTTP_201_CREATED
+    "/lessons/{lesson_id}/approvals",
+    responses=refusals(409),
+    response_model=LessonOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def post_approval(
     lesson_id: LessonId,

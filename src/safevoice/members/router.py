@@ -8,6 +8,7 @@ from safevoice.errors import Unauthorized
 from safevoice.members import service
 from safevoice.members.schemas import LoginIn
 from safevoice.protocol.wire import TokenOut
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     DatabaseDep,
     NowDep,
@@ -17,10 +18,10 @@ from safevoice.web.deps import (
     TokenDep,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["members"])
+router = APIRouter(prefix="/api/v1", tags=["members"], route_class=DeclaredRoute)
 
 
-@router.post("/login", response_model=TokenOut)
+@router.post("/login", responses=refusals(401), response_model=TokenOut)
 def post_login(
     body: LoginIn,
     session: SessionDep,

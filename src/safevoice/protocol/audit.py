@@ -22,7 +22,7 @@ from safevoice.crypto.checkpoint import (
     verify_countersignature,
     verify_restore_approval,
 )
-from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.encoding import b64d, b64e, loads
 from safevoice.crypto.hashing import audit_hash_v2, entry_hash
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import AuditViolation, BadEncoding, ManifestError, VerificationFailed
@@ -94,8 +94,8 @@ class Entry:
         if self.body is None:
             return {"seq": self.seq, "withheld": True}
         try:
-            value = json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            value = loads(self.body)
+        except ValueError:
             raise AuditViolation(f"Audit entry {self.seq} is not valid JSON.") from None
         if not isinstance(value, dict):
             raise AuditViolation(f"Audit entry {self.seq} is not a JSON object.")

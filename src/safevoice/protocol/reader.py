@@ -11,7 +11,6 @@ so a server that later shows an older or a different history is noticed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from safevoice.crypto.casefile import (
     parse_report,
 )
 from safevoice.crypto.code import ReporterKeys
-from safevoice.crypto.encoding import b64d, b64e
+from safevoice.crypto.encoding import b64d, b64e, loads
 from safevoice.crypto.envelope import (
     GENESIS,
     CaseKeys,
@@ -507,7 +506,7 @@ def _open_report(
     verified with its redaction record instead)."""
     try:
         plaintext = decrypt(key, envelope)
-        read.body = json.loads(plaintext)
+        read.body = loads(plaintext)
         report = parse_report(plaintext, case_id=case_bytes)
         if read.redacted is None:
             envelope.verify_signature(report.sign_key)
@@ -530,7 +529,7 @@ def _no_constants(name: str) -> Any:
 def _json_object(plaintext: bytes) -> dict[str, Any] | None:
     """A plaintext as the browser parses it: strict UTF-8, standard JSON, an object."""
     try:
-        value = json.loads(plaintext.decode("utf-8"), parse_constant=_no_constants)
+        value = loads(plaintext.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError):
         return None
     return value if isinstance(value, dict) else None

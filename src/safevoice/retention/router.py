@@ -9,14 +9,20 @@ from fastapi import APIRouter, Path, status
 from safevoice.protocol.wire import ID_PATTERN, HoldOut, RetentionOverview
 from safevoice.retention import service
 from safevoice.retention.schemas import HoldIn
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import AuditorDep, MemberDep, NowDep, SessionDep, SnapshotDep
 
-router = APIRouter(prefix="/api/v1", tags=["retention"])
+router = APIRouter(prefix="/api/v1", tags=["retention"], route_class=DeclaredRoute)
 
 CaseId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 
 
-@router.post("/cases/{case_id}/hold", response_model=HoldOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/cases/{case_id}/hold",
+    responses=refusals(409),
+    response_model=HoldOut,
+    status_code=status.HTTP_201_CREATED,
+)
 def post_hold(
     case_id: CaseId,
     body: HoldIn,
@@ -31,7 +37,9 @@ def post_hold(
     )
 
 
-@router.delete("/cases/{case_id}/hold", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/cases/{case_id}/hold", responses=refusals(409), status_code=status.HTTP_204_NO_CONTENT
+)
 def delete_hold(
     case_id: CaseId, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> None:

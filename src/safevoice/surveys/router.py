@@ -16,6 +16,7 @@ from safevoice.protocol.wire import (
     SurveysOut,
 )
 from safevoice.surveys import service
+from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
     MemberDep,
     NowDep,
@@ -24,7 +25,7 @@ from safevoice.web.deps import (
     SnapshotDep,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["surveys"])
+router = APIRouter(prefix="/api/v1", tags=["surveys"], route_class=DeclaredRoute)
 
 SurveyId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 
@@ -48,7 +49,12 @@ def get_all_surveys(member: MemberDep, session: SessionDep) -> list[SurveyOut]:
     return service.listed(session)
 
 
-@router.post("/surveys", response_model=SurveyOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/surveys",
+    responses=refusals(409),
+    response_model=SurveyOut,
+    status_code=status.HTTP_201_CREATED,
+)
 def post_survey(
     body: SignedSurveyIn, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> SurveyOut:
@@ -56,7 +62,7 @@ def post_survey(
     return service.publish(session, snap, body=body, actor=member.label, now=now)
 
 
-@router.post("/surveys/{survey_id}/open", response_model=SurveyOut)
+@router.post("/surveys/{survey_id}/open", responses=refusals(409), response_model=SurveyOut)
 def post_open(
     survey_id: SurveyId, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> SurveyOut:
@@ -65,7 +71,7 @@ def post_open(
     )
 
 
-@router.post("/surveys/{survey_id}/close", response_model=SurveyOut)
+@router.post("/surveys/{survey_id}/close", responses=refusals(409), response_model=SurveyOut)
 def post_close(
     survey_id: SurveyId, member: MemberDep, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> SurveyOut:
@@ -74,7 +80,9 @@ def post_close(
     )
 
 
-@router.post("/surveys/{survey_id}/answers", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/surveys/{survey_id}/answers", responses=refusals(409), status_code=status.HTTP_204_NO_CONTENT
+)
 def post_answer(
     survey_id: SurveyId, body: SurveyAnswerIn, session: SessionDep, snap: SnapshotDep, now: NowDep
 ) -> None:

@@ -25,8 +25,10 @@ from safevoice.errors import SafeVoiceError
 log = logging.getLogger("safevoice.web")
 RETRY_AFTER_SECONDS = "5"
 
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+# FastAPI answers 400 itself only for a body it cannot even decode (not UTF-8 text).
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 HTTP_MESSAGES = {
+    400: "The request body cannot be read as JSON text (UTF-8).",
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
     413: "The request is too large.",

@@ -18,6 +18,7 @@ be spooled to a temporary file.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,11 @@ class Language:
     catalogue: Catalogue
     chosen: bool
     path: str
+    # Whether the page goes gzip-compressed (the page size budget of DESIGN.md holds in every
+    # language only compressed): only pages opened with GET, which carry no secret; the
+    # answers to the no-JavaScript forms (a follow-up code, a thread) never are, so that no
+    # compression side channel can tell anything about them.
+    gzip: bool = False
 
     @property
     def query(self) -> str:
@@ -116,12 +122,22 @@ class Language:
 
 
 def choose_language(request: Request) -> Language:
-    """``?lang=xx`` when it names a shipped language, else the browser's Accept-Language."""
+    """``?lang=xx`` when it names a shipped language, else the browser's Accept-Language.
+
+    The texts come from the installed release bundle's catalogues (which its hash covers);
+    only a server without a bundle, which serves no reporter page, reads the package's."""
     asked = request.query_params.get("lang", "")
-    if asked in i18n.languages():
-        return Language(Catalogue.load(asked), chosen=True, path=request.url.path)
-    found = i18n.negotiate(request.headers.get("accept-language", ""))
-    return Language(Catalogue.load(found), chosen=False, path=request.url.path)
+    chosen = asked in i18n.languages()
+    lang = asked if chosen else i18n.negotiate(request.headers.get("accept-language", ""))
+    bundle: Bundle | None = request.app.state.pages.bundle
+    if bundle is not None and lang in bundle.catalogues:
+        catalogue = bundle.catalogues[lang]
+    else:
+        catalogue = Catalogue.load(lang)
+    compressed = request.method == "GET" and _accepts_gzip(
+        request.headers.get("accept-encoding", "")
+    )
+    return Language(catalogue, chosen=chosen, path=request.url.path, gzip=compressed)
 
 
 LanguageDep = Annotated[Language, Depends(choose_language)]
@@ -170,6 +186,8 @@ class Pages:
             undefined=jinja2.StrictUndefined,
             extensions=["jinja2.ext.i18n"],
         )
+        # The pages' JSON blocks keep their text as UTF-8 (still escaped for HTML).
+        env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
         # Each render passes its language's gettext; this is only the extension's default.
         env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # added to the environment by jinja2.ext.i18n, which mypy cannot see
         return cls(env=env, bundle=bundle, slots=sealed.SealingSlots(settings.nojs_concurrency))
@@ -189,15 +207,20 @@ class Pages:
             ngettext=_ngettext(catalogue),
             lang=catalogue.lang,
             day=catalogue.day,
+            number=catalogue.number,
             dir=catalogue.direction,
             q=language.query,
             here=language.path,
             menu=[(lang, Catalogue.load(lang).name) for lang in i18n.languages()],
             **values,
         )
-        headers = {"Content-Security-Policy": PAGE_CSP}
+        headers = {"Content-Security-Policy": PAGE_CSP, "Vary": "Accept-Encoding"}
         if not language.chosen:
-            headers["Vary"] = "Accept-Language"
+            headers["Vary"] = "Accept-Encoding, Accept-Language"
+        if language.gzip:
+            headers["Content-Encoding"] = "gzip"
+            body = gzip.compress(html.encode("utf-8"), compresslevel=6, mtime=0)
+            return HTMLResponse(body, status_code=status, headers=headers)
         return HTMLResponse(html, status_code=status, headers=headers)
 
     def message(
@@ -557,10 +580,10 @@ async def follow_up_sealed(
 
 def _size(t: Catalogue, size: int) -> str:
     if size < 1024:
-        return t("%(n)s bytes", n=size)
+        return t("%(n)s bytes", n=t.number(size))
     if size < 1024 * 1024:
-        return t("%(n)s KB", n=f"{size / 1024:.1f}")
-    return t("%(n)s MB", n=f"{size / (1024 * 1024):.1f}")
+        return t("%(n)s KB", n=t.number(size / 1024, decimals=1))
+    return t("%(n)s MB", n=t.number(size / (1024 * 1024), decimals=1))
 
 
 # The words for a case's status and outcome, as the JavaScript page says them.

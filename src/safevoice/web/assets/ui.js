@@ -72,7 +72,7 @@ export function failedText(t, reason) {
 // as it is.
 export function formatDay(day) {
   if (typeof day !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return String(day ?? "");
-  const format = new Intl.DateTimeFormat(document.documentElement.lang || "en", {
+  const format = new Intl.DateTimeFormat(pageLanguage(), {
     dateStyle: "long",
     timeZone: "UTC",
     numberingSystem: "latn",
@@ -100,9 +100,15 @@ export function wasmAvailable() {
 
 // Sizes as people read them, in the catalogue's units.
 export function formatSize(t, bytes) {
-  if (bytes < 1024) return t("%(n)s bytes", { n: bytes });
-  if (bytes < 1024 * 1024) return t("%(n)s KB", { n: (bytes / 1024).toFixed(1) });
-  return t("%(n)s MB", { n: (bytes / (1024 * 1024)).toFixed(1) });
+  const oneDecimal = (n) =>
+    n.toLocaleString(pageLanguage(), {
+      minimumFractionDigits: 1,
+      maximumFractionDigits: 1,
+      numberingSystem: "latn",
+    });
+  if (bytes < 1024) return t("%(n)s bytes", { n: grouped(bytes) });
+  if (bytes < 1024 * 1024) return t("%(n)s KB", { n: oneDecimal(bytes / 1024) });
+  return t("%(n)s MB", { n: oneDecimal(bytes / (1024 * 1024)) });
 }
 
 // The files chosen in a file input, listed by name and size below it (names shown with
@@ -129,8 +135,13 @@ export function charCount(text) {
   return n;
 }
 
+// Numbers as the page's language writes them (in Latin digits, as the server writes them).
+function pageLanguage() {
+  return document.documentElement.lang || "en";
+}
+
 function grouped(n) {
-  return n.toLocaleString(document.documentElement.lang || "en");
+  return n.toLocaleString(pageLanguage(), { numberingSystem: "latn" });
 }
 
 // A live counter under a text box whose limit is data-max-chars. Nothing is ever cut: a text

@@ -25,6 +25,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 HERE = Path(__file__).parent
@@ -73,8 +74,12 @@ def _translations(lang: str) -> gettext.NullTranslations:
         with mo.open("rb") as f:
             return Translations(f, domain=DOMAIN)
     # Not compiled yet (or edited since): compile in memory, as `make catalogues` would.
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=lang)
+    return compile_po(lang, po.read_bytes())
+
+
+def compile_po(lang: str, po: bytes) -> Translations:
+    """A ``.po`` catalogue's bytes compiled in memory (the release bundle holds them so)."""
+    catalog = read_po(io.BytesIO(po), locale=lang)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
@@ -91,6 +96,11 @@ class Catalogue:
     @classmethod
     def load(cls, lang: str = SOURCE) -> Catalogue:
         return _load(lang)
+
+    @classmethod
+    def from_po(cls, lang: str, po: bytes) -> Catalogue:
+        """The catalogue of ``lang`` from a ``.po`` file's bytes (as the release bundle holds)."""
+        return cls(lang=lang, translations=compile_po(lang, po))
 
     @property
     def locale(self) -> Locale:
@@ -125,6 +135,12 @@ class Catalogue:
             except ValueError:
                 return day
         return format_date(day, format="long", locale=self.locale)
+
+    def number(self, value: float, *, decimals: int = 0) -> str:
+        """A number written the way this language writes numbers (grouping, decimal sign), in
+        Latin digits as the pages' script writes them."""
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        return format_decimal(value, format=pattern, locale=self.locale)
 
     def script_strings(self) -> dict[str, str]:
         """The translations the page's script needs; English needs none."""
