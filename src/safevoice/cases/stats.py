@@ -316,9 +316,9 @@ def compute(
         margins_shown=all(isinstance(f, int) for f in month_figures),
     )
     days_to_action_done = [
-        min(a.done_on for a in done) - c.received_on
+        min(done) - c.received_on
         for c in population
-        if (done := [a for a in c.actions if a.state == DONE and a.done_on is not None])
+        if (done := [a.done_on for a in c.actions if a.state == DONE and a.done_on is not None])
     ]
     actions = [
         (index, action)
