@@ -303,6 +303,19 @@ class StepMedian(BaseModel):
     median_days: DaysFigure
 
 
+class QuarterChannelCount(BaseModel):
+    quarter: str  # "2026-Q1"
+    channel: str
+    count: CountFigure
+
+
+class ChannelShare(BaseModel):
+    """A channel's share of the reports received, in whole percent; suppressed as its count."""
+
+    channel: str
+    percent: StrictInt | Small | Hidden
+
+
 class Statistics(BaseModel):
     """Figures over every case received in the period (and channel), from metadata only."""
 
@@ -322,6 +335,11 @@ class Statistics(BaseModel):
     percent_substantiated: PercentFigure
     percent_closed_with_corrective_action: PercentFigure
     percent_actions_done_on_time: PercentFigure
+    # Willingness to report, over time (issue: metrics over time).
+    received_per_quarter: list[QuarterChannelCount]
+    share_per_channel: list[ChannelShare]
+    percent_reporter_followed_up: PercentFigure
+    median_days_to_action_done: DaysFigure
 
 
 # -- dialogue (dialogue/) --------------------------------------------------------------------
