@@ -9,6 +9,9 @@ new valid case carrying an accepted case's spent challenge (the database lookup)
 challenge with a stamped but failing answer (one Argon2id). One body of each kind is checked
 for its refusal first; wrk tallies every refusal by its message; nothing may be written.
 
+``cpu_ms_per_submission`` is all the server's CPU during the valid run divided by the cases
+created: if the prepared bodies ran out (``bodies_exhausted``), the refused resends are in it.
+
 The baseline is a bare FastAPI endpoint accepting the same JSON, run before, between and
 after the databases' runs; each ratio is against the mean of the two bare runs around it, in
 throughput (``ratio``) and in server CPU per request (``cpu_ratio``, steadier under load).
@@ -301,7 +304,10 @@ def run_kind(
                 sys.exit(f"{kind}: no submission was accepted")
             junk = make_junk(inst, accepted, junk_per_kind)
             junk_file = folder / f"{kind}-junk.jsonl"
-            mixed = [body for group in zip(*junk.values(), strict=False) for body in group]
+            # Two of each kind in turn: wrk's two threads take alternate lines, so each
+            # thread sends every kind in equal shares.
+            groups = zip(*(zip(b[::2], b[1::2], strict=False) for b in junk.values()), strict=False)
+            mixed = [body for group in groups for pair in group for body in pair]
             junk_file.write_text("\n".join(mixed) + "\n")
             before_junk = counts(url)
             probe_junk(base, junk)

@@ -3,15 +3,17 @@
 For SQLite and PostgreSQL (or one of them): start the real server (two workers), then keep a
 steady mix going for ``--minutes``: submissions (every fourth with an attachment uploaded
 beforehand under an ``upload`` proof of work), reporter logins with a follow-up message
-(every other one with an attachment), and a committee member's syncs (the case list and the
-newest cases). Each client pauses ``--pause`` seconds between its steps, so the load is steady
-rather than saturating. Every ``--sample-seconds`` (a minute by default) the resident memory of
-every server process (summed, and per process), their open file descriptors and the database
-size are sampled; on PostgreSQL the connections the server holds are counted every few seconds
-(``pg_stat_activity``) and their peak reported beside the pool's ceiling.
+(every other one with an attachment), and a committee member's syncs (every case, a page at
+a time, as `safevoice cases sync` and the desk fetch them). Each client pauses ``--pause``
+seconds between its steps, so the load is steady rather than saturating. Every
+``--sample-seconds`` (a minute by default) the resident memory of every server process
+(summed, and per process), their open file descriptors and the database size are sampled; on
+PostgreSQL the connections the server holds are counted every two seconds
+(``pg_stat_activity``) and their peak reported beside the pools' ceiling.
 
 Memory growth is the slope of a least-squares line through the samples after the first
-minute (start-up and first-use allocations), in MiB per 10 minutes.
+minute (start-up and first-use allocations), in MiB per 10 minutes; it includes the member's
+worker growing while the first page of cases fills (README, "Reliability").
 
 Usage: .venv/bin/python -m benchmarks.soak [--minutes 3] [--db both] [--allow-busy]
 Prints one JSON object on its last line.
@@ -199,9 +201,10 @@ class Clients:
                 ).token
             )
             self.member_logged_in = True
-        listed = api.cases()
-        for summary in listed[:5]:
-            api.case(summary.id)
+        # What `safevoice cases sync` and the desk fetch: every readable case, a page at a time
+        # (the unpaged case list, `cases list`, is left out: see the README, "Reliability").
+        for _ in api.export_cases():
+            pass
 
 
 def loop(tally: Tally, name: str, step: Callable[[], None], until: float, pause: float) -> None:

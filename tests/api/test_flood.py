@@ -13,7 +13,7 @@ import pytest
 from safevoice.clock import utcnow
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.encoding import b64e
-from safevoice.crypto.keys import random_bytes
+from safevoice.crypto.envelope import new_case_id
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import ConfigError
 from safevoice.instance import service as instance
@@ -140,7 +140,7 @@ def test_a_flood_of_uploads_for_new_reports_raises_the_proof_of_work_too(
         started = flooded.post(
             "/api/v1/uploads",
             json={
-                "case_id": b64e(random_bytes(16)),
+                "case_id": b64e(new_case_id()),
                 "proof": {"challenge": token, "solution": powmod.solve(parsed)},
             },
         )

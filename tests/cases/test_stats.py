@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, timedelta
 from itertools import product
 
@@ -458,3 +459,94 @@ def test_bad_periods_are_refused_with_a_sentence(
 ) -> None:
     with pytest.raises(BadRequest, match=problem):
         Period.choose(first=first, last=last, today=TODAY)
+
+
+# -- willingness to report, over time ----------------------------------------------------------
+
+
+def per_quarter(stats: Statistics) -> dict[tuple[str, str], object]:
+    return {(q.quarter, q.channel): q.count for q in stats.received_per_quarter}
+
+
+def test_reports_per_quarter_and_channel_when_every_month_and_cell_is_large() -> None:
+    period = Period(Month(2025, 1), Month(2025, 6))
+    cases = [
+        case(d(month, day), channel=channel)
+        for month in range(1, 7)
+        for channel, many in (("general", 4), ("safety", 2))
+        for day in range(1, 1 + many)
+    ]
+    stats = run(cases, period=period)
+    assert per_quarter(stats) == {
+        ("2025-Q1", "general"): 12,
+        ("2025-Q1", "safety"): 6,
+        ("2025-Q2", "general"): 12,
+        ("2025-Q2", "safety"): 6,
+    }
+    # The near-miss channel's share of what was reported: 12 of 36.
+    assert {s.channel: s.percent for s in stats.share_per_channel} == {
+        "general": 67,
+        "safety": 33,
+    }
+
+
+def test_one_near_miss_in_a_quarter_is_not_singled_out() -> None:
+    period = Period(Month(2025, 1), Month(2025, 6))
+    cases = [case(d(month, day)) for month in range(1, 7) for day in range(1, 6)]
+    cases.append(case(d(5, 9), channel="safety"))
+    stats = run(cases, period=period)
+    # Q2 safety holds one report: the table cannot show it, nor any cell that would bound it.
+    assert set(per_quarter(stats).values()) == {HIDDEN}
+    assert {s.channel: s.percent for s in stats.share_per_channel} == {
+        "general": HIDDEN,
+        "safety": SMALL,
+    }
+    assert per_channel(stats) == {"general": HIDDEN, "safety": SMALL}
+
+
+def test_the_quarter_table_is_hidden_when_a_month_inside_it_is_small() -> None:
+    # Every quarter cell is large, but March holds 4: a quarter total would bound it.
+    period = Period(Month(2025, 1), Month(2025, 3))
+    cases = [case(d(1, day)) for day in range(1, 11)] + [case(d(2, day)) for day in range(1, 11)]
+    cases += [case(d(3, day)) for day in range(1, 5)]
+    cases += [case(d(month, 20), channel="safety") for month in (1, 1, 2, 2, 2)]
+    stats = run(cases, period=period)
+    assert per_month(stats)["2025-03"] == SMALL
+    assert set(per_quarter(stats).values()) == {HIDDEN}
+
+
+def test_a_quarter_only_counts_the_months_of_the_period() -> None:
+    period = Period(Month(2025, 2), Month(2025, 4))
+    cases = [case(d(month, day)) for month in (1, 2, 3, 4) for day in range(1, 6)]
+    cases += [case(d(month, day), channel="safety") for month in (2, 3, 4) for day in range(1, 6)]
+    stats = run(cases, period=period)
+    assert per_quarter(stats) == {
+        ("2025-Q1", "general"): 10,
+        ("2025-Q1", "safety"): 10,
+        ("2025-Q2", "general"): 5,
+        ("2025-Q2", "safety"): 5,
+    }
+
+
+def test_share_of_reporters_who_came_back_with_a_follow_up() -> None:
+    came_back = [replace(case(d(5, 1 + i)), followed_up=True) for i in range(3)]
+    stayed = [case(d(6, 1 + i)) for i in range(5)]
+    assert run(came_back + stayed).percent_reporter_followed_up == 38  # 3 of 8
+    assert run(came_back + stayed[:1]).percent_reporter_followed_up == SMALL  # a base of 4
+
+
+def test_median_days_to_the_first_completed_corrective_action() -> None:
+    done = [
+        case(
+            d(5, 1),
+            actions=(
+                ActionFacts(due_on=d(9, 1), state="done", done_on=d(5, 1) + timedelta(days=n)),
+                ActionFacts(due_on=d(9, 1), state="done", done_on=d(8, 30)),
+                ActionFacts(due_on=d(9, 1), state="open"),
+            ),
+        )
+        for n in (10, 20, 30, 40, 50)
+    ]
+    open_only = [case(d(5, 1), actions=(ActionFacts(due_on=d(9, 1), state="open"),))]
+    assert run(done + open_only).median_days_to_action_done == 30.0
+    assert run(done[:4] + open_only).median_days_to_action_done == SMALL

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
+from safevoice.cases.models import Case
 from safevoice.clock import utcnow
 from safevoice.crypto.login import token_digest
 from safevoice.crypto.manifest import Manifest
@@ -73,6 +74,20 @@ def test_a_member_gets_figures_over_their_cases_with_small_counts_suppressed(
     assert body["percent_actions_done_on_time"] == 100
     assert body["median_days_per_step"][0] == {"status": "received", "median_days": 4.0}
     assert body["percent_feedback_within_3_months"] == 0
+    # Quarter by channel: the safety cells are small, so the whole table is withheld.
+    assert {cell["count"] for cell in body["received_per_quarter"]} == {"hidden"}
+    assert [cell["quarter"] for cell in body["received_per_quarter"]] == [
+        "2024-Q1",
+        "2024-Q1",
+        "2024-Q2",
+        "2024-Q2",
+    ]
+    assert body["share_per_channel"] == [
+        {"channel": "general", "percent": "hidden"},
+        {"channel": "safety", "percent": "<5"},
+    ]
+    assert body["percent_reporter_followed_up"] == 0
+    assert body["median_days_to_action_done"] == 50.0  # March 4 to April 20..26
 
 
 @pytest.mark.usefixtures("cases")
@@ -95,6 +110,21 @@ def test_filters_narrow_the_cases_and_small_results_stay_suppressed(
     assert march["received_total"] == 7
     assert march["received_per_month"] == [{"month": "2024-03", "count": 7}]
     assert march["median_days_to_acknowledge"] == 4.0
+
+
+@pytest.mark.usefixtures("cases")
+def test_the_share_of_reporters_who_came_back_counts_a_reporter_message_after_the_report(
+    client: httpx.Client, member: dict[str, str], database: Database
+) -> None:
+    with database.unit_of_work() as session:
+        first_three = select(Case.id).order_by(Case.received_on, Case.id).limit(3)
+        chosen = list(session.scalars(first_three))
+        session.execute(update(Case).where(Case.id.in_(chosen)).values(last_reporter_seq=2))
+
+    assert stats(client, member, **PERIOD)["percent_reporter_followed_up"] == 25  # 3 of 12
+    # Among the two safety cases, the share would single someone out.
+    safety = stats(client, member, channel="safety", **PERIOD)
+    assert safety["percent_reporter_followed_up"] == "<5"
 
 
 def test_without_a_period_the_figures_cover_the_twelve_months_up_to_today(

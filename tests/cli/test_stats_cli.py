@@ -48,6 +48,14 @@ def test_a_member_prints_the_statistics_as_json_and_as_a_table(
     assert re.search(r"general\s*│\s*hidden", table)
     assert re.search(r"median time to acknowledge\s*│\s*4 days", table)
     assert "fewer than 5 cases are shown as <5" in table
+    # Willingness to report: the safety channel's two cases leave the quarter table withheld.
+    assert figures["median_days_to_action_done"] == 50.0
+    assert figures["percent_reporter_followed_up"] == 0
+    assert figures["share_per_channel"][1] == {"channel": "safety", "percent": "<5"}
+    assert {cell["count"] for cell in figures["received_per_quarter"]} == {"hidden"}
+    assert re.search(r"median time to a completed corrective action\s*│\s*50 days", table)
+    assert re.search(r"reporters who came back with a follow-up\s*│\s*0 %", table)
+    assert re.search(r"2024-Q1\s*│\s*safety\s*│\s*hidden", table)
 
 
 def test_an_auditor_writes_the_html_report_with_charts_and_nothing_external(
@@ -62,7 +70,9 @@ def test_an_auditor_writes_the_html_report_with_charts_and_nothing_external(
     page = report.read_text(encoding="utf-8")
     assert f"Wrote the HTML report to {report}" in result.stdout
     assert "<title>Whistleblowing statistics, Mar 2024 to Apr 2024</title>" in page
-    assert page.count("<svg") == 4
+    assert page.count("<svg") == 6
+    assert "Reports received per quarter and channel" in page
+    assert "Share of reports per channel, in percent" in page
     assert "channel general" in page
     assert "How these statistics protect reporters" in page
     for external in ("http:", "https:", "//", "src=", "href=", "url(", "@import", "<script"):

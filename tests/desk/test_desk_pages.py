@@ -221,6 +221,11 @@ def test_metrics_and_the_key_and_session_page(unlocked: DeskHarness, world: Worl
     assert metrics.status_code == 200
     assert "Reports received" in metrics.text
     assert "<svg" in metrics.text
+    # The willingness-to-report charts: per quarter and channel, and each channel's share.
+    assert "Willingness to report, per quarter" in metrics.text
+    assert 'aria-label="Reports received per quarter and channel"' in metrics.text
+    assert 'aria-label="Share of reports per channel, in percent"' in metrics.text
+    assert "Median time to a completed corrective action" in metrics.text
     session = unlocked.http.get("/session")
     assert format_fingerprint(world.members["alice"].public.fingerprint) in session.text
     assert format_fingerprint(world.pin) in session.text

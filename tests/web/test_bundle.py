@@ -7,18 +7,21 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from safevoice.errors import ConfigError
 from safevoice.settings import Settings
-from safevoice.web import bundle
+from safevoice.storage.db import Database
+from safevoice.web import bundle, i18n
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
 from safevoice.web.security import PAGE_CSP
 from tests.conftest import Cli
 from tests.support.world import World
+from tests.web.test_pages import pages
 
 
 def test_the_root_fingerprint_is_a_constant_in_the_worker_and_nowhere_else(
@@ -101,3 +104,60 @@ def test_web_build_prints_the_bundle_hash_and_refuses_a_malformed_pin(
         "web", "build", "--pin", world.pin, "--out", str(tmp_path / "d"), expect=1
     )
     assert "not empty" in refused.stderr
+
+
+def _writable(path: Path) -> None:
+    os.chmod(path.parent, 0o700)
+    os.chmod(path, 0o600)
+
+
+def test_the_bundle_holds_every_language_and_the_pages_read_their_texts_from_it(
+    web_bundle: Bundle,
+    world: World,
+    tmp_path: Path,
+    database: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    record = json.loads(web_bundle.record)
+    translated = [lang for lang in i18n.languages() if lang != i18n.SOURCE]
+    assert sorted(record["catalogues"]) == sorted(translated)
+    for lang, url in record["catalogues"].items():
+        assert web_bundle.files[url].data == i18n.po_path(lang).read_bytes()
+        assert url in record["files"]
+    # A translator changes one German text: the bundle built from it has another hash, and
+    # the server shows the text the bundle holds.
+    locales = tmp_path / "locale"
+    shutil.copytree(i18n.LOCALES, locales)
+    po = locales / "de" / "LC_MESSAGES" / "messages.po"
+    german = i18n.Catalogue.load("de")("Report a concern safely")
+    text = po.read_text(encoding="utf-8")
+    assert text.count(f'msgstr "{german}"') == 1
+    po.write_text(text.replace(f'msgstr "{german}"', 'msgstr "Neu übersetzt"'), encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", locales)
+    changed = bundle.build(
+        pin=world.pin, out=tmp_path / "changed", node_modules=bundle.default_node_modules()
+    )
+    monkeypatch.undo()
+    assert changed.digest != web_bundle.digest
+    assert i18n.Catalogue.load("de")("Report a concern safely") == german
+    with pages(database, database_url, changed, nojs=False) as web:
+        page = web.get("/", params={"lang": "de"}).text
+    assert "Neu übersetzt" in page
+    assert german not in page
+
+
+def test_a_server_refuses_a_bundle_whose_catalogue_was_changed_and_names_the_language(
+    world: World, tmp_path: Path, database_url: str
+) -> None:
+    copy = bundle.build(
+        pin=world.pin, out=tmp_path / "copy", node_modules=bundle.default_node_modules()
+    )
+    url = json.loads(copy.record)["catalogues"]["fr"]
+    po = copy.folder / "static" / url.removeprefix("/static/")
+    _writable(po)
+    po.write_bytes(po.read_bytes().replace(b'msgstr "', b'msgstr "Envoyez-nous tout. ', 2))
+    with pytest.raises(ConfigError, match=r"catalogue of the language 'fr' .* does not match"):
+        create_app(Settings(database_url=database_url, bundle_dir=copy.folder))
+    with pytest.raises(ConfigError, match="catalogue of the language 'fr'"):
+        bundle.load(copy.folder)

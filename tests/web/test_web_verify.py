@@ -1,9 +1,11 @@
 """``safevoice web verify`` passes against the real server and fails when the server changes a
-byte of a script, adds a script tag to a page, or changes the Content-Security-Policy."""
+byte of a script or a translation, adds a script tag to a page, or changes the
+Content-Security-Policy."""
 
 from __future__ import annotations
 
 import gzip
+import json
 from typing import Any
 
 import pytest
@@ -56,6 +58,8 @@ class Tamper:
                 data = gzip.decompress(data)
             if self.how == "script_byte" and scope["path"] == self.script:
                 data = data.replace(b"function", b"functioN", 1)
+            if self.how == "translation" and scope["path"] == self.script:
+                data = data.replace(b"Einen Missstand sicher melden", b"Hier alles melden", 1)
             if self.how == "script_tag" and data.startswith(b"<!doctype html>"):
                 data = data.replace(b"</body>", b'<script src="/static/extra.js"></script></body>')
             if self.how == "csp" and b"content-security-policy" in headers:
@@ -75,14 +79,19 @@ class Tamper:
         ("script_byte", "is the bundle's file byte for byte"),
         ("script_tag", "loads no script but the bundle's"),
         ("csp", "Content-Security-Policy"),
+        ("translation", "the catalogue of the language 'de'"),
     ],
 )
 def test_web_verify_fails_when_the_server_changes_a_script_a_page_or_the_policy(
     database_url: str, web_bundle: Bundle, cli: Cli, how: str, complaint: str
 ) -> None:
     app = create_app(Settings(database_url=database_url, bundle_dir=web_bundle.folder))
+    target = web_bundle.page_script
+    if how == "translation":
+        target = json.loads(web_bundle.record)["catalogues"]["de"]
+        assert b"Einen Missstand sicher melden" in web_bundle.files[target].data
     try:
-        with serve_app(Tamper(app, how, web_bundle.page_script)) as base:
+        with serve_app(Tamper(app, how, target)) as base:
             result = cli.safevoice(
                 "web", "verify", base, "--bundle-hash", web_bundle.digest, expect=1
             )

@@ -41,6 +41,20 @@ case does.
 - *Percent of actions done on time*: of the corrective actions that are done or past their due
   day (dropped ones left out), those done on or before their due day.
 
+*Willingness to report*, from the same metadata, tracking no one:
+
+- *Received per quarter and channel*: counts of the population per calendar quarter
+  (``2026-Q1``, only the months of the period) and channel. Rows and columns of this table add
+  up to the months and the channels shown beside it, so it is all numbers only when every cell
+  is 5 or more and every month is shown as a number; otherwise every cell is ``"hidden"``
+  (``protect_table``).
+- *Share per channel*: each channel's count as a percentage of the total, withheld (``"<5"``,
+  ``"hidden"``) exactly when its count is. A near-miss channel's share is its line.
+- *Percent of reporters who came back*: of the population, the cases whose reporter wrote a
+  follow-up message after the report (``last_reporter_seq`` past the report's 0).
+- *Median days to a completed corrective action*: from receipt to the first action done, over
+  the cases with one.
+
 Percentages are whole numbers (rounded half up); medians are in days (``x.5`` between two).
 
 **Small counts (COMPLIANCE.md I7).** A figure built from fewer than ``THRESHOLD`` (5) cases is
@@ -91,10 +105,16 @@ from safevoice.protocol.suppression import (
     median_figure,
     percent_figure,
     protect_breakdown,
+    protect_table,
 )
 from safevoice.protocol.wire import (
     ChannelCount,
+    ChannelShare,
+    CountFigure,
+    Hidden,
     MonthCount,
+    QuarterChannelCount,
+    Small,
     Statistics,
     StepMedian,
 )
@@ -150,6 +170,9 @@ class Month:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    def quarter(self) -> str:
+        return f"{self.year:04d}-Q{(self.month - 1) // 3 + 1}"
+
 
 @dataclass(frozen=True)
 class Period:
@@ -202,6 +225,9 @@ class CaseFacts:
     outcome: str | None = None
     changes: tuple[tuple[str, date], ...] = ()
     actions: tuple[ActionFacts, ...] = ()
+    # Whether the reporter wrote again after the report (the thread's sequence number of the
+    # reporter's latest object is past the report's): a fact the server keeps for every case.
+    followed_up: bool = False
 
 
 # -- the figures ---------------------------------------------------------------------------------
@@ -282,6 +308,18 @@ def compute(
     for case in population:
         for status, days in days_per_step(case).items():
             step_days[status].append(days)
+    quarters = list(dict.fromkeys(m.quarter() for m in months))
+    per_quarter = Counter((Month.of(c.received_on).quarter(), c.channel) for c in population)
+    quarter_cells = [(q, name) for q in quarters for name in in_scope]
+    quarter_figures = protect_table(
+        [per_quarter[cell] for cell in quarter_cells],
+        margins_shown=all(isinstance(f, int) for f in month_figures),
+    )
+    days_to_action_done = [
+        min(done) - c.received_on
+        for c in population
+        if (done := [a.done_on for a in c.actions if a.state == DONE and a.done_on is not None])
+    ]
     actions = [
         (index, action)
         for index, case in enumerate(population)
@@ -326,7 +364,26 @@ def compute(
             len(actions),
             cases=len({index for index, _ in actions}),
         ),
+        received_per_quarter=[
+            QuarterChannelCount(quarter=q, channel=name, count=f)
+            for (q, name), f in zip(quarter_cells, quarter_figures, strict=True)
+        ],
+        share_per_channel=[
+            ChannelShare(channel=name, percent=_share(f, len(population)))
+            for name, f in zip(in_scope, channel_figures, strict=True)
+        ],
+        percent_reporter_followed_up=percent_figure(
+            sum(1 for c in population if c.followed_up), len(population)
+        ),
+        median_days_to_action_done=median_figure([delta.days for delta in days_to_action_done]),
     )
+
+
+def _share(figure: CountFigure, total: int) -> int | Small | Hidden:
+    """A channel's share of the total, withheld exactly when its count is."""
+    if isinstance(figure, str):
+        return figure
+    return (200 * figure + total) // (2 * total)
 
 
 def _on_time(done: date | None, due: date) -> bool:
@@ -379,6 +436,7 @@ def load(
             Case.feedback_on,
             Case.closed_on,
             Case.outcome,
+            Case.last_reporter_seq,
         ).where(*case_filter)
     )
     return [
@@ -394,6 +452,7 @@ def load(
             outcome=row.outcome,
             changes=tuple(changes[row.id]),
             actions=tuple(actions[row.id]),
+            followed_up=row.last_reporter_seq > 0,
         )
         for row in rows
     ]

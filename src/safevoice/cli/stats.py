@@ -38,6 +38,10 @@ def print_stats(stats: Statistics) -> None:
         "median time to acknowledge", stats_html.days_text(stats.median_days_to_acknowledge)
     )
     figures.add_row("median time to close", stats_html.days_text(stats.median_days_to_close))
+    figures.add_row(
+        "median time to a completed corrective action",
+        stats_html.days_text(stats.median_days_to_action_done),
+    )
     for step in stats.median_days_per_step:
         label = stats_html.STEP_LABELS.get(step.status, step.status)
         figures.add_row(f"median time: {label.lower()}", stats_html.days_text(step.median_days))
@@ -47,17 +51,28 @@ def print_stats(stats: Statistics) -> None:
         ("closed cases substantiated", stats.percent_substantiated),
         ("closed cases with corrective action", stats.percent_closed_with_corrective_action),
         ("corrective actions done on time", stats.percent_actions_done_on_time),
+        ("reporters who came back with a follow-up", stats.percent_reporter_followed_up),
     ):
         figures.add_row(label, stats_html.percent_text(value))
     months = Table("month", "received", title="Per month", title_justify="left")
     months.columns[1].justify = "right"
     for month in stats.received_per_month:
         months.add_row(month.month, stats_html.count_text(month.count))
-    channels = Table("channel", "received", title="Per channel", title_justify="left")
-    channels.columns[1].justify = "right"
-    for channel in stats.received_per_channel:
-        channels.add_row(channel.channel, stats_html.count_text(channel.count))
-    console.print(figures, months, channels, markup=False)
+    channels = Table("channel", "received", "share", title="Per channel", title_justify="left")
+    channels.columns[1].justify = channels.columns[2].justify = "right"
+    for channel, share in zip(stats.received_per_channel, stats.share_per_channel, strict=True):
+        channels.add_row(
+            channel.channel,
+            stats_html.count_text(channel.count),
+            stats_html.percent_text(share.percent),
+        )
+    quarters = Table(
+        "quarter", "channel", "received", title="Per quarter and channel", title_justify="left"
+    )
+    quarters.columns[2].justify = "right"
+    for cell in stats.received_per_quarter:
+        quarters.add_row(cell.quarter, cell.channel, stats_html.count_text(cell.count))
+    console.print(figures, months, channels, quarters, markup=False)
     console.print(RULE.format(n=stats.threshold), markup=False)
 
 

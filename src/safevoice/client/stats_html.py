@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from safevoice.protocol.wire import CountFigure, DaysFigure, PercentFigure, Statistics
+from safevoice.protocol.wire import CountFigure, DaysFigure, Hidden, PercentFigure, Statistics
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STEP_LABELS = {
@@ -85,7 +85,7 @@ def days_text(value: DaysFigure) -> str:
     return value if isinstance(value, str) else f"{_days(value)} days"
 
 
-def percent_text(value: PercentFigure) -> str:
+def percent_text(value: PercentFigure | Hidden) -> str:
     return value if isinstance(value, str) else f"{value} %"
 
 
@@ -218,7 +218,38 @@ def labelled_shares(stats: Statistics) -> list[tuple[str, PercentFigure]]:
         ("Closed cases substantiated", stats.percent_substantiated),
         ("Closed cases with corrective action", stats.percent_closed_with_corrective_action),
         ("Corrective actions done on time", stats.percent_actions_done_on_time),
+        ("Reporters who came back with a follow-up", stats.percent_reporter_followed_up),
     ]
+
+
+def quarter_bars(stats: Statistics) -> list[Bar]:
+    """One bar per quarter and channel ("2026-Q1 safety"), in the order the server gives."""
+    return [
+        Bar(f"{c.quarter} {c.channel}", bar_value(c.count), count_text(c.count))
+        for c in stats.received_per_quarter
+    ]
+
+
+def channel_share_bars(stats: Statistics) -> list[Bar]:
+    """Each channel's share of the reports (a near-miss channel's share is its own bar)."""
+    return [
+        Bar(s.channel, bar_value(s.percent), percent_text(s.percent))
+        for s in stats.share_per_channel
+    ]
+
+
+def willingness_section(stats: Statistics) -> str:
+    """Reports per quarter and channel, and each channel's share, as charts (page and desk)."""
+    quarters = quarter_bars(stats)
+    shares = channel_share_bars(stats)
+    return f"""<section>
+<h2>Willingness to report, per quarter</h2>
+<figure>{bar_chart("Reports received per quarter and channel", quarters)}</figure>
+{_table(("Quarter and channel", "Reports"), [(b.label, b.text) for b in quarters])}
+<figure>{bar_chart("Share of reports per channel, in percent", shares, maximum=100)}</figure>
+{_table(("Channel", "Share"), [(b.label, b.text) for b in shares])}
+</section>
+"""
 
 
 def render(stats: Statistics) -> str:
@@ -245,6 +276,7 @@ def render(stats: Statistics) -> str:
             (STEP_LABELS.get(step.status, step.status), step.median_days)
             for step in stats.median_days_per_step
         ),
+        ("Receipt to a completed corrective action", stats.median_days_to_action_done),
     ]
     cards = "".join(
         [
@@ -300,6 +332,7 @@ def render(stats: Statistics) -> str:
 {_table(("Channel", "Reports"), [(b.label, b.text) for b in channels])}
 </section>
 
+{willingness_section(stats)}
 <section>
 <h2>Deadlines, outcomes and corrective actions</h2>
 <figure>{

@@ -641,6 +641,7 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
         count=charts.count_text,
         month_chart=Markup(charts.column_chart("Reports received per month", months)),  # noqa: S704  # escaped by the chart helper
         share_chart=Markup(charts.bar_chart("Shares", bars, maximum=100)),  # noqa: S704  # escaped by the chart helper
+        willingness=Markup(charts.willingness_section(stats)),  # noqa: S704  # escaped by the chart helper
     )
 
 

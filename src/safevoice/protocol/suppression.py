@@ -67,3 +67,18 @@ def protect_breakdown(values: Sequence[int]) -> list[CountFigure]:
         # Only "<5" cells: each can be 0 to 4 if the others (at most 4 each) can hold the rest.
         return figures
     return [HIDDEN] * len(values)
+
+
+def protect_table(values: Sequence[int], *, margins_shown: bool) -> list[CountFigure]:
+    """The cells of a two-way table (quarter by channel) whose rows and columns add up to
+    figures shown elsewhere in the same answer (the months, the channels).
+
+    Hiding one cell per breakdown is not enough here: a row and a column cross, and a ``"<5"``
+    beside counts known to be 5 or more could be bounded through either margin. So the table
+    is all numbers only when nothing it touches is small: every cell is 5 or more and every
+    finer figure it adds up from (``margins_shown``: every month shown as a number). Otherwise
+    every cell is ``"hidden"``, which tells nothing, not even which cells are small.
+    """
+    if margins_shown and all(v >= THRESHOLD for v in values):
+        return list(values)
+    return [HIDDEN] * len(values)

@@ -125,12 +125,51 @@ class RetentionOut(BaseModel):
     max_age_days: StrictInt
 
 
+class QuestionText(BaseModel):
+    """A question's texts in one more language."""
+
+    label: str
+    help: str = ""
+
+
+class ChannelText(BaseModel):
+    """A channel's texts in one more language than the instance's default."""
+
+    title: str
+    description: str = ""
+    questions: dict[str, QuestionText] = {}
+
+
 class ChannelOut(BaseModel):
     name: str
     title: str
     description: str
     questionnaire: list[Question]
     retention: RetentionOut | None = None
+    # The texts in the operator's other languages, by language code; ``title``,
+    # ``description`` and the questions above are in the instance's default language.
+    translations: dict[str, ChannelText] = {}
+
+    def in_language(self, lang: str) -> ChannelOut:
+        """The channel with its texts in ``lang`` (the default language's where it has none),
+        without the other languages."""
+        text = self.translations.get(lang)
+        if text is None:
+            return self.model_copy(update={"translations": {}})
+        questions = []
+        for q in self.questionnaire:
+            asked = text.questions.get(q.id)
+            if asked is not None:
+                q = q.model_copy(update={"label": asked.label, "help": asked.help or q.help})
+            questions.append(q)
+        return self.model_copy(
+            update={
+                "title": text.title,
+                "description": text.description or self.description,
+                "questionnaire": questions,
+                "translations": {},
+            }
+        )
 
 
 class SignatureOut(BaseModel):
@@ -264,6 +303,19 @@ class StepMedian(BaseModel):
     median_days: DaysFigure
 
 
+class QuarterChannelCount(BaseModel):
+    quarter: str  # "2026-Q1"
+    channel: str
+    count: CountFigure
+
+
+class ChannelShare(BaseModel):
+    """A channel's share of the reports received, in whole percent; suppressed as its count."""
+
+    channel: str
+    percent: StrictInt | Small | Hidden
+
+
 class Statistics(BaseModel):
     """Figures over every case received in the period (and channel), from metadata only."""
 
@@ -283,6 +335,11 @@ class Statistics(BaseModel):
     percent_substantiated: PercentFigure
     percent_closed_with_corrective_action: PercentFigure
     percent_actions_done_on_time: PercentFigure
+    # Willingness to report, over time (issue: metrics over time).
+    received_per_quarter: list[QuarterChannelCount]
+    share_per_channel: list[ChannelShare]
+    percent_reporter_followed_up: PercentFigure
+    median_days_to_action_done: DaysFigure
 
 
 # -- dialogue (dialogue/) --------------------------------------------------------------------

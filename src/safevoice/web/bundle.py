@@ -19,6 +19,11 @@ script (the report page ``page.js``, the follow-up page ``followup.js``, the sur
 helpers (``ui.js``) built in front of it. The build links the modules by plain text rules that
 the sources keep (each says so at its top) and refuses to build if a rule does not hold, for
 example after a libsodium.js update changes its module layout.
+
+The bundle also holds every language's catalogue (``catalogue-<lang>.<hash>.po``, listed in the
+record under ``catalogues``), and a server with a bundle installed takes the pages' texts from
+those files only, so the bundle hash covers every translation a reporter reads and a changed
+catalogue is refused at start and noticed by ``safevoice web verify``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from typing import Any
 
 from safevoice.crypto.keys import parse_fingerprint
 from safevoice.errors import ConfigError
+from safevoice.web import i18n
+from safevoice.web.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
 BUNDLE_FORMAT = "safevoice-web-bundle-v1"
@@ -43,7 +50,12 @@ STATIC_PREFIX = "/static/"
 ASSETS = Path(__file__).with_name("assets")
 WRAPPERS_PACKAGE = "libsodium-wrappers-sumo"
 SUMO_PACKAGE = "libsodium-sumo"
-CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".po": "text/plain; charset=utf-8",
+}
+CATALOGUE_STEM = "catalogue-"
 # The page scripts' one import: the shared helpers of ui.js, which the build puts in front.
 UI_IMPORT = re.compile(r'^import \{[^}]*\} from "\./ui\.js";\n', re.MULTILINE)
 PAGE_SCRIPTS = {"page": "page.js", "followup": "followup.js", "survey": "survey.js"}
@@ -71,6 +83,9 @@ class Bundle:
     worker_script: str
     stylesheet: str
     files: dict[str, BundleFile]
+    # Each translated language's catalogue, read from the bundle's own files (English, the
+    # source, has none).
+    catalogues: dict[str, Catalogue]
 
     @property
     def digest(self) -> str:
@@ -96,6 +111,23 @@ def parse_digest(text: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", cleaned):
         raise ConfigError("A bundle hash is 64 hexadecimal digits.")
     return cleaned
+
+
+def catalogue_language(url: str) -> str | None:
+    """The language of a bundle file that is a catalogue, else None."""
+    name = url.removeprefix(STATIC_PREFIX)
+    if not name.startswith(CATALOGUE_STEM) or not name.endswith(".po"):
+        return None
+    return name.removeprefix(CATALOGUE_STEM).split(".")[0]
+
+
+def describe_file(url: str) -> str:
+    """A bundle file as the refusals name it: a catalogue by its language."""
+    name = url.removeprefix(STATIC_PREFIX)
+    lang = catalogue_language(url)
+    if lang is None:
+        return f"file {name}"
+    return f"catalogue of the language {lang!r} ({name})"
 
 
 def _gzip(data: bytes) -> bytes:
@@ -228,6 +260,13 @@ def build(*, pin: str, out: Path, node_modules: Path) -> Bundle:
         script = _page_source(source, worker_name)
         files[_hashed_name(stem, ".js", script)] = script
     names = {name.split(".")[0]: STATIC_PREFIX + name for name in files}
+    catalogues: dict[str, str] = {}
+    for lang in i18n.languages():
+        if lang != i18n.SOURCE:
+            po = i18n.po_path(lang).read_bytes()
+            name = _hashed_name(CATALOGUE_STEM + lang, ".po", po)
+            files[name] = po
+            catalogues[lang] = STATIC_PREFIX + name
     record: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "pin": pin,
@@ -235,6 +274,7 @@ def build(*, pin: str, out: Path, node_modules: Path) -> Bundle:
         "scripts": [names[stem] for stem in PAGE_SCRIPTS],
         "workers": [names["worker"]],
         "styles": [names["style"]],
+        "catalogues": catalogues,
         "files": {
             STATIC_PREFIX + name: {"sha256": sha256(data), "bytes": len(data)}
             for name, data in sorted(files.items())
@@ -292,7 +332,7 @@ def load(folder: Path) -> Bundle:
         data = (folder / "static" / name).read_bytes()
         gzipped = (folder / "static" / f"{name}.gz").read_bytes()
         if sha256(data) != entry["sha256"] or gzip.decompress(gzipped) != data:
-            raise ConfigError(f"The page bundle's file {name} does not match its record.")
+            raise ConfigError(f"The page bundle's {describe_file(url)} does not match its record.")
         files[url] = BundleFile(
             url=url,
             data=data,
@@ -305,6 +345,18 @@ def load(folder: Path) -> Bundle:
             "The page bundle was built for another version of SafeVoice (its scripts differ); "
             "build it again with `safevoice web build`."
         )
+    listed = record.get("catalogues")
+    shipped = {lang for lang in i18n.languages() if lang != i18n.SOURCE}
+    if not isinstance(listed, dict) or set(listed) != shipped:
+        raise ConfigError(
+            "The page bundle was built for another version of SafeVoice (its languages "
+            "differ); build it again with `safevoice web build`."
+        )
+    catalogues = {}
+    for lang, url in sorted(listed.items()):
+        if url not in files or catalogue_language(url) != lang:
+            raise ConfigError(f"The page bundle record names no catalogue file for {lang!r}.")
+        catalogues[lang] = Catalogue.from_po(lang, files[url].data)
     return Bundle(
         folder=folder,
         record=record_bytes,
@@ -316,6 +368,7 @@ def load(folder: Path) -> Bundle:
         worker_script=record["workers"][0],
         stylesheet=record["styles"][0],
         files=files,
+        catalogues=catalogues,
     )
 
 

@@ -1,11 +1,12 @@
 """Compare a live SafeVoice server with a published page bundle (``safevoice web verify``).
 
 Given only the server's address and the bundle hash the organisation published, it fetches the
-bundle record and checks that its SHA-256 is that hash; then that every file the record lists is
-served byte for byte (compressed and uncompressed) with the recorded Content-Security-Policy;
-and that every reporter page (the start page, the follow-up page and each channel's report
-page) is served with that policy, runs no script but the recorded ones (no inline script, no
-event-handler attribute) and refers to no other origin.
+bundle record and checks that its SHA-256 is that hash; then that every file the record lists
+(scripts, style and every language's catalogue) is served byte for byte (compressed and
+uncompressed) with the recorded Content-Security-Policy; and that every reporter page (the start
+page, the follow-up page and each channel's report page) is served with that policy, runs no
+script but the recorded ones (no inline script, no event-handler attribute) and refers to no
+other origin.
 
 What this shows is what the server sent to this client at this moment. A server can tell
 clients apart and serve another page to someone else; SECURITY.md says so.
@@ -22,7 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from safevoice.web.bundle import RECORD_NAME
+from safevoice.web.bundle import RECORD_NAME, catalogue_language
 
 DATA_BLOCK_TYPES = ("application/json",)
 FORBIDDEN_TAGS = ("base", "iframe", "frame", "object", "embed", "applet", "portal")
@@ -156,15 +157,17 @@ def verify(url: str, bundle_hash: str, *, proxy: str | None = None) -> Report:
             return report
         record = json.loads(answer.content)
         for path, entry in sorted(record["files"].items()):
+            lang = catalogue_language(path)
+            what = f"the catalogue of the language {lang!r}, {path}" if lang else path
             for encoding in ("gzip", "identity"):
                 served = http.get(path, headers={"Accept-Encoding": encoding})
                 report.check(
                     served.status_code == 200 and _sha256(served.content) == entry["sha256"],
-                    f"{path} ({encoding}) is the bundle's file byte for byte",
+                    f"{what} ({encoding}) is the bundle's file byte for byte",
                 )
                 report.check(
                     served.headers.get("content-security-policy") == record["csp"],
-                    f"{path} ({encoding}) carries the bundle's Content-Security-Policy",
+                    f"{what} ({encoding}) carries the bundle's Content-Security-Policy",
                 )
         channels = http.get("/api/v1/channels")
         names = [c["name"] for c in channels.json()] if channels.status_code == 200 else []

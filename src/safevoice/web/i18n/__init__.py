@@ -74,8 +74,12 @@ def _translations(lang: str) -> gettext.NullTranslations:
         with mo.open("rb") as f:
             return Translations(f, domain=DOMAIN)
     # Not compiled yet (or edited since): compile in memory, as `make catalogues` would.
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=lang)
+    return compile_po(lang, po.read_bytes())
+
+
+def compile_po(lang: str, po: bytes) -> Translations:
+    """A ``.po`` catalogue's bytes compiled in memory (the release bundle holds them so)."""
+    catalog = read_po(io.BytesIO(po), locale=lang)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
@@ -92,6 +96,11 @@ class Catalogue:
     @classmethod
     def load(cls, lang: str = SOURCE) -> Catalogue:
         return _load(lang)
+
+    @classmethod
+    def from_po(cls, lang: str, po: bytes) -> Catalogue:
+        """The catalogue of ``lang`` from a ``.po`` file's bytes (as the release bundle holds)."""
+        return cls(lang=lang, translations=compile_po(lang, po))
 
     @property
     def locale(self) -> Locale:
