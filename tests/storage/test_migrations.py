@@ -156,6 +156,28 @@ def test_0012_ends_reporter_sessions_and_moves_case_expiries_to_a_whole_day(
         assert [aware(u.expires_at) for u in session.scalars(select(Upload))] == [midnight]
 
 
+def test_0016_keeps_each_channel_with_its_texts_in_the_default_language_only(
+    empty_database: Database,
+) -> None:
+    from safevoice.intake import service as intake
+
+    migrate.upgrade(empty_database.writer, "0015_lessons")
+    with empty_database.writer.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO channel (name, title, description, questionnaire,"
+                " retain_days_after_closure, retain_max_days, retain_unused_days)"
+                " VALUES ('general', 'Concerns', '', '[]', 60, 1095, 90)"
+            )
+        )
+    migrate.upgrade(empty_database.writer, "0016_channel_translations")
+    with empty_database.session(write=False) as session:
+        (channel,) = intake.list_channels(session)
+    assert channel.title == "Concerns"
+    assert channel.translations == {}
+    assert channel.in_language("de").title == "Concerns"
+
+
 def test_a_new_sqlite_connection_reads_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
     """Readers never wait for writers, not even to open a connection: a submission's lookups
     must not queue behind the write in progress."""

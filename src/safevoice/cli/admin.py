@@ -21,6 +21,7 @@ from safevoice.private_files import write_private_text
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention
 from safevoice.storage import migrate
+from safevoice.web import i18n
 
 app = make_app("Install and maintain a SafeVoice instance (operator).")
 
@@ -42,12 +43,36 @@ def load_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
 
 
+def channel_languages(settings_instance: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The instance's default language and every language its channels' texts are given in
+    (``[instance] language = "de"``, ``languages = ["de", "en"]``); each must be shipped."""
+    default = settings_instance.get("language", i18n.SOURCE)
+    languages = settings_instance.get("languages", [default])
+    if not isinstance(default, str) or not isinstance(languages, list):
+        raise ConfigError(
+            'In [instance], language is a language code ("de") and languages a list of them.'
+        )
+    shipped = i18n.languages()
+    for lang in (default, *languages):
+        if lang not in shipped:
+            raise ConfigError(
+                f"In [instance], the language {lang!r} is not one SafeVoice ships "
+                f"({', '.join(shipped)})."
+            )
+    if default not in languages:
+        raise ConfigError(
+            f"In [instance], languages must include the default language {default!r}."
+        )
+    return default, tuple(dict.fromkeys(languages))
+
+
 def initialise(database_url: str | None, config: dict[str, Any], instance_key_out: Path) -> str:
     """Migrate, create the instance keys, seed channels; write the instance public key."""
     settings_instance = config.get("instance", {})
     channels = config.get("channels", [])
     if not channels:
         raise ConfigError("The configuration defines no channel; add at least one [[channels]].")
+    default, languages = channel_languages(settings_instance)
     db = operator_database(database_url)
     try:
         migrate.upgrade(db.writer)
@@ -58,7 +83,7 @@ def initialise(database_url: str | None, config: dict[str, Any], instance_key_ou
                 difficulty=int(settings_instance.get("difficulty", instance.DEFAULT_DIFFICULTY)),
             )
             before = retention.all_policies(session)
-            intake.seed_channels(session, channels)
+            intake.seed_channels(session, channels, default=default, languages=languages)
             retention.record_seeded_changes(
                 session, before=before, today=instance.snapshot(session).today(utcnow())
             )

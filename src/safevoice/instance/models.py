@@ -61,6 +61,9 @@ class Channel(Base):
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     questionnaire: Mapped[str] = mapped_column(Text, default="[]")
+    # JSON: the texts in the operator's other languages, by language code
+    # (``safevoice.protocol.wire.ChannelText``); the columns above hold the default language's.
+    translations: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     retain_days_after_closure: Mapped[int] = mapped_column(Integer)
     retain_max_days: Mapped[int] = mapped_column(Integer)
     retain_unused_days: Mapped[int] = mapped_column(Integer)

@@ -50,7 +50,9 @@ from safevoice.protocol import deadlines
 from safevoice.protocol.wire import (
     ChallengeOut,
     ChannelOut,
+    ChannelText,
     Question,
+    QuestionText,
     RetentionOut,
     SubmissionIn,
     SubmissionOut,
@@ -106,6 +108,10 @@ def list_channels(session: Session) -> list[ChannelOut]:
             title=row.title,
             description=row.description,
             questionnaire=parse_questionnaire(row.questionnaire),
+            translations={
+                lang: ChannelText.model_validate(text)
+                for lang, text in json.loads(row.translations).items()
+            },
             retention=RetentionOut(
                 days_after_closure=row.retain_days_after_closure,
                 max_age_days=row.retain_max_days,
@@ -453,20 +459,106 @@ def case_rows(
     return rows, answer
 
 
-def seed_channels(session: Session, channels: list[dict[str, object]]) -> int:
-    """Create or update channels from the configuration file; return how many were written."""
+def _texts(
+    value: object, *, channel: str, what: str, default: str, languages: tuple[str, ...]
+) -> dict[str, str]:
+    """A configured text in each of the instance's languages. A plain text is the default
+    language's (enough when that is the only language); a table gives one text per language
+    (``[channels.title]`` with ``en = "…"``, ``de = "…"``) and must give every language."""
+    if value == "":
+        return dict.fromkeys(languages, "")
+    if isinstance(value, str):
+        given = {default: value}
+    elif isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        given = {str(lang): str(text) for lang, text in value.items()}
+    else:
+        raise ConfigError(
+            f"Channel {channel!r}: {what} is neither a text nor a table of texts by language."
+        )
+    listed = ", ".join(languages)
+    for lang in given:
+        if lang not in languages:
+            raise ConfigError(
+                f"Channel {channel!r}: {what} has a text in {lang!r}, which is not one of the "
+                f"instance's languages ({listed})."
+            )
+    for lang in languages:
+        if not given.get(lang):
+            raise ConfigError(
+                f"Channel {channel!r}: {what} has no text in {lang!r}; give it as a table with "
+                f"one text per language ({listed})."
+            )
+    return given
+
+
+def _channel_texts(
+    raw: dict[str, object], name: str, *, default: str, languages: tuple[str, ...]
+) -> tuple[str, str, list[Question], dict[str, ChannelText]]:
+    """A configured channel's title, description and questions in the default language, and
+    its texts in the instance's other languages."""
+
+    def texts(value: object, what: str) -> dict[str, str]:
+        return _texts(value, channel=name, what=what, default=default, languages=languages)
+
+    titles = texts(raw["title"], "the title") if "title" in raw else dict.fromkeys(languages, name)
+    descriptions = texts(raw.get("description", ""), "the description")
+    questions: list[Question] = []
+    asked: dict[str, dict[str, QuestionText]] = {lang: {} for lang in languages}
+    entries = raw.get("questions", [])
+    if not isinstance(entries, list):
+        raise TypeError
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise TypeError
+        what = f"the question {str(entry.get('id', ''))!r}"
+        labels = texts(entry.get("label", ""), f"the label of {what}")
+        helps = texts(entry.get("help", ""), f"the help of {what}")
+        for lang in languages:
+            # Each language's texts must fit the question's limits too.
+            question = Question.model_validate(
+                {**entry, "label": labels[lang], "help": helps[lang]}
+            )
+            asked[lang][question.id] = QuestionText(label=question.label, help=question.help)
+            if lang == default:
+                questions.append(question)
+    translations = {
+        lang: ChannelText(title=titles[lang], description=descriptions[lang], questions=asked[lang])
+        for lang in languages
+        if lang != default
+    }
+    return titles[default], descriptions[default], questions, translations
+
+
+def seed_channels(
+    session: Session,
+    channels: list[dict[str, object]],
+    *,
+    default: str = "en",
+    languages: tuple[str, ...] = (),
+) -> int:
+    """Create or update channels from the configuration file; return how many were written.
+
+    ``languages`` are the languages the channels' texts are given in (``default``, the
+    instance's default language, when empty); each text must be given in each of them."""
+    languages = languages or (default,)
     count = 0
     for raw in channels:
         try:
             name = str(raw["name"])
-            questionnaire = [Question.model_validate(q) for q in raw.get("questions", [])]  # type: ignore[attr-defined]  # the stored questionnaire is parsed JSON typed as object; model_validate checks each entry
+            title, description, questionnaire, translations = _channel_texts(
+                raw, name, default=default, languages=languages
+            )
             retention = raw["retention"]
             if not isinstance(retention, dict):
                 raise TypeError
             values = {
-                "title": str(raw.get("title", name)),
-                "description": str(raw.get("description", "")),
+                "title": title,
+                "description": description,
                 "questionnaire": json.dumps([q.model_dump() for q in questionnaire]),
+                "translations": json.dumps(
+                    {lang: text.model_dump() for lang, text in translations.items()},
+                    sort_keys=True,
+                ),
                 "retain_days_after_closure": int(retention["days_after_closure"]),
                 "retain_max_days": int(retention["max_age_days"]),
                 "retain_unused_days": int(retention["unused_days"]),

@@ -125,12 +125,51 @@ class RetentionOut(BaseModel):
     max_age_days: StrictInt
 
 
+class QuestionText(BaseModel):
+    """A question's texts in one more language."""
+
+    label: str
+    help: str = ""
+
+
+class ChannelText(BaseModel):
+    """A channel's texts in one more language than the instance's default."""
+
+    title: str
+    description: str = ""
+    questions: dict[str, QuestionText] = {}
+
+
 class ChannelOut(BaseModel):
     name: str
     title: str
     description: str
     questionnaire: list[Question]
     retention: RetentionOut | None = None
+    # The texts in the operator's other languages, by language code; ``title``,
+    # ``description`` and the questions above are in the instance's default language.
+    translations: dict[str, ChannelText] = {}
+
+    def in_language(self, lang: str) -> ChannelOut:
+        """The channel with its texts in ``lang`` (the default language's where it has none),
+        without the other languages."""
+        text = self.translations.get(lang)
+        if text is None:
+            return self.model_copy(update={"translations": {}})
+        questions = []
+        for q in self.questionnaire:
+            asked = text.questions.get(q.id)
+            if asked is not None:
+                q = q.model_copy(update={"label": asked.label, "help": asked.help or q.help})
+            questions.append(q)
+        return self.model_copy(
+            update={
+                "title": text.title,
+                "description": text.description or self.description,
+                "questionnaire": questions,
+                "translations": {},
+            }
+        )
 
 
 class SignatureOut(BaseModel):

@@ -29,6 +29,7 @@ import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -267,6 +268,16 @@ class Pages:
         return self.message(language, status, heading, text)
 
 
+# A page's data carries its channels in its own language only (the page size budget).
+PAGE_DATA_EXCLUDE: dict[str, Any] = {"channels": {"__all__": {"translations"}}}
+
+
+def _channels(session: Session, language: Language) -> list[ChannelOut]:
+    """The channels with their texts in the page's language (the operator's default language
+    where the configuration gives none)."""
+    return [c.in_language(language.catalogue.lang) for c in intake.list_channels(session)]
+
+
 def get_pages(request: Request) -> Pages:
     pages: Pages = request.app.state.pages
     return pages
@@ -293,7 +304,7 @@ def landing(
         language,
         "landing.html",
         nojs=settings.nojs_enabled,
-        channels=intake.list_channels(session),
+        channels=_channels(session, language),
         external=snap.external_channels,
         root_fingerprint=format_fingerprint(bundle.pin) if bundle else "",
         bundle_hash=format_digest(bundle.digest) if bundle else "",
@@ -316,7 +327,7 @@ def report_page(
         return pages.not_installed(language)
     if database.unwritable() is not None:
         return pages.message(language, 503, *NOT_ACCEPTING)
-    channels = intake.list_channels(session)
+    channels = _channels(session, language)
     chosen = next((c for c in channels if c.name == channel), None)
     if chosen is None:
         return pages.message(
@@ -331,7 +342,7 @@ def report_page(
     data = IntakeOut.model_validate(
         {
             "manifest": signed.to_json(),
-            "channels": [chosen.model_dump()],
+            "channels": [chosen],
             "challenge": intake.issue_challenge(
                 snap, purpose="submit", now=now, ttl_seconds=settings.challenge_ttl_seconds
             ),
@@ -349,7 +360,7 @@ def report_page(
         max_text=sealed.MAX_TEXT_CHARS,
         form_token=sealed.new_form_token(),
         js_strings=language.catalogue.script_strings(),
-        intake=data.model_dump(mode="json"),
+        intake=data.model_dump(mode="json", exclude=PAGE_DATA_EXCLUDE),
     )
 
 
@@ -434,7 +445,7 @@ async def report_sealed(
             N_("Your browser's Back button may bring back what you typed."),
         )
     with database.session(write=False) as session:
-        chosen = next((c for c in intake.list_channels(session) if c.name == channel), None)
+        chosen = next((c for c in _channels(session, language) if c.name == channel), None)
     return pages.render(
         language,
         "sealed_code.html",
@@ -471,7 +482,7 @@ def follow_up_page(
                 ttl_seconds=settings.challenge_ttl_seconds,
                 extra_difficulty=dialogue.login_penalty(reader, now=now),
             ),
-            "channels": [c.model_dump() for c in intake.list_channels(reader)],
+            "channels": _channels(reader, language),
         }
     )
     return pages.render(
@@ -481,7 +492,7 @@ def follow_up_page(
         with_reply=False,
         max_text=sealed.MAX_TEXT_CHARS,
         js_strings=language.catalogue.script_strings(),
-        follow_up=data.model_dump(mode="json"),
+        follow_up=data.model_dump(mode="json", exclude=PAGE_DATA_EXCLUDE),
     )
 
 
@@ -517,7 +528,7 @@ async def follow_up_sealed(
             sealed_follow_up.follow_up, database, snap, pages.slots, form=form, now=now
         )
         with database.session(write=False) as session:
-            channels = intake.list_channels(session)
+            channels = _channels(session, language)
     except TooLarge:
         return pages.explain(language, 413)
     except BadCode:
