@@ -4,9 +4,11 @@ member, and can never approve their own; survey results show only suppressed fig
 from __future__ import annotations
 
 import html
-from datetime import date
+import json
+from datetime import date, timedelta
 from pathlib import Path
 
+from safevoice.clock import utcnow
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness
@@ -14,6 +16,8 @@ from tests.support.server import ServerProcess
 from tests.support.workflow import insert_case
 from tests.support.world import World
 
+FEAR = "I can raise a concern without fear."
+CANARY = "CANARYsurveyTextNeverOnTheMetricsPage"
 SUMMARY = "Forklifts are now checked at every shift change, not once a week."
 
 
@@ -60,3 +64,53 @@ def test_a_member_approves_another_members_summary_on_the_learning_page(
     own = unlocked.post(f"/lessons/{mine}/approve")
     assert own.status_code == 403
     assert "second committee member" in own.text
+
+
+def test_the_metrics_page_charts_survey_trends_without_free_texts(
+    unlocked: DeskHarness, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    member = Cli(tmp_path / "bob")
+    member.safevoice(
+        "login", "--server", server.url, "--key", str(world.key_file("bob")), "--pin", world.pin
+    )
+    questions = tmp_path / "questions.txt"
+    questions.write_text(f"{FEAR}\n")
+    today = utcnow().date()
+    created = member.safevoice(
+        "surveys",
+        "create",
+        "--title",
+        "Speaking up",
+        "--questions-file",
+        str(questions),
+        "--opens",
+        str(today),
+        "--closes",
+        str(today + timedelta(days=14)),
+        "--free-text",
+        "Anything else?",
+        "--json",
+    )
+    survey_id = json.loads(created.stdout)["survey_id"]
+    member.safevoice("surveys", "open", survey_id)
+    assert "No survey has closed yet." in unlocked.http.get("/metrics").text
+    staff = Cli(tmp_path / "staff")
+    for score in (4, 4, 5, 3, 4):
+        staff.report(
+            "survey",
+            "--server",
+            server.url,
+            "--pin",
+            world.pin,
+            "--answers-file",
+            "-",
+            stdin=json.dumps({"scores": [score], "free_text": CANARY}),
+        )
+    member.safevoice("surveys", "close", survey_id)
+
+    page = unlocked.http.get("/metrics")
+    assert page.status_code == 200
+    assert f'aria-label="Median answer: {FEAR}"' in page.text
+    assert "Speaking up" in page.text
+    assert ">4</text>" in page.text  # the median of 3, 4, 4, 4 and 5 is drawn as a bar
+    assert CANARY not in page.text
