@@ -96,7 +96,7 @@ def test_the_start_page_explains_what_is_kept_advises_tor_and_shows_what_to_comp
         "Use a personal device, not one from work. Your employer's computers, phones and "
         "networks may record what you type and which sites you visit.",
         'If you can, use Tor Browser (from torproject.org) at its "Standard" security level. '
-        "It hides where you connect from, from the network and from this server.",
+        "It hides from the network and from this server where you connect from.",
         "your IP address or details about your browser or device;",
         "which committee members received a key, so also whom you chose to exclude.",
         "You may also report directly to the competent authorities, instead of or in addition"
