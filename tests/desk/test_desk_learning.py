@@ -4,19 +4,17 @@ member, and can never approve their own; survey results show only suppressed fig
 from __future__ import annotations
 
 import html
-import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
-from safevoice.clock import utcnow
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness
 from tests.support.server import ServerProcess
+from tests.support.surveys import FEAR, closed_survey
 from tests.support.workflow import insert_case
 from tests.support.world import World
 
-FEAR = "I can raise a concern without fear."
 CANARY = "CANARYsurveyTextNeverOnTheMetricsPage"
 SUMMARY = "Forklifts are now checked at every shift change, not once a week."
 
@@ -69,44 +67,20 @@ def test_a_member_approves_another_members_summary_on_the_learning_page(
 def test_the_metrics_page_charts_survey_trends_without_free_texts(
     unlocked: DeskHarness, server: ServerProcess, world: World, tmp_path: Path
 ) -> None:
+    assert "No survey has closed yet." in unlocked.http.get("/metrics").text
     member = Cli(tmp_path / "bob")
     member.safevoice(
         "login", "--server", server.url, "--key", str(world.key_file("bob")), "--pin", world.pin
     )
-    questions = tmp_path / "questions.txt"
-    questions.write_text(f"{FEAR}\n")
-    today = utcnow().date()
-    created = member.safevoice(
-        "surveys",
-        "create",
-        "--title",
-        "Speaking up",
-        "--questions-file",
-        str(questions),
-        "--opens",
-        str(today),
-        "--closes",
-        str(today + timedelta(days=14)),
-        "--free-text",
-        "Anything else?",
-        "--json",
+    closed_survey(
+        member,
+        Cli(tmp_path / "staff"),
+        url=server.url,
+        pin=world.pin,
+        folder=tmp_path,
+        scores=(4, 4, 5, 3, 4),
+        free_text=CANARY,
     )
-    survey_id = json.loads(created.stdout)["survey_id"]
-    member.safevoice("surveys", "open", survey_id)
-    assert "No survey has closed yet." in unlocked.http.get("/metrics").text
-    staff = Cli(tmp_path / "staff")
-    for score in (4, 4, 5, 3, 4):
-        staff.report(
-            "survey",
-            "--server",
-            server.url,
-            "--pin",
-            world.pin,
-            "--answers-file",
-            "-",
-            stdin=json.dumps({"scores": [score], "free_text": CANARY}),
-        )
-    member.safevoice("surveys", "close", survey_id)
 
     page = unlocked.http.get("/metrics")
     assert page.status_code == 200

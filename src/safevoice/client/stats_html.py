@@ -283,8 +283,9 @@ def survey_section(trends: Sequence[Mapping[str, Any]]) -> str:
     return f"<section><h2>Pulse survey trends (median, 1 to 5)</h2>{body}</section>"
 
 
-def render(stats: Statistics) -> str:
-    """The whole page for one ``Statistics`` answer."""
+def render(stats: Statistics, trends: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The whole page for one ``Statistics`` answer, with the survey ``trends`` if given
+    (decrypted and tallied on this machine; see ``client.surveys.trends``)."""
     period = (
         f"{_month_label(stats.period_from)} to {_month_label(stats.period_to)}"
         if stats.period_from != stats.period_to
@@ -364,6 +365,7 @@ def render(stats: Statistics) -> str:
 </section>
 
 {willingness_section(stats)}
+{survey_section(trends) if trends is not None else ""}
 <section>
 <h2>Deadlines, outcomes and corrective actions</h2>
 <figure>{
