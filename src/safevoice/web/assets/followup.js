@@ -276,7 +276,9 @@ function showFacts(thread) {
   fact(
     list,
     t("Status"),
-    signed.outcome ? `${status} (${outcomeText(signed.outcome)})` : status,
+    signed.outcome
+      ? t("%(status)s (%(outcome)s)", { status, outcome: outcomeText(signed.outcome) })
+      : status,
   );
   fact(list, t("Received on"), formatDay(signed.received_on || c.received_on));
   if (signed.acknowledged_on) {
