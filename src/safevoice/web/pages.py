@@ -208,6 +208,7 @@ class Pages:
             ngettext=_ngettext(catalogue),
             lang=catalogue.lang,
             day=catalogue.day,
+            kept_for=catalogue.retention,
             number=catalogue.number,
             dir=catalogue.direction,
             q=language.query,
