@@ -13,6 +13,7 @@ from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from tests.conftest import Cli
+from tests.support.surveys import FEAR, closed_survey
 from tests.support.threaded import serve_app
 from tests.support.workflow import seed_two_months
 from tests.support.world import World
@@ -88,6 +89,43 @@ def test_the_filters_are_checked_by_the_server_and_refusals_are_sentences(
 
     assert "The period starts after it ends." in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_member_adds_the_survey_trends_decrypted_on_their_machine(
+    cli: Cli, served: str, world: World, tmp_path: Path
+) -> None:
+    login(cli, served, world, "alice")
+    canary = "CANARYsurveyTextNeverInTheStatistics"
+    staff = Cli(tmp_path / "staff")
+    for title, scores, days_open in (("Winter", (2, 2, 3, 2, 1), 14), ("Spring", (4, 4, 5, 3), 20)):
+        closed_survey(
+            cli,
+            staff,
+            url=served,
+            pin=world.pin,
+            folder=tmp_path,
+            scores=scores,
+            free_text=canary,
+            title=title,
+            days_open=days_open,
+        )
+    report = tmp_path / "stats.html"
+
+    figures = json.loads(cli.safevoice("stats", "--json", "--surveys", *PERIOD).stdout)
+    table = cli.safevoice("stats", "--surveys", "--html", str(report), *PERIOD).stdout
+
+    winter, spring = figures["survey_trends"]
+    assert winter["questions"][0]["median"] == 2.0
+    assert spring["questions"][0]["median"] == "<5"  # four answers single someone out
+    assert spring["questions"][0]["trend"] == "<5"
+    assert figures["received_total"] == 12
+    assert re.search(r"Winter \(\d{4}-\d{2}\)\s*│.*│\s*2\.0", table)
+    page = report.read_text(encoding="utf-8")
+    assert f'aria-label="Median answer: {FEAR}"' in page
+    for output in (json.dumps(figures), table, page):
+        assert canary not in output
+    plain = json.loads(cli.safevoice("stats", "--json", *PERIOD).stdout)
+    assert "survey_trends" not in plain
 
 
 def test_stats_need_a_session(cli: Cli) -> None:

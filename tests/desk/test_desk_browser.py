@@ -286,3 +286,15 @@ def test_the_desk_pages_pass_axe_with_the_keyboard_and_at_200_percent(
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
     page.goto(base + "/session")
     expect(page.locator("main")).to_contain_text(format_fingerprint(world.pin))
+    # The metrics page draws the willingness-to-report charts where a member can see them.
+    page.set_viewport_size({"width": 1000, "height": 900})
+    page.goto(base + "/metrics")
+    for label in ("Reports received per quarter and channel", "Share of reports per channel"):
+        chart = page.locator(f'svg.chart[aria-label^="{label}"]')
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_be_visible()
+        box = chart.bounding_box()
+        assert box is not None
+        assert box["width"] > 300
+        assert box["height"] > 30
+    expect(page.locator("main")).to_contain_text("No survey has closed yet.")

@@ -11,9 +11,11 @@ from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness
 from tests.support.server import ServerProcess
+from tests.support.surveys import FEAR, closed_survey
 from tests.support.workflow import insert_case
 from tests.support.world import World
 
+CANARY = "CANARYsurveyTextNeverOnTheMetricsPage"
 SUMMARY = "Forklifts are now checked at every shift change, not once a week."
 
 
@@ -60,3 +62,29 @@ def test_a_member_approves_another_members_summary_on_the_learning_page(
     own = unlocked.post(f"/lessons/{mine}/approve")
     assert own.status_code == 403
     assert "second committee member" in own.text
+
+
+def test_the_metrics_page_charts_survey_trends_without_free_texts(
+    unlocked: DeskHarness, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    assert "No survey has closed yet." in unlocked.http.get("/metrics").text
+    member = Cli(tmp_path / "bob")
+    member.safevoice(
+        "login", "--server", server.url, "--key", str(world.key_file("bob")), "--pin", world.pin
+    )
+    closed_survey(
+        member,
+        Cli(tmp_path / "staff"),
+        url=server.url,
+        pin=world.pin,
+        folder=tmp_path,
+        scores=(4, 4, 5, 3, 4),
+        free_text=CANARY,
+    )
+
+    page = unlocked.http.get("/metrics")
+    assert page.status_code == 200
+    assert f'aria-label="Median answer: {FEAR}"' in page.text
+    assert "Speaking up" in page.text
+    assert ">4</text>" in page.text  # the median of 3, 4, 4, 4 and 5 is drawn as a bar
+    assert CANARY not in page.text

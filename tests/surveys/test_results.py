@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from safevoice.client.stats_html import survey_bars, survey_section
 from safevoice.client.surveys import tally
 from safevoice.crypto.survey import Answer, Survey
 
@@ -86,3 +87,25 @@ def test_free_texts_are_kept_apart_from_the_publishable_figures() -> None:
     result = tally(SURVEY, answers(*[(3, 3)] * 5, text=canary))
     assert canary not in repr(result.public)
     assert result.free_texts == [canary] * 5
+
+
+def test_the_metrics_page_charts_each_statement_over_the_surveys_with_its_trend() -> None:
+    canary = "CANARYfreeTextNeverCharted"
+    earlier = replace(SURVEY, survey_id="B" * 22, title="Winter", closes_on=date(2026, 12, 14))
+    before = answers(*[(2, 3)] * 6, text=canary)
+    trends = [
+        tally(earlier, before).public,
+        tally(SURVEY, answers(*[(4, 4)] * 6, (1, None)), previous=(earlier, before)).public,
+        tally(replace(SURVEY, survey_id="C" * 22, title="Summer"), answers((5, 5))).public,
+    ]
+
+    assert [[(b.label, b.text) for b in bars] for _, bars in survey_bars(trends)] == [
+        [("Winter (2026-12)", "2"), ("Spring (2027-03)", "4 (+2)"), ("Summer (2027-03)", "<5")],
+        [("Winter (2026-12)", "3"), ("Spring (2027-03)", "4 (+1)"), ("Summer (2027-03)", "<5")],
+    ]
+    page = survey_section(trends)
+    assert page.count("<svg") == 2
+    assert page.count('class="bar"') == 4  # a median of one answer is never drawn
+    assert "&lt;5 (based on fewer than 5)" in page
+    assert canary not in page
+    assert "No survey has closed yet." in survey_section([])

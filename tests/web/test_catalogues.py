@@ -116,3 +116,16 @@ def test_each_catalogue_s_plural_forms_compile_and_name_a_form_for_every_number(
     for message in catalog:
         if message.pluralizable:
             assert len(_strings(message)) == catalog.num_plurals, message.id
+
+
+def test_day_counts_take_each_language_s_plural_form() -> None:
+    # One day is not "1 days" (nor the Polish "1 dni"); Arabic counts 3-10 and 11-99 apart.
+    assert [Catalogue.load("en").days(n) for n in (1, 60)] == ["1 day", "60 days"]
+    assert [Catalogue.load("pl").days(n) for n in (1, 3, 60)] == ["1 dzień", "3 dni", "60 dni"]
+    assert [Catalogue.load("de").days(n) for n in (1, 60)] == ["1 Tag", "60 Tage"]
+    assert Catalogue.load("ar").days(7) == "7 أيام"
+    assert Catalogue.load("ar").days(60) == "60 يومًا"
+    assert Catalogue.load("fr").retention(1, 1095) == (
+        "Votre signalement et la conversation sont supprimés 1 jour après la clôture du "
+        "dossier, et au plus tard 1095 jours après sa réception."
+    )

@@ -474,8 +474,8 @@ def test_a_status_and_day_of_receipt_the_server_forged_are_not_shown_as_true(
         "signed. The status shown here is the signed one."
     ) in problems_shown(page)
     assert t(
-        "The server shows another day of receipt than the one the committee signed (and your "
-        "receipt says). The day shown here is the signed one; deadlines the server computed "
+        "The server shows another day of receipt than the one the committee signed (the one on "
+        "your receipt). The day shown here is the signed one; deadlines the server computed "
         "from its own day may be wrong."
     ) in problems_shown(page)
     expect(page.locator("#reply-blocked")).to_be_visible()

@@ -130,8 +130,8 @@ def test_with_the_server_sealed_follow_up_off_a_posted_code_is_refused_unread(
     assert answer.status_code == 403
     assert (
         escaped(
-            "This server opens cases only in your browser, with JavaScript, or in the "
-            "SafeVoice command-line client. Nothing you sent was used or stored."
+            "On this server, cases are opened only in your browser, with JavaScript, or in "
+            "the SafeVoice command-line client. Nothing you sent was used or stored."
         )
         in answer.text
     )

@@ -124,7 +124,7 @@ def test_without_javascript_the_pages_say_only_what_is_true(
             " this server cannot read it. Without JavaScript, this server offers a simpler "
             "form instead: the server encrypts your report the moment it arrives and keeps no"
             " readable copy, but the text passes through its memory, so the people who run it"
-            " could read it, and the committee sees that it did."
+            " could read it, and the committee sees that your report came this way."
         )
         in landing
     )

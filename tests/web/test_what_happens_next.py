@@ -84,14 +84,7 @@ def test_the_code_page_says_what_happens_next_with_the_stored_days(
             day=t.day(ack_due),
         )
     )
-    expect(page.locator("#next-deleted")).to_have_text(
-        t(
-            "Your report and the conversation are deleted %(after)s days after the case is "
-            "closed, and at the latest %(max)s days after it was received.",
-            after=60,
-            max=1095,
-        )
-    )
+    expect(page.locator("#next-deleted")).to_have_text(t.retention(60, 1095))
     page.check("#written-down")
     page.click("#done-button")
     page.wait_for_url(f"{server.url}/")
@@ -109,15 +102,7 @@ def test_the_start_page_says_what_happens_next(server: ServerProcess) -> None:
         "about your report, and may ask you questions in the meantime.",
     ):
         assert t(key) in page
-    assert (
-        t(
-            "Your report and the conversation are deleted %(after)s days after the case is "
-            "closed, and at the latest %(max)s days after it was received.",
-            after=60,
-            max=1095,
-        )
-        in page
-    )
+    assert t.retention(60, 1095) in page
 
 
 def reporter_cli(talk: Conversation, expect: int = 0) -> str:

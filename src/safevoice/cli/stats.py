@@ -8,15 +8,16 @@ shows them: a table in the terminal, JSON with ``--json``, or a self-contained H
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from safevoice.cli.common import console, print_json
+from safevoice.cli.cases import KeyOption
+from safevoice.cli.common import console, print_json, untrusted
 from safevoice.cli.session import Server, logged_in
-from safevoice.client import stats_html
+from safevoice.client import stats_html, surveys
 from safevoice.protocol.wire import Statistics
 
 RULE = (
@@ -76,6 +77,21 @@ def print_stats(stats: Statistics) -> None:
     console.print(RULE.format(n=stats.threshold), markup=False)
 
 
+def print_survey_trends(trends: list[dict[str, Any]]) -> None:
+    table = Table(
+        "survey", "statement", "median", "trend", title="Pulse surveys", title_justify="left"
+    )
+    for survey in trends:
+        for row in survey["questions"]:
+            table.add_row(
+                untrusted(f"{survey['title']} ({str(survey['closes_on'])[:7]})"),
+                untrusted(row["question"]),
+                str(row["median"]),
+                str(row.get("trend", "")),
+            )
+    console.print(table if trends else "No survey has closed yet.")
+
+
 def stats(
     server: Server = None,
     period_from: Annotated[
@@ -88,6 +104,15 @@ def stats(
     ] = None,
     channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    with_surveys: Annotated[
+        bool,
+        typer.Option(
+            "--surveys",
+            help="Also decrypt the closed pulse surveys on this machine and show their "
+            "trends (members only; free texts are never shown).",
+        ),
+    ] = False,
+    key: KeyOption = None,
     html: Annotated[
         Path | None,
         typer.Option(
@@ -101,11 +126,21 @@ def stats(
     context = logged_in(server)
     with context.api:
         figures = context.api.stats(period_from=period_from, period_to=period_to, channel=channel)
+        trends = None
+        if with_surveys:
+            keys = context.keys(key)
+            context.check_owner(keys)
+            trends = surveys.trends(context, keys, context.manifest())
     if html is not None:
-        html.write_text(stats_html.render(figures), encoding="utf-8")
+        html.write_text(stats_html.render(figures, trends), encoding="utf-8")
     if as_json:
-        print_json(figures.model_dump(mode="json"))
+        body = figures.model_dump(mode="json")
+        if trends is not None:
+            body["survey_trends"] = trends
+        print_json(body)
     else:
         print_stats(figures)
+        if trends is not None:
+            print_survey_trends(trends)
     if html is not None and not as_json:
         console.print(f"Wrote the HTML report to {html}.", markup=False)

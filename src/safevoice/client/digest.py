@@ -179,22 +179,6 @@ def _actions_completed(session: MemberSession) -> dict[str, Any]:
     }
 
 
-def _survey_trends(session: MemberSession, keys: KeyPair, manifest: Manifest) -> list[Any]:
-    closed = [
-        (out, surveys.verified(out, manifest))
-        for out in session.api.all_surveys()
-        if out.state == "closed"
-    ]
-    closed.sort(key=lambda pair: (pair[1].closes_on, pair[1].survey_id))
-    figures: list[Any] = []
-    previous = None
-    for _, survey in closed:
-        answers, _ = surveys.decrypt_all(session, survey, keys)
-        figures.append(surveys.tally(survey, answers, previous=previous).public)
-        previous = (survey, answers)
-    return figures
-
-
 def contents(session: MemberSession, keys: KeyPair) -> dict[str, Any]:
     """What a digest says, computed on this machine."""
     session.check_owner(keys)
@@ -217,7 +201,7 @@ def contents(session: MemberSession, keys: KeyPair) -> dict[str, Any]:
         "lessons": lessons,
         "actions_completed": _actions_completed(session),
         "metrics": session.api.stats().model_dump(mode="json"),
-        "surveys": _survey_trends(session, keys, manifest),
+        "surveys": surveys.trends(session, keys, manifest),
     }
 
 

@@ -9,9 +9,10 @@ as such and never drawn as a bar, and the page explains the suppression rule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from safevoice.protocol.wire import CountFigure, DaysFigure, Hidden, PercentFigure, Statistics
 
@@ -252,8 +253,39 @@ def willingness_section(stats: Statistics) -> str:
 """
 
 
-def render(stats: Statistics) -> str:
-    """The whole page for one ``Statistics`` answer."""
+def survey_bars(trends: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Bar]]]:
+    """Per statement, the median answer (1 to 5) of each closed survey that asked it, oldest
+    first, with its change since the survey before; medians of fewer than 5 answers are "<5"."""
+    per_question: dict[str, list[Bar]] = {}
+    for survey in trends:
+        label = f"{survey['title']} ({str(survey['closes_on'])[:7]})"
+        for question in survey["questions"]:
+            median = question["median"]
+            text = median if isinstance(median, str) else f"{median:g}"
+            trend = question.get("trend")
+            if isinstance(trend, int | float):
+                text += f" ({trend:+g})"
+            per_question.setdefault(question["question"], []).append(
+                Bar(label, bar_value(median), text)
+            )
+    return list(per_question.items())
+
+
+def survey_section(trends: Sequence[Mapping[str, Any]]) -> str:
+    """The survey trends as one chart per statement (computed after decryption, on this
+    machine, from the publishable figures only: never a free text)."""
+    charts = [
+        f"<figure>{bar_chart(f'Median answer: {question}', bars, maximum=5)}"
+        f"<figcaption>{escape(question)}</figcaption></figure>"
+        for question, bars in survey_bars(trends)
+    ]
+    body = "".join(charts) or "<p>No survey has closed yet.</p>"
+    return f"<section><h2>Pulse survey trends (median, 1 to 5)</h2>{body}</section>"
+
+
+def render(stats: Statistics, trends: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The whole page for one ``Statistics`` answer, with the survey ``trends`` if given
+    (decrypted and tallied on this machine; see ``client.surveys.trends``)."""
     period = (
         f"{_month_label(stats.period_from)} to {_month_label(stats.period_to)}"
         if stats.period_from != stats.period_to
@@ -333,6 +365,7 @@ def render(stats: Statistics) -> str:
 </section>
 
 {willingness_section(stats)}
+{survey_section(trends) if trends is not None else ""}
 <section>
 <h2>Deadlines, outcomes and corrective actions</h2>
 <figure>{

@@ -172,6 +172,22 @@ def results(
     return outcome
 
 
+def trends(session: MemberSession, keys: KeyPair, manifest: Manifest) -> list[dict[str, Any]]:
+    """The publishable figures of every closed survey, oldest first, each with its trend
+    against the survey closed before it (the digest and the desk's metrics page show these)."""
+    closed = [
+        (out, verified(out, manifest)) for out in session.api.all_surveys() if out.state == "closed"
+    ]
+    closed.sort(key=lambda pair: (pair[1].closes_on, pair[1].survey_id))
+    figures: list[dict[str, Any]] = []
+    previous = None
+    for _, survey in closed:
+        answers, _ = decrypt_all(session, survey, keys)
+        figures.append(tally(survey, answers, previous=previous).public)
+        previous = (survey, answers)
+    return figures
+
+
 # -- answering -----------------------------------------------------------------------------------
 
 

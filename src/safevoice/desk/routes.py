@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from safevoice.client import member
+from safevoice.client import member, surveys
 from safevoice.client import stats_html as charts
 from safevoice.client.files import Attachment, decrypt_chunks, safe_name
 from safevoice.client.member import OUTCOMES, RISKS, Closure, Upload
@@ -623,8 +623,9 @@ def rekey(request: Request, desk: UnlockedDep, case_id: str, _form: FormDep) -> 
 
 @router.get("/metrics", response_class=HTMLResponse)
 def metrics(request: Request, desk: UnlockedDep) -> Response:
-    session, _keys = desk.require()
+    session, keys = desk.require()
     stats = session.api.stats()
+    trends = surveys.trends(session, keys, session.manifest())
     months = [
         charts.Bar(m.month, charts.bar_value(m.count), charts.count_text(m.count))
         for m in stats.received_per_month
@@ -642,6 +643,7 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
         month_chart=Markup(charts.column_chart("Reports received per month", months)),  # noqa: S704  # escaped by the chart helper
         share_chart=Markup(charts.bar_chart("Shares", bars, maximum=100)),  # noqa: S704  # escaped by the chart helper
         willingness=Markup(charts.willingness_section(stats)),  # noqa: S704  # escaped by the chart helper
+        survey_trends=Markup(charts.survey_section(trends)),  # noqa: S704  # escaped by the chart helper
     )
 
 

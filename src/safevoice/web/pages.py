@@ -208,6 +208,7 @@ class Pages:
             ngettext=_ngettext(catalogue),
             lang=catalogue.lang,
             day=catalogue.day,
+            kept_for=catalogue.retention,
             number=catalogue.number,
             dir=catalogue.direction,
             q=language.query,
@@ -400,8 +401,8 @@ async def report_sealed(
             403,
             N_("JavaScript or the command-line client is needed"),
             N_(
-                "This server encrypts reports only in your browser, with JavaScript, or in "
-                "the SafeVoice command-line client. Nothing you sent was stored."
+                "On this server, reports are encrypted only in your browser, with JavaScript, "
+                "or in the SafeVoice command-line client. Nothing you sent was stored."
             ),
             N_(
                 'Turn JavaScript on for this site (Tor Browser "Standard") and reload the '
@@ -514,8 +515,8 @@ async def follow_up_sealed(
             403,
             N_("JavaScript or the command-line client is needed"),
             N_(
-                "This server opens cases only in your browser, with JavaScript, or in the "
-                "SafeVoice command-line client. Nothing you sent was used or stored."
+                "On this server, cases are opened only in your browser, with JavaScript, or in "
+                "the SafeVoice command-line client. Nothing you sent was used or stored."
             ),
             N_(
                 'Turn JavaScript on for this site (Tor Browser "Standard") and reload the '

@@ -117,7 +117,7 @@ const PROBLEM_TEXTS = {
   no_report: N_("This conversation does not start with your report."),
   unsigned_ack: N_("The server says your report was acknowledged, but no committee member signed an acknowledgement. Treat your report as not acknowledged."),
   status_unsigned: N_("The server shows your case with another status than the last one a committee member signed. The status shown here is the signed one."),
-  received_unsigned: N_("The server shows another day of receipt than the one the committee signed (and your receipt says). The day shown here is the signed one; deadlines the server computed from its own day may be wrong."),
+  received_unsigned: N_("The server shows another day of receipt than the one the committee signed (the one on your receipt). The day shown here is the signed one; deadlines the server computed from its own day may be wrong."),
   feedback_unsigned: N_("The server shows another feedback deadline than the one the committee promised you in a signed message. The deadline shown here is the signed one."),
   status_invalid: N_("Message #%(n)s is a signed status change that names no status SafeVoice knows."),
   received_conflict: N_("Message #%(n)s is a signed status change that names another day of receipt than an earlier one."),

@@ -42,6 +42,12 @@ def N_(text: str) -> str:  # noqa: N802 - the usual gettext name for "mark, tran
     return text
 
 
+RETENTION = N_(
+    "Your report and the conversation are deleted %(after)s after the case is closed, and at "
+    "the latest %(max)s after it was received."
+)
+
+
 def po_path(lang: str) -> Path:
     return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -123,6 +129,14 @@ class Catalogue:
     def plural(self, singular: str, plural: str, n: int, **values: object) -> str:
         text = self.translations.ngettext(singular, plural, n)
         return text % {"num": n, **values}
+
+    def days(self, n: int) -> str:
+        """A number of days, in the language's plural form for that number."""
+        return self.translations.ngettext("%(num)s day", "%(num)s days", n) % {"num": n}
+
+    def retention(self, after: int, max_age: int) -> str:
+        """When a channel's cases are deleted, as the reporter pages say it."""
+        return self(RETENTION, after=self.days(after), max=self.days(max_age))
 
     def day(self, day: date | str | None) -> str:
         """A day (never a time) written the way this language writes dates (the pages' script
