@@ -56,7 +56,10 @@ def declared(http: httpx.Client, method: str) -> set[int]:
 indexes = st.one_of(
     st.integers(min_value=-3, max_value=3).map(str),
     st.sampled_from(["01", "+1", "1.0", "1e3", "0x1", "999999", "1000000", "9" * 30, "%20"]),
-    ANY_TEXT.map(lambda t: quote(t.encode("utf-8", "surrogatepass"), safe="")),
+    # Without "/": an index with one names another path (Starlette redirects ".../0/" to ".../0").
+    ANY_TEXT.filter(lambda t: "/" not in t).map(
+        lambda t: quote(t.encode("utf-8", "surrogatepass"), safe="")
+    ),
 )
 bodies = st.one_of(
     st.binary(max_size=64),
