@@ -16,6 +16,7 @@ from tests.api.test_login import login
 from tests.api.test_submission import challenge, submit
 from tests.support.reporter import build_submission
 from tests.support.world import World
+from tests.surveys.test_survey_api import publish, survey_for
 from tests.web.test_headers import app_routes
 
 # Routes anyone may call without a session (the reporter's pages and the public API).
@@ -36,6 +37,13 @@ PUBLIC = {
     ("POST", "/api/v1/cases"),
     ("POST", "/api/v1/login"),
     ("POST", "/api/v1/reporter/login"),
+    ("GET", "/api/v1/ready"),
+    # Pulse surveys: staff answer anonymously, as they report.
+    ("GET", "/surveys"),
+    ("GET", "/survey/{survey_id}"),
+    ("POST", "/survey/{survey_id}"),
+    ("GET", "/api/v1/surveys"),
+    ("POST", "/api/v1/surveys/{survey_id}/answers"),
 }
 # Metadata an auditor may read: statistics, the log, checkpoints and retention state (and the
 # countersignature an auditor adds).
@@ -70,6 +78,15 @@ CONTENT = {
     ("GET", "/api/v1/uploads/{upload_id}/chunks/{index}"),
     ("POST", "/api/v1/cases/{case_id}/hold"),
     ("DELETE", "/api/v1/cases/{case_id}/hold"),
+    # Surveys' encrypted answers and the lessons' encrypted summaries are the committee's.
+    ("GET", "/api/v1/surveys/all"),
+    ("POST", "/api/v1/surveys"),
+    ("POST", "/api/v1/surveys/{survey_id}/open"),
+    ("POST", "/api/v1/surveys/{survey_id}/close"),
+    ("GET", "/api/v1/surveys/{survey_id}/answers"),
+    ("GET", "/api/v1/lessons"),
+    ("POST", "/api/v1/lessons"),
+    ("POST", "/api/v1/lessons/{lesson_id}/approvals"),
     ("POST", "/api/v1/cases/{case_id}/recuse"),  # last: it ends the member's access
 }
 
@@ -100,7 +117,7 @@ def tokens(client: httpx.Client, manifest: Manifest, world: World) -> dict[str, 
 
 
 def test_an_auditor_is_refused_by_every_content_route_a_member_may_use(
-    client: httpx.Client, manifest: Manifest, tokens: dict[str, str]
+    client: httpx.Client, manifest: Manifest, world: World, tokens: dict[str, str]
 ) -> None:
     case_id = build_submission(manifest, challenge(client)).body
     assert submit(client, case_id).status_code == 201
@@ -109,11 +126,15 @@ def test_an_auditor_is_refused_by_every_content_route_a_member_may_use(
     auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
     upload = client.post("/api/v1/uploads", json={"case_id": case}, headers=member)
     assert upload.status_code == 201, upload.text
+    survey = survey_for(manifest)
+    assert publish(client, member, survey, world.members["alice"]).status_code == 201
     ids = {
         "case_id": case,
         "upload_id": upload.json()["id"],
         "action_id": case,
         "index": "0",
+        "survey_id": survey.survey_id,
+        "lesson_id": case,
     }
     bodies: dict[str, object] = {
         "/api/v1/uploads": {"case_id": case},
