@@ -191,3 +191,53 @@ def test_a_german_and_an_arabic_reporter_meet_no_english_sentence(
     )
     assert de("No survey is open for answers.") in _flat(no_survey.output)
     assert "No survey is open" not in no_survey.output
+
+
+def test_errors_a_reporter_meets_are_told_in_their_language(
+    cli: Cli, url: str, world: World
+) -> None:
+    de, ar = Catalogue.load("de"), Catalogue.load("ar")
+    typo = cli.report(
+        "follow-up",
+        "--server",
+        url,
+        "--pin",
+        world.pin,
+        stdin="ABCD\n",
+        env={"LANG": "de_DE.UTF-8"},
+        expect=1,
+    )
+    said = _flat(typo.output)
+    assert said.startswith(de("Error:"))
+    assert "Zugangscode" in said
+    assert "follow-up code" not in said and "Error" not in said
+
+    # Nothing listens on port 9 (discard) here: the server cannot be reached.
+    away = cli.report(
+        "survey",
+        "--server",
+        "http://127.0.0.1:9",
+        "--pin",
+        world.pin,
+        "--answers-file",
+        "-",
+        stdin="{}",
+        env={"LC_ALL": "ar_EG.UTF-8"},
+        expect=1,
+    )
+    shown = _flat(away.output)
+    assert ar("Error:") in shown
+    assert "رمز" not in shown and "الخادم" in shown
+    assert "Cannot reach" not in shown and "server" not in shown
+
+    english = cli.report(
+        "follow-up",
+        "--server",
+        url,
+        "--pin",
+        world.pin,
+        stdin="ABCD\n",
+        env={"LANG": "C.UTF-8"},
+        expect=1,
+    )
+    assert "A follow-up code has" in english.output  # English keeps the detailed sentence

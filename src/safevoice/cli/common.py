@@ -100,8 +100,10 @@ class SafeVoiceGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's own Context type is private
         try:
             return super().invoke(ctx)
-        except (Failure, SafeVoiceError) as exc:
+        except Failure as exc:
             message = exc.message
+        except SafeVoiceError as exc:
+            message = self.explain(exc)
         except FileNotFoundError as exc:
             message = self.say(N_("There is no file %(path)s."), path=exc.filename)
         except PermissionError as exc:
@@ -125,6 +127,11 @@ class SafeVoiceGroup(TyperGroup):
         label = self.say(N_("Error:"))
         err_console.print(f"[bold red]{escape(label)}[/] {escape(message)}")
         raise typer.Exit(code=1)
+
+    def explain(self, exc: SafeVoiceError) -> str:
+        """The sentence shown for a SafeVoice error (its own message unless a group knows a
+        better one for its readers)."""
+        return exc.message
 
 
 def make_app(help_text: str, *, group: type[SafeVoiceGroup] = SafeVoiceGroup) -> typer.Typer:

@@ -34,7 +34,7 @@ from safevoice.cli.common import (
 from safevoice.client import surveys
 from safevoice.client.api import Api
 from safevoice.client.files import PendingUpload, UploadJournal, upload_file
-from safevoice.client.patience import TRANSIENT, GaveUp, Patience
+from safevoice.client.patience import STORAGE_FULL, TRANSIENT, UNAVAILABLE, GaveUp, Patience
 from safevoice.client.pending import PendingReport
 from safevoice.client.state import State, normalise
 from safevoice.client.trust import verify_for
@@ -49,7 +49,18 @@ from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.receipt import Receipt
 from safevoice.crypto.survey import Answer, Survey, check_answer
-from safevoice.errors import ChallengeRejected, Conflict, SafeVoiceError, VerificationFailed
+from safevoice.errors import (
+    BadCode,
+    ChallengeRejected,
+    Conflict,
+    RateLimited,
+    SafeVoiceError,
+    StorageFull,
+    Unauthorized,
+    Unavailable,
+    Unreachable,
+    VerificationFailed,
+)
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, SignedState, read_as_reporter, receipt_problems
 from safevoice.protocol.wire import (
@@ -59,7 +70,14 @@ from safevoice.protocol.wire import (
     ReporterCaseView,
     SubmissionOut,
 )
-from safevoice.web.i18n import N_, OUTCOME_WORDS, STATUS_WORDS, Catalogue, from_environment
+from safevoice.web.i18n import (
+    N_,
+    OUTCOME_WORDS,
+    SOURCE,
+    STATUS_WORDS,
+    Catalogue,
+    from_environment,
+)
 
 T = TypeVar("T")
 
@@ -74,6 +92,52 @@ class ReporterGroup(SafeVoiceGroup):
     """Failures in the reporter's language."""
 
     say = staticmethod(t)
+
+    def explain(self, exc: SafeVoiceError) -> str:
+        """English readers get the error's own detailed sentence; others the catalogue's
+        sentence for its kind, where the reporter can meet it (else the English one)."""
+        if _catalogue().lang == SOURCE or isinstance(exc, GaveUp):
+            return exc.message
+        for kind, sentence in ERROR_SENTENCES:
+            if isinstance(exc, kind):
+                return t(sentence)
+        return exc.message
+
+
+# What a reporter is told, in their language, for the errors they can meet (most specific
+# first); the English sentences of the errors themselves say the same with more detail.
+ERROR_SENTENCES: tuple[tuple[type[SafeVoiceError], str], ...] = (
+    (
+        BadCode,
+        N_(
+            "This is not a follow-up code as SafeVoice writes them (five groups of "
+            "characters); please compare it character by character."
+        ),
+    ),
+    (
+        Unauthorized,
+        N_(
+            "Login failed: the follow-up code is not right, or the case no longer exists. "
+            "Check the code character by character."
+        ),
+    ),
+    (
+        Unreachable,
+        N_(
+            "The server cannot be reached, so nothing may have been sent. Check the address "
+            "(and the proxy, if you use one), then try again."
+        ),
+    ),
+    (
+        RateLimited,
+        N_(
+            "The server is receiving too many requests just now; please wait a little and "
+            "try again."
+        ),
+    ),
+    (StorageFull, STORAGE_FULL),
+    (Unavailable, UNAVAILABLE),
+)
 
 
 app = make_app(
