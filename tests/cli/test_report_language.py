@@ -249,3 +249,14 @@ def test_errors_a_reporter_meets_are_told_in_their_language(
         expect=1,
     )
     assert "A follow-up code has" in english.output  # English keeps the detailed sentence
+
+
+def test_the_help_speaks_the_reporter_s_language(cli: Cli) -> None:
+    de = Catalogue.load("de")
+    shown = _flat(cli.report("submit", "--help", env={"LANG": "de_DE.UTF-8"}).output)
+    assert de("Show this message and exit.") in shown
+    assert de("The channel to report in.") in shown
+    assert "Encrypt and submit a report" not in shown
+    assert "The channel to report in." not in shown
+    english = _flat(cli.report("submit", "--help", env={"LANG": "C"}).output)
+    assert "The channel to report in." in english

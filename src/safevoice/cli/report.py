@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import Progress
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from safevoice.cli import render
 from safevoice.cli.common import (
@@ -88,10 +89,34 @@ def t(message: str, **values: object) -> str:
     return _catalogue()(message, **values)
 
 
+# Click's own option, named in the reporter's language too.
+HELP_OPTION = N_("Show this message and exit.")
+
+
+def _translate_help(command: TyperCommand | TyperGroup) -> None:
+    """The command's help texts (marked with ``N_`` where they are written) in the reporter's
+    language, set just before the command line is read, so that --help speaks it."""
+    command.help = t(command.help) if command.help else command.help
+    for param in command.params:
+        if isinstance(param, TyperOption) and param.help:
+            param.help = t(param.help)
+    help_option = command.get_help_option(typer.Context(command))
+    if help_option is not None and help_option.help:
+        help_option.help = t(help_option.help)
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            if isinstance(sub, TyperCommand | TyperGroup):
+                _translate_help(sub)
+
+
 class ReporterGroup(SafeVoiceGroup):
     """Failures in the reporter's language."""
 
     say = staticmethod(t)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # click's own signature, passed on
+        _translate_help(self)
+        return super().main(*args, **kwargs)
 
     def explain(self, exc: SafeVoiceError) -> str:
         """English readers get the error's own detailed sentence; others the catalogue's
@@ -141,7 +166,8 @@ ERROR_SENTENCES: tuple[tuple[type[SafeVoiceError], str], ...] = (
 
 
 app = make_app(
-    "Report a concern to your organisation's ethics committee, anonymously.", group=ReporterGroup
+    N_("Report a concern to your organisation's ethics committee, anonymously."),
+    group=ReporterGroup,
 )
 
 
@@ -168,20 +194,24 @@ ARCHIVE_NOTICE = N_(
     "archive key exists only as shares held by several people, and using it is recorded."
 )
 
-ServerOption = Annotated[str, typer.Option(help="The SafeVoice server's address.")]
+ServerOption = Annotated[str, typer.Option(help=N_("The SafeVoice server's address."))]
 PinOption = Annotated[
     str | None,
-    typer.Option(help="The committee root fingerprint your organisation published."),
+    typer.Option(help=N_("The committee root fingerprint your organisation published.")),
 ]
 ProxyOption = Annotated[
     str | None,
-    typer.Option(help="Send everything through this proxy, e.g. socks5h://127.0.0.1:9050 for Tor."),
+    typer.Option(
+        help=N_("Send everything through this proxy, e.g. socks5h://127.0.0.1:9050 for Tor.")
+    ),
 ]
 StateOption = Annotated[
     Path | None,
     typer.Option(
-        help="Remember the pinned root and manifest version in this folder "
-        "(otherwise nothing is stored)."
+        help=N_(
+            "Remember the pinned root and manifest version in this folder "
+            "(otherwise nothing is stored)."
+        )
     ),
 ]
 
@@ -190,8 +220,10 @@ RetryOption = Annotated[
     int,
     typer.Option(
         "--retry-for",
-        help="While the server cannot be reached or is unavailable, keep trying for this many "
-        "seconds, with the same encrypted request, before giving up.",
+        help=N_(
+            "While the server cannot be reached or is unavailable, keep trying for this many "
+            "seconds, with the same encrypted request, before giving up."
+        ),
         min=0,
     ),
 ]
@@ -204,7 +236,7 @@ def _patience(seconds: int) -> Patience:
 
 AttachOption = Annotated[
     list[Path] | None,
-    typer.Option(help="A file to attach, encrypted on this machine (repeatable)."),
+    typer.Option(help=N_("A file to attach, encrypted on this machine (repeatable).")),
 ]
 
 
@@ -280,34 +312,40 @@ def _read_answers(path: Path | None) -> dict[str, Any]:
     return data
 
 
-@app.command("submit")
+@app.command(
+    "submit",
+    help=N_(
+        "Encrypt and submit a report; prints your follow-up code once.\n\nWith --state DIR, a "
+        "report that could not be confirmed is kept there, encrypted, and the same command run "
+        "again resends it (it can never arrive twice)."
+    ),
+)
 def submit(
     server: ServerOption,
-    channel: Annotated[str, typer.Option(help="The channel to report in.")],
+    channel: Annotated[str, typer.Option(help=N_("The channel to report in."))],
     pin: PinOption = None,
     text_file: Annotated[
-        str | None, typer.Option(help="Read the report from this file, or - for standard input.")
+        str | None,
+        typer.Option(help=N_("Read the report from this file, or - for standard input.")),
     ] = None,
     answers_file: Annotated[
-        Path | None, typer.Option(help="Answers to the channel's questions (JSON object).")
+        Path | None, typer.Option(help=N_("Answers to the channel's questions (JSON object)."))
     ] = None,
     exclude: Annotated[
         list[str] | None,
         typer.Option(
-            help="A committee member with a conflict of interest (repeatable). "
-            "The operator can see whom you excluded."
+            help=N_(
+                "A committee member with a conflict of interest (repeatable). "
+                "The operator can see whom you excluded."
+            )
         ),
     ] = None,
     attach: AttachOption = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
     retry_for: RetryOption = RETRY_SECONDS,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=N_("Print one JSON object."))] = False,
 ) -> None:
-    """Encrypt and submit a report; prints your follow-up code once.
-
-    With --state DIR, a report that could not be confirmed is kept there, encrypted, and the
-    same command run again resends it (it can never arrive twice)."""
     kept = PendingReport.load(state)
     if kept is not None and kept.server != normalise(server):
         fail(
@@ -570,15 +608,24 @@ def _kept_receipt(path: Path | None) -> Receipt | None:
         fail(t("%(path)s does not hold a SafeVoice receipt.", path=path))
 
 
-@app.command("follow-up")
+@app.command(
+    "follow-up",
+    help=N_(
+        "Read the committee's messages with your follow-up code, and answer them.\n\nThe "
+        "code is read from a hidden prompt or from the first line of standard input, never "
+        "from an argument. Everything is decrypted and verified on this machine."
+    ),
+)
 def follow_up(
     server: ServerOption,
     pin: PinOption = None,
     reply_file: Annotated[
         str | None,
         typer.Option(
-            help="Send a reply read from this file, or - for the rest of standard "
-            "input (after the code on its first line)."
+            help=N_(
+                "Send a reply read from this file, or - for the rest of standard "
+                "input (after the code on its first line)."
+            )
         ),
     ] = None,
     attach: AttachOption = None,
@@ -588,18 +635,15 @@ def follow_up(
         Path | None,
         typer.Option(
             "--receipt",
-            help="The receipt you kept from `submit` (a JSON file): checks the day of "
-            "receipt the server shows, from which your deadlines are counted.",
+            help=N_(
+                "The receipt you kept from `submit` (a JSON file): checks the day of "
+                "receipt the server shows, from which your deadlines are counted."
+            ),
         ),
     ] = None,
     retry_for: RetryOption = RETRY_SECONDS,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=N_("Print one JSON object."))] = False,
 ) -> None:
-    """Read the committee's messages with your follow-up code, and answer them.
-
-    The code is read from a hidden prompt or from the first line of standard input, never
-    from an argument. Everything is decrypted and verified on this machine.
-    """
     files = _readable_files(attach)
     kept = _kept_receipt(receipt_file)
     code = parse_code(_read_code())
@@ -925,21 +969,23 @@ def _survey_answer(survey: Survey, path: str | None) -> Answer:
         fail(t("Your answer cannot be accepted: %(reason)s", reason=exc.message))
 
 
-@app.command("survey")
+@app.command(
+    "survey",
+    help=N_("Answer an open pulse survey anonymously; the answer is encrypted on this machine."),
+)
 def survey(
     server: ServerOption,
     pin: PinOption = None,
     survey_id: Annotated[
-        str | None, typer.Option("--survey", help="Which open survey (if several are open).")
+        str | None, typer.Option("--survey", help=N_("Which open survey (if several are open)."))
     ] = None,
     answers_file: Annotated[
         str | None,
-        typer.Option(help="Your answers as JSON, from this file or - for standard input."),
+        typer.Option(help=N_("Your answers as JSON, from this file or - for standard input.")),
     ] = None,
     proxy: ProxyOption = None,
     state: StateOption = None,
 ) -> None:
-    """Answer an open pulse survey anonymously; the answer is encrypted on this machine."""
     stored = State.load(state) if state is not None else None
     remembered = stored.server(server) if stored is not None else None
     with Api(server, proxy=proxy) as api:
