@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,18 +118,9 @@ def test_a_german_and_an_arabic_reporter_meet_no_english_sentence(
     assert "There is no channel" not in said
     not_json = tmp_path / "broken.json"
     not_json.write_text("{")
+    general = [*server, "--channel", "general", "--text-file", "-"]
     broken = cli.report(
-        "submit",
-        *server,
-        "--channel",
-        "general",
-        "--answers-file",
-        str(not_json),
-        "--text-file",
-        "-",
-        stdin="x",
-        env=german,
-        expect=1,
+        "submit", *general, "--answers-file", str(not_json), stdin="x", env=german, expect=1
     )
     assert de("%(path)s is not valid JSON.", path=not_json) in _flat(broken.output)
     assert "is not valid JSON" not in broken.output
@@ -136,13 +128,9 @@ def test_a_german_and_an_arabic_reporter_meet_no_english_sentence(
     submitted = json.loads(
         cli.report(
             "submit",
-            *server,
-            "--channel",
-            "general",
+            *general,
             "--answers-file",
             str(answers),
-            "--text-file",
-            "-",
             "--json",
             stdin="The brakes were disabled.",
             env=german,
@@ -193,20 +181,17 @@ def test_a_german_and_an_arabic_reporter_meet_no_english_sentence(
     assert "No survey is open" not in no_survey.output
 
 
+def _mistyped_code(cli: Cli, url: str, world: World, env: dict[str, str]) -> Any:
+    return cli.report(
+        "follow-up", "--server", url, "--pin", world.pin, stdin="ABCD\n", env=env, expect=1
+    )
+
+
 def test_errors_a_reporter_meets_are_told_in_their_language(
     cli: Cli, url: str, world: World
 ) -> None:
     de, ar = Catalogue.load("de"), Catalogue.load("ar")
-    typo = cli.report(
-        "follow-up",
-        "--server",
-        url,
-        "--pin",
-        world.pin,
-        stdin="ABCD\n",
-        env={"LANG": "de_DE.UTF-8"},
-        expect=1,
-    )
+    typo = _mistyped_code(cli, url, world, {"LANG": "de_DE.UTF-8"})
     said = _flat(typo.output)
     assert said.startswith(de("Error:"))
     assert "Zugangscode" in said
@@ -238,16 +223,7 @@ def test_errors_a_reporter_meets_are_told_in_their_language(
     assert "Cannot reach" not in shown
     assert "server" not in shown
 
-    english = cli.report(
-        "follow-up",
-        "--server",
-        url,
-        "--pin",
-        world.pin,
-        stdin="ABCD\n",
-        env={"LANG": "C.UTF-8"},
-        expect=1,
-    )
+    english = _mistyped_code(cli, url, world, {"LANG": "C.UTF-8"})
     assert "A follow-up code has" in english.output  # English keeps the detailed sentence
 
 
