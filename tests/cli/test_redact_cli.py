@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from safevoice.crypto.encoding import b64d
+from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.support.canary import new_canary
@@ -77,7 +78,9 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     terminal = cli.report(
         "follow-up", "--server", server.url, "--pin", world.pin, stdin=conversation.code + "\n"
     )
-    assert f"{NOTICE} {answer['on']}." in " ".join(terminal.stdout.split())
+    # The reporter's terminal writes the day the way the reporter's language writes days.
+    day = Catalogue.load("en").day(answer["on"])
+    assert f"{NOTICE} {day}." in " ".join(terminal.stdout.split())
     export = tmp_path / "audit.json"
     conversation.member("audit", "export", "--out", str(export))
     conversation.member("audit", "verify", str(export), "--pin", world.pin)

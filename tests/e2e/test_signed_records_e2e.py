@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from safevoice.storage.db import Database
+from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_dialogue_e2e import execute
 from tests.e2e.test_intake_e2e import submit_with_cli
@@ -22,6 +23,8 @@ from tests.e2e.test_workflow_e2e import cases_cmd, status
 from tests.support.conversation import Conversation
 from tests.support.server import ServerProcess
 from tests.support.world import World
+
+ENGLISH = Catalogue.load("en")
 
 
 def problems_of(shown: dict[str, object]) -> list[str]:
@@ -162,7 +165,8 @@ def test_a_feedback_deadline_moved_in_the_database_is_flagged_and_the_signed_one
         for p in problems_of(member)
     )
     assert any("feedback is due by 2099-12-31" in p for p in problems_of(reporter))
-    assert f"feedback due by {promised}" in printed.stdout
+    # The reporter's terminal writes days the way the reporter's language writes them.
+    assert f"feedback due by {ENGLISH.day(promised)}" in printed.stdout
 
 
 def test_deleted_committee_records_are_noticed_by_the_member_who_saw_them(
@@ -279,7 +283,7 @@ def test_the_reporters_receipt_authenticates_the_day_of_receipt_before_any_ackno
 
     honest, printed = follow_up_with_receipt(talk, kept, expect=0)
     assert problems_of(honest) == []
-    assert f"received on {day} (as your receipt says)" in printed
+    assert f"received on {ENGLISH.day(day)} (as your receipt says)" in printed
 
     execute(
         raw,
@@ -292,7 +296,7 @@ def test_the_reporters_receipt_authenticates_the_day_of_receipt_before_any_ackno
     assert any(
         f"received on 2020-01-01, but your receipt says {day}" in p for p in problems_of(forged)
     )
-    assert f"received on {day} (as your receipt says)" in printed
+    assert f"received on {ENGLISH.day(day)} (as your receipt says)" in printed
 
 
 def test_a_receipt_the_server_did_not_sign_or_for_another_case_is_refused(

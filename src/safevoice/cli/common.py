@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -79,38 +80,63 @@ class Failure(Exception):
         self.message = message
 
 
+def N_(text: str) -> str:  # noqa: N802 - the usual gettext name for "mark, translate later"
+    """Marks ``text`` for the reporter's catalogue (the reporter's command line translates it)."""
+    return text
+
+
+def _english(message: str, **values: object) -> str:
+    return message % values if values else message
+
+
 class SafeVoiceGroup(TyperGroup):
-    """Turns SafeVoice errors and file errors anywhere below into one-sentence failures."""
+    """Turns SafeVoice errors and file errors anywhere below into one-sentence failures.
+
+    ``say`` fills the sentences (marked with ``N_``); the reporter's command line gives a
+    group whose ``say`` is its catalogue, so the failures speak the reporter's language."""
+
+    say: Callable[..., str] = staticmethod(_english)
 
     def invoke(self, ctx: Any) -> Any:  # typer's own Context type is private
         try:
             return super().invoke(ctx)
-        except (Failure, SafeVoiceError) as exc:
+        except Failure as exc:
             message = exc.message
+        except SafeVoiceError as exc:
+            message = self.explain(exc)
         except FileNotFoundError as exc:
-            message = f"There is no file {exc.filename}."
+            message = self.say(N_("There is no file %(path)s."), path=exc.filename)
         except PermissionError as exc:
-            message = f"Permission denied for {exc.filename}."
+            message = self.say(N_("Permission denied for %(path)s."), path=exc.filename)
         except IsADirectoryError as exc:
-            message = f"{exc.filename} is a folder, not a file."
+            message = self.say(N_("%(path)s is a folder, not a file."), path=exc.filename)
         except KeyboardInterrupt:
-            message = "Interrupted; nothing more was done."
+            message = self.say(N_("Interrupted; nothing more was done."))
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as exc:
             if os.environ.get("SAFEVOICE_DEBUG"):
                 raise
-            message = (
-                f"Something unexpected went wrong ({type(exc).__name__}); nothing more was "
-                "done. Set SAFEVOICE_DEBUG=1 to see the details."
+            message = self.say(
+                N_(
+                    "Something unexpected went wrong (%(error)s); nothing more was done. Set "
+                    "SAFEVOICE_DEBUG=1 to see the details."
+                ),
+                error=type(exc).__name__,
             )
-        err_console.print(f"[bold red]Error:[/] {escape(message)}")
+        label = self.say(N_("Error:"))
+        err_console.print(f"[bold red]{escape(label)}[/] {escape(message)}")
         raise typer.Exit(code=1)
 
+    def explain(self, exc: SafeVoiceError) -> str:
+        """The sentence shown for a SafeVoice error (its own message unless a group knows a
+        better one for its readers)."""
+        return exc.message
 
-def make_app(help_text: str) -> typer.Typer:
+
+def make_app(help_text: str, *, group: type[SafeVoiceGroup] = SafeVoiceGroup) -> typer.Typer:
     return typer.Typer(
-        cls=SafeVoiceGroup,
+        cls=group,
         help=help_text,
         no_args_is_help=True,
         pretty_exceptions_enable=False,
@@ -161,13 +187,16 @@ def open_key(path: Path) -> KeyPair:
     return open_keyfile(data, read_passphrase(what=f"key file {path.name}"))
 
 
-def read_secret_text(path: str | None, *, what: str) -> str:
-    """Text from a file, from standard input (``-``), or typed at a prompt."""
+def read_secret_text(path: str | None, *, what: str, prompt: str | None = None) -> str:
+    """Text from a file, from standard input (``-``), or typed at a prompt (``prompt``, or a
+    sentence naming ``what``)."""
     if path == "-" or (path is None and not sys.stdin.isatty()):
         return sys.stdin.read()
     if path is not None:
         return Path(path).read_text(encoding="utf-8")
-    err_console.print(f"Type the {what}; finish with an empty line followed by Ctrl-D.")
+    err_console.print(
+        prompt or f"Type the {what}; finish with an empty line followed by Ctrl-D.", markup=False
+    )
     return sys.stdin.read()
 
 

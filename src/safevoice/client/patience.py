@@ -6,6 +6,10 @@ again, with the same idempotency key, waiting longer between attempts (with jitt
 many clients do not come back at the same instant) until it lands or the time is up. Each
 wait is announced in a plain sentence. Only failures that a later attempt can cure are
 retried: no answer at all, or 503; a refusal is final.
+
+The sentences are English message ids marked for the reporter's catalogues; ``say`` fills
+them (the reporter's command line passes its catalogue, so each wait is announced in the
+reporter's language).
 """
 
 from __future__ import annotations
@@ -37,6 +41,25 @@ def _quiet(_message: str) -> None:
     return None
 
 
+def N_(text: str) -> str:  # noqa: N802 - the usual gettext name for "mark, translate later"
+    """Marks ``text`` for the reporter's catalogue; ``Patience.say`` translates it."""
+    return text
+
+
+def _english(message: str, **values: object) -> str:
+    return message % values if values else message
+
+
+STORAGE_FULL = N_("The server's storage is full.")
+UNAVAILABLE = N_("The server is temporarily unavailable.")
+UNREACHABLE = N_("The server cannot be reached.")
+TRYING_AGAIN = N_(
+    "%(reason)s Trying again to send %(what)s in %(pause)s s (attempt %(attempt)s; giving up "
+    "in %(left)s s)."
+)
+TRIED = N_("%(reason)s Tried %(attempts)s times in %(seconds)s s.")
+
+
 @dataclass
 class Patience:
     seconds: float = 600.0
@@ -45,6 +68,7 @@ class Patience:
     tell: Callable[[str], None] = _quiet
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    say: Callable[..., str] = _english
 
     def run(self, attempt: Callable[[], T], *, what: str = "the request") -> T:
         """``attempt()`` until it succeeds, fails for good, or ``seconds`` have passed."""
@@ -59,15 +83,26 @@ class Patience:
                 left = deadline - self.clock()
                 if left <= 0:
                     raise GaveUp(
-                        f"{exc.message} Tried {attempts} times in {self.seconds:.0f} s.",
+                        self.say(
+                            TRIED,
+                            reason=self.say(_reason(exc)),
+                            attempts=attempts,
+                            seconds=f"{self.seconds:.0f}",
+                        ),
                         attempts=attempts,
                         last=exc,
                     ) from exc
                 # Jitter only spreads the clients' attempts; it protects no secret.
                 pause = min(wait * random.uniform(0.5, 1.0), left)  # noqa: S311 - see above
                 self.tell(
-                    f"{_reason(exc)} Trying again to send {what} in {pause:.0f} s "
-                    f"(attempt {attempts + 1}; giving up in {left:.0f} s)."
+                    self.say(
+                        TRYING_AGAIN,
+                        reason=self.say(_reason(exc)),
+                        what=what,
+                        pause=f"{pause:.0f}",
+                        attempt=attempts + 1,
+                        left=f"{left:.0f}",
+                    )
                 )
                 self.sleep(pause)
                 wait = min(wait * 2, self.longest_wait)
@@ -75,7 +110,7 @@ class Patience:
 
 def _reason(exc: errors.SafeVoiceError) -> str:
     if isinstance(exc, errors.StorageFull):
-        return "The server's storage is full."
+        return STORAGE_FULL
     if isinstance(exc, errors.Unavailable):
-        return "The server is temporarily unavailable."
-    return "The server cannot be reached."
+        return UNAVAILABLE
+    return UNREACHABLE

@@ -64,7 +64,7 @@ from safevoice.web.deps import (
     SnapshotDep,
 )
 from safevoice.web.errors import RETRY_AFTER_SECONDS
-from safevoice.web.i18n import N_, Catalogue
+from safevoice.web.i18n import N_, OUTCOME_WORDS, STATUS_WORDS, Catalogue
 from safevoice.web.security import PAGE_CSP
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -596,22 +596,6 @@ def _size(t: Catalogue, size: int) -> str:
     if size < 1024 * 1024:
         return t("%(n)s KB", n=t.number(size / 1024, decimals=1))
     return t("%(n)s MB", n=t.number(size / (1024 * 1024), decimals=1))
-
-
-# The words for a case's status and outcome, as the JavaScript page says them.
-STATUS_WORDS = {
-    "received": N_("Received"),
-    "acknowledged": N_("Acknowledged"),
-    "investigating": N_("Being investigated"),
-    "action_planned": N_("Corrective action planned"),
-    "closed": N_("Closed"),
-}
-OUTCOME_WORDS = {
-    "substantiated": N_("substantiated"),
-    "not_substantiated": N_("not substantiated"),
-    "out_of_scope": N_("out of scope"),
-    "no_action_needed": N_("no action needed"),
-}
 
 
 def _word(t: Catalogue, words: dict[str, str], value: object) -> str:

@@ -48,6 +48,22 @@ RETENTION = N_(
 )
 
 
+# The words for a case's status and outcome, as the JavaScript page says them.
+STATUS_WORDS = {
+    "received": N_("Received"),
+    "acknowledged": N_("Acknowledged"),
+    "investigating": N_("Being investigated"),
+    "action_planned": N_("Corrective action planned"),
+    "closed": N_("Closed"),
+}
+OUTCOME_WORDS = {
+    "substantiated": N_("substantiated"),
+    "not_substantiated": N_("not substantiated"),
+    "out_of_scope": N_("out of scope"),
+    "no_action_needed": N_("no action needed"),
+}
+
+
 def po_path(lang: str) -> Path:
     return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
