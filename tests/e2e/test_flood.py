@@ -41,7 +41,7 @@ from tests.support.reporter import build_submission, reporter_keys
 from tests.support.server import ServerProcess
 
 PURPOSES = ("submit", "reporter-login", "upload")
-SURGE_SECONDS = 5
+SURGE_SECONDS = 15
 JUNK_CONNECTIONS = 12
 SLOW_CONNECTIONS = 40
 SPAM_SUBMISSIONS = 6
@@ -69,10 +69,11 @@ def flooded(db_factory: DatabaseFactory, tmp_path: Path) -> Iterator[Flooded]:
         url,
         tmp_path / "server",
         extra_env={
-            # Four accepted proofs of work a minute on one worker make a flood (the three
-            # before it do not), and each raise lasts seconds: the test sees the difficulty
-            # rise and fall back without waiting a quarter of an hour.
-            "SAFEVOICE_FLOOD_PER_MINUTE": "3",
+            # Two accepted proofs of work a minute on one worker make a flood (the one before
+            # them does not), so the honest and spamming clients raise it for certain however
+            # slowly a busy machine lets them solve their proofs; each raise lasts seconds: the
+            # test sees the difficulty rise and fall back without waiting a quarter of an hour.
+            "SAFEVOICE_FLOOD_PER_MINUTE": "1",
             "SAFEVOICE_FLOOD_SURGE_SECONDS": str(SURGE_SECONDS),
         },
     )
@@ -318,6 +319,9 @@ def test_a_flood_of_junk_leaves_honest_reports_through_and_stores_nothing(
     one_login = row_counts(database)
     per_submission = {t: one_submission[t] - before[t] for t in before}
     per_login = {t: one_login[t] - one_submission[t] for t in before}
+    # The server state changes only by the surge (accounted for below), which these first
+    # requests may already raise.
+    per_submission["server_state"] = per_login["server_state"] = 0
     spent_body = build_submission(
         manifest, challenge(http, "submit"), keys=throwaway_reporter()
     ).body
@@ -329,8 +333,10 @@ def test_a_flood_of_junk_leaves_honest_reports_through_and_stores_nothing(
     )
     submissions, logins = 2, 1
 
+    # The accepted requests above may already have raised the surge (two a minute on one worker
+    # make a flood here); the flood below raises it anyway.
+    surge_stored = surge_state(database) is not None
     start_counts = row_counts(database)
-    assert surge_state(database) is None
     start_blobs = files_under(server.workdir / "blobs")
     start_temporary = files_under(server.tmp_dir)
     rss_at_rest = server_rss_mib(server.process.pid)
@@ -391,7 +397,7 @@ def test_a_flood_of_junk_leaves_honest_reports_through_and_stores_nothing(
         table: start_counts[table]
         + (submissions - 2) * per_submission[table]
         + (logins - 1) * per_login[table]
-        + (1 if table == "server_state" else 0)
+        + (1 if table == "server_state" and not surge_stored else 0)
         for table in start_counts
     }
     assert end_counts == expected
