@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from safevoice.clock import utcnow
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
@@ -236,3 +238,52 @@ def test_the_help_speaks_the_reporter_s_language(cli: Cli) -> None:
     assert "The channel to report in." not in shown
     english = _flat(cli.report("submit", "--help", env={"LANG": "C"}).output)
     assert "The channel to report in." in english
+
+
+def test_a_refused_survey_answer_is_explained_in_the_reporter_s_language(
+    cli: Cli, url: str, world: World, tmp_path: Path
+) -> None:
+    member = Cli(tmp_path / "member")
+    member.safevoice(
+        "login", "--server", url, "--key", str(world.key_file("alice")), "--pin", world.pin
+    )
+    questions = tmp_path / "questions.txt"
+    questions.write_text("I can raise a concern without fear.\n")
+    today = utcnow().date()
+    created = member.safevoice(
+        "surveys",
+        "create",
+        "--title",
+        "Speaking up",
+        "--questions-file",
+        str(questions),
+        "--opens",
+        str(today),
+        "--closes",
+        str(today + timedelta(days=14)),
+        "--json",
+    )
+    member.safevoice("surveys", "open", json.loads(created.stdout)["survey_id"])
+
+    pl = Catalogue.load("pl")
+    refused = cli.report(
+        "survey",
+        "--server",
+        url,
+        "--pin",
+        world.pin,
+        "--answers-file",
+        "-",
+        stdin=json.dumps({"scores": [7]}),
+        env={"LANG": "pl_PL.UTF-8"},
+        expect=1,
+    )
+    said = _flat(refused.output)
+    assert (
+        pl(
+            "Your answer cannot be accepted: %(reason)s",
+            reason=pl("Each score is a whole number from 1 to 5."),
+        )
+        in said
+    )
+    assert "whole number" not in said

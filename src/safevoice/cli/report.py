@@ -932,6 +932,15 @@ def deadline_passed(case: ReporterCaseInfo, signed: SignedState) -> str:
     return ""
 
 
+# The sentences crypto/survey.py's check_answer refuses an answer with, marked here so that
+# the reporter reads them in their language (tests/cli/test_report_language.py checks one).
+ANSWER_REFUSALS = (
+    N_("An answer gives one score (or none) per question of the survey."),
+    N_("Each score is a whole number from 1 to 5."),
+    N_("This survey asks for no free text."),
+)
+
+
 def _survey_answer(survey: Survey, path: str | None) -> Answer:
     """The answer from a JSON file or standard input, or asked question by question."""
     if path is not None:
@@ -966,7 +975,7 @@ def _survey_answer(survey: Survey, path: str | None) -> Answer:
     try:
         return check_answer(survey, answer)
     except SafeVoiceError as exc:
-        fail(t("Your answer cannot be accepted: %(reason)s", reason=exc.message))
+        fail(t("Your answer cannot be accepted: %(reason)s", reason=t(exc.message)))
 
 
 @app.command(
