@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from safevoice.clock import utcnow
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from safevoice.web.i18n import Catalogue, from_environment
 from tests.conftest import Cli
+from tests.support.surveys import open_survey
 from tests.support.threaded import serve_app
 from tests.support.world import World
 
@@ -247,23 +246,7 @@ def test_a_refused_survey_answer_is_explained_in_the_reporter_s_language(
     member.safevoice(
         "login", "--server", url, "--key", str(world.key_file("alice")), "--pin", world.pin
     )
-    questions = tmp_path / "questions.txt"
-    questions.write_text("I can raise a concern without fear.\n")
-    today = utcnow().date()
-    created = member.safevoice(
-        "surveys",
-        "create",
-        "--title",
-        "Speaking up",
-        "--questions-file",
-        str(questions),
-        "--opens",
-        str(today),
-        "--closes",
-        str(today + timedelta(days=14)),
-        "--json",
-    )
-    member.safevoice("surveys", "open", json.loads(created.stdout)["survey_id"])
+    open_survey(member, folder=tmp_path)
 
     pl = Catalogue.load("pl")
     refused = cli.report(

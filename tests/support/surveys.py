@@ -27,6 +27,26 @@ def closed_survey(
     days_open: int = 14,
 ) -> str:
     """Create, open, answer (one score per answer, to ``FEAR``) and close a survey; its id."""
+    survey_id = open_survey(member, folder=folder, title=title, days_open=days_open)
+    for score in scores:
+        staff.report(
+            "survey",
+            "--server",
+            url,
+            "--pin",
+            pin,
+            "--answers-file",
+            "-",
+            stdin=json.dumps({"scores": [score], "free_text": free_text}),
+        )
+    member.safevoice("surveys", "close", survey_id)
+    return survey_id
+
+
+def open_survey(
+    member: Cli, *, folder: Path, title: str = "Speaking up", days_open: int = 14
+) -> str:
+    """Create and open a survey of one question (``FEAR``) with a free text; its id."""
     questions = folder / "questions.txt"
     questions.write_text(f"{FEAR}\n")
     today = utcnow().date()
@@ -47,16 +67,4 @@ def closed_survey(
     )
     survey_id = str(json.loads(created.stdout)["survey_id"])
     member.safevoice("surveys", "open", survey_id)
-    for score in scores:
-        staff.report(
-            "survey",
-            "--server",
-            url,
-            "--pin",
-            pin,
-            "--answers-file",
-            "-",
-            stdin=json.dumps({"scores": [score], "free_text": free_text}),
-        )
-    member.safevoice("surveys", "close", survey_id)
     return survey_id
