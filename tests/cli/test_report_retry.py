@@ -22,6 +22,7 @@ from safevoice.client.patience import GaveUp, Patience
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
+from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.support.faults import LosesAnswers
 from tests.support.threaded import serve_app
@@ -41,7 +42,15 @@ def cases(database: Database) -> int:
         return session.scalar(select(func.count()).select_from(Case)) or 0
 
 
-def submit(cli: Cli, url: str, world: World, tmp_path: Path, *extra: str, expect: int) -> object:
+def submit(
+    cli: Cli,
+    url: str,
+    world: World,
+    tmp_path: Path,
+    *extra: str,
+    expect: int,
+    env: dict[str, str] | None = None,
+) -> object:
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"where": "Depot"}))
     return cli.report(
@@ -59,6 +68,7 @@ def submit(cli: Cli, url: str, world: World, tmp_path: Path, *extra: str, expect
         *extra,
         stdin="The brakes were disabled.",
         expect=expect,
+        env=env,
     )
 
 
@@ -74,6 +84,24 @@ def test_a_lost_answer_is_retried_with_back_off_and_lands_once(
     assert result.output.count("The server is temporarily unavailable. Trying again") == 2  # type: ignore[attr-defined]  # click's Result
     assert "Your report arrived" in result.output  # type: ignore[attr-defined]  # click's Result
     assert cases(database) == 1
+
+
+def test_the_retry_notices_speak_the_reporter_s_language(
+    cli: Cli, flaky: tuple[str, LosesAnswers], world: World, tmp_path: Path
+) -> None:
+    url, wrapper = flaky
+    wrapper.count = 1
+    de = Catalogue.load("de")
+
+    result = submit(
+        cli, url, world, tmp_path, "--retry-for", "60", expect=0, env={"LANG": "de_DE.UTF-8"}
+    )
+
+    said = " ".join(result.output.split())  # type: ignore[attr-defined]  # click's Result
+    assert de("The server is temporarily unavailable.") in said
+    assert de("the request") in said
+    assert "Trying again" not in said
+    assert "the request" not in said
 
 
 def test_a_report_kept_after_giving_up_is_resent_by_the_same_command_without_a_second_case(

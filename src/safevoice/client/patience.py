@@ -98,7 +98,7 @@ class Patience:
                     self.say(
                         TRYING_AGAIN,
                         reason=self.say(_reason(exc)),
-                        what=what,
+                        what=self.say(what),
                         pause=f"{pause:.0f}",
                         attempt=attempts + 1,
                         left=f"{left:.0f}",
