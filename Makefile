@@ -19,7 +19,7 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 # The reporter pages' languages: one gettext catalogue per language (docs/translating.md).
-I18N := src/safevoice/web/i18n
+I18N := src/safevoice/i18n
 PO_FILES := $(wildcard $(I18N)/locale/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 

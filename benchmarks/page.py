@@ -51,7 +51,7 @@ from benchmarks.harness import (
     safevoice_server,
     set_up,
 )
-from safevoice.web.i18n import languages
+from safevoice.i18n import languages
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -24,12 +24,12 @@ from safevoice.crypto.encoding import b64d, b64e
 from safevoice.crypto.envelope import Envelope
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import BadRequest
+from safevoice.i18n import Catalogue
 from safevoice.protocol.reader import REDACTION_PROBLEM, ReadCase, read_as_reporter, read_case
 from safevoice.protocol.wire import CaseDetail, ReporterCaseView
 from safevoice.protocol.workflow import next_object, redaction_body
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue
 from tests.api.test_login import login as member_login
 from tests.cases.test_disclosure import conversation
 from tests.dialogue.test_dialogue_api import bearer, new_case, reporter_token

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from safevoice.crypto.encoding import b64d
-from safevoice.web.i18n import Catalogue
+from safevoice.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.support.canary import new_canary

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from safevoice.i18n import Catalogue, from_environment
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
-from safevoice.web.i18n import Catalogue, from_environment
 from tests.conftest import Cli
 from tests.support.surveys import open_survey
 from tests.support.threaded import serve_app

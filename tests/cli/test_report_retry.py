@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from safevoice import errors
 from safevoice.cases.models import Case, CaseObject
 from safevoice.client.patience import GaveUp, Patience
+from safevoice.i18n import Catalogue
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
-from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.support.faults import LosesAnswers
 from tests.support.threaded import serve_app

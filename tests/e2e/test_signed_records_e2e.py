@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
-from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_dialogue_e2e import execute
 from tests.e2e.test_intake_e2e import submit_with_cli

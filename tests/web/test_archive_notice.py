@@ -11,8 +11,8 @@ import httpx
 from safevoice.clock import utcnow
 from safevoice.crypto.keys import generate
 from safevoice.crypto.manifest import Manifest, successor
+from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
-from safevoice.web.i18n import Catalogue
 from tests.members.test_key_changes import publish
 from tests.support.world import World
 from tests.web.test_pages import web  # noqa: F401 - the pages app, as a fixture

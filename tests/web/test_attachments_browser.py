@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from safevoice.crypto.stream import CHUNK_PLAINTEXT
-from safevoice.web.i18n import Catalogue
+from safevoice.i18n import Catalogue
 from tests.conftest import Cli
 from tests.support.canary import new_canary, occurrences, scan_paths
 from tests.support.conversation import Conversation

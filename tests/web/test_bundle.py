@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from safevoice import i18n
 from safevoice.errors import ConfigError
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
-from safevoice.web import bundle, i18n
+from safevoice.web import bundle
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
 from safevoice.web.security import PAGE_CSP

@@ -13,7 +13,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from safevoice.web.i18n import TEMPLATE, Catalogue, languages, po_path
+from safevoice.i18n import TEMPLATE, Catalogue, languages, po_path
 
 ROOT = Path(__file__).resolve().parents[2]
 

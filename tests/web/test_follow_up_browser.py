@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
-from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_dialogue_e2e import TAMPERING, execute, grown, texts
 from tests.e2e.test_intake_e2e import submit_with_cli

@@ -23,11 +23,11 @@ from safevoice.crypto.code import generate_code
 from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
 from safevoice.dialogue.models import LoginFailureWindow
+from safevoice.i18n import Catalogue
 from safevoice.protocol.reader import ReadCase, read_case
 from safevoice.protocol.wire import CaseDetail
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue
 from tests.api.test_login import login as member_login
 from tests.dialogue.test_dialogue_api import bearer, count, message, new_case
 from tests.support.canary import new_canary, occurrences, scan_paths

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from safevoice.i18n import Catalogue
 from safevoice.settings import Settings
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_key_lifecycle_e2e import Committee, new_key, texts
 from tests.support.pages import answer, entries, messages, open_case

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from safevoice.crypto.login import random_id
+from safevoice.i18n import Catalogue, languages
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue, languages
 from tests.web.test_pages import pages
 
 en, de, fr, ar = (Catalogue.load(lang) for lang in ("en", "de", "fr", "ar"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from safevoice.web.i18n import Catalogue, languages
+from safevoice.i18n import Catalogue, languages
 from tests.support.pages import answer, entries, open_case
 from tests.support.server import ServerProcess
 from tests.web.conftest import Chromium

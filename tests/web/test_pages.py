@@ -20,13 +20,13 @@ from safevoice.crypto.envelope import Envelope, decrypt, unwrap_case_keys
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.crypto.login import random_id
 from safevoice.errors import Unavailable
+from safevoice.i18n import TEMPLATE, Catalogue, languages
 from safevoice.instance import service as instance
 from safevoice.intake.sealed import SealingSlots
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle, format_digest
-from safevoice.web.i18n import TEMPLATE, Catalogue, languages
 from tests.support.asgi import client_for
 from tests.support.canary import new_canary, occurrences, scan_paths
 from tests.support.databases import CHANNELS, data_paths

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from safevoice.web.i18n import Catalogue
+from safevoice.i18n import Catalogue
 from tests.support.canary import new_canary
 from tests.support.conversation import Conversation
 from tests.support.pages import answer, entries, messages, open_case

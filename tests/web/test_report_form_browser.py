@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from safevoice.crypto.casefile import MAX_TEXT_CHARS
-from safevoice.web.i18n import Catalogue
+from safevoice.i18n import Catalogue
 from tests.support.server import ServerProcess
 from tests.web.conftest import Chromium
 from tests.web.test_reporter_browser import submissions

@@ -18,11 +18,11 @@ from sqlalchemy import text
 
 from safevoice.crypto.code import parse_code
 from safevoice.crypto.keys import generate
+from safevoice.i18n import Catalogue
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.support.canary import new_canary, occurrences, scan_paths
 from tests.support.databases import data_paths

@@ -16,12 +16,12 @@ from safevoice.cases.manifest import publish_manifest
 from safevoice.clock import utcnow
 from safevoice.crypto.keys import format_fingerprint, generate
 from safevoice.crypto.manifest import Manifest, sign_manifest, successor
+from safevoice.i18n import Catalogue
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web import bundle
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue
 from tests.support.threaded import serve_app
 from tests.support.world import World
 from tests.web.conftest import Chromium

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import text
 
 from safevoice.crypto.manifest import Manifest
+from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
 from safevoice.web.bundle import Bundle
-from safevoice.web.i18n import Catalogue
 from tests.dialogue.test_dialogue_api import new_case
 from tests.support.world import World
 from tests.web.test_follow_up_pages import escaped, member_read, member_says, texts

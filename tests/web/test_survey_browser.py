@@ -24,9 +24,9 @@ from safevoice.crypto.survey import (
     open_answer,
     sign_survey,
 )
+from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
 from safevoice.surveys.models import Survey as SurveyRow
-from safevoice.web.i18n import Catalogue
 from tests.api.test_login import login
 from tests.support.canary import new_canary, occurrences
 from tests.support.server import ServerProcess

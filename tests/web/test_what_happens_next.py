@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
+from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
-from safevoice.web.i18n import Catalogue
 from tests.conftest import Cli
 from tests.e2e.test_dialogue_e2e import execute
 from tests.e2e.test_intake_e2e import submit_with_cli

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from safevoice import i18n
 from safevoice.cli import backup as backups
 from safevoice.cli.common import console, fail, make_app, print_json
 from safevoice.cli.ops import operator_database
@@ -21,7 +22,6 @@ from safevoice.private_files import write_private_text
 from safevoice.retention import policy as rules
 from safevoice.retention import service as retention
 from safevoice.storage import migrate
-from safevoice.web import i18n
 
 app = make_app("Install and maintain a SafeVoice instance (operator).")
 

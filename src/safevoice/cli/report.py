@@ -62,6 +62,14 @@ from safevoice.errors import (
     Unreachable,
     VerificationFailed,
 )
+from safevoice.i18n import (
+    N_,
+    OUTCOME_WORDS,
+    SOURCE,
+    STATUS_WORDS,
+    Catalogue,
+    from_environment,
+)
 from safevoice.protocol import reporter as reporter_steps
 from safevoice.protocol.reader import ReadCase, SignedState, read_as_reporter, receipt_problems
 from safevoice.protocol.wire import (
@@ -70,14 +78,6 @@ from safevoice.protocol.wire import (
     ReporterCaseInfo,
     ReporterCaseView,
     SubmissionOut,
-)
-from safevoice.web.i18n import (
-    N_,
-    OUTCOME_WORDS,
-    SOURCE,
-    STATUS_WORDS,
-    Catalogue,
-    from_environment,
 )
 
 T = TypeVar("T")

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safevoice import i18n
 from safevoice.crypto.keys import parse_fingerprint
 from safevoice.errors import ConfigError
-from safevoice.web import i18n
-from safevoice.web.i18n import Catalogue
+from safevoice.i18n import Catalogue
 from safevoice.web.security import PAGE_CSP
 
 BUNDLE_FORMAT = "safevoice-web-bundle-v1"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from safevoice import i18n
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.envelope import MAX_PLAINTEXT
 from safevoice.crypto.keys import format_fingerprint
@@ -48,12 +49,12 @@ from safevoice.errors import (
     Unauthorized,
     Unavailable,
 )
+from safevoice.i18n import N_, OUTCOME_WORDS, STATUS_WORDS, Catalogue
 from safevoice.intake import sealed
 from safevoice.intake import service as intake
 from safevoice.protocol.reader import ReadObject, SignedState
 from safevoice.protocol.wire import ChannelOut, FollowUpPageData, IntakeOut
 from safevoice.settings import Settings
-from safevoice.web import i18n
 from safevoice.web.bundle import Bundle, format_digest
 from safevoice.web.deps import (
     DatabaseDep,
@@ -64,7 +65,6 @@ from safevoice.web.deps import (
     SnapshotDep,
 )
 from safevoice.web.errors import RETRY_AFTER_SECONDS
-from safevoice.web.i18n import N_, OUTCOME_WORDS, STATUS_WORDS, Catalogue
 from safevoice.web.security import PAGE_CSP
 
 TEMPLATES = Path(__file__).with_name("templates")

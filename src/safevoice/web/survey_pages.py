@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from safevoice.crypto.survey import MAX_FREE_TEXT_CHARS, Answer, SignedSurvey
 from safevoice.crypto.survey import Survey as SurveyDocument
 from safevoice.errors import Conflict, NotFound, SafeVoiceError, TooLarge
+from safevoice.i18n import N_
 from safevoice.instance.service import Snapshot
 from safevoice.intake.service import issue_challenge
 from safevoice.protocol.wire import SurveyOut
 from safevoice.storage.db import Database
 from safevoice.surveys import service
 from safevoice.web.deps import DatabaseDep, NowDep, SessionDep, SettingsDep, SnapshotDep
-from safevoice.web.i18n import N_
 from safevoice.web.pages import LanguageDep, PagesDep, _read_form
 
 router = APIRouter(include_in_schema=False)
