@@ -4,6 +4,7 @@ server that tampers with the stored thread, as a malicious operator would."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,33 @@ def test_deleting_the_last_message_or_rolling_back_is_noticed_by_a_member_who_sa
 
     assert shown["problems"] == []
     assert any("fewer messages" in w for w in shown["warnings"])  # type: ignore[attr-defined]  # the parsed --json output is typed as object values; the test reads its known shape
+
+
+def test_sync_reports_a_case_whose_key_does_not_open_and_checks_all_the_others(
+    conversation: Conversation, raw: Database, tmp_path: Path
+) -> None:
+    """A server that hands a member a forged wrapped key for one case must not stop the
+    member's check of every other case: the case is listed as failing, with the reason."""
+    answers = tmp_path / "other.json"
+    answers.write_text(json.dumps({"where": "Office"}))
+    other = submit_with_cli(
+        conversation.cli, conversation.server, conversation.world, "Another.", answers=answers
+    )["case_id"]
+    execute(
+        raw,
+        "UPDATE wrapped_key SET sealed = :junk WHERE case_id = :case AND recipient = :label",
+        junk=os.urandom(120),
+        case=conversation.case_id,
+        label="member:alice",
+    )
+
+    result = conversation.member("cases", "sync", "--json", expect=2)
+
+    synced = json.loads(result.stdout)  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    failing = {f["id"]: f["problems"] for f in synced["failing"]}
+    assert any("not for this private key" in p for p in failing[conversation.case_id])
+    assert other not in failing
+    assert synced["cases"] >= 2  # the other case was verified after the one that failed
 
 
 def test_sync_verifies_every_case_and_fails_on_a_tampered_one(

@@ -814,7 +814,14 @@ def sync_command(
         with Progress(transient=True, console=err_console) as progress:
             task = progress.add_task("Verifying and decrypting cases", total=None)
             for detail in context.api.export_cases():
-                read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+                try:
+                    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
+                except SafeVoiceError as exc:
+                    # One case that cannot be opened (a wrapped key that is not for this key, a
+                    # malformed object) is reported with the others, never stops the check.
+                    results.append({"id": detail.case.id, "problems": [exc.message], "messages": 0})
+                    progress.advance(task)
+                    continue
                 warnings = compare_with_seen(read, context.remembered.heads.get(detail.case.id))
                 if not read.problems and not warnings:
                     context.remembered.heads[detail.case.id] = heads_to_state(read)
