@@ -7,6 +7,7 @@ database means reading one file. Table names given here come from code, never fr
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -52,6 +53,7 @@ def read_consistently(database: Database, session: Session) -> None:
 CHECKPOINT_ATTEMPTS = 3
 # Per attempt: another run's VACUUM or a busy writer may hold the WAL about that long.
 CHECKPOINT_WAIT_SECONDS = 10.0
+CHECKPOINT_PAUSE_SECONDS = 0.5
 
 
 def reclaim_deleted(
@@ -90,7 +92,7 @@ def reclaim_deleted(
 
 def _sqlite_reclaim(database: Database, attempts: int) -> None:
     database.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM")
-    for _attempt in range(attempts):
+    for attempt in range(attempts):
         # Each checkpoint waits up to CHECKPOINT_WAIT_SECONDS for readers to finish. Its first
         # column says whether it was blocked before reaching the end of the WAL; what a writer
         # adds afterwards is new, not what was deleted.
@@ -99,6 +101,9 @@ def _sqlite_reclaim(database: Database, attempts: int) -> None:
         )
         if not (result and result[0][0]):
             return
+        # A checkpoint that another connection is running (a second purge job's) makes this
+        # one return blocked at once, without waiting: give it time to finish.
+        time.sleep(CHECKPOINT_PAUSE_SECONDS * (attempt + 1))
     raise IncompleteDeletion(
         f"SQLite could not empty its write-ahead log {database.sqlite_path}-wal: "
         f"{database.wal_bytes()} bytes are left in it, which can include what this run "
