@@ -306,104 +306,106 @@ def test_a_flood_of_junk_leaves_honest_reports_through_and_stores_nothing(
 ) -> None:
     server, manifest, database = flooded.server, flooded.manifest, flooded.database
     base_url = server.direct_url
-    http = httpx.Client(base_url=base_url, timeout=TIMEOUT)
-    base = {purpose: difficulty(http, purpose) for purpose in PURPOSES}
-    assert surge_state(database) is None
+    with httpx.Client(base_url=base_url, timeout=TIMEOUT) as http:
+        base = {purpose: difficulty(http, purpose) for purpose in PURPOSES}
+        assert surge_state(database) is None
 
-    # What one accepted submission and one accepted login store, to account for every row.
-    before = row_counts(database)
-    honest = reporter_keys(manifest)
-    submit(http, manifest, honest)
-    one_submission = row_counts(database)
-    log_in(http, manifest, honest[1])
-    one_login = row_counts(database)
-    per_submission = {t: one_submission[t] - before[t] for t in before}
-    per_login = {t: one_login[t] - one_submission[t] for t in before}
-    # The server state changes only by the surge (accounted for below), which these first
-    # requests may already raise.
-    per_submission["server_state"] = per_login["server_state"] = 0
-    spent_body = build_submission(
-        manifest, challenge(http, "submit"), keys=throwaway_reporter()
-    ).body
-    assert (
-        http.post(
-            "/api/v1/cases", json=spent_body, headers={"Idempotency-Key": secrets.token_urlsafe(16)}
-        ).status_code
-        == 201
-    )
-    submissions, logins = 2, 1
+        # What one accepted submission and one accepted login store, to account for every row.
+        before = row_counts(database)
+        honest = reporter_keys(manifest)
+        submit(http, manifest, honest)
+        one_submission = row_counts(database)
+        log_in(http, manifest, honest[1])
+        one_login = row_counts(database)
+        per_submission = {t: one_submission[t] - before[t] for t in before}
+        per_login = {t: one_login[t] - one_submission[t] for t in before}
+        # The server state changes only by the surge (accounted for below), which these first
+        # requests may already raise.
+        per_submission["server_state"] = per_login["server_state"] = 0
+        spent_body = build_submission(
+            manifest, challenge(http, "submit"), keys=throwaway_reporter()
+        ).body
+        assert (
+            http.post(
+                "/api/v1/cases",
+                json=spent_body,
+                headers={"Idempotency-Key": secrets.token_urlsafe(16)},
+            ).status_code
+            == 201
+        )
+        submissions, logins = 2, 1
 
-    # The accepted requests above may already have raised the surge (two a minute on one worker
-    # make a flood here); the flood below raises it anyway.
-    surge_stored = surge_state(database) is not None
-    start_counts = row_counts(database)
-    start_blobs = files_under(server.workdir / "blobs")
-    start_temporary = files_under(server.tmp_dir)
-    rss_at_rest = server_rss_mib(server.process.pid)
+        # The accepted requests above may already have raised the surge (two a minute on one worker
+        # make a flood here); the flood below raises it anyway.
+        surge_stored = surge_state(database) is not None
+        start_counts = row_counts(database)
+        start_blobs = files_under(server.workdir / "blobs")
+        start_temporary = files_under(server.tmp_dir)
+        rss_at_rest = server_rss_mib(server.process.pid)
 
-    stop = threading.Event()
-    junk = Junk(spent_body)
-    highest = dict(base)
-    peak = [rss_at_rest]
-    background = [
-        threading.Thread(target=junk.flood, args=(base_url, stop)) for _ in range(JUNK_CONNECTIONS)
-    ]
-    background += [
-        threading.Thread(target=slow_connections, args=(server.port, stop)),
-        threading.Thread(target=watch_difficulty, args=(base_url, stop, highest)),
-        threading.Thread(target=watch_memory, args=(server.process.pid, stop, peak)),
-    ]
-    spammers = [
-        threading.Thread(target=spam, args=(base_url, manifest, SPAM_SUBMISSIONS // 2))
-        for _ in range(2)
-    ]
-    for thread in background + spammers:
-        thread.start()
-    try:
-        for _ in range(HONEST_ROUNDS):
-            keys = reporter_keys(manifest)
-            submit(http, manifest, keys)
-            log_in(http, manifest, keys[1])
-        submissions += HONEST_ROUNDS
-        logins += HONEST_ROUNDS
-        for thread in spammers:
-            thread.join()
-        submissions += SPAM_SUBMISSIONS
-    finally:
-        stop.set()
-        for thread in background:
-            thread.join()
+        stop = threading.Event()
+        junk = Junk(spent_body)
+        highest = dict(base)
+        peak = [rss_at_rest]
+        background = [
+            threading.Thread(target=junk.flood, args=(base_url, stop))
+            for _ in range(JUNK_CONNECTIONS)
+        ]
+        background += [
+            threading.Thread(target=slow_connections, args=(server.port, stop)),
+            threading.Thread(target=watch_difficulty, args=(base_url, stop, highest)),
+            threading.Thread(target=watch_memory, args=(server.process.pid, stop, peak)),
+        ]
+        spammers = [
+            threading.Thread(target=spam, args=(base_url, manifest, SPAM_SUBMISSIONS // 2))
+            for _ in range(2)
+        ]
+        for thread in background + spammers:
+            thread.start()
+        try:
+            for _ in range(HONEST_ROUNDS):
+                keys = reporter_keys(manifest)
+                submit(http, manifest, keys)
+                log_in(http, manifest, keys[1])
+            submissions += HONEST_ROUNDS
+            logins += HONEST_ROUNDS
+            for thread in spammers:
+                thread.join()
+            submissions += SPAM_SUBMISSIONS
+        finally:
+            stop.set()
+            for thread in background:
+                thread.join()
 
-    # The difficulty rose for all three proofs of work during the flood...
-    assert all(highest[p] > base[p] for p in PURPOSES), (base, highest)
-    # ... and falls back by itself once the flood is over.
-    deadline = time.monotonic() + FALL_BACK_WITHIN_S
-    while (now := {p: difficulty(http, p) for p in PURPOSES}) != base:
-        assert time.monotonic() < deadline, (base, now)
-        time.sleep(0.5)
-    # After it, an honest reporter pays the usual price again.
-    keys = reporter_keys(manifest)
-    submit(http, manifest, keys)
-    submissions += 1
-    http.close()
+        # The difficulty rose for all three proofs of work during the flood...
+        assert all(highest[p] > base[p] for p in PURPOSES), (base, highest)
+        # ... and falls back by itself once the flood is over.
+        deadline = time.monotonic() + FALL_BACK_WITHIN_S
+        while (now := {p: difficulty(http, p) for p in PURPOSES}) != base:
+            assert time.monotonic() < deadline, (base, now)
+            time.sleep(0.5)
+        # After it, an honest reporter pays the usual price again.
+        keys = reporter_keys(manifest)
+        submit(http, manifest, keys)
+        submissions += 1
 
-    assert junk.sent > 100
-    assert not junk.wrong, junk.wrong[:5]
-    assert junk.refused == junk.sent
-    # Every stored row is accounted for by an accepted submission or login: none by junk.
-    # The surge itself is one value in the server state, stored once.
-    end_counts = row_counts(database)
-    expected = {
-        table: start_counts[table]
-        + (submissions - 2) * per_submission[table]
-        + (logins - 1) * per_login[table]
-        + (1 if table == "server_state" and not surge_stored else 0)
-        for table in start_counts
-    }
-    assert end_counts == expected
-    assert surge_state(database) is not None
-    assert files_under(server.workdir / "blobs") == start_blobs
-    assert files_under(server.tmp_dir) == start_temporary
-    assert peak[0] - rss_at_rest < MEMORY_GROWTH_BOUND_MIB, (rss_at_rest, peak[0])
-    assert server.process.poll() is None
-    assert "Traceback" not in server.log()
+        assert junk.sent > 100
+        assert not junk.wrong, junk.wrong[:5]
+        assert junk.refused == junk.sent
+        # Every stored row is accounted for by an accepted submission or login: none by junk.
+        # The surge itself is one value in the server state, stored once.
+        end_counts = row_counts(database)
+        expected = {
+            table: start_counts[table]
+            + (submissions - 2) * per_submission[table]
+            + (logins - 1) * per_login[table]
+            + (1 if table == "server_state" and not surge_stored else 0)
+            for table in start_counts
+        }
+        assert end_counts == expected
+        assert surge_state(database) is not None
+        assert files_under(server.workdir / "blobs") == start_blobs
+        assert files_under(server.tmp_dir) == start_temporary
+        assert peak[0] - rss_at_rest < MEMORY_GROWTH_BOUND_MIB, (rss_at_rest, peak[0])
+        assert server.process.poll() is None
+        assert "Traceback" not in server.log()
