@@ -7,12 +7,14 @@ from datetime import date, timedelta
 
 from safevoice.cases.models import Case, CorrectiveAction, StatusChange, WrappedKey
 from safevoice.crypto.encoding import b64e
+from safevoice.crypto.envelope import new_case_id
 from safevoice.protocol import deadlines
 from safevoice.storage.db import Database
 
 
 def row_id() -> str:
-    return b64e(secrets.token_bytes(16))
+    """A random id as clients choose them: never starting with "-", so the CLI takes it."""
+    return b64e(new_case_id())
 
 
 def insert_case(

@@ -20,6 +20,8 @@ from safevoice.web.bundle import Bundle
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from tests.support.databases import DatabaseFactory
 from tests.support.server import ServerProcess
+from tests.support.surveys import Committee
+from tests.support.world import World
 
 
 @dataclass
@@ -88,3 +90,17 @@ def nojs_server(
 # The conversation of the CLI's end-to-end tests (a report submitted with the CLI, the member
 # logged in) and raw access to the session server's database, for the follow-up page's tests.
 from tests.e2e.conftest import conversation, raw  # noqa: E402, F401  # pytest finds fixtures by name here; they come after the local ones they use
+
+
+@pytest.fixture
+def committee(server: ServerProcess, world: World) -> Iterator[Committee]:
+    c = Committee(server, world)
+    yield c
+    c.http.close()
+
+
+@pytest.fixture
+def nojs_committee(nojs_server: ServerProcess, world: World) -> Iterator[Committee]:
+    c = Committee(nojs_server, world)
+    yield c
+    c.http.close()

@@ -19,10 +19,10 @@ from tests.conftest import Cli
 from tests.support.canary import new_canary, scan_paths
 from tests.support.databases import data_paths
 from tests.support.server import ServerProcess
+from tests.support.surveys import Committee, choose
 from tests.support.workflow import insert_case
 from tests.support.world import World
 from tests.web.conftest import Chromium
-from tests.web.test_survey_browser import Committee, choose
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 LESSON = "Nobody works a night shift alone any more; handovers follow a written checklist."
@@ -30,12 +30,13 @@ LESSON = "Nobody works a night shift alone any more; handovers follow a written 
 
 def test_surveys_answers_results_and_a_twice_approved_digest_end_to_end(
     nojs_server: ServerProcess,
+    nojs_committee: Committee,
     chromium: Chromium,
     scriptless_browser: Browser,
     world: World,
     tmp_path: Path,
 ) -> None:
-    committee = Committee(nojs_server, world)
+    committee = nojs_committee
     survey = committee.open_survey()
     canary = new_canary()
     url = f"{nojs_server.url}/survey/{survey.survey_id}"
@@ -104,4 +105,3 @@ def test_surveys_answers_results_and_a_twice_approved_digest_end_to_end(
     assert scan_paths([out], canary) == []
     assert scan_paths(data_paths(nojs_server.database_url), canary) == []
     assert canary not in nojs_server.log()
-    committee.http.close()

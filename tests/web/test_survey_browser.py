@@ -6,95 +6,24 @@ the choices and, where the operator enabled it, takes the answer through the ser
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import timedelta
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from safevoice.clock import utcnow
 from safevoice.crypto.encoding import b64d, b64e
-from safevoice.crypto.manifest import Manifest, SignedManifest, parse_payload
 from safevoice.crypto.survey import (
     Answer,
-    SealedAnswer,
-    Survey,
-    new_survey_id,
-    open_answer,
-    sign_survey,
 )
 from safevoice.i18n import Catalogue
 from safevoice.storage.db import Database
 from safevoice.surveys.models import Survey as SurveyRow
-from tests.api.test_login import login
 from tests.support.canary import new_canary, occurrences
 from tests.support.server import ServerProcess
-from tests.support.world import World
+from tests.support.surveys import Committee, choose
 from tests.web.conftest import Chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 t = Catalogue.load()
-
-
-class Committee:
-    """Alice, logged in to one real server over HTTP."""
-
-    def __init__(self, server: ServerProcess, world: World) -> None:
-        self.http = httpx.Client(base_url=server.direct_url, timeout=30)
-        wire = self.http.get("/api/v1/manifest").json()
-        self.manifest: Manifest = parse_payload(SignedManifest.from_json(wire).payload)
-        self.world = world
-        token = login(self.http, world.members["alice"], self.manifest)
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def open_survey(self, *, free_text: str | None = "Anything else?") -> Survey:
-        today = utcnow().date()
-        survey = Survey(
-            instance_id=self.manifest.instance_id,
-            survey_id=new_survey_id(),
-            title="Speaking up",
-            opens_on=today - timedelta(days=1),
-            closes_on=today + timedelta(days=7),
-            channels=(),
-            questions=("I can raise a concern without fear.", "Concerns are acted on."),
-            free_text=free_text,
-            author="alice",
-        )
-        document = sign_survey(survey, self.world.members["alice"]).to_json()
-        assert self.http.post("/api/v1/surveys", json=document, headers=self.headers).is_success
-        opened = self.http.post(f"/api/v1/surveys/{survey.survey_id}/open", headers=self.headers)
-        assert opened.is_success
-        return survey
-
-    def answers(self, survey: Survey) -> list[Answer]:
-        response = self.http.get(
-            f"/api/v1/surveys/{survey.survey_id}/answers", headers=self.headers
-        )
-        assert response.status_code == 200, response.text
-        return [
-            open_answer(survey, SealedAnswer.from_json(a), self.world.members["carol"])
-            for a in response.json()["answers"]
-        ]
-
-
-@pytest.fixture
-def committee(server: ServerProcess, world: World) -> Iterator[Committee]:
-    c = Committee(server, world)
-    yield c
-    c.http.close()
-
-
-@pytest.fixture
-def nojs_committee(nojs_server: ServerProcess, world: World) -> Iterator[Committee]:
-    c = Committee(nojs_server, world)
-    yield c
-    c.http.close()
-
-
-def choose(page: Page, prefix: str, scores: tuple[int, ...]) -> None:
-    for index, score in enumerate(scores):
-        page.check(f"#{prefix}q-{index}-{score}")
 
 
 def test_an_answer_typed_in_the_page_is_encrypted_there_and_only_the_committee_reads_it(
