@@ -51,6 +51,7 @@ def test_a_purge_whose_wal_a_reader_holds_exits_non_zero_naming_what_is_left(
     database.checkpoint()
     monkeypatch.setattr(retention_cli, "utcnow", lambda: later(100))
     monkeypatch.setattr(dialect, "CHECKPOINT_WAIT_SECONDS", 0.01)
+    monkeypatch.setattr(dialect, "CHECKPOINT_PAUSE_SECONDS", 0.01)
     env = {"SAFEVOICE_BLOB_STORE": blob_spec}
     path = database.sqlite_path
     assert path is not None

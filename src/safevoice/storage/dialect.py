@@ -67,7 +67,7 @@ def reclaim_deleted(
     rows of ``ordered`` arrived (outside any transaction).
 
     SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
-    is checkpointed, then ``VACUUM`` rebuilds the file: freed pages are gone and every table
+    is checkpointed (without waiting), then ``VACUUM`` rebuilds the file: freed pages are gone and every table
     and index is laid out in the order of its key (random ids) instead of the order of
     arrival; the WAL is then checkpointed and truncated. A reader's open transaction keeps the
     checkpoint from reaching the end of the WAL, so deleted rows would stay in the ``-wal``
@@ -91,7 +91,8 @@ def reclaim_deleted(
 
 
 def _sqlite_reclaim(database: Database, attempts: int) -> None:
-    database.sqlite_maintenance("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM")
+    # A passive checkpoint never waits for readers: it only shortens what VACUUM adds to.
+    database.sqlite_maintenance("PRAGMA wal_checkpoint(PASSIVE)", "VACUUM")
     for attempt in range(attempts):
         # Each checkpoint waits up to CHECKPOINT_WAIT_SECONDS for readers to finish. Its first
         # column says whether it was blocked before reaching the end of the WAL; what a writer
