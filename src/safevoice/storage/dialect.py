@@ -67,11 +67,11 @@ def reclaim_deleted(
     rows of ``ordered`` arrived (outside any transaction).
 
     SQLite overwrites deleted content already (``secure_delete`` on every connection). The WAL
-    is checkpointed (without waiting), then ``VACUUM`` rebuilds the file: freed pages are gone and every table
-    and index is laid out in the order of its key (random ids) instead of the order of
-    arrival; the WAL is then checkpointed and truncated. A reader's open transaction keeps the
-    checkpoint from reaching the end of the WAL, so deleted rows would stay in the ``-wal``
-    file: the checkpoint is retried, then ``IncompleteDeletion`` names what is left.
+    is checkpointed (without waiting), then ``VACUUM`` rebuilds the file: freed pages are gone
+    and every table and index is laid out in the order of its key (random ids) instead of the
+    order of arrival; the WAL is then checkpointed and truncated. A reader's open transaction
+    keeps the checkpoint from reaching the end of the WAL, so deleted rows would stay in the
+    ``-wal`` file: the checkpoint is retried, then ``IncompleteDeletion`` names what is left.
 
     PostgreSQL keeps dead row versions until VACUUM, which is run on ``tables`` first (CLUSTER
     alone carried a deleted row into the rebuilt index, as a test found). The ``ordered``
