@@ -11,6 +11,7 @@ import pytest
 from safevoice.storage.db import Database
 from tests.conftest import Cli
 from tests.e2e.test_intake_e2e import submit_with_cli
+from tests.support.cluster import Cluster
 from tests.support.conversation import Conversation
 from tests.support.server import ServerProcess
 from tests.support.world import World
@@ -31,3 +32,12 @@ def raw(server: ServerProcess) -> Iterator[Database]:
     database = Database.connect(server.database_url, pool_size=1)
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def own_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL cluster of the tests' own on another port, which a test may stop, freeze or
+    fill up (and must leave running); started once for all the tests that need one."""
+    cluster = Cluster.create()
+    yield cluster
+    cluster.destroy()

@@ -53,18 +53,16 @@ class Outage:
 
 
 @pytest.fixture(scope="module")
-def outage(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outage]:
-    cluster = Cluster.create()
+def outage(
+    own_cluster: Cluster, world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Outage]:
+    url = own_cluster.create_database("safevoice")
+    instance_key = populate(url, world)
+    server = ServerProcess.start(url, tmp_path_factory.mktemp("outage") / "server")
     try:
-        url = cluster.create_database("safevoice")
-        instance_key = populate(url, world)
-        server = ServerProcess.start(url, tmp_path_factory.mktemp("outage") / "server")
-        try:
-            yield Outage(cluster, server, world, instance_key, url)
-        finally:
-            server.stop()
+        yield Outage(own_cluster, server, world, instance_key, url)
     finally:
-        cluster.destroy()
+        server.stop()
 
 
 def _requests(schema: dict[str, Any]) -> list[tuple[str, str]]:

@@ -2,16 +2,18 @@
 
 Layout: ``SAFEVOICE-BACKUP\\n``, the header's length (u32 big-endian) and its canonical JSON,
 the secretstream header, then each encrypted message preceded by its length (u32). The file is
-written to a temporary name and renamed when complete, readable only by its owner. Reading
+written to a temporary name and renamed when complete, readable only by its owner; the
+temporary file stays locked while it is written, so the next run removes what a killed run left
+(``remove_stale_archives``) and never what another run is still writing. Reading
 checks the lengths against hard limits before allocating anything, so a damaged or hostile file
 gets a clear refusal instead of exhausting memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +27,7 @@ from safevoice.crypto.backup import (
 )
 from safevoice.crypto.encoding import lp, split_lp
 from safevoice.errors import BadEncoding, VerificationFailed
+from safevoice.storage.temporaries import INCOMING, create_locked, remove_stale
 
 MAGIC = b"SAFEVOICE-BACKUP\n"
 MAX_HEADER = 64 * 1024
@@ -66,13 +69,15 @@ class ArchiveWriter:
     def __init__(self, path: Path, key: bytes, header: BackupHeader) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-", suffix=FILE_SUFFIX)
-        self._temp = Path(temp)
-        self._handle = os.fdopen(fd, "wb")
-        raw = header.to_bytes()
-        self._sealer = BackupSealer(key, raw)
-        self._handle.write(MAGIC + struct.pack(">I", len(raw)) + raw)
-        self._handle.write(self._sealer.stream_header)
+        self._handle, self._temp = create_locked(path.parent, suffix=FILE_SUFFIX)
+        try:
+            raw = header.to_bytes()
+            self._sealer = BackupSealer(key, raw)
+            self._handle.write(MAGIC + struct.pack(">I", len(raw)) + raw)
+            self._handle.write(self._sealer.stream_header)
+        except BaseException:
+            self.abort()
+            raise
         self.bytes_written = 0
 
     def add(self, kind: str, *parts: bytes, last: bool = False) -> None:
@@ -88,12 +93,23 @@ class ArchiveWriter:
             raise ValueError("The backup stream was not finished.")
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self._handle.close()
+        # Renamed before the lock goes with the close, so no cleanup can take it in between.
         os.replace(self._temp, self.path)
+        self._handle.close()
 
     def abort(self) -> None:
-        self._handle.close()
         self._temp.unlink(missing_ok=True)
+        # Closing flushes what is buffered, which fails on a full disk; the file is gone anyway.
+        with contextlib.suppress(OSError):
+            self._handle.close()
+
+
+def remove_stale_archives(folder: Path) -> int:
+    """Remove the temporary files of backups that a killed run left in ``folder`` (those no
+    running backup holds a lock on); return how many."""
+    if not folder.is_dir():
+        return 0
+    return len(remove_stale(folder.glob(f"{INCOMING}*{FILE_SUFFIX}")))
 
 
 def read_messages(path: Path, key: bytes) -> Iterator[tuple[str, list[bytes]]]:

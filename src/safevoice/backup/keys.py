@@ -6,8 +6,10 @@ new one when that key is older than the rotation period. A key is destroyed (its
 overwritten, synced and removed) once the oldest backup it protects is older than the maximum
 backup age; a key that protects no backup and is no longer current is destroyed at once. After
 that every backup made under the key is unreadable, whoever kept a copy: deletion reaches the
-backups (crypto-shredding). Overwriting a file cannot reach copies a journaling or
-copy-on-write file system or a snapshot kept elsewhere; SECURITY.md says so.
+backups (crypto-shredding). A key file is written under a temporary name and renamed; what a
+killed run left under such a name is destroyed the same way by the next run. Overwriting a file
+cannot reach copies a journaling or copy-on-write file system or a snapshot kept elsewhere;
+SECURITY.md says so.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 from safevoice.crypto.backup import KEY_BYTES, new_backup_key, new_id
 from safevoice.crypto.encoding import b64d, b64e
 from safevoice.errors import BadEncoding, ConfigError, NotFound
+from safevoice.storage.temporaries import INCOMING, create_locked, remove_stale
 
 KEY_FORMAT = "safevoice-backup-key-v1"
 SUFFIX = ".backup-key"
@@ -111,17 +113,28 @@ class KeyDirectory:
 
     def _write(self, key: BackupKey) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temp = tempfile.mkstemp(dir=self.path, prefix=".incoming-")
+        handle, temp = create_locked(self.path)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(key.to_json(), handle, indent=2, sort_keys=True)
+            with handle:
+                handle.write(json.dumps(key.to_json(), indent=2, sort_keys=True).encode())
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp, self._file(key.id))
+                os.replace(temp, self._file(key.id))  # while locked: see remove_stale_temporaries
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
         _sync_folder(self.path)
+
+    def remove_stale_temporaries(self) -> int:
+        """Destroy the temporary key files a killed run left (overwritten, synced, removed, as
+        ``destroy`` does: each may hold a key); return how many. A file another run is writing
+        is locked and left alone."""
+        if not self.path.is_dir():
+            return 0
+        removed = remove_stale(self.path.glob(f"{INCOMING}*"), shred=True)
+        if removed:
+            _sync_folder(self.path)
+        return len(removed)
 
     def current(self, *, today: date, rotation_days: int) -> BackupKey:
         """The key for a backup made today: the newest one, or a new one when it is too old."""

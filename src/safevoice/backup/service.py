@@ -32,7 +32,13 @@ from safevoice.attachments.models import Upload
 from safevoice.audit import service as audit
 from safevoice.audit.models import AuditEntry, AuditHead
 from safevoice.backup import approval as approvals
-from safevoice.backup.archive import FILE_SUFFIX, ArchiveWriter, read_header, read_messages
+from safevoice.backup.archive import (
+    FILE_SUFFIX,
+    ArchiveWriter,
+    read_header,
+    read_messages,
+    remove_stale_archives,
+)
 from safevoice.backup.export import AuditExport, Head
 from safevoice.backup.keys import BackupKey, KeyDirectory
 from safevoice.cases.models import Case
@@ -133,6 +139,8 @@ class BackupResult:
     counts: Counts
     size: int
     destroyed: list[BackupKey]
+    stale_removed: int = 0
+    """Temporary files of interrupted runs removed first (backups and key files)."""
 
 
 def _revision(session: Session) -> str | None:
@@ -195,8 +203,10 @@ def create_backup(
     max_age_days: int,
     progress: Progress | None = None,
 ) -> BackupResult:
-    """Destroy aged-out keys, rotate if due, and write one encrypted backup into ``out_dir``."""
+    """Remove what interrupted runs left, destroy aged-out keys, rotate if due, and write one
+    encrypted backup into ``out_dir``."""
     progress = progress or _NoProgress()
+    stale = remove_stale_archives(out_dir) + keys.remove_stale_temporaries()
     destroyed = keys.destroy_expired(today=today, max_age_days=max_age_days)
     key = keys.mark_used(keys.current(today=today, rotation_days=rotation_days), today=today)
     tables = backed_up_tables()
@@ -256,7 +266,12 @@ def create_backup(
             writer.abort()
             raise
     return BackupResult(
-        path=path, header=header, counts=counts, size=path.stat().st_size, destroyed=destroyed
+        path=path,
+        header=header,
+        counts=counts,
+        size=path.stat().st_size,
+        destroyed=destroyed,
+        stale_removed=stale,
     )
 
 

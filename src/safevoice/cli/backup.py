@@ -126,6 +126,10 @@ def backup(
     )
     for key in result.destroyed:
         console.print(f"  destroyed backup key {key.id} (created {key.created_on})")
+    if result.stale_removed:
+        console.print(
+            f"  removed {result.stale_removed} unfinished file(s) an interrupted backup left"
+        )
 
 
 def restore(
@@ -250,9 +254,13 @@ def list_keys(
 def prune_keys(keys_dir: KeysDirOption = None) -> None:
     """Destroy the backup keys whose oldest backup is past the maximum backup age."""
     settings = Settings.from_env()
-    destroyed = _keys(settings, keys_dir).destroy_expired(
+    keys = _keys(settings, keys_dir)
+    stale = keys.remove_stale_temporaries()
+    destroyed = keys.destroy_expired(
         today=utcnow().date(), max_age_days=settings.backup_max_age_days
     )
+    if stale:
+        console.print(f"Destroyed {stale} unfinished key file(s) an interrupted backup left.")
     for key in destroyed:
         console.print(f"Destroyed backup key {key.id} (created {key.created_on}).")
     if not destroyed:

@@ -10,12 +10,10 @@ killed process left mid-write, without touching a write still running in another
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -29,6 +27,8 @@ from sqlalchemy.orm import Session
 from safevoice.errors import ConfigError, NotFound
 from safevoice.private_files import private_dir
 from safevoice.storage.db import Database
+from safevoice.storage.temporaries import INCOMING as INCOMING  # where chunks are written first
+from safevoice.storage.temporaries import create_locked, remove_stale
 
 log = logging.getLogger("safevoice.storage")
 DELETE_WORKERS = 8
@@ -38,19 +38,7 @@ DELETE_WORKERS = 8
 BLOB_TIME = 0
 # An unfinished S3 multipart upload older than this is a leftover of a crash (see S3BlobStore).
 S3_STALE_AFTER = timedelta(hours=1)
-# Chunk writes go to a temporary name first (file store) so that a chunk is whole or absent.
-INCOMING = ".incoming-"
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{21}$")
-
-
-def _still_named(path: str, fd: int) -> bool:
-    """Whether ``path`` still names the open file ``fd`` (not removed or replaced meanwhile)."""
-    try:
-        named = os.stat(path)
-    except FileNotFoundError:
-        return False
-    opened = os.fstat(fd)
-    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _checked(upload_id: str) -> str:
@@ -84,23 +72,18 @@ class FileBlobStore:
         if not folder.is_dir():
             private_dir(self.root, owned=True)
             folder.mkdir(exist_ok=True, mode=0o700)
-        while True:
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=INCOMING)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    # The lock, held until the file has its final name, tells a start-up
-                    # cleanup in another worker that this temporary file is still being written.
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-                    if not _still_named(temp, handle.fileno()):
-                        continue  # removed as stale between its creation and the lock
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                    os.replace(temp, folder / f"{index:08d}")
-                break
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+        # The lock, held until the file has its final name, tells a start-up cleanup in
+        # another worker that this temporary file is still being written.
+        handle, temp = create_locked(folder)
+        try:
+            with handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+                os.replace(temp, folder / f"{index:08d}")
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         self._blur_times(folder / f"{index:08d}", folder)
 
     def _blur_times(self, *paths: Path) -> None:
@@ -135,22 +118,7 @@ class FileBlobStore:
         file times say nothing here: they are blurred.)
         """
         del now  # the lock, not an age, decides
-        removed: list[Path] = []
-        for temp in self.root.glob(f"*/{INCOMING}*"):
-            try:
-                fd = os.open(temp, os.O_RDONLY)
-            except FileNotFoundError:
-                continue  # renamed or removed in between
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # being written right now
-                if _still_named(str(temp), fd):
-                    temp.unlink(missing_ok=True)  # a purge may remove the folder meanwhile
-                    removed.append(temp)
-            finally:
-                os.close(fd)
+        removed = remove_stale(self.root.glob(f"*/{INCOMING}*"))
         self._blur_times(*{temp.parent for temp in removed})
         return len(removed)
 
