@@ -194,6 +194,7 @@ def test_the_report_page_embeds_its_data_and_strings_and_loads_only_the_bundle(
     assert set(data) == {"manifest", "channels", "challenge", "limits", "archive"}
     assert data["challenge"]["purpose"] == "submit"
     assert f'<script type="module" src="{web_bundle.page_script}"></script>' in page
+    # The page script, two data blocks and the inline worker starter.
     assert page.count("<script") == 4
     assert "hidden>" in page.split('id="report-form"')[1].split("\n")[0] + ">"
 
