@@ -3,6 +3,7 @@ server refuses a bundle that does not match its record."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from safevoice.storage.db import Database
 from safevoice.web import bundle
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
-from safevoice.web.security import PAGE_CSP
+from safevoice.web.security import PAGE_CSP, page_csp
 from tests.conftest import Cli
 from tests.support.world import World
 from tests.web.test_pages import pages
@@ -31,6 +32,7 @@ def test_the_root_fingerprint_is_a_constant_in_the_worker_and_nowhere_else(
     worker = web_bundle.files[web_bundle.worker_script].data.decode()
     assert f'const ROOT_FINGERPRINT = "{world.pin}";' in worker
     assert worker.count(world.pin) == 1
+    assert world.pin not in web_bundle.starter_text
     for script in (web_bundle.page_script, web_bundle.followup_script, web_bundle.survey_script):
         page = web_bundle.files[script].data.decode()
         assert world.pin not in page
@@ -50,6 +52,16 @@ def test_the_bundle_record_lists_every_file_the_csp_and_the_scripts(web_bundle: 
         web_bundle.survey_script,
     ]
     assert record["workers"] == [web_bundle.worker_script]
+    # The pages' policy adds exactly the hash of the inline worker starter, a file the record
+    # pins like any other, which names the bundled worker.
+    assert record["starter"] == web_bundle.starter_script
+    starter = web_bundle.files[web_bundle.starter_script].data
+    digest = base64.b64encode(hashlib.sha256(starter).digest()).decode()
+    assert record["page_csp"] == PAGE_CSP.replace(
+        "'wasm-unsafe-eval';", f"'wasm-unsafe-eval' 'sha256-{digest}';"
+    )
+    assert f'new Worker("{web_bundle.worker_script}"' in web_bundle.starter_text
+    assert "'unsafe-inline'" not in record["page_csp"]
     for url, entry in record["files"].items():
         data = web_bundle.files[url].data
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
@@ -85,6 +97,20 @@ def test_a_server_refuses_to_start_with_a_bundle_that_does_not_match_its_record(
     data[100] ^= 1
     script.write_bytes(bytes(data))
     with pytest.raises(ConfigError, match="does not match"):
+        create_app(Settings(database_url=database_url, bundle_dir=copy.folder))
+
+
+def test_a_server_refuses_a_bundle_whose_page_policy_allows_another_inline_script(
+    world: World, tmp_path: Path, database_url: str
+) -> None:
+    copy = bundle.build(
+        pin=world.pin, out=tmp_path / "copy", node_modules=bundle.default_node_modules()
+    )
+    record = json.loads(copy.record)
+    record["page_csp"] = page_csp(copy.starter_text.encode(), b"alert(1)")
+    _writable(copy.folder / bundle.RECORD_NAME)
+    (copy.folder / bundle.RECORD_NAME).write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match="allow exactly its worker starter"):
         create_app(Settings(database_url=database_url, bundle_dir=copy.folder))
 
 

@@ -112,7 +112,9 @@ def test_the_follow_up_page_embeds_what_its_script_needs_and_loads_only_the_bund
     assert data["challenge"]["purpose"] == "reporter-login"
     assert [c["name"] for c in data["channels"]] == ["general", "safety"]
     assert f'<script type="module" src="{web_bundle.followup_script}"></script>' in page
-    assert page.count("<script") == 3
+    # The page script, two data blocks and the inline worker starter.
+    assert page.count("<script") == 4
+    assert page.count(f"<script>{web_bundle.starter_text}</script>") == 1
     assert 'id="login-form"' in page
     assert "hidden>" in page.split('id="login-form"')[1][:200]
     code_input = re.search(r'<input type="text" id="code"[^>]*>', page)

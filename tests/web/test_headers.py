@@ -16,7 +16,7 @@ from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
 from safevoice.web.bundle import Bundle
-from safevoice.web.security import API_CSP, PAGE_CSP
+from safevoice.web.security import API_CSP, PAGE_CSP, page_csp
 from safevoice.web.verify import external_references, scan_html
 from tests.support.asgi import client_for
 
@@ -137,7 +137,7 @@ def app_routes(client: httpx.Client) -> set[tuple[str, str]]:
     return found
 
 
-def check_headers(response: httpx.Response) -> None:
+def check_headers(response: httpx.Response, web_bundle: Bundle) -> None:
     where = f"{response.request.method} {response.request.url.path} → {response.status_code}"
     for name, value in EXPECTED.items():
         assert response.headers.get(name) == value, f"{where}: {name}"
@@ -152,15 +152,21 @@ def check_headers(response: httpx.Response) -> None:
     assert "frame-ancestors 'none'" in csp, where
     kind = response.headers.get("content-type", "")
     bundle_file = response.request.url.path.startswith("/static/") and response.is_success
-    if kind.startswith(("text/html", "text/javascript", "text/css")) or bundle_file:
-        # Every file of the release bundle (the catalogues too) carries the page policy that
-        # the bundle record names and `safevoice web verify` compares.
+    if kind.startswith("text/html"):
+        # Pages carry the bundle's page policy: PAGE_CSP plus the hash of its worker starter.
+        assert csp == web_bundle.page_csp, where
+        assert csp == page_csp(web_bundle.files[web_bundle.starter_script].data), where
+    elif kind.startswith(("text/javascript", "text/css")) or bundle_file:
+        # Every file of the release bundle (the catalogues too) carries the policy that the
+        # bundle record names and `safevoice web verify` compares.
         assert csp == PAGE_CSP, where
     else:
         assert csp == API_CSP, where
     if kind.startswith("text/html"):
         scan = scan_html(response.text)
-        assert scan.inline_scripts == 0, where
+        # The one inline script a page may carry is the bundle's worker starter, byte for byte.
+        assert set(scan.inline_texts) <= {web_bundle.starter_text}, where
+        assert scan.inline_scripts == len(scan.inline_texts) <= 1, where
         assert scan.handlers == [], where
         assert external_references(str(response.url), scan.urls) == [], where
 
@@ -176,7 +182,7 @@ def test_every_route_answers_with_the_security_headers_and_only_this_origin(
                 response = pages_client.post(path, data=body)
             else:
                 response = pages_client.request(method, path, json=body)
-            check_headers(response)
+            check_headers(response, web_bundle)
             statuses.add(response.status_code)
     extra = [
         pages_client.get("/no/such/page"),
@@ -190,7 +196,7 @@ def test_every_route_answers_with_the_security_headers_and_only_this_origin(
         ),
     ]
     for response in extra:
-        check_headers(response)
+        check_headers(response, web_bundle)
         statuses.add(response.status_code)
     assert {200, 401, 403, 404, 405, 413, 422} <= statuses
 
@@ -221,3 +227,5 @@ def test_without_a_bundle_the_pages_say_so_and_serve_no_script(
     for page in (report, follow_up):
         assert page.status_code == 503
         assert scan_html(page.text).scripts == []
+        assert scan_html(page.text).inline_scripts == 0
+        assert page.headers["content-security-policy"] == PAGE_CSP

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -192,8 +194,28 @@ def test_the_report_page_embeds_its_data_and_strings_and_loads_only_the_bundle(
     assert set(data) == {"manifest", "channels", "challenge", "limits", "archive"}
     assert data["challenge"]["purpose"] == "submit"
     assert f'<script type="module" src="{web_bundle.page_script}"></script>' in page
-    assert page.count("<script") == 3
+    # The page script, two data blocks and the inline worker starter.
+    assert page.count("<script") == 4
     assert "hidden>" in page.split('id="report-form"')[1].split("\n")[0] + ">"
+
+
+@pytest.mark.parametrize("path", ["/report/general", "/follow-up"])
+def test_the_first_response_starts_the_worker_before_the_stylesheet_by_a_pinned_inline_script(
+    web: httpx.Client, web_bundle: Bundle, path: str
+) -> None:
+    """The page itself names the worker, so the browser fetches it beside the page's script
+    and stylesheet instead of after the script; the policy allows that one script by hash."""
+    response = web.get(path)
+    page = response.text
+    starter = f"<script>{web_bundle.starter_text}</script>"
+    assert page.count(starter) == 1
+    assert f'"{web_bundle.worker_script}"' in web_bundle.starter_text
+    assert page.index(starter) < page.index(f'href="{web_bundle.stylesheet}"')
+    digest = hashlib.sha256(web_bundle.starter_text.encode()).digest()
+    policy = response.headers["content-security-policy"]
+    assert f"'sha256-{base64.b64encode(digest).decode()}'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert web.get("/").text.count("<script>") == 0
 
 
 def test_with_the_form_off_a_posted_report_is_refused_unread_and_nothing_is_stored(

@@ -169,7 +169,7 @@ def test_a_manifest_from_an_attackers_root_makes_the_page_refuse_and_nothing_is_
 
 
 def test_without_webassembly_the_page_explains_the_choices_and_sends_nothing(
-    server: ServerProcess, jitless_browser: Browser
+    server: ServerProcess, jitless_browser: Browser, web_bundle: Bundle
 ) -> None:
     server.proxy.clear()
     page = jitless_browser.new_page()
@@ -187,6 +187,11 @@ def test_without_webassembly_the_page_explains_the_choices_and_sends_nothing(
     page.close()
     assert submissions(server) == []
     assert not [r for r in server.proxy.requests() if r.method == "POST"]
+    # Nor is the worker (most of the page's bytes) fetched: neither the page's inline starter
+    # nor its script starts it without WebAssembly.
+    fetched = [r.target for r in server.proxy.requests()]
+    assert web_bundle.page_script in fetched
+    assert web_bundle.worker_script not in fetched
 
 
 def test_without_webassembly_the_reporter_may_choose_the_server_sealed_form_where_enabled(

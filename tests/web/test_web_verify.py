@@ -1,6 +1,6 @@
 """``safevoice web verify`` passes against the real server and fails when the server changes a
-byte of a script or a translation, adds a script tag to a page, or changes the
-Content-Security-Policy."""
+byte of a script or a translation, adds a script tag or an inline script to a page, changes the
+worker starter a page carries inline, or changes the Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -62,6 +62,10 @@ class Tamper:
                 data = data.replace(b"Einen Missstand sicher melden", b"Hier alles melden", 1)
             if self.how == "script_tag" and data.startswith(b"<!doctype html>"):
                 data = data.replace(b"</body>", b'<script src="/static/extra.js"></script></body>')
+            if self.how == "inline_script" and data.startswith(b"<!doctype html>"):
+                data = data.replace(b"</body>", b"<script>void 0</script></body>")
+            if self.how == "starter" and data.startswith(b"<!doctype html>"):
+                data = data.replace(b"started.failed = true;", b"started.failed = false;")
             if self.how == "csp" and b"content-security-policy" in headers:
                 headers[b"content-security-policy"] += b"; connect-src *"
             if gzipped:
@@ -78,6 +82,8 @@ class Tamper:
     [
         ("script_byte", "is the bundle's file byte for byte"),
         ("script_tag", "loads no script but the bundle's"),
+        ("inline_script", "has no inline script but the bundle's worker starter"),
+        ("starter", "has no inline script but the bundle's worker starter"),
         ("csp", "Content-Security-Policy"),
         ("translation", "the catalogue of the language 'de'"),
     ],

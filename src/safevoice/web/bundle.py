@@ -7,18 +7,23 @@ settings. The server only reads the bundle folder, checks every file against the
 when it starts, and serves exactly those bytes.
 
 The bundle record (``bundle.json``) lists each file with its SHA-256, the Content-Security-Policy
-the pages are served with and the URLs of the only scripts allowed to run. Its own SHA-256 is
-the *bundle hash* an organisation publishes; ``safevoice web verify`` compares a live server
-with it (``safevoice.web.verify``).
+the files are served with (``csp``) and the one the pages are served with (``page_csp``), and
+the URLs of the only scripts allowed to run. Its own SHA-256 is the *bundle hash* an
+organisation publishes; ``safevoice web verify`` compares a live server with it
+(``safevoice.web.verify``).
 
 The worker is one self-contained file (libsodium.js, SafeVoice's crypto module and the worker
-code, in that order), so that opening the page and sending a report takes four sequential
-request waves: the page, its script and style, the worker, the submission. Each page has one
-script (the report page ``page.js``, the follow-up page ``followup.js``, the survey page
-``survey.js``), with the pages' shared
-helpers (``ui.js``) built in front of it. The build links the modules by plain text rules that
-the sources keep (each says so at its top) and refuses to build if a rule does not hold, for
-example after a libsodium.js update changes its module layout.
+code, in that order). Each page has one script (the report page ``page.js``, the follow-up page
+``followup.js``, the survey page ``survey.js``), with the pages' shared helpers (``ui.js``)
+built in front of it. The pages that use the worker also carry the bundle's *starter*
+(``start.js``, the record's ``starter``) inline at the top of the page: it starts the worker
+while the page loads, so that the worker arrives alongside the page's script and stylesheet,
+and opening the report page and sending a report takes three sequential request waves: the
+page; its script, style and worker; the submission. The pages' policy allows the starter by its
+SHA-256, computed here from the file the record pins, and no other inline script. The build
+links the modules by plain text rules that the sources keep (each says so at its top) and
+refuses to build if a rule does not hold, for example after a libsodium.js update changes its
+module layout.
 
 The bundle also holds every language's catalogue (``catalogue-<lang>.<hash>.po``, listed in the
 record under ``catalogues``), and a server with a bundle installed takes the pages' texts from
@@ -42,7 +47,7 @@ from safevoice import i18n
 from safevoice.crypto.keys import parse_fingerprint
 from safevoice.errors import ConfigError
 from safevoice.i18n import Catalogue
-from safevoice.web.security import PAGE_CSP
+from safevoice.web.security import PAGE_CSP, page_csp
 
 BUNDLE_FORMAT = "safevoice-web-bundle-v1"
 RECORD_NAME = "bundle.json"
@@ -59,6 +64,7 @@ CATALOGUE_STEM = "catalogue-"
 # The page scripts' one import: the shared helpers of ui.js, which the build puts in front.
 UI_IMPORT = re.compile(r'^import \{[^}]*\} from "\./ui\.js";\n', re.MULTILINE)
 PAGE_SCRIPTS = {"page": "page.js", "followup": "followup.js", "survey": "survey.js"}
+STARTER = "start.js"
 
 
 @dataclass(frozen=True)
@@ -77,10 +83,13 @@ class Bundle:
     record: bytes
     pin: str
     csp: str
+    # The pages' policy: ``csp`` plus the starter's hash.
+    page_csp: str
     page_script: str
     followup_script: str
     survey_script: str
     worker_script: str
+    starter_script: str
     stylesheet: str
     files: dict[str, BundleFile]
     # Each translated language's catalogue, read from the bundle's own files (English, the
@@ -91,6 +100,11 @@ class Bundle:
     def digest(self) -> str:
         """The bundle hash: SHA-256 of the bundle record, as 64 hex digits."""
         return hashlib.sha256(self.record).hexdigest()
+
+    @property
+    def starter_text(self) -> str:
+        """The starter as the pages carry it inline (its bytes are ASCII, checked at load)."""
+        return self.files[self.starter_script].data.decode("ascii")
 
     @property
     def scripts(self) -> tuple[str, ...]:
@@ -246,14 +260,43 @@ def _page_source(name: str, worker_name: str) -> bytes:
     return f"{ui}\n{page}".encode()
 
 
+def _starter_source(worker_name: str) -> bytes:
+    """The starter, naming the bundled worker by its URL."""
+    text = _replace_once(
+        (ASSETS / STARTER).read_text(encoding="utf-8"),
+        '"./worker.js"',
+        f'"{STATIC_PREFIX}{worker_name}"',
+        where=STARTER,
+    )
+    if re.search(r"^\s*(import|export)\b", text, flags=re.MULTILINE):
+        raise ConfigError(f"Cannot build the bundle: {STARTER} may have no import or export.")
+    data = text.encode("utf-8")
+    _check_inline(data)
+    return data
+
+
+def _check_inline(data: bytes) -> None:
+    """Refuse a starter that cannot be written into a page exactly as it is. The HTML parser
+    ends or changes a script text holding "<" (``</script>``, ``<!--``), a carriage return or a
+    NUL, and the policy's hash would then not match what the page runs; ASCII keeps the text
+    the same bytes in every page."""
+    if not data.isascii() or any(c in data for c in b"<\r\0"):
+        raise ConfigError(
+            f"The page bundle's worker starter ({STARTER}) must be ASCII, without a less-than "
+            "sign, carriage return or NUL."
+        )
+
+
 def build(*, pin: str, out: Path, node_modules: Path) -> Bundle:
     """Write a bundle for ``pin`` into ``out`` (replacing an earlier bundle there)."""
     pin = parse_fingerprint(pin)
     worker, libsodium_version = _worker_source(pin, node_modules)
     worker_name = _hashed_name("worker", ".js", worker)
     style = (ASSETS / "style.css").read_bytes()
+    starter = _starter_source(worker_name)
     files = {
         worker_name: worker,
+        _hashed_name("start", ".js", starter): starter,
         _hashed_name("style", ".css", style): style,
     }
     for stem, source in PAGE_SCRIPTS.items():
@@ -271,7 +314,9 @@ def build(*, pin: str, out: Path, node_modules: Path) -> Bundle:
         "format": BUNDLE_FORMAT,
         "pin": pin,
         "csp": PAGE_CSP,
+        "page_csp": page_csp(starter),
         "scripts": [names[stem] for stem in PAGE_SCRIPTS],
+        "starter": names["start"],
         "workers": [names["worker"]],
         "styles": [names["style"]],
         "catalogues": catalogues,
@@ -345,6 +390,7 @@ def load(folder: Path) -> Bundle:
             "The page bundle was built for another version of SafeVoice (its scripts differ); "
             "build it again with `safevoice web build`."
         )
+    starter = _loaded_starter(record, files)
     listed = record.get("catalogues")
     shipped = {lang for lang in i18n.languages() if lang != i18n.SOURCE}
     if not isinstance(listed, dict) or set(listed) != shipped:
@@ -362,14 +408,34 @@ def load(folder: Path) -> Bundle:
         record=record_bytes,
         pin=parse_fingerprint(record["pin"]),
         csp=record["csp"],
+        page_csp=record["page_csp"],
         page_script=scripts["page"],
         followup_script=scripts["followup"],
         survey_script=scripts["survey"],
         worker_script=record["workers"][0],
+        starter_script=starter,
         stylesheet=record["styles"][0],
         files=files,
         catalogues=catalogues,
     )
+
+
+def _loaded_starter(record: dict[str, Any], files: dict[str, BundleFile]) -> str:
+    """The URL of the bundle's worker starter, once its text is fit to be inlined and the
+    pages' policy allows exactly it."""
+    starter = record.get("starter")
+    if not isinstance(starter, str) or starter not in files:
+        raise ConfigError(
+            "The page bundle was built for another version of SafeVoice (it has no worker "
+            "starter); build it again with `safevoice web build`."
+        )
+    _check_inline(files[starter].data)
+    if record.get("page_csp") != page_csp(files[starter].data):
+        raise ConfigError(
+            "The page bundle's page policy does not allow exactly its worker starter; build it "
+            "again with `safevoice web build`."
+        )
+    return starter
 
 
 def default_node_modules() -> Path:

@@ -4,8 +4,10 @@ bundle's files.
 Routes only translate HTTP to service calls and templates. Pages are server-rendered with every
 string from the translation catalogue; the report page embeds what its script needs (the intake
 data and the script's strings) as non-executed JSON blocks, so opening the page and sending a
-report takes four sequential request waves. Every page and bundle file carries ``PAGE_CSP``;
-nothing sets a cookie; everything is ``no-store``.
+report takes three sequential request waves (the worker starts from the page itself, see
+``safevoice.web.bundle``). Every bundle file carries ``PAGE_CSP`` and every page the bundle's
+page policy (``PAGE_CSP`` plus the hash of the one inline script, the worker starter); nothing
+sets a cookie; everything is ``no-store``.
 
 The follow-up page embeds the signed manifest, a reporter-login challenge and the channels'
 questions; its script logs in with the code and reads the thread entirely in the browser.
@@ -216,7 +218,9 @@ class Pages:
             menu=[(lang, Catalogue.load(lang).name) for lang in i18n.languages()],
             **values,
         )
-        headers = {"Content-Security-Policy": PAGE_CSP, "Vary": "Accept-Encoding"}
+        # With a bundle, its policy: PAGE_CSP plus the hash of the worker starter it inlines.
+        csp = self.bundle.page_csp if self.bundle is not None else PAGE_CSP
+        headers = {"Content-Security-Policy": csp, "Vary": "Accept-Encoding"}
         if not language.chosen:
             headers["Vary"] = "Accept-Encoding, Accept-Language"
         if language.gzip:

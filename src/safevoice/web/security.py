@@ -1,15 +1,19 @@
 """Security headers on every response and a hard limit on request bodies.
 
 Both are plain ASGI middleware so that they also cover error answers, static files and 404s.
-The reporter pages and the bundle's files carry ``PAGE_CSP``: scripts and workers only from this
-server, no inline script or style, no eval (WebAssembly compilation for libsodium.js is the one
-exception, ``'wasm-unsafe-eval'``), network requests only back to this server, forms posting only
-here, no framing. Every other answer gets a policy that allows nothing at all. Nothing is ever
+The bundle's files carry ``PAGE_CSP``: scripts and workers only from this server, no inline
+script or style, no eval (WebAssembly compilation for libsodium.js is the one exception,
+``'wasm-unsafe-eval'``), network requests only back to this server, forms posting only here, no
+framing. The reporter pages carry the same policy with one addition, ``page_csp``: the one inline
+script of the installed bundle (the worker starter), allowed by its SHA-256, never inline script
+in general. Every other answer gets a policy that allows nothing at all. Nothing is ever
 cached (``no-store``), so a reporter's browser keeps no copy of a page, a script or an answer.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
 from starlette.exceptions import HTTPException
@@ -23,6 +27,19 @@ PAGE_CSP = (
     "connect-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
+
+SCRIPT_SRC = "script-src 'self' 'wasm-unsafe-eval'"
+
+
+def page_csp(*inline_scripts: bytes) -> str:
+    """``PAGE_CSP`` that also allows exactly these inline scripts (their bytes as the page
+    carries them), by SHA-256 hash source."""
+    sources = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in inline_scripts
+    )
+    return PAGE_CSP.replace(SCRIPT_SRC, SCRIPT_SRC + sources, 1)
+
 
 BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),

@@ -4,9 +4,9 @@ Given only the server's address and the bundle hash the organisation published, 
 bundle record and checks that its SHA-256 is that hash; then that every file the record lists
 (scripts, style and every language's catalogue) is served byte for byte (compressed and
 uncompressed) with the recorded Content-Security-Policy; and that every reporter page (the start
-page, the follow-up page and each channel's report page) is served with that policy, runs no
-script but the recorded ones (no inline script, no event-handler attribute) and refers to no
-other origin.
+page, the follow-up page and each channel's report page) is served with the recorded page
+policy, runs no script but the recorded ones (no inline script but the recorded worker starter,
+byte for byte; no event-handler attribute) and refers to no other origin.
 
 What this shows is what the server sent to this client at this moment. A server can tell
 clients apart and serve another page to someone else; SECURITY.md says so.
@@ -49,6 +49,8 @@ class PageScan:
 
     scripts: list[str] = field(default_factory=list)
     inline_scripts: int = 0
+    # The text of each inline script, in page order.
+    inline_texts: list[str] = field(default_factory=list)
     handlers: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
@@ -91,6 +93,7 @@ class _Scanner(HTMLParser):
             self.scan.scripts.append(values["src"] or "")
         if self._script_text.strip() or not values.get("src"):
             self.scan.inline_scripts += 1
+            self.scan.inline_texts.append(self._script_text)
 
 
 def scan_html(html: str) -> PageScan:
@@ -122,8 +125,8 @@ def _check_page(report: Report, http: httpx.Client, path: str, record: dict[str,
     if not report.check(response.status_code == 200, f"{path} answers 200"):
         return
     report.check(
-        response.headers.get("content-security-policy") == record["csp"],
-        f"{path} is served with the bundle's Content-Security-Policy",
+        response.headers.get("content-security-policy") == record.get("page_csp"),
+        f"{path} is served with the bundle's page Content-Security-Policy",
     )
     scan = scan_html(response.text)
     allowed = set(record["scripts"])
@@ -131,7 +134,12 @@ def _check_page(report: Report, http: httpx.Client, path: str, record: dict[str,
         set(scan.scripts) <= allowed and len(scan.scripts) == len(set(scan.scripts)),
         f"{path} loads no script but the bundle's ({', '.join(scan.scripts) or 'none'})",
     )
-    report.check(scan.inline_scripts == 0, f"{path} has no inline script")
+    starter = record["files"].get(record.get("starter"), {}).get("sha256")
+    inline = [_sha256(text.encode("utf-8")) for text in scan.inline_texts]
+    report.check(
+        all(digest == starter for digest in inline) and len(inline) <= 1,
+        f"{path} has no inline script but the bundle's worker starter",
+    )
     report.check(not scan.handlers, f"{path} has no event-handler attribute")
     report.check(not scan.forbidden, f"{path} has no frame, object, base or refresh")
     outside = external_references(str(response.url), scan.urls)

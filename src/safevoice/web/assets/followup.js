@@ -24,6 +24,7 @@ import {
   setText,
   show,
   startPage,
+  takeWorker,
   translator,
   wasmAvailable,
   watchLength,
@@ -534,9 +535,9 @@ function start() {
   // Only now, with the keys derived on this device, is "the code never leaves this device" true.
   show("intro-e2e");
   show("status-checking");
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "safevoice" });
+  worker = takeWorker(new URL("./worker.js", import.meta.url), () => refuse("broken"));
+  if (!worker) return;
   worker.addEventListener("message", onWorkerMessage);
-  worker.addEventListener("error", () => refuse("broken"));
   worker.postMessage({ type: "start-follow-up", followUp: data });
 }
 

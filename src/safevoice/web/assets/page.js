@@ -26,6 +26,7 @@ import {
   setText,
   show,
   startPage,
+  takeWorker,
   translator,
   wasmAvailable,
   watchLength,
@@ -345,9 +346,9 @@ function start() {
   }
   form.hidden = false;
   show("status-checking");
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "safevoice" });
+  worker = takeWorker(new URL("./worker.js", import.meta.url), () => refuse("broken"));
+  if (!worker) return;
   worker.addEventListener("message", onWorkerMessage);
-  worker.addEventListener("error", () => refuse("broken"));
   worker.postMessage({ type: "start", intake });
 }
 

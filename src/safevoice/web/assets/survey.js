@@ -18,6 +18,7 @@ import {
   refusedText,
   setText,
   show,
+  takeWorker,
   translator,
   wasmAvailable,
 } from "./ui.js";
@@ -129,8 +130,9 @@ if (!wasmAvailable()) {
   refuse("no_wasm");
 } else {
   show("status-checking");
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "safevoice" });
-  worker.onmessage = onMessage;
-  worker.onerror = () => refuse("no_wasm");
-  worker.postMessage({ type: "start-survey", survey: data });
+  worker = takeWorker(new URL("./worker.js", import.meta.url), () => refuse("no_wasm"));
+  if (worker) {
+    worker.onmessage = onMessage;
+    worker.postMessage({ type: "start-survey", survey: data });
+  }
 }

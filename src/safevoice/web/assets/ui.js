@@ -98,6 +98,23 @@ export function wasmAvailable() {
   return typeof WebAssembly === "object" && typeof WebAssembly.instantiate === "function";
 }
 
+// The page's Web Worker: the one that the page's inline first script (start.js) started while
+// the page was loading, else a new one from `url` (a page opened without that script still
+// works, one round trip slower). `onBroken` is called when the worker cannot start, also if it
+// failed before this script was listening; then the result is null.
+export function takeWorker(url, onBroken) {
+  const started = self.safevoiceWorker;
+  self.safevoiceWorker = undefined;
+  const worker = started ? started.worker : new Worker(url, { type: "module", name: "safevoice" });
+  if (started && started.failed) {
+    worker.terminate();
+    onBroken();
+    return null;
+  }
+  worker.addEventListener("error", onBroken);
+  return worker;
+}
+
 // Sizes as people read them, in the catalogue's units.
 export function formatSize(t, bytes) {
   const oneDecimal = (n) =>
