@@ -318,7 +318,8 @@ MARGIN = timedelta(days=1)
 def _check(
     session: MemberSession, detail: CaseDetail, *, keys: KeyPair, manifest: Manifest
 ) -> Checked:
-    """Verify and decrypt one fetched case, remember its heads and mark if it verified."""
+    """Verify and decrypt one fetched case. Its mark is kept whatever the outcome (a case that
+    failed is fetched again through ``ServerState.failing``); its heads only if it verified."""
     case_id = detail.case.id
     session.remembered.marks[case_id] = [detail.case.version, len(detail.objects)]
     try:
@@ -379,7 +380,8 @@ def _sync_changes(
 ) -> tuple[list[Checked], list[str]]:
     remembered = session.remembered
     known = dict(remembered.marks)
-    wanted = {case_id: [""] for case_id in remembered.failing}
+    # The cases to fetch, each with the notes to report beside what verifying it finds.
+    wanted: dict[str, list[str]] = {case_id: [] for case_id in remembered.failing}
     today: date | None = None
     readable: ReadableSet | None = None
     expected = dict(known)
@@ -389,7 +391,7 @@ def _sync_changes(
         for summary in page.cases:
             _compare(summary, known, wanted)
             expected[summary.id] = _mark(summary)
-    gone = set()
+    gone: set[str] = set()
     if readable is None or readable != ReadableSet(
         count=len(expected),
         digest=marks_digest((case_id, (m[0], m[1])) for case_id, m in expected.items()),
@@ -407,7 +409,7 @@ def _sync_changes(
             gone |= {case_id} & set(known)
             continue
         result = _check(session, detail, keys=keys, manifest=manifest)
-        result.problems[:0] = [n for n in notes if n]
+        result.problems[:0] = notes
         checked.append(result)
         advance()
     for case_id in gone:
@@ -426,7 +428,7 @@ def _compare(
     mark = _mark(summary)
     if seen == mark:
         return
-    notes = wanted.setdefault(summary.id, [""])
+    notes = wanted.setdefault(summary.id, [])
     if seen is not None and seen[0] == mark[0] and UNMARKED not in notes:
         notes.append(UNMARKED)
 
