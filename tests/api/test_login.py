@@ -124,8 +124,9 @@ def test_an_excluded_member_sees_no_trace_of_the_case_and_an_included_one_only_i
     alice = {"Authorization": f"Bearer {login(client, world.members['alice'], manifest)}"}
     bob = {"Authorization": f"Bearer {login(client, world.members['bob'], manifest)}"}
 
-    assert [c["id"] for c in client.get("/api/v1/cases", headers=alice).json()] == [sub.case_id]
-    assert client.get("/api/v1/cases", headers=bob).json() == []
+    listed = client.get("/api/v1/cases", headers=alice).json()["cases"]
+    assert [c["id"] for c in listed] == [sub.case_id]
+    assert client.get("/api/v1/cases", headers=bob).json()["cases"] == []
     detail = client.get(f"/api/v1/cases/{sub.case_id}", headers=alice).json()
     assert [w["recipient"] for w in detail["wrapped_keys"]] == ["member:alice"]
     refused = client.get(f"/api/v1/cases/{sub.case_id}", headers=bob)

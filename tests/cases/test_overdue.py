@@ -44,6 +44,7 @@ def case_row(
         thread_head=b"",
         committee_next=0,
         committee_head=b"",
+        version=1,
     )
 
 
@@ -51,10 +52,12 @@ def test_acknowledgement_is_overdue_from_the_eighth_day_without_one() -> None:
     received = date(2026, 11, 27)
     case = case_row(received)
 
-    assert not summary(case, received + timedelta(days=7)).ack_overdue
-    assert summary(case, received + timedelta(days=8)).ack_overdue
+    assert not summary(case, received + timedelta(days=7), objects=1).ack_overdue
+    assert summary(case, received + timedelta(days=8), objects=1).ack_overdue
     assert not summary(
-        case_row(received, received + timedelta(days=3)), received + timedelta(days=30)
+        case_row(received, received + timedelta(days=3)),
+        received + timedelta(days=30),
+        objects=1,
     ).ack_overdue
 
 
@@ -62,10 +65,10 @@ def test_feedback_is_overdue_after_three_months_unless_given_or_closed() -> None
     acknowledged = date(2026, 11, 30)
     case = case_row(date(2026, 11, 28), acknowledged)
 
-    assert not summary(case, date(2027, 2, 28)).feedback_overdue
-    assert summary(case, date(2027, 3, 1)).feedback_overdue
+    assert not summary(case, date(2027, 2, 28), objects=1).feedback_overdue
+    assert summary(case, date(2027, 3, 1), objects=1).feedback_overdue
     given = case_row(date(2026, 11, 28), acknowledged, feedback=date(2027, 1, 10))
-    assert not summary(given, date(2027, 3, 1)).feedback_overdue
+    assert not summary(given, date(2027, 3, 1), objects=1).feedback_overdue
 
 
 def test_members_list_only_overdue_cases_when_asked(
@@ -83,9 +86,9 @@ def test_members_list_only_overdue_cases_when_asked(
     member = bearer(login(client, world.members["alice"], manifest))
 
     overdue = client.get("/api/v1/cases", params={"overdue": "true"}, headers=member).json()
-    everything = client.get("/api/v1/cases", headers=member).json()
+    everything = client.get("/api/v1/cases", headers=member).json()["cases"]
 
-    assert [c["id"] for c in overdue] == [late.case_id]
+    assert [c["id"] for c in overdue["cases"]] == [late.case_id]
     assert len(everything) == 2
 
 

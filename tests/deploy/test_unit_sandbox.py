@@ -100,7 +100,7 @@ def test_safevoice_takes_reports_and_logins_inside_the_units_sandbox(
         server.stop()
 
     assert submitted.status_code == 201, submitted.text
-    assert [c["id"] for c in listed.json()] == [case.case_id]
+    assert [c["id"] for c in listed.json()["cases"]] == [case.case_id]
     assert "Traceback" not in server.log()
 
 

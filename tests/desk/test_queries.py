@@ -37,6 +37,8 @@ def entry(
         handler=handler,
         offered_to=None,
         epoch=0,
+        version=1,
+        objects=1,
         rekey_needed=False,
         thread_length=1,
         last_reporter_seq=0,

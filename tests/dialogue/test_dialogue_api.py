@@ -190,7 +190,7 @@ def test_the_reporter_answers_and_the_member_replies_in_one_chain(
     response = client.post("/api/v1/reporter/objects", json=answer, headers=reporter)
 
     assert response.status_code == 201, response.text
-    listed = client.get("/api/v1/cases", headers=member).json()
+    listed = client.get("/api/v1/cases", headers=member).json()["cases"]
     case = next(c for c in listed if c["id"] == sub.case_id)
     assert (case["thread_length"], case["last_reporter_seq"]) == (3, 2)
 

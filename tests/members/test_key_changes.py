@@ -130,7 +130,7 @@ def test_the_archive_recipient_logs_in_with_its_own_key_and_may_only_read_and_re
     after = new_case(client, with_archive)
 
     token = login(client, archive, with_archive, role="archive")
-    listed = client.get("/api/v1/cases", headers=bearer(token)).json()
+    listed = client.get("/api/v1/cases", headers=bearer(token)).json()["cases"]
     detail = client.get(f"/api/v1/cases/{after.case_id}", headers=bearer(token)).json()
     hidden = client.get(f"/api/v1/cases/{before.case_id}", headers=bearer(token))
     exported = client.get("/api/v1/cases/export", headers=bearer(token)).json()

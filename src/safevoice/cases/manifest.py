@@ -35,7 +35,7 @@ def publish_manifest(
     if not published.new:
         return published.manifest
     members.end_sessions_of(session, published.changed)
-    rekey_needed = cases.flag_for_rekey(session, published.changed)
+    rekey_needed = cases.flag_for_rekey(session, published.changed, on=today)
     audit.record(
         session,
         event="manifest.published",

@@ -16,9 +16,15 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, false
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safevoice.storage.base import ROW_TABLE_ARGS, Base, Blob, Day
+
+
+def _received_on(context: DefaultExecutionContext) -> object:
+    """A new case last changed on the day it was received."""
+    return context.get_current_parameters()["received_on"]  # type: ignore[no-untyped-call]  # SQLAlchemy leaves this method unannotated; it returns the row's parameters
 
 
 class Case(Base):
@@ -50,6 +56,11 @@ class Case(Base):
     thread_head: Mapped[Blob]
     committee_next: Mapped[int] = mapped_column(Integer, default=0)
     committee_head: Mapped[Blob]
+    # The change marker a member's client syncs by (``mark_changed``): a version that rises with
+    # every change, and the day of the latest one. Never a time, and no counter shared between
+    # cases, which would order their arrivals (invariant 2).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    changed_on: Mapped[Day] = mapped_column(index=True, default=_received_on)
 
 
 class CaseObject(Base):

@@ -24,6 +24,7 @@ from safevoice.audit import service as audit
 from safevoice.cases import transcript
 from safevoice.cases.models import CaseObject
 from safevoice.cases.schemas import RedactionIn
+from safevoice.cases.service import mark_changed
 from safevoice.crypto.encoding import canonical_json
 from safevoice.crypto.envelope import Envelope
 from safevoice.crypto.redaction import REDACTABLE_KINDS, Redaction, check_redacted
@@ -90,6 +91,7 @@ def redact(
         raise BadEnvelope(f"The redaction is not signed by you: {exc.message}") from None
     row.envelope = canonical_json(redacted.to_json())
     row.redaction = canonical_json(record.to_json())
+    mark_changed(session, case.id, on=today)
     audit.record(
         session,
         event="case.redaction",

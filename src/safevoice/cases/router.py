@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, status
@@ -23,7 +24,7 @@ from safevoice.protocol.wire import (
     ActionOut,
     CaseDetail,
     CaseExport,
-    CaseSummary,
+    CasePage,
     DisclosureOut,
     ObjectOut,
     Statistics,
@@ -53,17 +54,35 @@ ToMonth = Annotated[
 ChannelName = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
-@router.get("/cases", response_model=list[CaseSummary])
+@router.get("/cases", responses=refusals(400), response_model=CasePage)
 def get_cases(
     recipient: RecipientDep,
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
     overdue: bool = False,
-) -> list[CaseSummary]:
-    """Cases the caller can read, metadata only, in no meaningful order."""
+    changed_since: Annotated[
+        date | None,
+        Query(description="Only cases changed on this day (the instance's) or later."),
+    ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="The `next` of the previous page."),
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=service.LIST_PAGE_MAX), DECIMAL, Query()] = (
+        service.LIST_PAGE
+    ),
+) -> CasePage:
+    """Cases the caller can read, metadata only, a page at a time in case-id order (the ids
+    are random, so the order means nothing)."""
     return service.list_for_recipient(
-        session, label=recipient.label, today=snap.today(now), overdue_only=overdue
+        session,
+        label=recipient.label,
+        today=snap.today(now),
+        overdue_only=overdue,
+        changed_since=changed_since,
+        cursor=cursor,
+        limit=limit,
     )
 
 

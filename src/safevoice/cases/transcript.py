@@ -12,6 +12,7 @@ through this one module, so the chain rules exist once and neither domain import
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -101,12 +102,14 @@ def append(
     envelope_json: dict[str, object],
     *,
     kinds: frozenset[str],
+    on: date,
     epoch: int | None = None,
 ) -> tuple[Envelope, ObjectOut]:
     """Append one object if it is exactly the next one of its chain, from this author.
 
     ``epoch`` is the epoch the object must be in (the case's current one unless a re-key
-    starts the next). The caller records the audit event.
+    starts the next); ``on`` is the instance's day, which the case's change marker takes. The
+    caller records the audit event.
     """
     envelope = Envelope.from_json(envelope_json)
     if envelope.kind not in kinds:
@@ -141,6 +144,7 @@ def append(
     else:
         values = {"committee_next": expected_seq + 1, "committee_head": digest}
         column = Case.committee_next
+    values.update(cases.changed(on))
     moved = session.execute(
         update(Case).where(Case.id == case.id, column == expected_seq).values(**values)
     )

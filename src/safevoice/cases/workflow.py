@@ -117,12 +117,17 @@ def change_status(
                 "The case still has open corrective actions; confirm to close it anyway."
             )
     _, posted = transcript.append(
-        session, case, author, body.envelope.model_dump(), kinds=frozenset({"status"})
+        session, case, author, body.envelope.model_dump(), kinds=frozenset({"status"}), on=today
     )
     results = [posted]
     if body.closure is not None:
         _, closure = transcript.append(
-            session, case, author, body.closure.model_dump(), kinds=frozenset({"closure"})
+            session,
+            case,
+            author,
+            body.closure.model_dump(),
+            kinds=frozenset({"closure"}),
+            on=today,
         )
         results.append(closure)
     reopening = case.status == "closed"
@@ -180,6 +185,7 @@ def claim(
         if snap.require_manifest().member(body.offer_to) is None:
             raise NotFound("There is no such committee member.")
         case.offered_to = body.offer_to
+        cases.mark_changed(session, case.id, on=today)
         audit.record(
             session,
             event="case.offered",
@@ -192,6 +198,7 @@ def claim(
     if case.handler not in (None, me) and case.offered_to != me:
         raise Conflict(f"The case is handled by {case.handler}; ask them to offer it to you.")
     case.handler, case.offered_to = me, None
+    cases.mark_changed(session, case.id, on=today)
     audit.record(session, event="case.assigned", case_id=case.id, actor=author.label, on=today)
 
 
@@ -228,6 +235,7 @@ def recuse(
         case.handler = None
     if case.offered_to == principal.subject:
         case.offered_to = None
+    cases.mark_changed(session, case.id, on=today)
     audit.record(session, event="case.recused", case_id=case.id, actor=author.label, on=today)
 
 
@@ -289,6 +297,7 @@ def rekey(
         author,
         body.envelope.model_dump(),
         kinds=frozenset({"epoch"}),
+        on=snap.today(now),
         epoch=new_epoch,
     )
     # Crypto-shredding of the old epochs: their wrapped keys are deleted, not kept.
@@ -341,7 +350,7 @@ def add_action(
     if session.get(CorrectiveAction, body.id) is not None:
         raise Conflict("An action with this id already exists.")
     transcript.append(
-        session, case, author, body.envelope.model_dump(), kinds=frozenset({"action"})
+        session, case, author, body.envelope.model_dump(), kinds=frozenset({"action"}), on=today
     )
     action = CorrectiveAction(
         id=body.id,
@@ -385,11 +394,19 @@ def update_action(
         raise Conflict(f"The action is already {action.state}.")
     if body.state == "dropped" and body.envelope is None:
         raise BadRequest("Dropping an action needs a reason (encrypted for the committee).")
+    today = snap.today(now)
     if body.envelope is not None:
         transcript.append(
-            session, case, author, body.envelope.model_dump(), kinds=frozenset({"action"})
+            session,
+            case,
+            author,
+            body.envelope.model_dump(),
+            kinds=frozenset({"action"}),
+            on=today,
         )
-    today = snap.today(now)
+    else:
+        # The state is in the clear, beside the case: a member's sync fetches it again.
+        cases.mark_changed(session, case.id, on=today)
     action.state = body.state
     action.done_on = today if body.state == "done" else None
     audit.record(

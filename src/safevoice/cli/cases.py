@@ -50,8 +50,6 @@ from safevoice.protocol.reader import (
     ReadCase,
     SignedState,
     action_problems,
-    compare_with_seen,
-    heads_to_state,
     read_case,
     sealed_by_server,
     status_unverified,
@@ -799,49 +797,52 @@ def download_command(
 def sync_command(
     server: Server = None,
     key: KeyOption = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Fetch and verify every case, not only what changed.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Fetch, verify and decrypt every case you can read, and remember their heads.
+    """Fetch, verify and decrypt the cases that changed since the last sync (every case the
+    first time, or with --full), and remember their heads.
 
-    Use it to check the whole record at once (exit status 2 if any case does not verify) and
-    before `inbox`, which then knows what you have read.
+    Use it to check the record (exit status 2 if any case fetched does not verify, or the
+    server no longer lists a case you verified before) and before `inbox`, which then knows
+    what you have read. A case that changed is compared with the history you saw before, and
+    the server's digest of every case's change marker with the markers kept here, so a case
+    dropped or changed without being marked is still reported.
     """
     context = logged_in(server)
-    results: list[dict[str, Any]] = []
     with context.api:
         manifest = context.manifest()
         keys = context.keys(key)
         with Progress(transient=True, console=err_console) as progress:
             task = progress.add_task("Verifying and decrypting cases", total=None)
-            for detail in context.api.export_cases():
-                try:
-                    read = read_case(detail, keys=keys, label=context.label, manifest=manifest)
-                except SafeVoiceError as exc:
-                    # One case that cannot be opened (a wrapped key that is not for this key, a
-                    # malformed object) is reported with the others, never stops the check.
-                    results.append({"id": detail.case.id, "problems": [exc.message], "messages": 0})
-                    progress.advance(task)
-                    continue
-                warnings = compare_with_seen(read, context.remembered.heads.get(detail.case.id))
-                if not read.problems and not warnings:
-                    context.remembered.heads[detail.case.id] = heads_to_state(read)
-                results.append(
-                    {
-                        "id": detail.case.id,
-                        "problems": read.problems + warnings,
-                        "messages": len(read.objects),
-                    }
+            try:
+                synced = member.sync(
+                    context,
+                    keys,
+                    manifest=manifest,
+                    full=full,
+                    advance=partial(progress.advance, task),
                 )
-                progress.advance(task)
-    context.state.save()
-    failing = [r for r in results if r["problems"]]
+            finally:
+                # What was verified before a failure stays remembered.
+                context.state.save()
+    failing = [{"id": c.id, "problems": c.problems, "messages": c.messages} for c in synced.failing]
+    fetched = len(synced.checked)
     if as_json:
-        print_json({"cases": len(results), "failing": failing})
+        print_json(
+            {"cases": synced.readable, "fetched": fetched, "full": synced.full, "failing": failing}
+        )
     else:
-        console.print(f"{len(results)} case(s) verified and decrypted on this machine.")
-        for result in failing:
-            console.print(f"[red]Case {result['id']} does not verify:[/]")
-            render.print_warnings(result["problems"])
+        what = "every case" if synced.full else "the cases that changed"
+        console.print(
+            f"{fetched} case(s) fetched ({what}), verified and decrypted on this machine; "
+            f"{synced.readable} case(s) readable."
+        )
+        for case in synced.failing:
+            console.print(f"[red]Case {case.id} does not verify:[/]")
+            render.print_warnings(case.problems)
     if failing:
         raise typer.Exit(code=2)
 

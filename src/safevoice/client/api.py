@@ -9,6 +9,7 @@ the proxy, as Tor needs).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any, TypeVar
 
 import httpx
@@ -20,6 +21,7 @@ from safevoice.protocol.wire import (
     ActionOut,
     CaseDetail,
     CaseExport,
+    CasePage,
     CaseSummary,
     ChallengeOut,
     CheckpointOut,
@@ -43,6 +45,8 @@ from safevoice.protocol.wire import (
 )
 
 USER_AGENT = "SafeVoice"
+# The server's largest export page (cases with all their objects).
+EXPORT_PAGE = 500
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -87,8 +91,11 @@ class Api:
         token: str | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        page_size: int | None = None,
     ) -> None:
         self.server = server.rstrip("/")
+        # How many cases a listing page asks for; None: the server's default.
+        self.page_size = page_size
         headers = {"User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -229,10 +236,43 @@ class Api:
             TokenOut,
         )
 
-    def cases(self, *, overdue: bool = False) -> list[CaseSummary]:
-        params = {"overdue": "true"} if overdue else None
+    def case_page(
+        self,
+        *,
+        cursor: str | None = None,
+        overdue: bool = False,
+        changed_since: date | None = None,
+        limit: int | None = None,
+    ) -> CasePage:
+        """One page of the readable cases' summaries; ``next`` is the cursor of the next."""
+        params: dict[str, str] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if overdue:
+            params["overdue"] = "true"
+        if changed_since is not None:
+            params["changed_since"] = changed_since.isoformat()
+        size = limit or self.page_size
+        if size is not None:
+            params["limit"] = str(size)
         content = self._send("GET", "/api/v1/cases", params=params).content
-        return _parse(TypeAdapter(list[CaseSummary]).validate_json, content)
+        return _parse(CasePage.model_validate_json, content)
+
+    def case_pages(
+        self, *, overdue: bool = False, changed_since: date | None = None
+    ) -> Iterator[CasePage]:
+        """Every page of a listing, fetched as the caller goes."""
+        cursor: str | None = None
+        while True:
+            page = self.case_page(cursor=cursor, overdue=overdue, changed_since=changed_since)
+            yield page
+            if page.next is None:
+                return
+            cursor = page.next
+
+    def cases(self, *, overdue: bool = False) -> list[CaseSummary]:
+        """Every readable case's summary, however many pages the server answers in."""
+        return [case for page in self.case_pages(overdue=overdue) for case in page.cases]
 
     def change_status(self, case_id: str, body: dict[str, Any]) -> list[ObjectOut]:
         content = self._send("POST", f"/api/v1/cases/{case_id}/status", json=body).content
@@ -269,7 +309,11 @@ class Api:
         """Every readable case, fetched a page at a time."""
         after: str | None = None
         while True:
-            params = {"after": after} if after else None
+            params: dict[str, str] = {}
+            if after is not None:
+                params["after"] = after
+            if self.page_size is not None:
+                params["limit"] = str(min(self.page_size, EXPORT_PAGE))
             content = self._send("GET", "/api/v1/cases/export", params=params).content
             page = _parse(CaseExport.model_validate_json, content)
             yield from page.cases

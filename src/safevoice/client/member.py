@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from safevoice.client.api import Api
 from safevoice.client.audit import LoginCheck, check_at_login
 from safevoice.client.files import Attachment, upload_stream
-from safevoice.client.state import ServerState, State, default_home, normalise
+from safevoice.client.state import ServerState, State, default_home, normalise, page_size
 from safevoice.client.trust import verify_for
 from safevoice.clock import aware, utcnow
 from safevoice.crypto import pow as powmod
@@ -38,8 +38,16 @@ from safevoice.crypto.keys import KeyPair
 from safevoice.crypto.login import random_id, sign_login
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.redaction import REDACTABLE_KINDS
-from safevoice.errors import BadRequest, ClientError, Conflict, Forbidden, NotFound
+from safevoice.errors import (
+    BadRequest,
+    ClientError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    SafeVoiceError,
+)
 from safevoice.protocol import deadlines
+from safevoice.protocol.listing import marks_digest
 from safevoice.protocol.reader import (
     ReadCase,
     SignedState,
@@ -47,7 +55,7 @@ from safevoice.protocol.reader import (
     heads_to_state,
     read_case,
 )
-from safevoice.protocol.wire import ActionOut, CaseDetail, CaseSummary
+from safevoice.protocol.wire import ActionOut, CaseDetail, CaseSummary, ReadableSet
 from safevoice.protocol.workflow import next_object, redaction_body, rekey_body
 
 STATUSES = ("acknowledged", "investigating", "action_planned", "closed")
@@ -225,9 +233,8 @@ def session_for(server: str | None, *, home: Path | None = None) -> MemberSessio
     expires = remembered.token_expires_at
     if expires and aware(datetime.fromisoformat(expires)) <= utcnow():
         raise ClientError("Your session has expired; run `safevoice login` again.")
-    return MemberSession(
-        state=state, url=url, remembered=remembered, api=Api(url, token=remembered.token)
-    )
+    api = Api(url, token=remembered.token, page_size=page_size())
+    return MemberSession(state=state, url=url, remembered=remembered, api=api)
 
 
 @dataclass
@@ -265,6 +272,180 @@ def read_detail(
     if remember and not read.problems and not warnings:
         session.remembered.heads[case_id] = heads_to_state(read)
     return Opened(detail=detail, read=read, manifest=manifest, warnings=warnings, keys=keys)
+
+
+@dataclass
+class Checked:
+    """One case a sync fetched, verified and decrypted (or tried to)."""
+
+    id: str
+    problems: list[str]
+    messages: int
+
+
+@dataclass
+class Synced:
+    """What a sync did: the cases it fetched and checked, those the server no longer lists,
+    and how many are readable."""
+
+    checked: list[Checked]
+    gone: list[str]
+    readable: int
+    full: bool
+
+    @property
+    def failing(self) -> list[Checked]:
+        """Cases that did not verify, and those gone from the list."""
+        return [c for c in self.checked if c.problems] + [
+            Checked(id=case_id, problems=[GONE], messages=0) for case_id in self.gone
+        ]
+
+
+GONE = (
+    "The server no longer lists this case, which you verified before: it was purged under "
+    "its retention policy, re-keyed without you (a recusal or a key change), or withheld by "
+    "the server. The committee's audit log says which."
+)
+UNMARKED = (
+    "The server showed this case with other contents than at your last sync under the same "
+    "change marker: it changed without being marked as changed."
+)
+# Asking for the changes from the day before the last sync started leaves room for a change
+# made just before midnight that committed after the sync had passed its case.
+MARGIN = timedelta(days=1)
+
+
+def _check(
+    session: MemberSession, detail: CaseDetail, *, keys: KeyPair, manifest: Manifest
+) -> Checked:
+    """Verify and decrypt one fetched case. Its mark is kept whatever the outcome (a case that
+    failed is fetched again through ``ServerState.failing``); its heads only if it verified."""
+    case_id = detail.case.id
+    session.remembered.marks[case_id] = [detail.case.version, len(detail.objects)]
+    try:
+        opened = read_detail(session, detail, keys=keys, manifest=manifest)
+    except SafeVoiceError as exc:
+        # One case that cannot be opened (a wrapped key that is not for this key, a malformed
+        # object) is reported with the others, never stops the check.
+        return Checked(id=case_id, problems=[exc.message], messages=0)
+    return Checked(id=case_id, problems=opened.problems, messages=len(opened.read.objects))
+
+
+def _mark(summary: CaseSummary) -> list[int]:
+    return [summary.version, summary.objects]
+
+
+def sync(
+    session: MemberSession,
+    keys: KeyPair,
+    *,
+    manifest: Manifest,
+    full: bool = False,
+    advance: Callable[[], None] = lambda: None,
+) -> Synced:
+    """Fetch, verify and decrypt what changed since the last sync (everything the first time,
+    or with ``full``), remembering each verified case's heads and change marker.
+
+    Only cases whose marker moved are fetched; each is still compared with the heads seen
+    before, so a rewritten history is reported. The server's digest of every readable case's
+    marker (``protocol.listing``) must then equal the one of the markers kept here: otherwise
+    the whole list is read again, and a case the server no longer lists, or one that changed
+    without its marker advancing, is reported. ``advance`` is called once per case checked.
+    The caller saves the state.
+    """
+    remembered = session.remembered
+    since = remembered.synced_since
+    if full or since is None:
+        checked, gone = _sync_everything(session, keys, manifest=manifest, advance=advance)
+    else:
+        checked, gone = _sync_changes(
+            session, keys, manifest=manifest, since=date.fromisoformat(since), advance=advance
+        )
+    remembered.failing = sorted(c.id for c in checked if c.problems)
+    return Synced(
+        checked=checked,
+        gone=gone,
+        readable=len(remembered.marks),
+        full=full or since is None,
+    )
+
+
+def _sync_changes(
+    session: MemberSession,
+    keys: KeyPair,
+    *,
+    manifest: Manifest,
+    since: date,
+    advance: Callable[[], None],
+) -> tuple[list[Checked], list[str]]:
+    remembered = session.remembered
+    known = dict(remembered.marks)
+    # The cases to fetch, each with the notes to report beside what verifying it finds.
+    wanted: dict[str, list[str]] = {case_id: [] for case_id in remembered.failing}
+    today: date | None = None
+    readable: ReadableSet | None = None
+    expected = dict(known)
+    for page in session.api.case_pages(changed_since=since):
+        today = today or page.today
+        readable = readable or page.readable
+        for summary in page.cases:
+            _compare(summary, known, wanted)
+            expected[summary.id] = _mark(summary)
+    gone: set[str] = set()
+    if readable is None or readable != ReadableSet(
+        count=len(expected),
+        digest=marks_digest((case_id, (m[0], m[1])) for case_id, m in expected.items()),
+    ):
+        # Something changed that the day's listing did not show: read the whole list.
+        listed = {summary.id: summary for summary in session.api.cases()}
+        gone = set(known) - set(listed)
+        for summary in listed.values():
+            _compare(summary, known, wanted)
+    checked = []
+    for case_id, notes in sorted(wanted.items()):
+        try:
+            detail = session.api.case(case_id)
+        except NotFound:
+            gone |= {case_id} & set(known)
+            continue
+        result = _check(session, detail, keys=keys, manifest=manifest)
+        result.problems[:0] = notes
+        checked.append(result)
+        advance()
+    for case_id in gone:
+        remembered.marks.pop(case_id, None)
+    if today is not None:
+        remembered.synced_since = (today - MARGIN).isoformat()
+    return checked, sorted(gone)
+
+
+def _compare(
+    summary: CaseSummary, known: dict[str, list[int]], wanted: dict[str, list[str]]
+) -> None:
+    """Note a listed case for fetching when its marker is not the one kept; a note of its own
+    when only its contents moved, under the same version."""
+    seen = known.get(summary.id)
+    mark = _mark(summary)
+    if seen == mark:
+        return
+    notes = wanted.setdefault(summary.id, [])
+    if seen is not None and seen[0] == mark[0] and UNMARKED not in notes:
+        notes.append(UNMARKED)
+
+
+def _sync_everything(
+    session: MemberSession, keys: KeyPair, *, manifest: Manifest, advance: Callable[[], None]
+) -> tuple[list[Checked], list[str]]:
+    remembered = session.remembered
+    start = session.api.case_page(limit=1).today
+    known = set(remembered.marks)
+    remembered.marks = {}
+    checked = []
+    for detail in session.api.export_cases():
+        checked.append(_check(session, detail, keys=keys, manifest=manifest))
+        advance()
+    remembered.synced_since = (start - MARGIN).isoformat()
+    return checked, sorted(known - set(remembered.marks))
 
 
 def open_case(

@@ -2,8 +2,9 @@
 
 Kept in ``$SAFEVOICE_HOME/state.json`` (default ``~/.safevoice``), readable only by its owner:
 per server the pinned root fingerprint (and the roots it replaced through a cross-signed
-rotation), the newest manifest seen (version and digest), the session token, and the thread heads
-seen per case. The reporter tool keeps nothing unless given
+rotation), the newest manifest seen (version and digest), the session token, the thread heads
+seen per case, and what the last ``cases sync`` fetched (each case's change marker and the day
+the next sync starts from). The reporter tool keeps nothing unless given
 ``--state DIR``, because a reporter's device should hold no trace.
 """
 
@@ -20,12 +21,25 @@ from safevoice.crypto.manifest import Seen
 from safevoice.errors import ClientError
 
 STATE_FILE = "state.json"
+MAX_PAGE_SIZE = 1000
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     configured = env.get("SAFEVOICE_HOME")
     return Path(configured) if configured else Path.home() / ".safevoice"
+
+
+def page_size(env: Mapping[str, str] | None = None) -> int | None:
+    """How many cases a listing page asks for (``SAFEVOICE_PAGE_SIZE``; default: the
+    server's). Smaller pages make smaller answers, on a slow link for instance."""
+    env = os.environ if env is None else env
+    configured = env.get("SAFEVOICE_PAGE_SIZE")
+    if not configured:
+        return None
+    if not configured.isdigit() or not 1 <= int(configured) <= MAX_PAGE_SIZE:
+        raise ClientError(f"SAFEVOICE_PAGE_SIZE must be a number from 1 to {MAX_PAGE_SIZE}.")
+    return int(configured)
 
 
 @dataclass
@@ -39,6 +53,12 @@ class ServerState:
     subject: str | None = None
     key_file: str | None = None
     heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    synced_since: str | None = None
+    """The day the next ``cases sync`` asks for changes from (none yet: it reads everything)."""
+    marks: dict[str, list[int]] = field(default_factory=dict)
+    """Each case's change marker (version, objects) when it was last fetched by a sync."""
+    failing: list[str] = field(default_factory=list)
+    """Cases that did not verify at the last sync: the next one fetches them again."""
     checkpoint: dict[str, Any] | None = None
     former_pins: list[str] = field(default_factory=list)
     """Roots this client trusted before and left through a manifest they cross-signed."""

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from safevoice.audit import service as audit
 from safevoice.cases.models import Case
+from safevoice.cases.service import changed
 from safevoice.crypto.code import parse_code
 from safevoice.crypto.encoding import b64d
 from safevoice.crypto.manifest import Manifest
@@ -168,7 +169,12 @@ def follow_up(
                 repeated = True  # the same form sent twice at once: the other copy was stored
             except Conflict:
                 busy = True  # someone wrote meanwhile, or the case waits to be re-keyed
-        session.execute(update(Case).where(Case.id == case_id).values(intake_mode=INTAKE_MODE))
+        # Marked once: the change marker advances only when the mark is new.
+        session.execute(
+            update(Case)
+            .where(Case.id == case_id, Case.intake_mode != INTAKE_MODE)
+            .values(intake_mode=INTAKE_MODE, **changed(snap.today(now)))
+        )
         audit.record(
             session, event=EVENT, case_id=case_id, actor=audit.REPORTER, on=snap.today(now)
         )

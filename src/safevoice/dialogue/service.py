@@ -216,12 +216,12 @@ def append_object(
     author = author_for(session, snap, principal, case)
     refuse_if_rekey_needed(case, reporter=author.is_reporter)
     kinds = REPORTER_KINDS if author.is_reporter else MEMBER_KINDS
-    envelope, posted = append(session, case, author, envelope_json, kinds=kinds)
+    today = snap.today(now)
+    envelope, posted = append(session, case, author, envelope_json, kinds=kinds, on=today)
     if uploads:
         if envelope.chain != "thread":
             raise BadRequest("Files go with messages in the thread.")
         attachments.bind(session, case_id=case.id, upload_ids=uploads, now=now)
-    today = snap.today(now)
     if feedback and not author.is_reporter and envelope.chain == "thread":
         if case.acknowledged_on is None:
             raise Conflict("Acknowledge the case before giving feedback.")

@@ -223,6 +223,35 @@ class CaseSummary(BaseModel):
     # The instance's day (its time zone) when this summary was made: clients date what they
     # sign with it, never with their own clock.
     today: date
+    # The case's change marker: it rises with every change a member's client syncs (an object,
+    # a status, a claim, a recusal, a re-key, an action, a redaction). ``objects`` is how many
+    # objects the case holds in both chains, as stored. A client that kept both from its last
+    # sync fetches the case again only when one of them moved (docs/protocol/sessions-and-http.md,
+    # 11.6.3).
+    version: StrictInt
+    objects: StrictInt
+
+
+class ReadableSet(BaseModel):
+    """What a member's client checks its whole copy of the case list against: how many cases
+    the caller can read, and the digest of their (id, version, objects) marks
+    (``protocol.listing.marks_digest``)."""
+
+    count: StrictInt
+    digest: str
+
+
+class CasePage(BaseModel):
+    """A page of the readable cases' summaries (``GET /api/v1/cases``)."""
+
+    cases: list[CaseSummary]
+    # The opaque cursor of the next page, or null after the last one. A page may hold fewer
+    # cases than asked for (with ``overdue``, even none): only a null ``next`` ends the list.
+    next: str | None
+    # The instance's day when the page was made; a client's next "changed since" starts there.
+    today: date
+    # Only on the first page of a ``changed_since`` listing: the whole readable set's marks.
+    readable: ReadableSet | None = None
 
 
 class WrappedKeyOut(BaseModel):
@@ -263,6 +292,8 @@ class CaseExport(BaseModel):
 
     cases: list[CaseDetail]
     next: str | None
+    # The instance's day when the page was made.
+    today: date
 
 
 class ActionOut(BaseModel):
