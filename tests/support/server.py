@@ -106,7 +106,8 @@ class ServerProcess:
                     return
             except httpx.TransportError:
                 pass
-            time.sleep(0.2)
+            # Often: tests that restart servers (the crash test, eleven times) wait on this.
+            time.sleep(0.05)
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
     def log(self) -> str:

@@ -18,6 +18,8 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
+from safevoice.cli import backup as backups
+from safevoice.cli import retention as retention_cli
 from safevoice.cli.common import console, err_console, fail, make_app, print_json, read_json_file
 from safevoice.cli.session import Server, logged_in
 from safevoice.client.audit import check_at_login
@@ -216,3 +218,9 @@ def countersign_command(
     if out is not None:
         _write(out, stored.to_json())
     console.print(f"Countersigned checkpoint {stored.seq} as {keys.public.id}.")
+
+
+# The retention check and the restore approval live beside what they audit (cli/retention.py,
+# cli/backup.py); they belong to this group all the same.
+app.command("retention")(retention_cli.audit_retention)
+app.command("approve-restore")(backups.approve_restore)

@@ -1,50 +1,107 @@
-"""``safevoice``: the committee's, auditors' and operator's command-line tool."""
+"""``safevoice``: the committee's, auditors' and operator's command-line tool.
+
+Each command's module is imported only when that command runs or a help page lists it, as
+click's lazily loaded subcommands are. ``safevoice serve``, through which every server and each
+of its worker processes starts, so loads uvicorn and the settings, not the case tools, backups
+and key ceremonies with everything they import; ``safevoice --help`` still lists every command.
+"""
 
 from __future__ import annotations
 
-from safevoice.cli import (
-    actions,
-    admin,
-    audit,
-    backup,
-    cases,
-    demo,
-    desk,
-    digest,
-    keys,
-    manifest,
-    retention,
-    serve,
-    session,
-    stats,
-    surveys,
-    web,
-)
-from safevoice.cli.common import make_app
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import typer
+from typer.models import CommandInfo
+
+from safevoice.cli.common import SafeVoiceGroup, make_app
+
+# Every command in the order ``safevoice --help`` lists them, and where it lives: a function is
+# one command, a Typer app a group of them.
+COMMANDS: dict[str, str] = {
+    "demo": "safevoice.cli.demo:demo",
+    "serve": "safevoice.cli.serve:serve",
+    "login": "safevoice.cli.session:login",
+    "inbox": "safevoice.cli.cases:inbox",
+    "stats": "safevoice.cli.stats:stats",
+    "desk": "safevoice.cli.desk:desk",
+    "keys": "safevoice.cli.keys:app",
+    "manifest": "safevoice.cli.manifest:app",
+    "admin": "safevoice.cli.admin:app",
+    "web": "safevoice.cli.web:app",
+    "cases": "safevoice.cli.cases:app",
+    "actions": "safevoice.cli.actions:app",
+    "retention": "safevoice.cli.retention:app",
+    "surveys": "safevoice.cli.surveys:app",
+    "digest": "safevoice.cli.digest:app",
+    "audit": "safevoice.cli.audit:app",
+}
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """Commands by name, each imported from its module the first time it is looked up.
+
+    typer's group keeps its commands in a mapping and does everything through it: running a
+    command looks one up, a help page goes through them all, a mistyped name is matched
+    against the names alone (which import nothing)."""
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._where = where
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:  # typer's command classes are private to it
+        if name not in self._loaded:
+            self._loaded[name] = _load(name, self._where[name])
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._where
+        yield from (name for name in self._loaded if name not in self._where)
+
+    def __len__(self) -> int:
+        return len(self._where.keys() | self._loaded.keys())
+
+
+def _load(name: str, where: str) -> Any:
+    """The command at ``where``, built as ``app.command(name)`` or ``app.add_typer`` would."""
+    module, attribute = where.split(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if isinstance(found, typer.Typer):
+        return typer.main.get_group(found)
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=found),
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+
+
+class SafeVoiceCommands(SafeVoiceGroup):
+    """The top-level group, with every command of ``COMMANDS`` loaded on first use."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = LazyCommands(COMMANDS)
+
 
 app = make_app(
     "SafeVoice: anonymous whistleblower intake with end-to-end encryption.\n\n"
     "Committee members read and answer cases on their own machines; the server only ever "
-    "holds ciphertext."
+    "holds ciphertext.",
+    group=SafeVoiceCommands,
 )
-app.command("demo")(demo.demo)
-app.command("serve")(serve.serve)
-app.command("login")(session.login)
-app.command("inbox")(cases.inbox)
-app.command("stats")(stats.stats)
-app.command("desk")(desk.desk)
-app.add_typer(keys.app, name="keys")
-app.add_typer(manifest.app, name="manifest")
-app.add_typer(admin.app, name="admin")
-app.add_typer(web.app, name="web")
-app.add_typer(cases.app, name="cases")
-app.add_typer(actions.app, name="actions")
-app.add_typer(retention.app, name="retention")
-app.add_typer(surveys.app, name="surveys")
-app.add_typer(digest.app, name="digest")
-audit.app.command("retention")(retention.audit_retention)
-audit.app.command("approve-restore")(backup.approve_restore)
-app.add_typer(audit.app, name="audit")
+
+
+@app.callback()
+def _root() -> None:
+    """Nothing runs before a command: this makes the app a group that typer can build while
+    its commands are still unloaded."""
 
 
 def main() -> None:

@@ -24,12 +24,8 @@ import typer
 import uvicorn
 
 from safevoice.cli.common import err_console
-from safevoice.clock import utcnow
 from safevoice.errors import ConfigError
-from safevoice.instance import production
 from safevoice.settings import Settings
-from safevoice.storage.db import Database
-from safevoice.web import bundle
 
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a configuration error that a restart will not fix
 
@@ -104,6 +100,13 @@ def serve(
 
 def _check_production(settings: Settings) -> None:
     """Migrate and run the production checks once, in this process, before any worker."""
+    # Imported here: outside production mode the supervisor never needs the database layer or
+    # the web app, and each worker imports them for itself.
+    from safevoice.clock import utcnow
+    from safevoice.instance import production
+    from safevoice.storage.db import Database
+    from safevoice.web import bundle
+
     production.check_settings(settings, env=os.environ)
     pin = None
     if settings.bundle_dir is not None:
