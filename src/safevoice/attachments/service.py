@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from safevoice.attachments.models import Attachment, Upload
 from safevoice.attachments.schemas import UploadCreateIn
@@ -35,23 +35,24 @@ from safevoice.instance.challenges import check_work, spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
 from safevoice.protocol.wire import UploadOut
-from safevoice.storage.blobs import BlobStore
+from safevoice.storage.blobs import BlobStore, ChunkData, chunk_size
 from safevoice.storage.db import Database
 
 UPLOAD_TTL = timedelta(hours=24)
 MAX_ATTACHMENTS = 20
 NO_UPLOAD = "There is no such upload, or it has expired."
+WRONG_SIZE = f"Every chunk is exactly {CHUNK_CIPHERTEXT} bytes."
 
 
 def _gib(size: int) -> str:
     return f"{size / 1024**3:g} GiB" if size >= 1024**3 else f"{size / 1024**2:g} MiB"
 
 
-def _open(now: datetime) -> ColumnElement[bool]:
+def _open(now: datetime, upload: type[Upload] = Upload) -> ColumnElement[bool]:
     """Uploads not attached to anything yet and not expired: what a flood can pile up."""
     return and_(
-        Upload.expires_at > now,
-        ~select(Attachment.upload_id).where(Attachment.upload_id == Upload.id).exists(),
+        upload.expires_at > now,
+        ~select(Attachment.upload_id).where(Attachment.upload_id == upload.id).exists(),
     )
 
 
@@ -146,13 +147,40 @@ def status(session: Session, *, upload_id: str, now: datetime, max_file_bytes: i
     return _out(_live(session, upload_id, now), max_file_bytes)
 
 
+def _chunk_state(reader: Session, upload_id: str, now: datetime) -> tuple[Upload, int, int]:
+    """The live upload a chunk is for, the chunks its case holds and the chunks of all open
+    uploads, in one query: it runs before every chunk."""
+    same_case, pending = aliased(Upload), aliased(Upload)
+    case_chunks = (
+        select(func.coalesce(func.sum(same_case.received), 0))
+        .where(same_case.case_id == Upload.case_id)
+        .scalar_subquery()
+    )
+    pending_chunks = (
+        select(func.coalesce(func.sum(pending.received), 0))
+        .where(_open(now, pending))
+        .scalar_subquery()
+    )
+    bound = select(Attachment.upload_id).where(Attachment.upload_id == Upload.id).exists()
+    row = reader.execute(
+        select(Upload, bound, case_chunks, pending_chunks).where(Upload.id == upload_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(NO_UPLOAD)
+    upload, is_bound, in_case, in_pending = row
+    if not is_bound and aware(upload.expires_at) <= now:
+        raise NotFound(NO_UPLOAD)
+    reader.expunge(upload)
+    return upload, int(in_case), int(in_pending)
+
+
 def put_chunk(
     database: Database,
     store: BlobStore,
     *,
     upload_id: str,
     index: int,
-    data: bytes,
+    data: ChunkData,
     now: datetime,
     max_file_bytes: int,
     max_case_bytes: int,
@@ -160,33 +188,24 @@ def put_chunk(
 ) -> UploadOut:
     """Store chunk ``index`` if it is the next one; a chunk already stored is acknowledged.
 
+    ``data`` may be the pieces in which the request body arrived: they go to the blob store as
+    they are. Per chunk the server makes one lookup, one blob write (synced) and one short
+    write transaction (the counter), so an acknowledged chunk is on the disk and counted.
+
     A chunk that would take the open uploads of the whole instance past ``max_pending_bytes``
     is refused before it is written (the upload stays, to resume later), so a flood of uploads
     cannot fill the disk.
     """
     with database.session(write=False) as reader:
-        upload = _live(reader, upload_id, now)
-        reader.expunge(upload)
-        case_chunks = (
-            reader.scalar(
-                select(func.coalesce(func.sum(Upload.received), 0)).where(
-                    Upload.case_id == upload.case_id
-                )
-            )
-            or 0
-        )
-        pending_chunks = (
-            reader.scalar(select(func.coalesce(func.sum(Upload.received), 0)).where(_open(now)))
-            or 0
-        )
+        upload, case_chunks, pending_chunks = _chunk_state(reader, upload_id, now)
     if index < upload.received:
         return _out(upload, max_file_bytes)  # a resend after a lost answer
     if upload.total is not None:
         raise Conflict("This upload is finished; it takes no more chunks.")
     if index > upload.received:
         raise Conflict(f"The server expects chunk {upload.received} next; resume from there.")
-    if len(data) != CHUNK_CIPHERTEXT:
-        raise BadRequest(f"Every chunk is exactly {CHUNK_CIPHERTEXT} bytes.")
+    if chunk_size(data) != CHUNK_CIPHERTEXT:
+        raise BadRequest(WRONG_SIZE)
     if index + 1 > chunk_count(max_file_bytes):
         discard(database, store, upload_id)
         raise TooLarge(
