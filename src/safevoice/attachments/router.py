@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Request, Response, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -76,6 +76,16 @@ def post_upload(
     snap: SnapshotDep,
     settings: SettingsDep,
     now: NowDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=16,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="A random value chosen by the client; resending the start reuses it.",
+        ),
+    ] = None,
 ) -> UploadOut:
     """Start an upload of one encrypted file for a case."""
     answer = service.create_upload(
@@ -86,6 +96,7 @@ def post_upload(
         now=now,
         max_file_bytes=settings.max_file_bytes,
         max_open_uploads=settings.max_open_uploads,
+        idempotency_key=idempotency_key,
     )
     # Started with a proof of work, for a report not yet sent: counted towards a flood. A raise
     # of the surge is written after the response, once this request's transaction committed.

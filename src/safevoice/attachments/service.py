@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from safevoice.attachments.models import Attachment, Upload
@@ -20,10 +21,11 @@ from safevoice.cases import service as cases
 from safevoice.cases.models import Case
 from safevoice.clock import DAY, aware, round_up
 from safevoice.crypto import pow as powmod
-from safevoice.crypto.login import random_id
+from safevoice.crypto.login import digest, random_id
 from safevoice.crypto.stream import CHUNK_CIPHERTEXT, chunk_count
 from safevoice.errors import (
     BadRequest,
+    ChallengeRejected,
     Conflict,
     Forbidden,
     NotFound,
@@ -37,6 +39,7 @@ from safevoice.members.service import Principal
 from safevoice.protocol.wire import UploadOut
 from safevoice.storage.blobs import BlobStore, ChunkData, chunk_size
 from safevoice.storage.db import Database
+from safevoice.storage.idempotency import IdempotencyKey, earlier_answer
 
 UPLOAD_TTL = timedelta(hours=24)
 MAX_ATTACHMENTS = 20
@@ -65,6 +68,7 @@ def create_upload(
     now: datetime,
     max_file_bytes: int,
     max_open_uploads: int,
+    idempotency_key: str | None = None,
 ) -> UploadOut:
     """Start an upload for a case: a reporter or member session of that case, or, for a report
     not yet submitted, a solved proof-of-work challenge.
@@ -72,44 +76,27 @@ def create_upload(
     The client picks the case id of a report not yet submitted, so per-case limits alone bind
     nothing: the instance caps how many uploads are open at once, and a case holds at most as
     many open uploads as a report or message may carry.
+
+    With an ``idempotency_key`` a resent start (its answer was lost) gets the first answer
+    again, even once its challenge is spent or expired, and no second upload; the same key with
+    another body, or from another session, is refused.
     """
-    open_count = session.scalar(select(func.count()).select_from(Upload).where(_open(now))) or 0
-    if open_count >= max_open_uploads:
-        raise RateLimited(
-            "Too many files are being uploaded to this server right now; try again in a few "
-            "minutes."
-        )
-    case_open = (
-        session.scalar(
-            select(func.count())
-            .select_from(Upload)
-            .where(_open(now), Upload.case_id == body.case_id)
-        )
-        or 0
-    )
-    if case_open >= MAX_ATTACHMENTS:
-        raise TooLarge(
-            f"This case already has {MAX_ATTACHMENTS} files being uploaded, as many as a report "
-            "or message carries; send them first."
-        )
-    existing = session.get(Case, body.case_id)
+    key = _StartKey(idempotency_key, body, principal) if idempotency_key else None
+    challenge = None
     if principal is None:
-        if body.proof is None:
-            raise Unauthorized("Starting an upload needs a session or a proof of work.")
-        challenge = powmod.authenticate(
-            snap.challenge_key, body.proof.challenge, purpose="upload", now=int(now.timestamp())
-        )
-        check_work(challenge, body.proof.solution)
-        if existing is not None:
-            raise Unauthorized("Files for an existing case need the case's session.")
-        spend_challenge(session, challenge)
-    elif principal.role == "reporter":
-        if principal.subject != body.case_id:
-            raise NotFound(cases.NOT_FOUND)
-    elif principal.role == "member":
-        cases.readable_case(session, label=principal.label, case_id=body.case_id)
-    else:
-        raise Forbidden("Only reporters and committee members add files to cases.")
+        try:
+            challenge = _proven(snap, body=body, now=now)
+        except ChallengeRejected:
+            # A resend may come after its challenge expired: the same request (the same proof)
+            # that was answered before gets that answer again.
+            earlier = key.earlier(session) if key is not None else None
+            if earlier is None:
+                raise
+            return earlier
+    if key is not None and (earlier := key.earlier(session)) is not None:
+        return earlier
+    _check_room(session, case_id=body.case_id, now=now, max_open_uploads=max_open_uploads)
+    _check_right(session, case_id=body.case_id, principal=principal)
     upload = Upload(
         id=random_id(),
         case_id=body.case_id,
@@ -119,8 +106,100 @@ def create_upload(
         # nor the attachment it becomes tells when in the day the file came.
         expires_at=round_up(now + UPLOAD_TTL, DAY),
     )
+    answer = _out(upload, max_file_bytes)
+    if key is not None and (earlier := key.claim(session, answer, upload.expires_at)) is not None:
+        return earlier  # a copy of this request sent at the same moment got there first
+    if challenge is not None:
+        spend_challenge(session, challenge)
     session.add(upload)
-    return _out(upload, max_file_bytes)
+    return answer
+
+
+def _check_room(session: Session, *, case_id: str, now: datetime, max_open_uploads: int) -> None:
+    """Refuse a start beyond the open uploads of the instance or of one case id."""
+    open_count = session.scalar(select(func.count()).select_from(Upload).where(_open(now))) or 0
+    if open_count >= max_open_uploads:
+        raise RateLimited(
+            "Too many files are being uploaded to this server right now; try again in a few "
+            "minutes."
+        )
+    case_open = (
+        session.scalar(
+            select(func.count()).select_from(Upload).where(_open(now), Upload.case_id == case_id)
+        )
+        or 0
+    )
+    if case_open >= MAX_ATTACHMENTS:
+        raise TooLarge(
+            f"This case already has {MAX_ATTACHMENTS} files being uploaded, as many as a report "
+            "or message carries; send them first."
+        )
+
+
+def _check_right(session: Session, *, case_id: str, principal: Principal | None) -> None:
+    """Refuse a start by someone who may not add files to the case (a proof of work only
+    starts files for a case that does not exist yet)."""
+    if principal is None:
+        if session.get(Case, case_id) is not None:
+            raise Unauthorized("Files for an existing case need the case's session.")
+    elif principal.role == "reporter":
+        if principal.subject != case_id:
+            raise NotFound(cases.NOT_FOUND)
+    elif principal.role == "member":
+        cases.readable_case(session, label=principal.label, case_id=case_id)
+    else:
+        raise Forbidden("Only reporters and committee members add files to cases.")
+
+
+class _StartKey:
+    """The idempotency record of an upload start: its key, and the request it stands for."""
+
+    def __init__(self, key: str, body: UploadCreateIn, principal: Principal | None) -> None:
+        # A namespace of its own: a key a client also used for a submission stays apart.
+        self.key_digest = digest("safevoice-upload-idempotency-v1", key)
+        # The session is part of the request: a stored upload id (the capability to add to the
+        # upload) goes back only to whoever started it.
+        self.request_digest = digest(
+            "safevoice-upload-request-v1",
+            body.model_dump_json(),
+            principal.label if principal is not None else "",
+        )
+
+    def earlier(self, session: Session) -> UploadOut | None:
+        stored = earlier_answer(
+            session,
+            key_digest=self.key_digest,
+            request_digest=self.request_digest,
+            what="upload",
+        )
+        return None if stored is None else UploadOut.model_validate_json(stored)
+
+    def claim(self, session: Session, answer: UploadOut, expires_at: datetime) -> UploadOut | None:
+        """Record ``answer`` under the key; or, when a copy of the request recorded its own in
+        the meantime (PostgreSQL: the insert waits for it, then conflicts), return that one."""
+        record = IdempotencyKey(
+            key_digest=self.key_digest,
+            request_digest=self.request_digest,
+            response=answer.model_dump_json().encode(),
+            expires_at=expires_at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(record)
+        except IntegrityError:
+            return self.earlier(session)
+        return None
+
+
+def _proven(snap: Snapshot, *, body: UploadCreateIn, now: datetime) -> powmod.Challenge:
+    """The upload challenge a start without a session solved, checked but not yet spent."""
+    if body.proof is None:
+        raise Unauthorized("Starting an upload needs a session or a proof of work.")
+    challenge = powmod.authenticate(
+        snap.challenge_key, body.proof.challenge, purpose="upload", now=int(now.timestamp())
+    )
+    check_work(challenge, body.proof.solution)
+    return challenge
 
 
 def _out(upload: Upload, max_file_bytes: int) -> UploadOut:
