@@ -10,8 +10,9 @@ them; the upload is then deleted entirely, so nothing of it remains.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -51,7 +52,9 @@ def _gib(size: int) -> str:
     return f"{size / 1024**3:g} GiB" if size >= 1024**3 else f"{size / 1024**2:g} MiB"
 
 
-def _open(now: datetime, upload: type[Upload] = Upload) -> ColumnElement[bool]:
+def _open(
+    now: datetime | ColumnElement[datetime], upload: type[Upload] = Upload
+) -> ColumnElement[bool]:
     """Uploads not attached to anything yet and not expired: what a flood can pile up."""
     return and_(
         upload.expires_at > now,
@@ -226,31 +229,72 @@ def status(session: Session, *, upload_id: str, now: datetime, max_file_bytes: i
     return _out(_live(session, upload_id, now), max_file_bytes)
 
 
-def _chunk_state(reader: Session, upload_id: str, now: datetime) -> tuple[Upload, int, int]:
-    """The live upload a chunk is for, the chunks its case holds and the chunks of all open
-    uploads, in one query: it runs before every chunk."""
+def _chunk_state_query() -> Select[Any]:
+    """The upload a chunk is for, whether it is bound, the chunks its case holds and the
+    chunks of all open uploads: one statement, built once, as it runs before every chunk."""
     same_case, pending = aliased(Upload), aliased(Upload)
-    case_chunks = (
+    return select(
+        Upload.case_id,
+        Upload.received,
+        Upload.total,
+        Upload.expires_at,
+        select(Attachment.upload_id).where(Attachment.upload_id == Upload.id).exists(),
         select(func.coalesce(func.sum(same_case.received), 0))
         .where(same_case.case_id == Upload.case_id)
-        .scalar_subquery()
-    )
-    pending_chunks = (
+        .scalar_subquery(),
         select(func.coalesce(func.sum(pending.received), 0))
-        .where(_open(now, pending))
-        .scalar_subquery()
+        .where(_open(bindparam("now", type_=Upload.expires_at.type), pending))
+        .scalar_subquery(),
+    ).where(Upload.id == bindparam("upload_id"))
+
+
+_CHUNK_STATE = _chunk_state_query()
+# The write that counts a stored chunk: the case's uploads locked (PostgreSQL; SQLite
+# serialises writers) and counted again, then the counter moved from exactly ``index``.
+_LOCK_CASE = select(Upload.received).where(Upload.case_id == bindparam("case_id")).with_for_update()
+_MOVE = (
+    update(Upload)
+    .where(
+        Upload.id == bindparam("upload_id"),
+        Upload.received == bindparam("index"),
+        Upload.total.is_(None),
     )
-    bound = select(Attachment.upload_id).where(Attachment.upload_id == Upload.id).exists()
-    row = reader.execute(
-        select(Upload, bound, case_chunks, pending_chunks).where(Upload.id == upload_id)
-    ).one_or_none()
+    .values(received=bindparam("next"))
+)
+
+
+def _chunk_state(database: Database, upload_id: str, now: datetime) -> tuple[Upload, int, int]:
+    """The live upload a chunk is for (detached), the chunks its case holds and the chunks of
+    all open uploads."""
+    with database.reader.connect() as connection:
+        if not database.sqlite:
+            # One statement sees one snapshot: no BEGIN and ROLLBACK round trips around it.
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = connection.execute(_CHUNK_STATE, {"upload_id": upload_id, "now": now}).one_or_none()
     if row is None:
         raise NotFound(NO_UPLOAD)
-    upload, is_bound, in_case, in_pending = row
-    if not is_bound and aware(upload.expires_at) <= now:
+    case_id, received, total, expires_at, bound, in_case, in_pending = row
+    if not bound and aware(expires_at) <= now:
         raise NotFound(NO_UPLOAD)
-    reader.expunge(upload)
+    upload = Upload(
+        id=upload_id, case_id=case_id, received=received, total=total, expires_at=expires_at
+    )
     return upload, int(in_case), int(in_pending)
+
+
+def _count_chunk(database: Database, upload: Upload, index: int, max_case_chunks: int) -> bool:
+    """Move the upload's counter past chunk ``index`` (stored already); False, and nothing
+    written, when the case would hold more than ``max_case_chunks``."""
+    with database.writer.begin() as connection:
+        locked = connection.execute(_LOCK_CASE, {"case_id": upload.case_id}).scalars().all()
+        if sum(locked) + 1 > max_case_chunks:
+            return False
+        moved = connection.execute(
+            _MOVE, {"upload_id": upload.id, "index": index, "next": index + 1}
+        )
+        if moved.rowcount == 1:
+            upload.received = index + 1
+    return True
 
 
 def put_chunk(
@@ -275,8 +319,7 @@ def put_chunk(
     is refused before it is written (the upload stays, to resume later), so a flood of uploads
     cannot fill the disk.
     """
-    with database.session(write=False) as reader:
-        upload, case_chunks, pending_chunks = _chunk_state(reader, upload_id, now)
+    upload, case_chunks, pending_chunks = _chunk_state(database, upload_id, now)
     if index < upload.received:
         return _out(upload, max_file_bytes)  # a resend after a lost answer
     if upload.total is not None:
@@ -303,23 +346,8 @@ def put_chunk(
             "upload resumes from where it stopped)."
         )
     store.put_chunk(upload_id, index, data)
-    over_case_limit = False
-    with database.unit_of_work() as session:
-        # The case's uploads are locked (PostgreSQL; SQLite serialises writers) and counted
-        # again, so chunks sent in parallel cannot together pass the per-case limit.
-        locked = session.scalars(
-            select(Upload.received).where(Upload.case_id == upload.case_id).with_for_update()
-        ).all()
-        if sum(locked) + 1 > max_case_bytes // CHUNK_CIPHERTEXT:
-            over_case_limit = True
-        else:
-            moved = session.execute(
-                update(Upload)
-                .where(Upload.id == upload_id, Upload.received == index, Upload.total.is_(None))
-                .values(received=index + 1)
-            )
-            upload.received = index + 1 if moved.rowcount == 1 else upload.received  # type: ignore[attr-defined]  # Session.execute is typed as Result; an UPDATE/DELETE returns a CursorResult, which has rowcount
-    if over_case_limit:
+    if not _count_chunk(database, upload, index, max_case_bytes // CHUNK_CIPHERTEXT):
+        # Chunks sent in parallel for other uploads of the case got there first.
         discard(database, store, upload_id)
         raise TooLarge(
             f"The files of this case are larger than this server accepts "
