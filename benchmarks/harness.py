@@ -225,7 +225,12 @@ def peak_rss_kib(pid: int) -> int:
 
 def rss_kib(pid: int) -> int:
     """The resident memory (VmRSS) of every process of the server right now, summed."""
-    return sum(_status_kib(p, "VmRSS") for p in server_pids(pid))
+    return sum(rss_kib_each(pid))
+
+
+def rss_kib_each(pid: int) -> list[int]:
+    """The resident memory (VmRSS) of each process of the server right now, smallest first."""
+    return sorted(_status_kib(p, "VmRSS") for p in server_pids(pid))
 
 
 class RssSampler:

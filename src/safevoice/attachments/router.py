@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Request, Response, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from safevoice.attachments import service
 from safevoice.attachments.schemas import FinishIn, UploadCreateIn
+from safevoice.crypto.stream import CHUNK_CIPHERTEXT
+from safevoice.errors import BadRequest
 from safevoice.instance.flood import raise_flood_surge
 from safevoice.protocol.numbers import DECIMAL
 from safevoice.protocol.wire import ID_PATTERN, UploadOut
@@ -31,6 +33,31 @@ router = APIRouter(prefix="/api/v1", tags=["attachments"], route_class=DeclaredR
 
 UploadId = Annotated[str, Path(min_length=22, max_length=22, pattern=ID_PATTERN)]
 Index = Annotated[int, Field(ge=0, le=999_999), DECIMAL, Path()]
+# Pieces of a chunk's body smaller than this are gathered into one buffer, so a body trickled
+# in tiny pieces holds no more memory than one that came in large ones.
+SMALL_PIECE = 16 * 1024
+
+
+async def _chunk_body(request: Request) -> list[bytes | bytearray]:
+    """The request body as the pieces it arrived in, never read past one chunk's size.
+
+    The pieces go to the blob store as they are: joining them would copy every chunk once
+    more for nothing.
+    """
+    pieces: list[bytes | bytearray] = []
+    size = 0
+    async for piece in request.stream():
+        size += len(piece)
+        if size > CHUNK_CIPHERTEXT:
+            raise BadRequest(service.WRONG_SIZE)
+        last = pieces[-1] if pieces else None
+        if len(piece) >= SMALL_PIECE:
+            pieces.append(piece)
+        elif isinstance(last, bytearray) and len(last) < SMALL_PIECE:
+            last += piece
+        elif piece:
+            pieces.append(bytearray(piece))
+    return pieces
 
 
 @router.post(
@@ -49,6 +76,16 @@ def post_upload(
     snap: SnapshotDep,
     settings: SettingsDep,
     now: NowDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=16,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="A random value chosen by the client; resending the start reuses it.",
+        ),
+    ] = None,
 ) -> UploadOut:
     """Start an upload of one encrypted file for a case."""
     answer = service.create_upload(
@@ -59,6 +96,7 @@ def post_upload(
         now=now,
         max_file_bytes=settings.max_file_bytes,
         max_open_uploads=settings.max_open_uploads,
+        idempotency_key=idempotency_key,
     )
     # Started with a proof of work, for a report not yet sent: counted towards a flood. A raise
     # of the surge is written after the response, once this request's transaction committed.
@@ -98,7 +136,7 @@ async def put_chunk(
     now: NowDep,
 ) -> UploadOut:
     """Store the next encrypted chunk (the raw request body)."""
-    data = await request.body()
+    data = await _chunk_body(request)
     return await run_in_threadpool(
         partial(
             service.put_chunk,

@@ -8,6 +8,7 @@ the proxy, as Tor needs).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any, TypeVar
@@ -388,8 +389,21 @@ class Api:
         body = {"envelope": envelope, "feedback": feedback, "uploads": uploads or []}
         return self._post(f"/api/v1/cases/{case_id}/objects", body, ObjectOut)
 
-    def start_upload(self, case_id: str, *, proof: dict[str, str] | None = None) -> UploadOut:
-        return self._post("/api/v1/uploads", {"case_id": case_id, "proof": proof}, UploadOut)
+    def start_upload(
+        self,
+        case_id: str,
+        *,
+        proof: dict[str, str] | None = None,
+        patience: Patience | None = None,
+    ) -> UploadOut:
+        """Start an upload, resending the same request under one idempotency key while the
+        server is unreachable or unavailable (the answer may have been lost after the upload
+        was made): however many tries, the server makes one upload."""
+        body = {"case_id": case_id, "proof": proof}
+        headers = {"Idempotency-Key": secrets.token_urlsafe(16)}
+        return (patience or Patience(seconds=15)).run(
+            lambda: self._post("/api/v1/uploads", body, UploadOut, headers=headers)
+        )
 
     def upload_status(self, upload_id: str) -> UploadOut:
         return self._get(f"/api/v1/uploads/{upload_id}", UploadOut)

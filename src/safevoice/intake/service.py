@@ -59,6 +59,7 @@ from safevoice.protocol.wire import (
 )
 from safevoice.storage.batch import Rows, RowWriter
 from safevoice.storage.db import Database
+from safevoice.storage.idempotency import earlier_answer
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 CHALLENGE_PURPOSES = ("submit", "reporter-login", "upload", "survey")
@@ -176,16 +177,10 @@ def _validated_wraps(body: SubmissionIn, snap: Snapshot) -> list[tuple[str, byte
 def _stored_answer(
     session: Connection, key_digest: bytes, request_digest: bytes
 ) -> SubmissionOut | None:
-    row = session.execute(
-        select(IdempotencyKey.request_digest, IdempotencyKey.response).where(
-            IdempotencyKey.key_digest == key_digest
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    if row.request_digest != request_digest:
-        raise Conflict("This idempotency key was already used for a different submission.")
-    return SubmissionOut.model_validate_json(row.response)
+    stored = earlier_answer(
+        session, key_digest=key_digest, request_digest=request_digest, what="submission"
+    )
+    return None if stored is None else SubmissionOut.model_validate_json(stored)
 
 
 @contextmanager

@@ -90,8 +90,14 @@ async function verifyFirst(wire) {
 
 // --- talking to the server: no cookies, no cache, no redirects ---
 
-async function request(method, path, { json, bytes, token } = {}) {
-  const init = { method, headers: {}, credentials: "omit", cache: "no-store", redirect: "error" };
+async function request(method, path, { json, bytes, token, headers = {} } = {}) {
+  const init = {
+    method,
+    headers: { ...headers },
+    credentials: "omit",
+    cache: "no-store",
+    redirect: "error",
+  };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -266,12 +272,19 @@ async function uploadAll(entries, start) {
   return descriptors;
 }
 
+// A start whose answer is lost is sent again under the same idempotency key, so the server
+// makes one upload however many times the request arrives (protocol: attachments).
 async function startUpload(body, token = null) {
-  const response = await request("POST", "/api/v1/uploads", { json: body, token });
-  if (!response) throw new Refusal("unreachable");
-  if (response.status === 401 && token) throw new Refusal("session");
-  if (!response.ok) throw new Refusal("server");
-  return (await response.json()).id;
+  const headers = { "Idempotency-Key": randomKey() };
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await request("POST", "/api/v1/uploads", { json: body, token, headers });
+    if (response && response.status === 401 && token) throw new Refusal("session");
+    if (response && response.ok) return (await response.json()).id;
+    if (response && response.status !== 503 && response.status < 500) throw new Refusal("server");
+    if (attempt >= CHUNK_RETRY_DELAYS_MS.length) throw new Refusal("unreachable");
+    progress("retry", attempt / CHUNK_RETRY_DELAYS_MS.length);
+    await sleep(CHUNK_RETRY_DELAYS_MS[attempt]);
+  }
 }
 
 // =============================================================================================
