@@ -11,9 +11,11 @@ seconds between its steps, so the load is steady rather than saturating. Every
 PostgreSQL the connections the server holds are counted every two seconds
 (``pg_stat_activity``) and their peak reported beside the pools' ceiling.
 
-Memory growth is the slope of a least-squares line through the samples after the first
-minute (start-up and first-use allocations), in MiB per 10 minutes; it includes the member's
-worker growing while the first page of cases fills (README, "Reliability").
+Before the clock starts, ``--prefill`` reports (by default one full page of the member's sync,
+500) are submitted, so that the member's worker holds a full page from the first sample on:
+without them the soak measured that worker growing while the first page filled (README,
+"Reliability"). Memory growth is the slope of a least-squares line through the samples after
+the first minute (start-up and first-use allocations), in MiB per 10 minutes.
 
 Usage: .venv/bin/python -m benchmarks.soak [--minutes 3] [--db both] [--allow-busy]
 Prints one JSON object on its last line.
@@ -48,7 +50,7 @@ from benchmarks.harness import (
     set_up,
 )
 from benchmarks.ingest import random_reporter
-from safevoice.client.api import Api
+from safevoice.client.api import EXPORT_PAGE, Api
 from safevoice.client.files import upload_stream
 from safevoice.client.patience import Patience
 from safevoice.crypto import pow as powmod
@@ -282,13 +284,24 @@ def pool_ceiling(workers: int) -> int:
     return workers * 2 * settings.db_pool_size
 
 
-def run(kind: str, *, minutes: float, sample_seconds: float, pause: float) -> dict[str, Any]:
+def prefill(clients: Clients, base: str, count: int) -> None:
+    """Submit ``count`` reports (every fourth with an attachment) before the clock starts, so
+    that the member's first page of cases is full from the first sample on."""
+    with Api(base, timeout=60) as api:
+        for _ in range(count):
+            clients.submit(api)
+
+
+def run(
+    kind: str, *, minutes: float, sample_seconds: float, pause: float, prefilled: int
+) -> dict[str, Any]:
     with fresh_database(kind) as url:
         inst = set_up(url)
         env = {"SAFEVOICE_FLOOD_PER_MINUTE": "0", "SAFEVOICE_LOG_LEVEL": "WARNING"}
         with running_server(safevoice_server(url, workers=WORKERS), env=env) as (base, process):
             tally = Tally()
             clients = Clients(base, inst, tally)
+            prefill(clients, base, prefilled)
             started = time.monotonic()
             until = started + minutes * 60
             submit_api = Api(base, timeout=60)
@@ -341,6 +354,7 @@ def run(kind: str, *, minutes: float, sample_seconds: float, pause: float) -> di
             member_api.close()
     warm = [(s.minute * 60, s.rss_mib) for s in samples if s.minute >= 1]
     result: dict[str, Any] = {
+        "prefilled_cases": prefilled,
         "operations": dict(tally.done),
         "errors": sum(tally.errors.values()),
         "error_samples": tally.error_samples,
@@ -360,6 +374,13 @@ def main() -> None:
     parser.add_argument("--sample-seconds", type=float, default=60.0)
     parser.add_argument("--pause", type=float, default=0.2)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=EXPORT_PAGE,
+        help="reports submitted before the clock starts (default: one full page of the "
+        "member's sync, so that what a page costs the server is there from the first sample)",
+    )
     add_busy_option(parser)
     options = parser.parse_args()
     watch = LoadWatch(allow_busy=options.allow_busy)
@@ -371,6 +392,7 @@ def main() -> None:
             minutes=options.minutes,
             sample_seconds=options.sample_seconds,
             pause=options.pause,
+            prefilled=options.prefill,
         )
     watch.emit(result, figures=[f"{kind}.rss_growth_mib_per_10_min" for kind in kinds])
 
