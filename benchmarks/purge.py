@@ -195,7 +195,10 @@ def add_case(batch: Batch, index: int, *, received: date, expires: object) -> No
         )
         rows[Attachment].append({"upload_id": upload_id, "case_id": case_id})
         batch.blobs += [(upload_id, chunk) for chunk in range(chunks)]
-    events = [("case.received", {"channel": "general"}), ("case.assigned", None)]
+    events: list[tuple[str, dict[str, str | int] | None]] = [
+        ("case.received", {"channel": "general"}),
+        ("case.assigned", None),
+    ]
     events += [("message.posted", None)] * messages
     events += [("note.added", None)] * 2 + [("triage.added", None)]
     events += [("case.status", {"status": status}) for status in statuses]
