@@ -17,6 +17,7 @@ from safevoice.audit import service as audit
 from safevoice.errors import IncompleteDeletion
 from safevoice.instance.service import snapshot
 from safevoice.retention import service
+from safevoice.storage import dialect
 from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 
@@ -63,7 +64,7 @@ def run(
     if on_start is not None:
         on_start(due)
     while True:
-        with database.unit_of_work() as session:
+        with database.unit_of_work() as session, dialect.bulk_write_cache(session):
             purged = service.purge_due(session, blobs, today=today, limit=batch)
         if not purged:
             break

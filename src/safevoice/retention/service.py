@@ -23,7 +23,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    insert,
     or_,
     select,
 )
@@ -366,8 +365,9 @@ def _erase(
     purged = [
         Purged(case.id, case.channel, chosen[case.id].policy, case.received_on) for case in claimed
     ]
-    session.execute(
-        insert(_table(Tombstone)),
+    dialect.insert_rows(
+        session,
+        _table(Tombstone),
         [
             {
                 "case_id": case.id,
