@@ -17,9 +17,8 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from safevoice.audit.models import AuditEntry, AuditHead, AuditStaging
@@ -27,7 +26,6 @@ from safevoice.crypto.encoding import canonical_json
 from safevoice.crypto.hashing import audit_body_hash, entry_hash
 from safevoice.crypto.login import random_id
 from safevoice.protocol.audit import body_version
-from safevoice.storage import dialect
 
 REPORTER = "reporter"
 ENTRY_VERSION = 2
@@ -130,7 +128,7 @@ def append_many(
         digest = entry_hash(digest, body, version=ENTRY_VERSION)
         rows.append({"seq": seq, "body": body, "hash": digest})
     if rows:
-        dialect.insert_rows(session, cast(Table, AuditEntry.__table__), rows)
+        session.execute(insert(AuditEntry), rows)
         head.seq, head.hash = seq, digest
     return len(rows)
 

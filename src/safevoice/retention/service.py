@@ -23,6 +23,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    insert,
     or_,
     select,
 )
@@ -365,9 +366,8 @@ def _erase(
     purged = [
         Purged(case.id, case.channel, chosen[case.id].policy, case.received_on) for case in claimed
     ]
-    dialect.insert_rows(
-        session,
-        _table(Tombstone),
+    session.execute(
+        insert(_table(Tombstone)),
         [
             {
                 "case_id": case.id,

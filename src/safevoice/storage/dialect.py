@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,10 +17,8 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
-    Table,
     any_,
     func,
-    insert,
     literal,
     literal_column,
     text,
@@ -65,26 +63,6 @@ def bulk_write_cache(session: Session) -> Iterator[None]:
         yield
     finally:
         driver.execute(f"PRAGMA cache_size={int(before)}")
-
-
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many rows (each with the same keys) in the session's transaction.
-
-    On PostgreSQL an executemany runs the statement once per row on the server, which made the
-    tombstones and audit entries of a large purge cost seconds: there one ``INSERT ... SELECT``
-    unnests one array per column. SQLite runs in-process, where executemany is as fast.
-    """
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), list(rows))
-        return
-    names = list(rows[0])
-    columns = [
-        func.unnest(literal([row[name] for row in rows], ARRAY(table.c[name].type)))
-        for name in names
-    ]
-    session.execute(insert(table).from_select(names, select_(*columns)))
 
 
 def read_consistently(database: Database, session: Session) -> None:
