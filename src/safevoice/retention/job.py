@@ -17,12 +17,14 @@ from safevoice.audit import service as audit
 from safevoice.errors import IncompleteDeletion
 from safevoice.instance.service import snapshot
 from safevoice.retention import service
+from safevoice.storage import dialect
 from safevoice.storage.blobs import BlobStore
 from safevoice.storage.db import Database
 
-# Cases per transaction. Each batch holds SQLite's write lock for about a second on the 2-core
-# machine (submissions wait, they are not refused); fewer, larger commits are what keeps 100,000
-# cases under 30 s, because secure_delete makes every commit write the zeroed pages.
+# Cases per transaction. Each batch holds SQLite's write lock while it runs (submissions wait,
+# they are not refused): about a second for 10,000 small cases, several seconds for batches of
+# realistic cases in a database of 100,000 (README, Performance). Fewer, larger commits write
+# fewer pages, because secure_delete makes every commit write the zeroed pages.
 BATCH = 5000
 
 
@@ -63,7 +65,7 @@ def run(
     if on_start is not None:
         on_start(due)
     while True:
-        with database.unit_of_work() as session:
+        with database.unit_of_work() as session, dialect.bulk_write_cache(session):
             purged = service.purge_due(session, blobs, today=today, limit=batch)
         if not purged:
             break

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +39,31 @@ def among(column: Any, ids: Sequence[str], session: Session) -> ColumnElement[bo
         func.json_each(json.dumps(list(ids)))
     )
     return column.in_(values)  # type: ignore[no-any-return]  # as above: the column is untyped
+
+
+# The page cache of a purge batch's SQLite connection, in KiB. A batch frees rows all over the
+# case tables (their keys are random), so it dirties pages all over them; with SQLite's default
+# cache of 2 MiB the dirty pages spill into the WAL before the commit, and a page dirtied again
+# after its spill is written again, which made deleting a batch's case objects 2.5 to 3.5 times
+# slower (README, Performance).
+BULK_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def bulk_write_cache(session: Session) -> Iterator[None]:
+    """Give the session's SQLite connection a page cache large enough for a purge batch, for
+    the block only (the connection goes back to the pool as it was). PostgreSQL's buffers are
+    the server's: nothing to do there."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    driver: Any = session.connection().connection.driver_connection
+    before = driver.execute("PRAGMA cache_size").fetchone()[0]
+    driver.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size={int(before)}")
 
 
 def read_consistently(database: Database, session: Session) -> None:
