@@ -19,7 +19,7 @@ from safevoice.cases.models import Case
 from safevoice.cli.retention import purge_all
 from safevoice.crypto.manifest import Manifest
 from safevoice.errors import NotFound
-from safevoice.retention.job import dry_run
+from safevoice.retention.job import dry_run, instance_today
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from tests.api.test_login import login
@@ -242,7 +242,7 @@ def test_the_daily_run_folds_reporter_events_of_past_days_into_the_audit_log(
     database: Database, tmp_path: Path
 ) -> None:
     now = later(0)
-    today = now.date()
+    today = instance_today(database, now)  # the instance's day, not UTC's
     with database.unit_of_work() as session:
         for day in (today - timedelta(days=1), today - timedelta(days=1), today):
             audit.record(
