@@ -42,19 +42,7 @@ def _backup_process(
     url: str, blob_spec: str, folders: Folders, home: Path
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            str(BIN / "safevoice"),
-            "admin",
-            "backup",
-            "--database",
-            url,
-            "--blobs",
-            blob_spec,
-            "--keys-dir",
-            str(folders.keys),
-            "--out",
-            str(folders.backups),
-        ],
+        [str(BIN / "safevoice"), *_args(url, blob_spec, folders)],
         env={**os.environ, "SAFEVOICE_HOME": str(home)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
