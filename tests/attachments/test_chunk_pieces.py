@@ -3,7 +3,6 @@ than a chunk is refused before it is read to its end, and nothing of it is store
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -20,6 +19,7 @@ from safevoice.settings import Settings
 from safevoice.storage.blobs import open_blob_store
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
+from tests.support.asgi import run_async
 
 # Tiny pieces (gathered by the server), odd ones, and large ones, as a slow link delivers them.
 PIECES = [1, 7, 4096, 100, 300_000, 16_384, 5, 600_000]
@@ -65,7 +65,7 @@ def test_a_chunk_sent_in_pieces_of_any_size_is_stored_byte_for_byte(
     )
     chunk = os.urandom(CHUNK_CIPHERTEXT)
 
-    upload_id, put, status = asyncio.run(put_in_pieces(app, chunk))
+    upload_id, put, status = run_async(lambda: put_in_pieces(app, chunk))
 
     assert put.status_code == 200, put.text
     assert status.json()["received"] == 1
@@ -80,7 +80,7 @@ def test_a_body_longer_than_a_chunk_is_refused_and_nothing_is_stored(
         database=database,
     )
 
-    upload_id, put, status = asyncio.run(put_in_pieces(app, os.urandom(CHUNK_CIPHERTEXT + 1)))
+    upload_id, put, status = run_async(lambda: put_in_pieces(app, os.urandom(CHUNK_CIPHERTEXT + 1)))
 
     assert put.status_code == 400
     assert put.json()["error"]["message"] == f"Every chunk is exactly {CHUNK_CIPHERTEXT} bytes."

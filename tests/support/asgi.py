@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
+
+T = TypeVar("T")
+
+
+def run_async(start: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine ``start`` makes on a fresh event loop of its own thread: the test
+    thread may already run Playwright's (see ``SyncASGITransport``)."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(lambda: asyncio.run(start())).result()
 
 
 class SyncASGITransport(httpx.BaseTransport):
