@@ -19,6 +19,7 @@ from safevoice.audit import service as audit
 from safevoice.cases.models import Case, WrappedKey
 from safevoice.cli.retention import purge_all
 from safevoice.clock import utcnow
+from safevoice.retention.job import instance_today
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
@@ -104,12 +105,13 @@ def test_a_purge_run_with_the_clock_moved_forward_is_named(
     checkpoint = saved_checkpoint(cli, served, world, tmp_path)
     cli.safevoice("audit", "retention")
 
-    report = purge_all(database, f"fs:{tmp_path / 'blobs'}", now=utcnow() + timedelta(days=60))
+    moved = utcnow() + timedelta(days=60)
+    report = purge_all(database, f"fs:{tmp_path / 'blobs'}", now=moved)
     assert report.purged == 1
 
     verified, retention = verify(cli, served, world, tmp_path, checkpoint)
 
-    future = (today + timedelta(days=60)).isoformat()
+    future = instance_today(database, moved).isoformat()  # the instance's day, not UTC's
     for said in (verified, retention):
         flat = " ".join(said.split())
         assert f"records the purge of case {early} on {future}, a day still in the future" in flat
