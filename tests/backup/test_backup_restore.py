@@ -33,20 +33,17 @@ from tests.support.backups import (
 from tests.support.world import World
 
 
+def backup_args(url: str, blob_spec: str, folders: Folders) -> list[str]:
+    """The arguments of `safevoice admin backup` into ``folders``."""
+    return [
+        *("admin", "backup", "--database", url, "--blobs", blob_spec),
+        *("--keys-dir", str(folders.keys), "--out", str(folders.backups)),
+    ]
+
+
 def backup(cli: Cli, url: str, blob_spec: str, folders: Folders) -> Path:
     before = set(folders.backups.glob("*.svbackup")) if folders.backups.exists() else set()
-    result = cli.safevoice(
-        "admin",
-        "backup",
-        "--database",
-        url,
-        "--blobs",
-        blob_spec,
-        "--keys-dir",
-        str(folders.keys),
-        "--out",
-        str(folders.backups),
-    )
+    result = cli.safevoice(*backup_args(url, blob_spec, folders))
     assert "Backup written" in result.stdout
     (path,) = set(folders.backups.glob("*.svbackup")) - before
     return path

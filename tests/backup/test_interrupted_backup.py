@@ -26,7 +26,7 @@ from safevoice.storage.db import Database
 from safevoice.storage.temporaries import INCOMING
 from tests.attachments.test_stale_temporaries import Writer
 from tests.backup.conftest import Folders
-from tests.backup.test_backup_restore import blob_bytes, restore
+from tests.backup.test_backup_restore import backup_args, blob_bytes, restore
 from tests.conftest import Cli
 from tests.support.backups import submit_case_with_file, table_rows
 
@@ -42,7 +42,7 @@ def _backup_process(
     url: str, blob_spec: str, folders: Folders, home: Path
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(BIN / "safevoice"), *_args(url, blob_spec, folders)],
+        [str(BIN / "safevoice"), *backup_args(url, blob_spec, folders)],
         env={**os.environ, "SAFEVOICE_HOME": str(home)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -74,24 +74,9 @@ def _stuck_on(pipe: Path, process: subprocess.Popen[bytes]) -> Iterator[None]:
 def _run_backup(cli: Cli, url: str, blob_spec: str, folders: Folders) -> tuple[str, Path]:
     """``safevoice admin backup`` in-process; what it printed and the backup it wrote."""
     before = set(folders.backups.glob("*.svbackup"))
-    result = cli.safevoice(*_args(url, blob_spec, folders))
+    result = cli.safevoice(*backup_args(url, blob_spec, folders))
     (path,) = set(folders.backups.glob("*.svbackup")) - before
     return str(result.stdout), path
-
-
-def _args(url: str, blob_spec: str, folders: Folders) -> list[str]:
-    return [
-        "admin",
-        "backup",
-        "--database",
-        url,
-        "--blobs",
-        blob_spec,
-        "--keys-dir",
-        str(folders.keys),
-        "--out",
-        str(folders.backups),
-    ]
 
 
 def test_a_backup_killed_mid_write_is_cleaned_up_by_the_next_run_and_never_a_running_one(
