@@ -177,15 +177,20 @@ def solves(challenge: Challenge, solution: str) -> bool:
 
 
 def _find_stamp(challenge: Challenge, counter: bytes) -> bytes:
-    """About 2**STAMP_BITS BLAKE2b, from a prefix hashed once."""
-    prefix = hashlib.blake2b(_stamp_prefix(challenge, counter), digest_size=32)
+    """About 2**STAMP_BITS BLAKE2b, from a prefix hashed once.
+
+    The loop is the reporter's CPU cost in Python, so it compares the digest's first eight
+    bytes with a bound instead of counting its zero bits (same condition, a third faster).
+    """
+    fresh = hashlib.blake2b(_stamp_prefix(challenge, counter), digest_size=32).copy
+    bound = 1 << (64 - STAMP_BITS)
     start = int.from_bytes(random_bytes(STAMP_BYTES), "big") >> 1
     value = start
     while True:
         stamp = value.to_bytes(STAMP_BYTES, "big")
-        attempt = prefix.copy()
+        attempt = fresh()
         attempt.update(stamp)
-        if _leading_zero_bits(attempt.digest()) >= STAMP_BITS:
+        if int.from_bytes(attempt.digest()[:8], "big") < bound:
             return stamp
         value += 1
 
