@@ -32,6 +32,24 @@ from tests.support.world import PASSPHRASE, World
 DB_KINDS = ("sqlite", "postgresql")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each database's tests on one worker when the suite runs in parallel.
+
+    `make test` runs two pytest-xdist workers with ``--dist loadgroup``: every test of one
+    database kind goes to the same worker, so each worker builds one set of templates and starts
+    one real server and one browser for its database, as a serial run does; tests that use no
+    database are shared between the workers as they become free. Without xdist the mark is inert.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("db_kind") if callspec is not None else None
+        if kind is None and "pg_factory" in getattr(item, "fixturenames", ()):
+            kind = "postgresql"
+        if kind is not None:
+            item.add_marker(pytest.mark.xdist_group(str(kind)))
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return World.create(tmp_path_factory.mktemp("keys"))
