@@ -97,17 +97,20 @@ class ServerProcess:
         """Wait until the server answers ``path`` (with anything but a 5xx, or a 503 from
         the readiness endpoint, which is an answer too)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.log()}")
-            try:
-                status = httpx.get(f"{self.direct_url}{path}", timeout=2).status_code
-                if status < 500 or (path == "/api/v1/ready" and status == 503):
-                    return
-            except httpx.TransportError:
-                pass
-            # Often: tests that restart servers (the crash test, eleven times) wait on this.
-            time.sleep(0.05)
+        # One client for every poll: a new one loads the certificate store each time (tens of
+        # milliseconds, more than the poll interval).
+        with httpx.Client(timeout=2, trust_env=False) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited:\n{self.log()}")
+                try:
+                    status = http.get(f"{self.direct_url}{path}").status_code
+                    if status < 500 or (path == "/api/v1/ready" and status == 503):
+                        return
+                except httpx.TransportError:
+                    pass
+                # Often: tests that restart servers (the crash test, eleven times) wait on this.
+                time.sleep(0.05)
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
     def log(self) -> str:

@@ -8,7 +8,9 @@ the proxy, as Tor needs).
 
 from __future__ import annotations
 
+import functools
 import secrets
+import ssl
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any, TypeVar
@@ -83,6 +85,13 @@ _BY_STATUS: dict[int, type[errors.SafeVoiceError]] = {
 }
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate store httpx would load for every client (tens of milliseconds each
+    time), loaded once per process and shared: contexts are safe to share between clients."""
+    return httpx.create_ssl_context()
+
+
 class Api:
     def __init__(
         self,
@@ -107,6 +116,7 @@ class Api:
             timeout=timeout,
             follow_redirects=False,
             transport=transport,
+            verify=tls_context(),
         )
 
     def close(self) -> None:
