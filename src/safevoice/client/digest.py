@@ -40,6 +40,7 @@ from safevoice.crypto.lesson import (
 )
 from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
+from safevoice.crypto.survey import SCALE
 from safevoice.errors import ClientError, NotFound, VerificationFailed
 from safevoice.protocol.suppression import count_figure, protect_breakdown
 from safevoice.protocol.wire import LessonOut
@@ -254,13 +255,22 @@ def render_html(digest: dict[str, Any]) -> bytes:
     parts.append("</table><h2>How safe it feels to speak up</h2>")
     for survey in digest["surveys"]:
         parts.append(f"<h3>{_cell(survey['title'])} ({_cell(survey['answers'])} answers)</h3>")
-        parts.append("<table><tr><th>statement</th><th>median (1 to 5)</th><th>trend</th></tr>")
+        # The counts per score are the JSON twin's, small cells already suppressed.
+        scores = "".join(f"<th>{value}</th>" for value in SCALE)
+        parts.append(
+            f"<table><tr><th>statement</th><th>median (1 to 5)</th><th>trend</th>{scores}</tr>"
+        )
         for q in survey["questions"]:
+            counts = q.get("counts", {})
+            cells = "".join(f"<td>{_cell(counts.get(str(v), ''))}</td>" for v in SCALE)
             parts.append(
                 f"<tr><td>{_cell(q['question'])}</td><td>{_cell(q['median'])}</td>"
-                f"<td>{_cell(q.get('trend', ''))}</td></tr>"
+                f"<td>{_cell(q.get('trend', ''))}</td>{cells}</tr>"
             )
-        parts.append("</table>")
+        parts.append(
+            "</table><p>The last five columns count the answers that gave each score, from 1 "
+            "(not at all) to 5 (fully).</p>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts).encode("utf-8")
 
