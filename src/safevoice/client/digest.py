@@ -41,7 +41,7 @@ from safevoice.crypto.lesson import (
 from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
 from safevoice.crypto.survey import SCALE
-from safevoice.errors import ClientError, NotFound, VerificationFailed
+from safevoice.errors import BadRequest, Conflict, NotFound, VerificationFailed
 from safevoice.protocol.suppression import count_figure, protect_breakdown
 from safevoice.protocol.wire import LessonOut
 
@@ -84,6 +84,26 @@ def date_warnings(text: str) -> list[str]:
     return found
 
 
+def checked_summary(summary: str, *, reviewed: bool, allow_dates: bool) -> str:
+    """The summary as it will be proposed, once it passed the checks a program can make and
+    the member confirmed the checklist; otherwise BadRequest says what is missing."""
+    text = summary.strip()
+    if not text:
+        raise BadRequest("The publishable summary is empty.")
+    found = date_warnings(text)
+    if found and not allow_dates:
+        raise BadRequest(
+            "The summary may contain dates finer than the quarter: "
+            + ", ".join(repr(f) for f in found)
+            + ". Remove them, or confirm that they are not dates."
+        )
+    if not reviewed:
+        raise BadRequest(
+            "Confirm that you reviewed the summary against the checklist: " + " ".join(CHECKLIST)
+        )
+    return text
+
+
 def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
@@ -99,7 +119,7 @@ def propose(session: MemberSession, keys: KeyPair, case_id: str, summary: str) -
     if case is None:
         raise NotFound("There is no such case among those you can read.")
     if case.status != "closed" or case.closed_on is None:
-        raise ClientError("Close the case with its lessons learned before proposing a summary.")
+        raise Conflict("Close the case with its lessons learned before proposing a summary.")
     lesson = Lesson(
         instance_id=manifest.instance_id,
         lesson_id=random_id(),
