@@ -385,13 +385,14 @@ def check_bindable(session: Session, *, case_id: str, upload_ids: list[str], now
             raise Conflict("A file is already attached.")
 
 
-def attachment_rows(case_id: str, upload_ids: list[str]) -> list[dict[str, object]]:
-    return [{"upload_id": upload_id, "case_id": case_id} for upload_id in upload_ids]
+def attachment_rows(case_id: str, upload_ids: list[str], *, seq: int) -> list[dict[str, object]]:
+    """The attachments of the thread object at ``seq`` (the report is 0)."""
+    return [{"upload_id": upload_id, "case_id": case_id, "seq": seq} for upload_id in upload_ids]
 
 
-def bind(session: Session, *, case_id: str, upload_ids: list[str], now: datetime) -> None:
+def bind(session: Session, *, case_id: str, upload_ids: list[str], seq: int, now: datetime) -> None:
     check_bindable(session, case_id=case_id, upload_ids=upload_ids, now=now)
-    for row in attachment_rows(case_id, upload_ids):
+    for row in attachment_rows(case_id, upload_ids, seq=seq):
         session.add(Attachment(**row))
 
 
