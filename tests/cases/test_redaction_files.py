@@ -12,6 +12,7 @@ the server forged or hid makes the object a problem.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def removal(
     *,
     seq: int = 0,
     remove: list[str],
-    carried: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    carried: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A redaction of thread #seq that removes the files ``remove``; ``carried`` adds
     descriptors to the object as the member's client sees it, to name a file it does not
