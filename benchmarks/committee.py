@@ -52,7 +52,6 @@ from safevoice.clock import utcnow
 from safevoice.crypto.casefile import (
     ACTION_FORMAT,
     NOTE_FORMAT,
-    REPORTER,
     STATUS_FORMAT,
     body_plaintext,
     create_case,
@@ -61,10 +60,12 @@ from safevoice.crypto.casefile import (
 )
 from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64e, canonical_json
-from safevoice.crypto.envelope import GENESIS, Envelope, seal
+from safevoice.crypto.envelope import GENESIS, CaseKeys, Envelope, seal
 from safevoice.crypto.keys import KeyPair, open_keyfile, seal_keyfile
 from safevoice.crypto.login import random_id
 from safevoice.protocol import deadlines
+from safevoice.protocol import reporter as reporter_steps
+from safevoice.protocol.reader import ReadCase
 from safevoice.storage.batch import RowWriter
 from safevoice.storage.db import Database
 
@@ -92,6 +93,7 @@ class Chain:
         self.objects: list[Envelope] = []
 
     def add(self, kind: str, plaintext: bytes, *, sender: str, sign_seed: bytes) -> Envelope:
+        """A member's object at the chain's next position."""
         envelope = seal(
             self.key,
             plaintext,
@@ -103,6 +105,23 @@ class Chain:
             epoch=0,
             sign_seed=sign_seed,
         )
+        return self._append(envelope)
+
+    def add_reporter_message(self, text: str, reporter: ReporterKeys) -> Envelope:
+        """The reporter's next message in this thread, sealed by the reporter's own step. The
+        benchmark wrote the thread itself, so its head is known without reading the case."""
+        read = ReadCase(
+            report=None,
+            objects=[],
+            problems=[],
+            heads={"thread": (self.seq - 1, self.head)},
+            keys=CaseKeys(thread=self.key, committee=None),
+        )
+        return self._append(
+            reporter_steps.next_message(read, reporter, case_id=self.case_id, epoch=0, text=text)
+        )
+
+    def _append(self, envelope: Envelope) -> Envelope:
         self.objects.append(envelope)
         self.seq, self.head = self.seq + 1, envelope.transcript_hash()
         return envelope
@@ -140,12 +159,7 @@ def realistic_case(
     committee = Chain(new.case_id, new.keys.committee)
     sign = handler.sign_seed
     thread.add("message", message_plaintext(words(rng, 40) + "?"), sender=by, sign_seed=sign)
-    thread.add(
-        "message",
-        message_plaintext(words(rng, 80)),
-        sender=REPORTER,
-        sign_seed=reporter.sign_seed,
-    )
+    thread.add_reporter_message(words(rng, 80), reporter)
     last_reporter_seq = thread.seq - 1
     committee.add(
         "note", body_plaintext(NOTE_FORMAT, text=words(rng, 60)), sender=by, sign_seed=sign

@@ -55,8 +55,18 @@ SAMPLE = {
             "title": "Speaking up, spring",
             "answers": 57,
             "questions": [
-                {"question": "I can raise a concern without fear.", "median": 4.0, "trend": 0.5},
-                {"question": "Concerns raised here are acted on.", "median": 3.0, "trend": 1.0},
+                {
+                    "question": "I can raise a concern without fear.",
+                    "counts": {"1": "<5", "2": "<5", "3": 11, "4": 24, "5": "hidden"},
+                    "median": 4.0,
+                    "trend": 0.5,
+                },
+                {
+                    "question": "Concerns raised here are acted on.",
+                    "counts": {"1": 6, "2": 12, "3": 19, "4": 13, "5": 7},
+                    "median": 3.0,
+                    "trend": 1.0,
+                },
             ],
         }
     ],

@@ -130,6 +130,12 @@ def one_run(base: str, net_log: Path, lang: str = "en", rtt_ms: int = 0) -> dict
         page.wait_for_selector("#code-panel:not([hidden])")
         submit_to_code = (time.perf_counter() - started) * 1000
         browser.close()
+    return {"lang": lang, "submit_to_code_ms": round(submit_to_code), **on_the_wire(net_log, base)}
+
+
+def on_the_wire(net_log: Path, base: str) -> dict[str, Any]:
+    """What a browser's network log says the page at ``base`` loaded: bytes on the wire
+    (compressed bodies plus response headers), requests, waves and requests elsewhere."""
     origin = urlsplit(base)
     everything = requests_from_net_log(net_log)
     ours = [r for r in everything if urlsplit(r["url"]).netloc == origin.netloc]
@@ -142,12 +148,10 @@ def one_run(base: str, net_log: Path, lang: str = "en", rtt_ms: int = 0) -> dict
         if r.get("initiator") == page_origin and urlsplit(r["url"]).netloc != origin.netloc
     ]
     return {
-        "lang": lang,
         "other_origin_requests": len(elsewhere),
         "page_bytes": sum((r["raw"] or r["filtered"]) + r["headers"] for r in ours),
         "requests": len(ours),
         "waves": waves(ours),
-        "submit_to_code_ms": round(submit_to_code),
         "urls": sorted({urlsplit(r["url"]).path for r in ours}),
     }
 

@@ -15,7 +15,9 @@ Before the clock starts, ``--prefill`` reports (by default one full page of the 
 500) are submitted, so that the member's worker holds a full page from the first sample on:
 without them the soak measured that worker growing while the first page filled (README,
 "Reliability"). Memory growth is the slope of a least-squares line through the samples after
-the first minute (start-up and first-use allocations), in MiB per 10 minutes.
+the first minute (start-up and first-use allocations), in MiB per 10 minutes, and again through
+the second half of the run alone: memory that levels off after a warm-up is flat there, memory
+that leaks is not.
 
 Usage: .venv/bin/python -m benchmarks.soak [--minutes 3] [--db both] [--allow-busy]
 Prints one JSON object on its last line.

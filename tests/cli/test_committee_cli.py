@@ -270,6 +270,26 @@ def test_a_unique_id_prefix_is_taken_wherever_a_case_id_is(
     assert f"You now handle case {case_id}." in claimed
     assert "No case you can read has an id starting with ~~~~." in unknown.stderr
 
+    # An action's id is taken by a unique prefix too, as `actions list` prints it.
+    planned = cli.safevoice(
+        "actions",
+        "add",
+        prefix,
+        "--owner",
+        "alice",
+        "--due",
+        "2030-01-31",
+        "--description-file",
+        "-",
+        stdin="Replace the guard rail.",
+    ).stdout
+    action_id = planned.split("Planned action ", 1)[1].split(" ", 1)[0]
+    moved = cli.safevoice("actions", "update", action_id[:8], "--state", "in_progress").stdout
+    missing = cli.safevoice("actions", "update", "~~~~", "--state", "done", expect=1)
+
+    assert f"Action {action_id} is now in_progress." in moved
+    assert "There is no such action among the cases you can read." in missing.stderr
+
 
 def test_an_ambiguous_prefix_is_refused_with_the_candidates() -> None:
     from safevoice.client.member import unique_match

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from safevoice.clock import utcnow
+from safevoice.crypto.encoding import b64d
+from safevoice.crypto.survey import parse_survey
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
@@ -97,3 +99,27 @@ def test_a_survey_is_created_opened_answered_and_tallied_with_small_cells_suppre
         expect=1,
     )
     assert "No survey is open" in late.stderr
+
+
+def test_a_survey_for_a_channel_the_instance_lacks_is_refused_with_the_channels_it_has(
+    cli: Cli, served: str, world: World, tmp_path: Path
+) -> None:
+    cli.safevoice(
+        "login", "--server", served, "--key", str(world.key_file("alice")), "--pin", world.pin
+    )
+    questions = tmp_path / "questions.txt"
+    questions.write_text("I can raise a concern without fear.\n")
+    today = utcnow().date()
+    create = (
+        *("surveys", "create", "--title", "Speaking up", "--questions-file", str(questions)),
+        *("--opens", str(today), "--closes", str(today + timedelta(days=14))),
+    )
+
+    refused = cli.safevoice(*create, "--channel", "general", "--channel", "night-shift", expect=1)
+    assert "names a channel this instance does not have: night-shift" in refused.stderr
+    assert "Its channels are: general, safety." in refused.stderr
+    assert "Speaking up" not in cli.safevoice("surveys", "list").stdout
+
+    created = json.loads(cli.safevoice(*create, "--channel", "safety", "--json").stdout)
+    payload = parse_survey(b64d(created["document"]["payload"], what="survey"))
+    assert payload.channels == ("safety",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -441,3 +442,53 @@ def insert_object(raw: Database, case_id: str, envelope: Envelope, db_kind: str)
             {"h": envelope.transcript_hash(), "case": case_id},
         )
     del db_kind
+
+
+def lessons_of(talk: Conversation) -> list[dict[str, Any]]:
+    """The proposed summaries of this conversation's case (the server is shared)."""
+    listed = talk.member("digest", "list", "--json").stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    return [x for x in json.loads(listed) if x["case_id"] == talk.case_id]
+
+
+def test_closing_with_a_publishable_summary_proposes_it_for_a_second_members_approval(
+    conversation: Conversation, tmp_path: Path
+) -> None:
+    talk = conversation
+    status(talk, "acknowledged")
+    summary = tmp_path / "summary.txt"
+    close = ("closed", "--outcome", "substantiated", "--publishable-summary-file", str(summary))
+
+    # A summary the checks refuse leaves the case open and proposes nothing.
+    summary.write_text("On 12 March the night shift worked alone.")
+    dated = status(talk, *close, "--reviewed", expect=1)
+    assert "'12 March'" in dated.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    summary.write_text("Night shifts are never worked alone any more.")
+    unreviewed = status(talk, *close, expect=1)
+    assert "It names no person" in unreviewed.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    assert talk.show()["case"]["status"] == "acknowledged"  # type: ignore[index]  # the parsed --json output is typed as object values; the test reads its known shape
+    assert lessons_of(talk) == []
+
+    closed = status(talk, *close, "--reviewed")
+    assert "is now closed" in closed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    assert "Another committee member must approve it" in closed.stdout  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object
+    lessons = lessons_of(talk)
+    assert [(x["summary"], x["approved_by"]) for x in lessons] == [
+        ("Night shifts are never worked alone any more.", ["alice"])
+    ]
+
+    # Published only after a second member approves exactly that text.
+    talk.login("bob")
+    talk.member("digest", "approve", lessons[0]["lesson_id"], "--yes", member="bob")
+    out = tmp_path / "digest"
+    talk.member("digest", "build", "--out", str(out))
+    built = json.loads((out / "digest.json").read_text())
+    assert "Night shifts are never worked alone any more." in [
+        lesson["summary"] for lesson in built["lessons"]
+    ]
+
+
+def test_a_publishable_summary_is_only_for_closing(conversation: Conversation) -> None:
+    refused = status(
+        conversation, "acknowledged", "--publishable-summary-file", "-", "--reviewed", expect=1
+    )
+    assert "only for closing" in refused.stderr  # type: ignore[attr-defined]  # the CLI helper returns its finished process typed as object

@@ -1,4 +1,5 @@
-"""After the daily run the storage does not tell in which order a day's cases arrived.
+"""After the daily run the storage does not tell in which order a day's cases, or a survey's
+answers, arrived.
 
 200 cases are written one transaction at a time in a known order, as submissions are; after
 ``retention run`` every order the storage exposes is compared with the order of arrival:
@@ -11,15 +12,18 @@ zero (for 200 unrelated orders it is within ±0.2 in all but a few runs in ten t
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import inspect, text
 
 from safevoice.cli.retention import purge_all
-from safevoice.clock import utcnow
+from safevoice.clock import round_up, utcnow
+from safevoice.instance.models import SpentChallenge
 from safevoice.storage.db import Database
-from tests.support.workflow import insert_case
+from safevoice.surveys.models import Survey, SurveyAnswer
+from tests.support.workflow import insert_case, row_id
 
 CASES = 200
 LIMIT = 0.3  # 4 standard deviations of the rank correlation of 200 unrelated orders
@@ -52,11 +56,11 @@ def rank_correlation(arrival: list[int], exposed: list[float]) -> float:
 
 
 def sqlite_orders(
-    database: Database, arrival: dict[str, int]
+    database: Database, arrival: dict[str, int], columns: dict[str, str] = CASE_COLUMNS
 ) -> dict[str, list[tuple[int, float]]]:
     orders: dict[str, list[tuple[int, float]]] = {}
     with database.writer.connect() as connection:
-        for table, column in CASE_COLUMNS.items():
+        for table, column in columns.items():
             try:
                 rows = connection.exec_driver_sql(
                     f'SELECT "{column}", rowid FROM "{table}"'  # noqa: S608 (names from the test)
@@ -86,11 +90,11 @@ def sqlite_orders(
 
 
 def postgresql_orders(
-    database: Database, arrival: dict[str, int]
+    database: Database, arrival: dict[str, int], columns: dict[str, str] = CASE_COLUMNS
 ) -> dict[str, list[tuple[int, float]]]:
     orders: dict[str, list[tuple[int, float]]] = {}
     with database.writer.connect() as connection:
-        for table, column in CASE_COLUMNS.items():
+        for table, column in columns.items():
             rows = connection.exec_driver_sql(
                 f'SELECT "{column}", xmin::text, ctid::text FROM "{table}"'  # noqa: S608 (names from the test)
             ).all()
@@ -105,6 +109,16 @@ def postgresql_orders(
                 (arrival[row[0]], float(n)) for n, row in enumerate(rows)
             ]
     return orders
+
+
+def correlations_of(orders: dict[str, list[tuple[int, float]]]) -> dict[str, float]:
+    found = {}
+    for name, pairs in orders.items():
+        if len(pairs) < CASES // 4:
+            continue  # a stray match in another object, not an order of these rows
+        ranks_, exposed = zip(*pairs, strict=True)
+        found[name] = round(rank_correlation(list(ranks_), list(exposed)), 3)
+    return found
 
 
 def test_after_the_daily_run_no_order_in_storage_follows_the_order_of_arrival(
@@ -122,13 +136,66 @@ def test_after_the_daily_run_no_order_in_storage_follows_the_order_of_arrival(
 
     orders = (sqlite_orders if database.sqlite else postgresql_orders)(database, arrival)
     assert {f"{t}" for t in CASE_COLUMNS} & {name.split(".")[0].split(" ")[0] for name in orders}
-    correlations = {}
-    for name, pairs in orders.items():
-        if len(pairs) < CASES // 4:
-            continue  # a stray match in another object, not an order of these cases
-        ranks_, exposed = zip(*pairs, strict=True)
-        correlations[name] = round(rank_correlation(list(ranks_), list(exposed)), 3)
+    correlations = correlations_of(orders)
     assert correlations
     assert {name: rho for name, rho in correlations.items() if abs(rho) > LIMIT} == {}, correlations
     with database.writer.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM case_file")).scalar_one() == CASES
+
+
+def shared_transactions(database: Database) -> int:
+    """PostgreSQL: how many stored answers carry the transaction id of a spent challenge."""
+    with database.writer.connect() as connection:
+        return int(
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM survey_answer a"
+                " JOIN spent_challenge c ON c.xmin::text = a.xmin::text"
+            ).scalar_one()
+        )
+
+
+def test_after_the_daily_run_no_order_in_storage_follows_the_order_of_survey_answers(
+    database: Database, tmp_path: Path
+) -> None:
+    today = utcnow().date()
+    survey_id = row_id()
+    with database.unit_of_work() as session:
+        session.add(
+            Survey(
+                id=survey_id,
+                document="{}",
+                state="open",
+                opens_on=today,
+                closes_on=today + timedelta(days=7),
+            )
+        )
+    # Each answer arrives in a transaction of its own with the challenge it spent, as
+    # surveys.service.answer writes them; the challenges stay past the run (not yet expired).
+    expires_at = round_up(utcnow() + timedelta(hours=3))
+    arrival = {}
+    for rank in range(CASES):
+        answer_id = row_id()
+        with database.unit_of_work() as session:
+            session.add(SpentChallenge(digest=secrets.token_bytes(32), expires_at=expires_at))
+            session.add(
+                SurveyAnswer(id=answer_id, survey_id=survey_id, sealed=secrets.token_bytes(200))
+            )
+        arrival[answer_id] = rank
+    if not database.sqlite:
+        # Before the run each answer shares its transaction id with its spent challenge,
+        # whose expiry dates it to the quarter hour, and the ids follow arrival.
+        assert shared_transactions(database) == CASES
+
+    purge_all(database, f"fs:{tmp_path / 'blobs'}", now=utcnow() + timedelta(hours=1))
+
+    columns = {"survey_answer": "id"}
+    orders = (sqlite_orders if database.sqlite else postgresql_orders)(database, arrival, columns)
+    correlations = correlations_of(orders)
+    assert any(name.startswith("survey_answer") for name in correlations), correlations
+    assert {name: rho for name, rho in correlations.items() if abs(rho) > LIMIT} == {}, correlations
+    with database.writer.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM survey_answer")).scalar_one() == CASES
+        spent = connection.execute(text("SELECT count(*) FROM spent_challenge")).scalar_one()
+    assert spent >= CASES
+    if not database.sqlite:
+        assert shared_transactions(database) == 0

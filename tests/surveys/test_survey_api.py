@@ -43,7 +43,9 @@ def alice(client: httpx.Client, manifest: Manifest, world: World) -> dict[str, s
     return bearer(login(client, world.members["alice"], manifest))
 
 
-def survey_for(manifest: Manifest, *, author: str = "alice", days: int = 7) -> Survey:
+def survey_for(
+    manifest: Manifest, *, author: str = "alice", days: int = 7, channels: tuple[str, ...] = ()
+) -> Survey:
     today = utcnow().date()
     return Survey(
         instance_id=manifest.instance_id,
@@ -51,7 +53,7 @@ def survey_for(manifest: Manifest, *, author: str = "alice", days: int = 7) -> S
         title="Speaking up",
         opens_on=today - timedelta(days=1),
         closes_on=today + timedelta(days=days),
-        channels=(),
+        channels=channels,
         questions=("I can raise a concern without fear.", "Concerns raised are acted on."),
         free_text="Anything else?",
         author=author,
@@ -131,6 +133,23 @@ def test_a_closed_survey_takes_no_answer_and_is_never_reopened(
     reopen = client.post(f"/api/v1/surveys/{survey.survey_id}/open", headers=alice)
     assert reopen.status_code == 409
     assert "cannot be open" in reopen.json()["error"]["message"]
+
+
+def test_a_survey_naming_a_channel_the_instance_lacks_is_refused_and_nothing_is_stored(
+    client: httpx.Client, manifest: Manifest, world: World, alice: dict[str, str]
+) -> None:
+    unknown = survey_for(manifest, channels=("safety", "night-shift"))
+    refused = publish(client, alice, unknown, world.members["alice"])
+    assert refused.status_code == 400
+    message = refused.json()["error"]["message"]
+    assert "names a channel this instance does not have: night-shift." in message
+    assert "Its channels are: general, safety." in message
+    listed = client.get("/api/v1/surveys/all", headers=alice)
+    assert listed.status_code == 200, listed.text
+    assert unknown.survey_id not in listed.text
+
+    known = survey_for(manifest, channels=("safety",))
+    assert publish(client, alice, known, world.members["alice"]).status_code == 201
 
 
 def test_forged_survey_documents_are_refused(

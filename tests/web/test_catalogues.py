@@ -13,7 +13,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from safevoice.i18n import TEMPLATE, Catalogue, languages, po_path
+from safevoice.i18n import LOCALES, TEMPLATE, Catalogue, languages, po_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,18 +71,48 @@ def _strings(message: Message) -> list[str]:
     ]
 
 
-def test_the_six_languages_are_shipped_each_named_in_itself() -> None:
-    assert languages() == ("en", "ar", "de", "es", "fr", "pl")
+def test_the_shipped_languages_are_the_catalogues_on_disk_each_named_in_itself() -> None:
+    on_disk = sorted(p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/messages.po"))
+    assert languages() == ("en", *on_disk)
+    # The six languages SafeVoice ships at least; a new catalogue adds to them, no list here.
+    assert {"ar", "de", "es", "fr", "pl"} <= set(on_disk)
     names = {lang: Catalogue.load(lang).name for lang in languages()}
-    assert names == {
-        "en": "English",
-        "ar": "العربية",
-        "de": "Deutsch",
-        "es": "Español",
-        "fr": "Français",
-        "pl": "Polski",
-    }
-    assert [lang for lang in languages() if Catalogue.load(lang).direction == "rtl"] == ["ar"]
+    assert (
+        names.items()
+        >= {
+            "en": "English",
+            "ar": "العربية",
+            "de": "Deutsch",
+            "es": "Español",
+            "fr": "Français",
+            "pl": "Polski",
+        }.items()
+    )
+    directions = {lang: Catalogue.load(lang).direction for lang in languages()}
+    assert (
+        directions.items()
+        >= {
+            "en": "ltr",
+            "ar": "rtl",
+            "de": "ltr",
+            "es": "ltr",
+            "fr": "ltr",
+            "pl": "ltr",
+        }.items()
+    )
+
+
+def test_a_catalogue_may_name_its_language_and_direction_itself() -> None:
+    german = po_path("de").read_bytes()
+    plain = Catalogue.from_po("de", german)
+    assert (plain.name, plain.direction) == ("Deutsch", "ltr")
+    said = b"# Language name: Deutsch (Schweiz)\n# Text direction: rtl\n" + german
+    declared = Catalogue.from_po("de", said)
+    assert (declared.name, declared.direction) == ("Deutsch (Schweiz)", "rtl")
+    assert declared("Report a concern safely") == plain("Report a concern safely")
+    for wrong in (b"# Text direction: right\n", b"# Language name:\n"):
+        with pytest.raises(ValueError, match="ltr or rtl"):
+            Catalogue.from_po("de", wrong + german)
 
 
 @pytest.mark.parametrize("lang", SHIPPED)

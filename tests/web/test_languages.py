@@ -6,16 +6,31 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import read_po, write_po
 
+from safevoice import i18n
+from safevoice.cli.admin import channel_languages
+from safevoice.client.member import Opened, status_body
+from safevoice.crypto.casefile import member_label
 from safevoice.crypto.login import random_id
+from safevoice.crypto.manifest import Manifest
 from safevoice.i18n import Catalogue, languages
+from safevoice.protocol.reader import read_case
+from safevoice.protocol.wire import CaseDetail
 from safevoice.storage.db import Database
+from safevoice.web import bundle
 from safevoice.web.bundle import Bundle
+from tests.api.test_login import login as member_login
+from tests.dialogue.test_dialogue_api import bearer, new_case
+from tests.support.world import World
 from tests.web.test_pages import pages
 
 en, de, fr, ar = (Catalogue.load(lang) for lang in ("en", "de", "fr", "ar"))
@@ -204,3 +219,174 @@ def test_the_no_javascript_pages_speak_the_chosen_language(
     assert missing.status_code == 404
     assert document(missing.text) == (lang, direction)
     assert html(t, "Nothing here") in missing.text
+
+
+def facts(page: str) -> dict[str, str]:
+    """The follow-up page's facts (term → value), as the server-sealed page writes them."""
+    listed = part(page, '<dl class="facts">', "</dl>")
+    return dict(re.findall(r"<dt>([^<]*)</dt>\s*<dd>([^<]*)</dd>", listed))
+
+
+@pytest.mark.parametrize("lang", ["de", "ar"])
+def test_the_signed_acknowledgement_s_deadline_reads_in_the_reporter_s_language(
+    clients: tuple[httpx.Client, httpx.Client], manifest: Manifest, world: World, lang: str
+) -> None:
+    _, sealed_web = clients
+    t = Catalogue.load(lang)
+    sub = new_case(sealed_web, manifest)
+    # Alice acknowledges as her client does: the feedback day it promises is signed.
+    alice = world.members["alice"]
+    member = bearer(member_login(sealed_web, alice, manifest))
+    detail = CaseDetail.model_validate_json(
+        sealed_web.get(f"/api/v1/cases/{sub.case_id}", headers=member).content
+    )
+    read = read_case(detail, keys=alice, label=member_label("alice"), manifest=manifest)
+    opened = Opened(detail=detail, read=read, manifest=manifest, warnings=[], keys=alice)
+    body = status_body(opened, status="acknowledged", text=None, closure=None)
+    posted = sealed_web.post(f"/api/v1/cases/{sub.case_id}/status", json=body, headers=member)
+    assert posted.status_code in (200, 201), posted.text
+    case = sealed_web.get(f"/api/v1/cases/{sub.case_id}", headers=member).json()["case"]
+    promised = date.fromisoformat(case["feedback_due_on"])
+    acknowledged = date.fromisoformat(case["acknowledged_on"])
+
+    page = sealed_web.post(f"/follow-up?lang={lang}", data={"code": sub.code})
+    assert page.status_code == 200, page.text
+    assert document(page.text) == (lang, "rtl" if lang == "ar" else "ltr")
+    shown = facts(page.text)
+    assert shown[html(t, "Acknowledged on (signed by the committee)")] == t.day(acknowledged)
+    assert shown[html(t, "Feedback due by")] == t.day(promised)
+    assert t.day(promised) != promised.isoformat()
+    assert html(t, "Acknowledgement due by") not in shown
+    assert html(t, "Status: %(status)s", status=t("Acknowledged")) in page.text
+    assert html(en, "Feedback due by") not in page.text
+
+
+NO_WASM = {
+    "/report/general": [
+        "Your browser cannot encrypt here",
+        "Encrypting your report on this device needs WebAssembly, which your browser has "
+        'turned off. Tor Browser does this at its "Safer" and "Safest" levels. Your choices:',
+        'Set Tor Browser to "Standard" for this site and reload this page.',
+        "Use the SafeVoice command-line client on your own computer.",
+    ],
+    "/follow-up": [
+        "Your browser cannot open your case here",
+        "Deriving your keys and decrypting on this device needs WebAssembly, which your "
+        'browser has turned off. Tor Browser does this at its "Safer" and "Safest" levels. '
+        "Your choices:",
+        'Set Tor Browser to "Standard" for this site and reload this page.',
+    ],
+}
+NO_JAVASCRIPT = {
+    # Without the operator's server-sealed forms, and with them.
+    (False, "/follow-up"): [
+        "This page needs JavaScript to open your case safely",
+        'turn JavaScript on for this site (in Tor Browser, choose the "Standard" security '
+        "level) and reload this page; or",
+    ],
+    (True, "/report/general"): [
+        "JavaScript is off: the server will encrypt your report",
+        'For the strongest protection, turn JavaScript on for this site (Tor Browser "Standard") '
+        "or use the SafeVoice command-line client.",
+    ],
+    (True, "/follow-up"): [
+        "JavaScript is off: the server will open your case",
+        "Without JavaScript your browser cannot derive your keys itself. If you use this form, "
+        "the server derives them from your code, decrypts the conversation to show it to you, "
+        "and encrypts your answer, all in its memory, keeping no readable copy.",
+    ],
+}
+
+
+def part(page: str, start: str, end: str) -> str:
+    return page[page.index(start) : page.index(end, page.index(start))]
+
+
+@pytest.mark.parametrize("lang", ["de", "ar"])
+def test_the_safer_and_safest_explanations_speak_the_chosen_language(
+    clients: tuple[httpx.Client, httpx.Client], lang: str
+) -> None:
+    # Tor Browser "Safer" turns WebAssembly off (the page then shows its no-wasm section);
+    # "Safest" turns JavaScript off (the browser then shows the <noscript> part).
+    t = Catalogue.load(lang)
+    web, sealed_web = clients
+    for path, keys in NO_WASM.items():
+        page = web.get(f"{path}?lang={lang}").text
+        section = part(page, '<section id="no-wasm"', "</section>")
+        for key in keys:
+            assert html(t, key) in section, (path, key)
+            assert html(t, key) != html(en, key)
+            assert html(en, key) not in section, (path, key)
+    for (sealed, path), keys in NO_JAVASCRIPT.items():
+        page = (sealed_web if sealed else web).get(f"{path}?lang={lang}").text
+        hidden = part(page, "<noscript>", "</noscript>")
+        for key in keys:
+            assert html(t, key) in hidden, (path, key)
+            assert html(t, key) != html(en, key)
+            assert html(en, key) not in hidden, (path, key)
+
+
+@pytest.fixture
+def italian(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the shipped catalogues plus Italian, made as a translator would (``pybabel
+    init``, every message translated), and SafeVoice reading its languages from there."""
+    locales = tmp_path / "locale"
+    shutil.copytree(i18n.LOCALES, locales)
+    CommandLineInterface().run(  # type: ignore[no-untyped-call]  # Babel ships no type hints
+        ["pybabel", "-q", "init", "-l", "it", "-i", str(i18n.TEMPLATE), "-d", str(locales)]
+    )
+    po = locales / "it" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    catalog.header_comment = "# Italian translations for SafeVoice.\n# Review state: a test's."
+    for message in catalog:
+        if message.id:
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            texts = tuple(f"(it) {text}" for text in ids)
+            message.string = texts if message.pluralizable else texts[0]
+    with po.open("wb") as f:
+        write_po(f, catalog)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(i18n, "LOCALES", locales)
+        i18n.languages.cache_clear()
+        i18n._load.cache_clear()
+        yield locales
+    i18n.languages.cache_clear()
+    i18n._load.cache_clear()
+
+
+def test_a_seventh_language_needs_only_its_catalogue(
+    italian: Path, database: Database, database_url: str, world: World, tmp_path: Path
+) -> None:
+    it = "(it) "
+    assert languages() == ("en", "ar", "de", "es", "fr", "it", "pl")
+    # The release bundle holds it (and its hash covers it); the pages read it from there.
+    pages_bundle = bundle.build(
+        pin=world.pin, out=tmp_path / "pages", node_modules=bundle.default_node_modules()
+    )
+    assert set(pages_bundle.catalogues) == {"ar", "de", "es", "fr", "it", "pl"}
+    italiano = pages_bundle.catalogues["it"]
+    assert (italiano.name, italiano.direction) == ("Italiano", "ltr")
+    with pages(database, database_url, pages_bundle, nojs=True) as web:
+        report = web.get("/report/general?lang=it").text
+        assert document(report) == ("it", "ltr")
+        assert html(italiano, "What happened?") == html(en, it + "What happened?")
+        assert html(italiano, "What happened?") in report
+        assert menu(report)["it"] == ("/report/general?lang=it", "Italiano")
+        assert 'aria-current="true">Italiano<' in report
+        assert script_strings(report)["Please describe what happened."] == (
+            it + "Please describe what happened."
+        )
+        # Offered on the other languages' pages, and chosen by a browser that asks for it.
+        assert menu(web.get("/?lang=de").text)["it"] == ("/?lang=it", "Italiano")
+        asked = web.get("/", headers={"Accept-Language": "it-IT, en;q=0.5"})
+        assert document(asked.text) == ("it", "ltr")
+        assert html(italiano, TITLE) in asked.text
+        # The code page after a report without JavaScript.
+        code_page = sealed_report(web, "it")
+        assert code_page.status_code == 200
+        assert html(italiano, CODE_HEADING) in code_page.text
+    # The reporter's command-line client and the operator's configuration know it too.
+    assert i18n.from_environment({"LANG": "it_IT.UTF-8"}).lang == "it"
+    assert i18n.from_environment({"LANG": "it_IT.UTF-8"})(TITLE) == it + TITLE
+    assert channel_languages({"language": "it", "languages": ["it", "en"]}) == ("it", ("it", "en"))

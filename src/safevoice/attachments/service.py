@@ -40,6 +40,7 @@ from safevoice.members.service import Principal
 from safevoice.protocol.wire import UploadOut
 from safevoice.storage.blobs import BlobStore, ChunkData, chunk_size, delete_uploads
 from safevoice.storage.db import Database
+from safevoice.storage.dialect import single_statement_reader
 from safevoice.storage.idempotency import IdempotencyKey, earlier_answer
 
 UPLOAD_TTL = timedelta(hours=24)
@@ -266,10 +267,7 @@ _MOVE = (
 def _chunk_state(database: Database, upload_id: str, now: datetime) -> tuple[Upload, int, int]:
     """The live upload a chunk is for (detached), the chunks its case holds and the chunks of
     all open uploads."""
-    with database.reader.connect() as connection:
-        if not database.sqlite:
-            # One statement sees one snapshot: no BEGIN and ROLLBACK round trips around it.
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+    with single_statement_reader(database) as connection:
         row = connection.execute(_CHUNK_STATE, {"upload_id": upload_id, "now": now}).one_or_none()
     if row is None:
         raise NotFound(NO_UPLOAD)

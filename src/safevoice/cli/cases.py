@@ -31,7 +31,7 @@ from safevoice.cli.common import (
     untrusted,
 )
 from safevoice.cli.session import Context, Server, logged_in
-from safevoice.client import cleaning, member
+from safevoice.client import cleaning, digest, member
 from safevoice.client.files import download
 from safevoice.client.member import (
     OUTCOMES,
@@ -315,6 +315,34 @@ def _optional_text(path: Path | None) -> str:
     return path.read_text(encoding="utf-8").strip() if path is not None else ""
 
 
+def publishable_summary(summary: str, *, reviewed: bool, allow_dates: bool) -> str:
+    """A lessons-learned summary that passed the dates check and the member's review of the
+    checklist, or exit saying what is missing (before anything is sent)."""
+    text = summary.strip()
+    if not text:
+        fail("The summary is empty.")
+    found = digest.date_warnings(text)
+    if found and not allow_dates:
+        fail(
+            "The summary may contain dates finer than the quarter: "
+            + ", ".join(repr(f) for f in found)
+            + ". Remove them, or send with --allow-dates if they are not dates."
+        )
+    if not reviewed:
+        err_console.print("Before a summary is proposed, check that:")
+        for line in digest.CHECKLIST:
+            err_console.print(f"  • {line}")
+        fail("Run again with --reviewed once the summary passes every point.")
+    return text
+
+
+def print_proposed(lesson_id: str) -> None:
+    console.print(
+        f"Proposed lesson {lesson_id}. Another committee member must approve it with "
+        f"`safevoice digest approve {lesson_id}` before it is published."
+    )
+
+
 @app.command("status")
 def status_command(
     case_id: CaseArgument,
@@ -348,6 +376,24 @@ def status_command(
         Path | None,
         typer.Option(help="When closing: how the reporter stays protected (committee only)."),
     ] = None,
+    publishable_summary_file: Annotated[
+        str | None,
+        typer.Option(
+            help="When closing: the lessons as they may be published in the digest (no names, "
+            "places or dates finer than the quarter), from a file or - for standard input; "
+            "proposed at once, published once a second member approves it."
+        ),
+    ] = None,
+    reviewed: Annotated[
+        bool,
+        typer.Option(
+            help="Confirm that you reviewed the publishable summary against the checklist."
+        ),
+    ] = False,
+    allow_dates: Annotated[
+        bool,
+        typer.Option(help="Propose the summary even though the dates check found something."),
+    ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", help="Close even though corrective actions are open.")
     ] = False,
@@ -362,7 +408,21 @@ def status_command(
         fail(f"Closing needs --outcome, one of: {', '.join(OUTCOMES)}.")
     if not closing and outcome is not None:
         fail("--outcome is only for closing a case.")
+    if not closing and publishable_summary_file is not None:
+        fail("--publishable-summary-file is only for closing a case.")
+    if text_file == "-" and publishable_summary_file == "-":
+        fail("Only one of --text-file and --publishable-summary-file can read standard input.")
     custom = read_secret_text(text_file, what="message") if text_file is not None else None
+    # Checked before the case is closed, so that a refused summary leaves the case as it was.
+    summary = (
+        publishable_summary(
+            read_secret_text(publishable_summary_file, what="publishable summary"),
+            reviewed=reviewed,
+            allow_dates=allow_dates,
+        )
+        if publishable_summary_file is not None
+        else None
+    )
     context = logged_in(server)
     closure = (
         Closure(
@@ -396,7 +456,16 @@ def status_command(
                 confirm=confirm,
             )
         )
-    console.print(f"Case {case_id} is now {status}" + (f" ({outcome})." if outcome else "."))
+        console.print(f"Case {case_id} is now {status}" + (f" ({outcome})." if outcome else "."))
+        if summary is not None:
+            try:
+                out = digest.propose(context, keys, case_id, summary)
+            except SafeVoiceError as exc:
+                fail(
+                    f"The case is closed, but its summary was not proposed: {exc.message} "
+                    f"Propose it with `safevoice digest propose {case_id}`."
+                )
+            print_proposed(out.lesson_id)
 
 
 @app.command("claim")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from safevoice.cli.cases import JsonOption, KeyOption
+from safevoice.cli.cases import JsonOption, KeyOption, print_proposed, publishable_summary
 from safevoice.cli.common import (
     console,
     err_console,
@@ -48,28 +48,15 @@ def propose_command(
     key: KeyOption = None,
 ) -> None:
     """Propose a closed case's lessons for publication; a second member must approve them."""
-    summary = read_secret_text(summary_file, what="publishable summary")
-    if not summary.strip():
-        fail("The summary is empty.")
-    found = digest.date_warnings(summary)
-    if found and not allow_dates:
-        fail(
-            "The summary may contain dates finer than the quarter: "
-            + ", ".join(repr(f) for f in found)
-            + ". Remove them, or send with --allow-dates if they are not dates."
-        )
-    if not reviewed:
-        err_console.print("Before a summary is proposed, check that:")
-        for line in digest.CHECKLIST:
-            err_console.print(f"  • {line}")
-        fail("Run again with --reviewed once the summary passes every point.")
+    summary = publishable_summary(
+        read_secret_text(summary_file, what="publishable summary"),
+        reviewed=reviewed,
+        allow_dates=allow_dates,
+    )
     context = logged_in(server)
     with context.api:
         out = digest.propose(context, context.keys(key), context.case_id(case_id), summary)
-    console.print(
-        f"Proposed lesson {out.lesson_id}. Another committee member must approve it with "
-        f"`safevoice digest approve {out.lesson_id}` before it is published."
-    )
+    print_proposed(out.lesson_id)
 
 
 @app.command("list")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
-
-from safevoice.private_files import private_dir
 from safevoice.settings import Settings
-from safevoice.storage.db import Database, is_sqlite
+from safevoice.storage.db import Database
+from safevoice.storage.dialect import prepare_folder
 
 
 def operator_database(url: str | None = None) -> Database:
     settings = Settings.from_env()
     chosen = url or settings.database_url
-    if is_sqlite(chosen):
-        database = make_url(chosen).database
-        if database and database != ":memory:":
-            private_dir(Path(database).parent)
+    prepare_folder(chosen)
     return Database.connect(chosen, pool_size=2)

@@ -40,7 +40,8 @@ from safevoice.crypto.lesson import (
 )
 from safevoice.crypto.login import random_id
 from safevoice.crypto.manifest import Manifest
-from safevoice.errors import ClientError, NotFound, VerificationFailed
+from safevoice.crypto.survey import SCALE
+from safevoice.errors import BadRequest, Conflict, NotFound, VerificationFailed
 from safevoice.protocol.suppression import count_figure, protect_breakdown
 from safevoice.protocol.wire import LessonOut
 
@@ -83,6 +84,26 @@ def date_warnings(text: str) -> list[str]:
     return found
 
 
+def checked_summary(summary: str, *, reviewed: bool, allow_dates: bool) -> str:
+    """The summary as it will be proposed, once it passed the checks a program can make and
+    the member confirmed the checklist; otherwise BadRequest says what is missing."""
+    text = summary.strip()
+    if not text:
+        raise BadRequest("The publishable summary is empty.")
+    found = date_warnings(text)
+    if found and not allow_dates:
+        raise BadRequest(
+            "The summary may contain dates finer than the quarter: "
+            + ", ".join(repr(f) for f in found)
+            + ". Remove them, or confirm that they are not dates."
+        )
+    if not reviewed:
+        raise BadRequest(
+            "Confirm that you reviewed the summary against the checklist: " + " ".join(CHECKLIST)
+        )
+    return text
+
+
 def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
@@ -98,7 +119,7 @@ def propose(session: MemberSession, keys: KeyPair, case_id: str, summary: str) -
     if case is None:
         raise NotFound("There is no such case among those you can read.")
     if case.status != "closed" or case.closed_on is None:
-        raise ClientError("Close the case with its lessons learned before proposing a summary.")
+        raise Conflict("Close the case with its lessons learned before proposing a summary.")
     lesson = Lesson(
         instance_id=manifest.instance_id,
         lesson_id=random_id(),
@@ -254,13 +275,22 @@ def render_html(digest: dict[str, Any]) -> bytes:
     parts.append("</table><h2>How safe it feels to speak up</h2>")
     for survey in digest["surveys"]:
         parts.append(f"<h3>{_cell(survey['title'])} ({_cell(survey['answers'])} answers)</h3>")
-        parts.append("<table><tr><th>statement</th><th>median (1 to 5)</th><th>trend</th></tr>")
+        # The counts per score are the JSON twin's, small cells already suppressed.
+        scores = "".join(f"<th>{value}</th>" for value in SCALE)
+        parts.append(
+            f"<table><tr><th>statement</th><th>median (1 to 5)</th><th>trend</th>{scores}</tr>"
+        )
         for q in survey["questions"]:
+            counts = q.get("counts", {})
+            cells = "".join(f"<td>{_cell(counts.get(str(v), ''))}</td>" for v in SCALE)
             parts.append(
                 f"<tr><td>{_cell(q['question'])}</td><td>{_cell(q['median'])}</td>"
-                f"<td>{_cell(q.get('trend', ''))}</td></tr>"
+                f"<td>{_cell(q.get('trend', ''))}</td>{cells}</tr>"
             )
-        parts.append("</table>")
+        parts.append(
+            "</table><p>The last five columns count the answers that gave each score, from 1 "
+            "(not at all) to 5 (fully).</p>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts).encode("utf-8")
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from safevoice.client import digest, surveys
-from safevoice.desk.forms import FormDep
-from safevoice.desk.routes import UnlockedDep, render, status_of
+from safevoice.desk.forms import FormDep, text
+from safevoice.desk.routes import CASE_ID, UnlockedDep, render, status_of
 from safevoice.errors import NotFound, SafeVoiceError
 
 router = APIRouter()
@@ -35,9 +35,15 @@ def _values(desk: UnlockedDep) -> dict[str, Any]:
             results = surveys.tally(survey, answers).public
         survey_rows.append({"survey": survey, "state": out.state, "results": results})
     lessons = digest.proposed(session, keys)
+    closed = sorted(
+        (c for c in session.api.cases() if c.status == "closed"),
+        key=lambda c: (c.closed_on or c.received_on, c.id),
+        reverse=True,
+    )
     return {
         "surveys": survey_rows,
         "lessons": lessons,
+        "closed_cases": closed,
         "member_id": keys.public.id,
         "checklist": digest.CHECKLIST,
     }
@@ -63,5 +69,30 @@ def approve(request: Request, desk: UnlockedDep, lesson_id: str, _form: FormDep)
     except SafeVoiceError as exc:
         return render(
             request, "learning.html", status=status_of(exc), error=exc.message, **_values(desk)
+        )
+    return RedirectResponse("/learning", status_code=303)
+
+
+@router.post("/lessons")
+def propose(request: Request, desk: UnlockedDep, form: FormDep) -> Response:
+    """Propose a closed case's publishable summary; a second member must approve it."""
+    session, keys = desk.require()
+    try:
+        summary = digest.checked_summary(
+            text(form, "summary"),
+            reviewed=text(form, "reviewed") == "yes",
+            allow_dates=text(form, "allow_dates") == "yes",
+        )
+        case_id = text(form, "case_id")
+        if not CASE_ID.fullmatch(case_id):
+            raise NotFound("There is no such case among the cases you can read.")
+        digest.propose(session, keys, case_id, summary)
+    except SafeVoiceError as exc:
+        return render(
+            request,
+            "learning.html",
+            status=status_of(exc),
+            error=exc.message,
+            **_values(desk),
         )
     return RedirectResponse("/learning", status_code=303)

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from safevoice.client import member, surveys
+from safevoice.client import digest, member, surveys
 from safevoice.client import stats_html as charts
 from safevoice.client.files import Attachment, decrypt_chunks, safe_name
 from safevoice.client.member import OUTCOMES, RISKS, Closure, Upload
@@ -274,6 +274,7 @@ def case_values(desk: Desk, entry: CaseEntry) -> dict[str, Any]:
         "members": members,
         "actions": actions,
         "outcomes": OUTCOMES,
+        "checklist": digest.CHECKLIST,
         "risks": RISKS,
         "name": lambda sender: _sender_name(desk, sender),
         "ack_feedback_due": deadlines.feedback_due(received, today()),
@@ -443,21 +444,59 @@ def change_status(request: Request, desk: UnlockedDep, case_id: str, form: FormD
 
 @router.post("/cases/{case_id}/close")
 def close(request: Request, desk: UnlockedDep, case_id: str, form: FormDep) -> Response:
+    """Close a case; with a publishable summary, also propose it for the digest (it is
+    published only once a second member approves it)."""
     closure = Closure(
         outcome=text(form, "outcome"),
         actions_taken=text(form, "actions_taken"),
         lessons=text(form, "lessons"),
         protection=text(form, "protection"),
     )
-    return _status(
+    summary = text(form, "publishable_summary")
+    if not summary.strip():
+        return _status(
+            request,
+            desk,
+            case_id,
+            "closed",
+            text(form, "text"),
+            "The case is closed.",
+            closure=closure,
+            confirm=text(form, "confirm_open_actions") == "yes",
+        )
+    session, keys = desk.require()
+
+    def step() -> object:
+        # Checked before the case is closed, so that a refused summary leaves it as it was.
+        checked = digest.checked_summary(
+            summary,
+            reviewed=text(form, "reviewed") == "yes",
+            allow_dates=text(form, "allow_dates") == "yes",
+        )
+        member.change_status(
+            session,
+            case_id,
+            keys,
+            status="closed",
+            text=text(form, "text") or None,
+            closure=closure,
+            confirm_open_actions=text(form, "confirm_open_actions") == "yes",
+        )
+        try:
+            return digest.propose(session, keys, case_id, checked)
+        except SafeVoiceError as exc:
+            raise ClientError(
+                f"The case is closed, but its summary was not proposed: {exc.message} "
+                "Propose it again on the learning page."
+            ) from exc
+
+    return _act(
         request,
         desk,
         case_id,
-        "closed",
-        text(form, "text"),
-        "The case is closed.",
-        closure=closure,
-        confirm=text(form, "confirm_open_actions") == "yes",
+        step,
+        "The case is closed. Its summary waits on the learning page for a second member's "
+        "approval.",
     )
 
 

@@ -8,13 +8,17 @@ catalogues``, see docs/translating.md) collects them all into ``messages.pot``.
 
 The languages offered are the catalogues on disk: ``locale/<lang>/LC_MESSAGES/messages.po``
 beside this file, compiled to ``messages.mo`` by the project's set-up. Adding a language is
-adding its ``.po`` file; no Python changes. English, the source, needs no catalogue.
+adding its ``.po`` file; no Python changes. English, the source, needs no catalogue. A
+language is named in itself and written in its direction as Babel's locale data (CLDR) says,
+unless its catalogue's first comment lines say otherwise (``# Language name: …``,
+``# Text direction: rtl``).
 """
 
 from __future__ import annotations
 
 import gettext
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -68,6 +72,23 @@ def po_path(lang: str) -> Path:
     return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+DECLARED = re.compile(r"^#\s*(Language name|Text direction):[ \t]*(.*?)\s*$", re.MULTILINE)
+DIRECTIONS = ("ltr", "rtl")
+
+
+def declared(po: bytes) -> dict[str, str]:
+    """What a catalogue's first comment lines say of its language, overriding the locale
+    data: ``{"language name": "…", "text direction": "rtl"}`` (either may be absent)."""
+    head = po.split(b"\nmsgid ", 1)[0].decode("utf-8")
+    found = {key.lower(): value for key, value in DECLARED.findall(head)}
+    if found.get("text direction", "ltr") not in DIRECTIONS or found.get("language name") == "":
+        raise ValueError(
+            "A catalogue's '# Text direction:' is ltr or rtl, and its '# Language name:' is "
+            "not empty."
+        )
+    return found
+
+
 @cache
 def languages() -> tuple[str, ...]:
     """Every language shipped: English first, then each catalogue on disk, by code."""
@@ -114,6 +135,8 @@ class Catalogue:
 
     lang: str
     translations: gettext.NullTranslations = field(repr=False)
+    # What the catalogue's first comment lines say of its language (see ``declared``).
+    declares: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, lang: str = SOURCE) -> Catalogue:
@@ -122,7 +145,7 @@ class Catalogue:
     @classmethod
     def from_po(cls, lang: str, po: bytes) -> Catalogue:
         """The catalogue of ``lang`` from a ``.po`` file's bytes (as the release bundle holds)."""
-        return cls(lang=lang, translations=compile_po(lang, po))
+        return cls(lang=lang, translations=compile_po(lang, po), declares=declared(po))
 
     @property
     def locale(self) -> Locale:
@@ -130,12 +153,17 @@ class Catalogue:
 
     @property
     def name(self) -> str:
-        """The language named in itself (Deutsch, français, العربية)."""
+        """The language named in itself (Deutsch, Français, العربية)."""
+        if "language name" in self.declares:
+            return self.declares["language name"]
         name = self.locale.get_display_name(self.lang) or self.lang
         return name[:1].upper() + name[1:]
 
     @property
     def direction(self) -> str:
+        """``rtl`` or ``ltr``, as the catalogue declares it, else as the locale data says."""
+        if "text direction" in self.declares:
+            return self.declares["text direction"]
         return "rtl" if self.locale.character_order == "right-to-left" else "ltr"
 
     def __call__(self, message: str, **values: object) -> str:
@@ -184,7 +212,8 @@ class Catalogue:
 def _load(lang: str) -> Catalogue:
     if lang not in languages():
         raise KeyError(lang)
-    return Catalogue(lang=lang, translations=_translations(lang))
+    declares = declared(po_path(lang).read_bytes()) if lang != SOURCE else {}
+    return Catalogue(lang=lang, translations=_translations(lang), declares=declares)
 
 
 def parse_accept_language(header: str) -> list[str]:

@@ -40,6 +40,7 @@ from safevoice.instance.service import snapshot
 from safevoice.settings import Settings
 from safevoice.storage import migrate
 from safevoice.storage.db import Database
+from safevoice.storage.dialect import guarded_by_password
 
 MIN_PASSWORD_LENGTH = 16
 MIN_DISTINCT_CHARACTERS = 8
@@ -163,7 +164,7 @@ def database_url_problem(url: str) -> str | None:
         parsed = make_url(url)
     except ArgumentError:
         return "The database URL is not a valid database URL."
-    if parsed.get_backend_name() == "sqlite":
+    if not guarded_by_password(parsed):
         return None
     password = parsed.password
     if password is None or password == "":

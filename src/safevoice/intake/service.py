@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import ValidationError
@@ -59,6 +57,7 @@ from safevoice.protocol.wire import (
 )
 from safevoice.storage.batch import Rows, RowWriter
 from safevoice.storage.db import Database
+from safevoice.storage.dialect import single_statement_reader
 from safevoice.storage.idempotency import earlier_answer
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -183,17 +182,6 @@ def _stored_answer(
     return None if stored is None else SubmissionOut.model_validate_json(stored)
 
 
-@contextmanager
-def _lookup(database: Database) -> Iterator[Connection]:
-    """The reader connection for a submission's one-statement lookups. On PostgreSQL it runs in
-    autocommit: a single statement sees one snapshot either way, and this spares the round
-    trips of a BEGIN and a ROLLBACK around it (SQLite's deferred BEGIN costs nothing)."""
-    with database.reader.connect() as connection:
-        if not database.sqlite:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
-
-
 def submit(
     writer: RowWriter,
     database: Database,
@@ -223,7 +211,7 @@ def submit(
     except ChallengeRejected:
         # A retry of a submission that was accepted may come after its challenge expired.
         if challenge.expires <= _timestamp(now):
-            with _lookup(database) as reader:
+            with single_statement_reader(database) as reader:
                 answer = _stored_answer(reader, key_digest, request_digest)
             if answer is not None:
                 return answer
@@ -234,7 +222,7 @@ def submit(
 
     if body.case.channel not in snap.channels:
         raise NotFound("There is no such channel.")
-    with _lookup(database) as reader:
+    with single_statement_reader(database) as reader:
         answer = _check_unused(
             reader,
             key_digest=key_digest,
@@ -267,7 +255,7 @@ def submit(
     except IntegrityError:
         # A concurrent copy of this request won the race (or ids collided in between): look
         # again in a fresh transaction, which sees what the winner committed.
-        with _lookup(database) as reader:
+        with single_statement_reader(database) as reader:
             earlier = _check_unused(
                 reader,
                 key_digest=key_digest,

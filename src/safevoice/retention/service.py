@@ -687,10 +687,12 @@ def check(
 # -- making the database forget ----------------------------------------------------------
 
 
-# Tables with a row per case (or per upload) whose storage order would otherwise follow the
-# order in which cases arrived; each is keyed by a random id. On PostgreSQL the daily run gives
-# all their rows one transaction id and rewrites them in key order (CLUSTER), which also
-# rebuilds their indexes, so no B-tree page keeps a purged reporter's key in its free space.
+# Tables with a row per case (or per upload, or per survey answer) whose storage order would
+# otherwise follow the order in which cases or answers arrived; each is keyed by a random id.
+# On PostgreSQL the daily run gives all their rows one transaction id and rewrites them in key
+# order (CLUSTER), which also rebuilds their indexes, so no B-tree page keeps a purged
+# reporter's key in its free space. An answer's new transaction id also ends the one it shared
+# with the proof-of-work challenge it spent (``spent_challenge``, whose expiry is a coarse time).
 ORDERED_TABLES = (
     "case_file",
     "case_object",
@@ -703,6 +705,7 @@ ORDERED_TABLES = (
     "legal_hold",
     "tombstone",
     "blob_chunk",
+    "survey_answer",
 )
 
 
@@ -718,9 +721,10 @@ def forget(database: Database, *, attempts: int = dialect.CHECKPOINT_ATTEMPTS) -
 
     PostgreSQL keeps dead row versions until VACUUM, which is run on the tables a purge touches
     first (CLUSTER alone carried a purged row into the rebuilt index, as a test found). The
-    tables that hold cases are then rewritten (one UPDATE of all their rows, then CLUSTER) so
-    that neither transaction ids nor physical places nor a dump's order follow arrival, and
-    their B-tree indexes, which keep removed entries' bytes in free space, are rebuilt.
+    tables that hold cases and survey answers are then rewritten (one UPDATE of all their rows,
+    then CLUSTER) so that neither transaction ids nor physical places nor a dump's order follow
+    arrival, and their B-tree indexes, which keep removed entries' bytes in free space, are
+    rebuilt.
     PostgreSQL's own WAL keeps the deleted rows until the server recycles the segments.
     """
     dialect.reclaim_deleted(database, TOUCHED_TABLES, ordered=ORDERED_TABLES, attempts=attempts)

@@ -10,11 +10,13 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Connection,
     Select,
     String,
     any_,
@@ -24,10 +26,29 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import select as select_
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from safevoice.errors import IncompleteDeletion
-from safevoice.storage.db import Database
+from safevoice.private_files import private_dir
+from safevoice.storage.db import Database, is_sqlite
+
+
+def guarded_by_password(url: URL) -> bool:
+    """Whether the database at ``url`` is reached through a role that a password may guard
+    (PostgreSQL). A SQLite database is a file, guarded by its mode (0600) instead: there is
+    no password to judge."""
+    return url.get_backend_name() != "sqlite"
+
+
+def prepare_folder(url: str) -> None:
+    """Create the folder of a SQLite database file (0700) before an operator command opens
+    it: the command may be the first to open the database, and SQLite creates the file but
+    never its folder. A PostgreSQL database has no folder here."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            private_dir(Path(database).parent)
 
 
 def among(column: Any, ids: Sequence[str], session: Session) -> ColumnElement[bool]:
@@ -74,6 +95,21 @@ def read_consistently(database: Database, session: Session) -> None:
     """
     if not database.sqlite:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+@contextmanager
+def single_statement_reader(database: Database) -> Iterator[Connection]:
+    """A reader connection for lookups of one statement each (the hot paths of a submission
+    and of an upload chunk).
+
+    On PostgreSQL it runs in autocommit: a single statement sees one snapshot either way, and
+    this spares the round trips of a BEGIN and a ROLLBACK around it. SQLite's deferred BEGIN
+    costs nothing, so its connection is left as it is.
+    """
+    with database.reader.connect() as connection:
+        if not database.sqlite:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 CHECKPOINT_ATTEMPTS = 3

@@ -75,7 +75,10 @@ def publish(
         raise BadRequest("The survey's closing day has already passed.")
     unknown = [c for c in survey.channels if c not in snap.channels]
     if unknown:
-        raise BadRequest("The survey names a channel this instance does not have.")
+        raise BadRequest(
+            "The survey names a channel this instance does not have: "
+            f"{', '.join(unknown)}. Its channels are: {', '.join(sorted(snap.channels))}."
+        )
     document = canonical_json(signed.to_json()).decode()
     existing = session.get(Survey, survey.survey_id)
     if existing is not None:

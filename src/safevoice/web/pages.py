@@ -132,11 +132,7 @@ def choose_language(request: Request) -> Language:
     asked = request.query_params.get("lang", "")
     chosen = asked in i18n.languages()
     lang = asked if chosen else i18n.negotiate(request.headers.get("accept-language", ""))
-    bundle: Bundle | None = request.app.state.pages.bundle
-    if bundle is not None and lang in bundle.catalogues:
-        catalogue = bundle.catalogues[lang]
-    else:
-        catalogue = Catalogue.load(lang)
+    catalogue = request.app.state.pages.catalogue(lang)
     compressed = request.method == "GET" and _accepts_gzip(
         request.headers.get("accept-encoding", "")
     )
@@ -215,7 +211,7 @@ class Pages:
             dir=catalogue.direction,
             q=language.query,
             here=language.path,
-            menu=[(lang, Catalogue.load(lang).name) for lang in i18n.languages()],
+            menu=[(lang, self.catalogue(lang).name) for lang in i18n.languages()],
             **values,
         )
         # With a bundle, its policy: PAGE_CSP plus the hash of the worker starter it inlines.
@@ -228,6 +224,12 @@ class Pages:
             body = gzip.compress(html.encode("utf-8"), compresslevel=6, mtime=0)
             return HTMLResponse(body, status_code=status, headers=headers)
         return HTMLResponse(html, status_code=status, headers=headers)
+
+    def catalogue(self, lang: str) -> Catalogue:
+        """A shipped language's texts: the release bundle's copy where there is one."""
+        if self.bundle is not None and lang in self.bundle.catalogues:
+            return self.bundle.catalogues[lang]
+        return Catalogue.load(lang)
 
     def message(
         self, language: Language, status: int, heading: str, *paragraphs: str
