@@ -132,3 +132,17 @@ def test_stats_need_a_session(cli: Cli) -> None:
     result = cli.safevoice("stats", expect=1)
 
     assert "not logged in" in result.stderr
+
+
+def test_the_help_names_the_willingness_to_report_indicators(cli: Cli) -> None:
+    shown = " ".join(cli.safevoice("stats", "--help").output.split())
+
+    assert "willingness-to-report indicators" in shown
+    for indicator in (
+        "reports per quarter and channel",
+        "near-miss",
+        "came back with a follow-up",
+        "median days to acknowledgement and to a completed corrective action",
+        "pulse survey trends",
+    ):
+        assert indicator in shown

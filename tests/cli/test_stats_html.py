@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
 
 from safevoice.cases.stats import ActionFacts, CaseFacts, Month, Period, compute
 from safevoice.client.stats_html import render
+from safevoice.protocol.wire import Statistics
 from tests.cases.test_stats import case
+from tests.support.charts import assert_charted, chart
 
 TODAY = date(2026, 3, 15)
 
@@ -38,16 +41,79 @@ def year_of_cases() -> list[CaseFacts]:
     return cases
 
 
-@pytest.mark.browser
-def test_the_report_renders_with_visible_charts_and_makes_no_request(
-    browser: Browser, tmp_path: Path
-) -> None:
-    stats = compute(
+def a_year() -> Statistics:
+    return compute(
         year_of_cases(),
         period=Period(Month(2025, 4), Month(2026, 3)),
         channels=("general", "safety"),
         today=TODAY,
     )
+
+
+SAFE = "I can raise a concern without fear."
+KNOW = "I know where to report."
+# Two closed surveys as ``client.surveys.trends`` gives them; the second asked a statement
+# too few answered for a median.
+TRENDS: list[dict[str, Any]] = [
+    {
+        "title": "Spring pulse",
+        "closes_on": "2025-06-30",
+        "questions": [{"question": SAFE, "median": 3}],
+    },
+    {
+        "title": "Autumn pulse",
+        "closes_on": "2025-11-30",
+        "questions": [
+            {"question": SAFE, "median": 4, "trend": 1},
+            {"question": KNOW, "median": "<5"},
+        ],
+    },
+]
+QUARTERS = "Reports received per quarter and channel"
+CHANNELS = "Share of reports per channel, in percent"
+SHARES = "Shares of cases and actions, in percent"
+TIMES = "Median days to acknowledge, to close, per step and to a completed corrective action"
+FOLLOWED_UP = "Reporters who came back with a follow-up"
+TO_ACTION = "Receipt to a completed corrective action"
+
+
+def assert_willingness_charted(page: str, stats: Statistics) -> None:
+    """Every willingness-to-report indicator of issue 17 has a chart, its figures in text."""
+    for cell in stats.received_per_quarter:
+        assert_charted(page, QUARTERS, f"{cell.quarter} {cell.channel}", str(cell.count))
+    assert len(chart(page, QUARTERS)) == 8
+    # The channel shares: a near-miss channel's share is its own bar.
+    assert_charted(page, CHANNELS, "general", "61 %")
+    assert_charted(page, CHANNELS, "safety", "39 %")
+    assert_charted(page, SHARES, FOLLOWED_UP, "0 %")
+    assert_charted(page, TIMES, "Receipt to acknowledgement", "3 days")
+    assert_charted(page, TIMES, TO_ACTION, "3 days")
+    assert_charted(page, TIMES, "Investigating", "<5")
+    assert_charted(page, f"Median answer: {SAFE}", "Spring pulse (2025-06)", "3")
+    assert_charted(page, f"Median answer: {SAFE}", "Autumn pulse (2025-11)", "4 (+1)")
+    assert_charted(page, f"Median answer: {KNOW}", "Autumn pulse (2025-11)", "<5")
+
+
+def test_every_willingness_to_report_indicator_has_a_chart_with_its_figures_in_text() -> None:
+    assert_willingness_charted(render(a_year(), TRENDS), a_year())
+
+
+def test_a_suppressed_time_or_share_is_written_out_and_draws_no_bar() -> None:
+    stats = a_year().model_copy(
+        update={"median_days_to_action_done": "<5", "percent_reporter_followed_up": "<5"}
+    )
+    page = render(stats, TRENDS)
+    assert_charted(page, TIMES, TO_ACTION, "<5")
+    assert chart(page, TIMES)[TO_ACTION].text == "<5 (based on fewer than 5)"
+    assert_charted(page, SHARES, FOLLOWED_UP, "<5")
+    assert_charted(page, TIMES, "Receipt to acknowledgement", "3 days")
+
+
+@pytest.mark.browser
+def test_the_report_renders_with_visible_charts_and_makes_no_request(
+    browser: Browser, tmp_path: Path
+) -> None:
+    stats = a_year()
     months = [m.count for m in stats.received_per_month]
     assert "<5" in months
     assert "hidden" in months

@@ -289,7 +289,12 @@ def test_the_desk_pages_pass_axe_with_the_keyboard_and_at_200_percent(
     # The metrics page draws the willingness-to-report charts where a member can see them.
     page.set_viewport_size({"width": 1000, "height": 900})
     page.goto(base + "/metrics")
-    for label in ("Reports received per quarter and channel", "Share of reports per channel"):
+    for label in (
+        "Reports received per quarter and channel",
+        "Share of reports per channel",
+        "Shares of cases and actions",
+        "Median days to acknowledge",
+    ):
         chart = page.locator(f'svg.chart[aria-label^="{label}"]')
         chart.scroll_into_view_if_needed()
         expect(chart).to_be_visible()

@@ -7,13 +7,26 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from safevoice.client import surveys
+from safevoice.client.api import Api
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.storage.db import Database
+from tests.cli.test_stats_html import (
+    FOLLOWED_UP,
+    SHARES,
+    TIMES,
+    TO_ACTION,
+    TRENDS,
+    a_year,
+    assert_willingness_charted,
+)
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness, Reported
 from tests.e2e.test_intake_e2e import submit_with_cli
+from tests.support.charts import assert_charted
 from tests.support.server import ServerProcess
 from tests.support.world import World
 
@@ -226,10 +239,32 @@ def test_metrics_and_the_key_and_session_page(unlocked: DeskHarness, world: Worl
     assert 'aria-label="Reports received per quarter and channel"' in metrics.text
     assert 'aria-label="Share of reports per channel, in percent"' in metrics.text
     assert "Median time to a completed corrective action" in metrics.text
+    assert 'aria-label="Shares of cases and actions, in percent"' in metrics.text
+    assert f'aria-label="{TIMES}"' in metrics.text
     session = unlocked.http.get("/session")
     assert format_fingerprint(world.members["alice"].public.fingerprint) in session.text
     assert format_fingerprint(world.pin) in session.text
     assert "Manifest" in session.text
+
+
+def test_the_metrics_page_charts_every_willingness_indicator_a_suppressed_one_without_a_bar(
+    unlocked: DeskHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The desk draws what the server says; here the figures of a year with small months.
+    monkeypatch.setattr(Api, "stats", lambda api, **_: a_year())
+    monkeypatch.setattr(surveys, "trends", lambda *_: TRENDS)
+    page = unlocked.http.get("/metrics")
+    assert page.status_code == 200
+    assert_willingness_charted(page.text, a_year())
+
+    suppressed = a_year().model_copy(
+        update={"median_days_to_action_done": "<5", "percent_reporter_followed_up": "<5"}
+    )
+    monkeypatch.setattr(Api, "stats", lambda api, **_: suppressed)
+    page = unlocked.http.get("/metrics")
+    assert_charted(page.text, TIMES, TO_ACTION, "<5")
+    assert_charted(page.text, SHARES, FOLLOWED_UP, "<5")
+    assert_charted(page.text, TIMES, "Receipt to acknowledgement", "3 days")
 
 
 def test_a_record_the_server_changed_is_shown_as_a_warning_and_blocks_writing(

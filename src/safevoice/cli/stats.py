@@ -122,7 +122,12 @@ def stats(
         ),
     ] = None,
 ) -> None:
-    """Statistics of the case workflow, from metadata only, with small counts suppressed."""
+    """Statistics of the case workflow, from metadata only, with small counts suppressed.
+
+    They include the willingness-to-report indicators: reports per quarter and channel, each
+    channel's share (a near-miss channel's among them), the share of reporters who came back
+    with a follow-up, the median days to acknowledgement and to a completed corrective action,
+    and with --surveys the pulse survey trends; --html charts each of them."""
     context = logged_in(server)
     with context.api:
         figures = context.api.stats(period_from=period_from, period_to=period_to, channel=channel)

@@ -223,6 +223,46 @@ def labelled_shares(stats: Statistics) -> list[tuple[str, PercentFigure]]:
     ]
 
 
+def labelled_times(stats: Statistics) -> list[tuple[str, DaysFigure]]:
+    """Every median-days figure with its label: to acknowledgement, to closure, each step,
+    and to a completed corrective action, so the report and the desk name each one alike."""
+    return [
+        ("Receipt to acknowledgement", stats.median_days_to_acknowledge),
+        ("Receipt to closure", stats.median_days_to_close),
+        *(
+            (STEP_LABELS.get(step.status, step.status), step.median_days)
+            for step in stats.median_days_per_step
+        ),
+        ("Receipt to a completed corrective action", stats.median_days_to_action_done),
+    ]
+
+
+def shares_section(stats: Statistics) -> str:
+    """The percentages, the reporters who came back among them, as a chart with its table."""
+    bars = [Bar(label, bar_value(v), percent_text(v)) for label, v in labelled_shares(stats)]
+    return f"""<section>
+<h2>Deadlines, outcomes and corrective actions</h2>
+<figure>{bar_chart("Shares of cases and actions, in percent", bars, maximum=100)}</figure>
+{_table(("Figure", "Share"), [(b.label, b.text) for b in bars])}
+</section>
+"""
+
+
+def times_section(stats: Statistics) -> str:
+    """Every median-days figure as a chart with its table; a "<5" median has no bar."""
+    bars = [Bar(label, bar_value(v), days_text(v)) for label, v in labelled_times(stats)]
+    chart = bar_chart(
+        "Median days to acknowledge, to close, per step and to a completed corrective action",
+        bars,
+    )
+    return f"""<section>
+<h2>Time taken (median days)</h2>
+<figure>{chart}</figure>
+{_table(("Step", "Median"), [(b.label, b.text) for b in bars])}
+</section>
+"""
+
+
 def quarter_bars(stats: Statistics) -> list[Bar]:
     """One bar per quarter and channel ("2026-Q1 safety"), in the order the server gives."""
     return [
@@ -277,6 +317,7 @@ def survey_section(trends: Sequence[Mapping[str, Any]]) -> str:
     charts = [
         f"<figure>{bar_chart(f'Median answer: {question}', bars, maximum=5)}"
         f"<figcaption>{escape(question)}</figcaption></figure>"
+        f"{_table(('Survey', 'Median'), [(b.label, b.text) for b in bars])}"
         for question, bars in survey_bars(trends)
     ]
     body = "".join(charts) or "<p>No survey has closed yet.</p>"
@@ -299,16 +340,6 @@ def render(stats: Statistics, trends: Sequence[Mapping[str, Any]] | None = None)
     ]
     channels = [
         Bar(c.channel, bar_value(c.count), count_text(c.count)) for c in stats.received_per_channel
-    ]
-    shares = labelled_shares(stats)
-    times = [
-        ("Receipt to acknowledgement", stats.median_days_to_acknowledge),
-        ("Receipt to closure", stats.median_days_to_close),
-        *(
-            (STEP_LABELS.get(step.status, step.status), step.median_days)
-            for step in stats.median_days_per_step
-        ),
-        ("Receipt to a completed corrective action", stats.median_days_to_action_done),
     ]
     cards = "".join(
         [
@@ -366,29 +397,8 @@ def render(stats: Statistics, trends: Sequence[Mapping[str, Any]] | None = None)
 
 {willingness_section(stats)}
 {survey_section(trends) if trends is not None else ""}
-<section>
-<h2>Deadlines, outcomes and corrective actions</h2>
-<figure>{
-        bar_chart(
-            "Shares of cases and actions, in percent",
-            [Bar(label, bar_value(v), percent_text(v)) for label, v in shares],
-            maximum=100,
-        )
-    }</figure>
-{_table(("Figure", "Share"), [(label, percent_text(v)) for label, v in shares])}
-</section>
-
-<section>
-<h2>Time taken (median days)</h2>
-<figure>{
-        bar_chart(
-            "Median days to acknowledge, to close, and per step",
-            [Bar(label, bar_value(v), days_text(v)) for label, v in times],
-        )
-    }</figure>
-{_table(("Step", "Median"), [(label, days_text(v)) for label, v in times])}
-</section>
-
+{shares_section(stats)}
+{times_section(stats)}
 <section class="rule">
 <h2>How these statistics protect reporters</h2>
 <p>No figure here rests on fewer than {stats.threshold} cases. A count, median or share that

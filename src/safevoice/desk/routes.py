@@ -673,7 +673,6 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
         for m in stats.received_per_month
     ]
     shares = charts.labelled_shares(stats)
-    bars = [charts.Bar(label, charts.bar_value(v), charts.percent_text(v)) for label, v in shares]
     # The chart helpers escape every label and value themselves.
     return render(
         request,
@@ -683,7 +682,8 @@ def metrics(request: Request, desk: UnlockedDep) -> Response:
         days=charts.days_text,
         count=charts.count_text,
         month_chart=Markup(charts.column_chart("Reports received per month", months)),  # noqa: S704  # escaped by the chart helper
-        share_chart=Markup(charts.bar_chart("Shares", bars, maximum=100)),  # noqa: S704  # escaped by the chart helper
+        outcomes=Markup(charts.shares_section(stats)),  # noqa: S704  # escaped by the chart helper
+        times=Markup(charts.times_section(stats)),  # noqa: S704  # escaped by the chart helper
         willingness=Markup(charts.willingness_section(stats)),  # noqa: S704  # escaped by the chart helper
         survey_trends=Markup(charts.survey_section(trends)),  # noqa: S704  # escaped by the chart helper
     )
