@@ -13,6 +13,7 @@ from playwright.sync_api import Playwright, expect
 
 from safevoice.i18n import languages
 from safevoice.web.bundle import Bundle
+from tests.conftest import DB_KINDS
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from tests.support.server import ServerProcess
 
@@ -20,11 +21,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 BUDGET_BYTES = 250 * 1024
 
 
-@pytest.mark.parametrize("lang", languages())
 def test_the_report_page_weighs_at_most_250_kb_compressed_in_each_language(
-    server: ServerProcess, playwright: Playwright, web_bundle: Bundle, tmp_path: Path, lang: str
+    server: ServerProcess, playwright: Playwright, web_bundle: Bundle, tmp_path: Path, db_kind: str
 ) -> None:
-    net_log = tmp_path / "net-log.json"
+    # What the page weighs does not depend on the database: each language is weighed once,
+    # the languages taking turns between the two databases' servers.
+    shipped = languages()
+    mine = shipped[DB_KINDS.index(db_kind) :: len(DB_KINDS)]
+    assert mine
+    weights = {lang: weigh(server, playwright, web_bundle, tmp_path / lang) for lang in mine}
+    assert {lang: kb for lang, kb in weights.items() if kb * 1024 > BUDGET_BYTES} == {}, weights
+
+
+def weigh(server: ServerProcess, playwright: Playwright, web_bundle: Bundle, folder: Path) -> float:
+    """The report page's weight in KB, opened in one language and used up to the code page."""
+    lang = folder.name
+    folder.mkdir()
+    net_log = folder / "net-log.json"
     # A browser of its own: Chromium writes its network log when it closes.
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
@@ -52,4 +65,4 @@ def test_the_report_page_weighs_at_most_250_kb_compressed_in_each_language(
         "/api/v1/cases",
     } <= set(loaded["urls"])
     assert loaded["other_origin_requests"] == 0
-    assert loaded["page_bytes"] <= BUDGET_BYTES, (lang, round(loaded["page_bytes"] / 1024, 1))
+    return round(float(loaded["page_bytes"]) / 1024, 1)
