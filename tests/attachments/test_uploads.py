@@ -16,6 +16,7 @@ from safevoice.client.api import Api
 from safevoice.client.files import Attachment as FileAttachment
 from safevoice.client.files import download, upload_file
 from safevoice.crypto import pow as powmod
+from safevoice.crypto.code import ReporterKeys
 from safevoice.crypto.encoding import b64e
 from safevoice.crypto.envelope import new_case_id
 from safevoice.crypto.manifest import Manifest
@@ -68,6 +69,14 @@ def start_for_new_case(api: Api, case_id: str) -> str:
 def submit_with_files(
     api: Api, manifest: Manifest, files: list[Path], **upload_args: Any
 ) -> tuple[str, list[dict[str, Any]]]:
+    case_id, descriptors, _ = submit_as_reporter(api, manifest, files, **upload_args)
+    return case_id, descriptors
+
+
+def submit_as_reporter(
+    api: Api, manifest: Manifest, files: list[Path], **upload_args: Any
+) -> tuple[str, list[dict[str, Any]], ReporterKeys]:
+    """A report carrying ``files``: its case id, the files' descriptors and the reporter."""
     case_bytes = new_case_id()
     case_id = b64e(case_bytes)
     descriptors = [
@@ -100,7 +109,7 @@ def submit_with_files(
         ),
     }
     api.submit(body, idempotency_key=case_id + "-key")
-    return case_id, descriptors
+    return case_id, descriptors, sub.reporter
 
 
 def member_api(api: Api, client: httpx.Client, manifest: Manifest, world: World) -> Api:

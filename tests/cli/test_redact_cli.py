@@ -72,7 +72,11 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     seen: Any = conversation.follow_up()
     assert canary not in json.dumps(seen)
     assert seen["report"]["text"] == f"{KEPT} Ask [a colleague], she saw it."
-    assert seen["objects"][0]["redacted"] == {"on": answer["on"], "by": "member:alice"}
+    assert seen["objects"][0]["redacted"] == {
+        "on": answer["on"],
+        "by": "member:alice",
+        "files_removed": 0,
+    }
     assert seen["problems"] == []
     assert seen["report"]["answers"] == {"where": "[a depot]"}
     terminal = cli.report(
@@ -87,7 +91,11 @@ def test_a_member_redacts_the_report_from_a_file_and_both_sides_see_the_notice(
     logged = export.read_text(encoding="utf-8")
     assert canary not in logged
     bodies = [json.loads(b64d(e["body"])) for e in json.loads(logged)["entries"] if "body" in e]
-    removals = [b for b in bodies if b["event"] == "case.redaction"]
+    removals = [
+        b
+        for b in bodies
+        if b["event"] == "case.redaction" and b.get("case_id") == conversation.case_id
+    ]
     assert [b["detail"] for b in removals] == [{"chain": "thread", "seq": 0, "kind": "report"}]
 
 
@@ -128,3 +136,62 @@ def test_the_text_to_keep_is_edited_in_the_editor_and_confirmed(
         expect=1,
     )
     assert "not changed" in unchanged.stderr
+
+
+def test_a_member_removes_an_attached_file_numbered_as_cases_files_lists_it(
+    cli: Cli, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    kept_file, gone_file = tmp_path / "rota.txt", tmp_path / "home-address.txt"
+    kept_file.write_text("Shift rota.", encoding="utf-8")
+    gone_file.write_text("Home address of a witness.", encoding="utf-8")
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"where": "Depot"}), encoding="utf-8")
+    submitted = submit_with_cli(
+        cli,
+        server,
+        world,
+        KEPT,
+        "--attach",
+        str(kept_file),
+        "--attach",
+        str(gone_file),
+        answers=answers,
+    )
+    conversation = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
+    conversation.login()
+    conversation.reply("Thank you, we look into it.")  # thread #1 carries no file
+    listed: Any = conversation.member("cases", "files", conversation.case_id, "--json")
+    numbered = {f["name"]: f["number"] for f in json.loads(listed.stdout)}
+    assert numbered == {"rota.txt": 1, "home-address.txt": 2}
+    kept = tmp_path / "kept.txt"
+    kept.write_text(KEPT, encoding="utf-8")
+    redact = ["cases", "redact", conversation.case_id, "--text-file", str(kept), "--yes"]
+
+    unknown: Any = conversation.member(
+        *redact[:3], "0", *redact[3:], "--remove-file", "9", expect=1
+    )
+    foreign: Any = conversation.member(
+        *redact[:3], "1", *redact[3:], "--remove-file", "2", expect=1
+    )
+    done: Any = conversation.member(*redact[:3], "0", *redact[3:], "--remove-file", "2", "--json")
+
+    assert "The case has no file 9" in unknown.stderr
+    assert "File 2 is attached to thread #0, not to thread #1" in " ".join(foreign.stderr.split())
+    answer = json.loads(done.stdout)
+    assert answer["files_removed"] == 1
+    listed = conversation.member("cases", "files", conversation.case_id, "--json")
+    assert [f["name"] for f in json.loads(listed.stdout)] == ["rota.txt"]
+    shown: Any = conversation.member("cases", "show", conversation.case_id)
+    assert f"1 attached file(s) removed by the committee on {answer['on']}." in " ".join(
+        shown.stdout.split()
+    )
+    seen: Any = conversation.follow_up()
+    assert seen["objects"][0]["redacted"]["files_removed"] == 1
+    assert seen["problems"] == []
+    terminal = cli.report(
+        "follow-up", "--server", server.url, "--pin", world.pin, stdin=conversation.code + "\n"
+    )
+    day = Catalogue.load("en").day(answer["on"])
+    assert f"1 attached file(s) removed by the committee on {day}." in " ".join(
+        terminal.stdout.split()
+    )

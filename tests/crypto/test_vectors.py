@@ -489,12 +489,26 @@ def test_redaction_vectors_match(vectors: dict[str, Any], monkeypatch: pytest.Mo
             by=v["record"]["by"],
             on=v["record"]["on"],
             sign_seed=h(v["sign_seed_hex"]),
+            removed=v["removed"],
         )
         assert redacted.to_json() == v["redacted"]
         assert record.to_json() == v["record"]
         assert redacted.associated_data() == original.associated_data()
+        digests = [redaction.descriptor_digest(d) for d in v["removed"]]
+        assert [d.hex() for d in digests] == v["descriptor_digests_hex"]
+        assert all(
+            d
+            == hashlib.blake2b(
+                b"safevoice-file-descriptor-v1" + canonical_json(descriptor), digest_size=32
+            ).digest()
+            for d, descriptor in zip(digests, v["removed"], strict=True)
+        )
+        files: list[bytes | str] = [u32(len(digests))] if digests else []
+        for descriptor, digest in zip(v["removed"], digests, strict=True):
+            files += [descriptor["upload_id"], digest]
+        assert v["context"] == ("safevoice-redaction-v2" if digests else "safevoice-redaction-v1")
         message = lp(
-            b"safevoice-redaction-v1",
+            v["context"].encode(),
             original.case_id,
             v["chain"],
             u32(original.seq),
@@ -502,6 +516,7 @@ def test_redaction_vectors_match(vectors: dict[str, Any], monkeypatch: pytest.Mo
             redacted.transcript_hash(),
             v["record"]["on"],
             v["record"]["by"],
+            *files,
         )
         assert message.hex() == v["message_hex"]
         nacl.signing.VerifyKey(h(v["sign_public_hex"])).verify(message, b64d(v["record"]["sig"]))

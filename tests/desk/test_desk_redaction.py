@@ -5,10 +5,13 @@ kept text marked as redacted, and nothing is removed without the confirmation.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness, Reported
 from tests.desk.test_desk_pages import follow_up
+from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.support.server import ServerProcess
 from tests.support.world import World
 
@@ -64,3 +67,48 @@ def test_a_redaction_of_something_that_is_not_there_is_a_sentence(
     assert (missing.status_code, odd.status_code) == (400, 400)
     assert "no report, message or note at thread #7" in missing.text
     assert reported.text in unlocked.http.get(case).text
+
+
+def test_a_member_ticks_an_attached_file_to_delete_with_the_redaction(
+    unlocked: DeskHarness, cli: Cli, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    kept_file, gone_file = tmp_path / "rota.txt", tmp_path / "home-address.txt"
+    kept_file.write_text("Shift rota.", encoding="utf-8")
+    gone_file.write_text("Home address of a witness.", encoding="utf-8")
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"where": "Depot"}), encoding="utf-8")
+    submitted = submit_with_cli(
+        cli,
+        server,
+        world,
+        "See the two files.",
+        "--attach",
+        str(kept_file),
+        "--attach",
+        str(gone_file),
+        answers=answers,
+    )
+    case = f"/cases/{submitted['case_id']}"
+    page = unlocked.http.get(case).text
+    assert 'name="remove_file" value="2"> Delete the attached file' in page
+    assert "home-address.txt" in page
+
+    done = unlocked.post(
+        f"{case}/redact",
+        {
+            "chain": "thread",
+            "seq": "0",
+            "text": "See the files.",
+            "remove_file": "2",
+            "confirm": "yes",
+        },
+    )
+
+    assert done.status_code == 303, done.text
+    page = unlocked.http.get(case).text
+    assert "1 attached file(s) removed by the committee on" in page
+    assert "home-address.txt" not in page
+    assert "rota.txt" in page
+    seen: Any = follow_up(cli, server, world, submitted["code"])
+    assert seen["objects"][0]["redacted"]["files_removed"] == 1
+    assert seen["problems"] == []

@@ -647,31 +647,45 @@ def login_group() -> dict[str, Any]:
 
 def redaction_group(reply: envelope.Envelope) -> dict[str, Any]:
     key = fixed("case key thread")
-    nonce = fixed("redaction nonce", 24)
     seed = fixed("member bob sign")
-    plaintext = b'{"attachments":[],"format":"safevoice-message-v1","text":"Which [removed]?"}'
-    with fixed_random(envelope, nonce):
-        redacted, record = redaction.redact(
-            reply,
-            original_hash=reply.transcript_hash(),
-            key=key,
-            plaintext=plaintext,
-            by="member:bob",
-            on="2030-02-03",
-            sign_seed=seed,
-        )
-    fields = record.fields(case_id=reply.case_id, chain=reply.chain, seq=reply.seq)
-    return {
-        "description": (
-            "Redaction (protocol 7.6) of the envelope group's second vector, by another "
-            "member. The redacted version is an envelope with the original's associated data, "
-            "sealed under the same key with a fresh nonce and signed by the redacting member. "
-            "record.sig = Ed25519(member seed, lp('safevoice-redaction-v1', case_id (16 "
-            "bytes), chain, u32be(seq), hash (the original's transcript hash), digest (the "
-            "redacted version's transcript hash), on, by)). A reader takes 'hash' as the "
-            "object's place in its chain."
-        ),
-        "vectors": [
+    kept = {
+        "upload_id": b64e(fixed("kept upload", 16)),
+        "key": b64e(fixed("kept file key")),
+        "header": b64e(fixed("kept file header", 24)),
+        "name": "rota.pdf",
+        "type": "application/pdf",
+        "size": 1200,
+        "chunks": 1,
+    }
+    removed = {**kept, "upload_id": b64e(fixed("removed upload", 16)), "name": "address.jpg"}
+    removed |= {"key": b64e(fixed("removed file key")), "type": "image/jpeg"}
+    cases = [
+        (fixed("redaction nonce", 24), [], []),
+        (fixed("redaction files nonce", 24), [kept], [removed]),
+    ]
+    vectors = []
+    for nonce, attachments, gone in cases:
+        plaintext = json.dumps(
+            {
+                "attachments": attachments,
+                "format": "safevoice-message-v1",
+                "text": "Which [removed]?",
+            },
+            separators=(",", ":"),
+        ).encode()
+        with fixed_random(envelope, nonce):
+            redacted, record = redaction.redact(
+                reply,
+                original_hash=reply.transcript_hash(),
+                key=key,
+                plaintext=plaintext,
+                by="member:bob",
+                on="2030-02-03",
+                sign_seed=seed,
+                removed=gone,
+            )
+        fields = record.fields(case_id=reply.case_id, chain=reply.chain, seq=reply.seq)
+        vectors.append(
             {
                 "key_hex": key.hex(),
                 "nonce_hex": nonce.hex(),
@@ -680,11 +694,29 @@ def redaction_group(reply: envelope.Envelope) -> dict[str, Any]:
                 "sign_public_hex": keys.sign_public_key(seed).hex(),
                 "chain": reply.chain,
                 "original": reply.to_json(),
-                "message_hex": lp(redaction.REDACTION_CONTEXT, *fields).hex(),
+                "removed": gone,
+                "descriptor_digests_hex": [redaction.descriptor_digest(d).hex() for d in gone],
+                "context": record.context,
+                "message_hex": lp(record.context, *fields).hex(),
                 "redacted": redacted.to_json(),
                 "record": record.to_json(),
             }
-        ],
+        )
+    return {
+        "description": (
+            "Redaction (protocol 7.6) of the envelope group's second vector, by another "
+            "member. The redacted version is an envelope with the original's associated data, "
+            "sealed under the same key with a fresh nonce and signed by the redacting member. "
+            "record.sig = Ed25519(member seed, lp('safevoice-redaction-v1', case_id (16 "
+            "bytes), chain, u32be(seq), hash (the original's transcript hash), digest (the "
+            "redacted version's transcript hash), on, by)). A reader takes 'hash' as the "
+            "object's place in its chain. The second vector also removes an attached file: "
+            "record.files lists {id: its upload id, digest: BLAKE2b-256('safevoice-file-"
+            "descriptor-v1' || canonical JSON of its descriptor)}, and the signature is over "
+            "lp('safevoice-redaction-v2', the same fields, u32be(number of files), then each "
+            "file's id and digest)."
+        ),
+        "vectors": vectors,
     }
 
 

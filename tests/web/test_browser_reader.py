@@ -232,9 +232,18 @@ class Thread:
             }
         ]
 
-    def redact(self, member: KeyPair, seq: int, text: str, *, on: str = ACKNOWLEDGED_ON) -> None:
+    def redact(
+        self,
+        member: KeyPair,
+        seq: int,
+        text: str,
+        *,
+        on: str = ACKNOWLEDGED_ON,
+        removed: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Replace object ``seq`` by a version with ``text``, as `safevoice cases redact` does
-        (protocol/workflow.py redaction_body): same key, the member's signed record beside it."""
+        (protocol/workflow.py redaction_body): same key, the member's signed record beside it,
+        listing the attached files ``removed`` describes."""
         item = next(o for o in self.objects if o["seq"] == seq)
         original = Envelope.from_json(item["envelope"])
         key = self.keys[original.epoch].thread
@@ -247,6 +256,7 @@ class Thread:
             by=sender_label(member),
             on=on,
             sign_seed=member.sign_seed,
+            removed=removed or [],
         )
         item["envelope"] = redacted.to_json()
         item["redaction"] = record.to_json()
@@ -474,7 +484,7 @@ def redactions(
     thread.acknowledge(alice)
     before = thread.copy()
     thread.redact(alice, 0, "Ask [a colleague] in bay 3, she saw it.")
-    thread.redact(bob, 2, "My neighbour; [phone number removed].")
+    thread.redact(bob, 2, "My neighbour; [phone number removed].", removed=REMOVED_FILES)
     views = {"redacted report and message": thread.view()}
     impostor = generate("member", "alice", "Not Alice")
     forged = before.copy()
@@ -486,7 +496,28 @@ def redactions(
     swapped = thread.view()
     at(swapped, 2)["redaction"]["digest"] = b64e(bytes(32))
     views["a redaction record naming another version"] = swapped
+    hidden = thread.view()
+    at(hidden, 2)["redaction"].pop("files")
+    views["a removal of files the server hid"] = hidden
+    added = thread.view()
+    at(added, 0)["redaction"]["files"] = at(added, 2)["redaction"]["files"][:1]
+    views["a removal of a file the server added"] = added
     return views
+
+
+# Two files a member removed with a message (protocol 7.6); only their descriptors matter here.
+REMOVED_FILES = [
+    {
+        "upload_id": b64e(bytes([n]) * 16),
+        "key": b64e(bytes([n]) * 32),
+        "header": b64e(bytes([n]) * 24),
+        "name": f"photo-{n}.jpg",
+        "type": "image/jpeg",
+        "size": 10,
+        "chunks": 1,
+    }
+    for n in (1, 2)
+]
 
 
 @pytest.fixture(scope="module")
@@ -703,6 +734,8 @@ EXPECTED: dict[str, list[tuple[str, int | None]]] = {
     "a redaction signed by a key the committee does not list": [("redaction_invalid", 2)],
     "a redaction record stripped": [("bad_signature", 2)],
     "a redaction record naming another version": [("redaction_invalid", 2)],
+    "a removal of files the server hid": [("redaction_invalid", 2)],
+    "a removal of a file the server added": [("redaction_invalid", 0)],
 }
 
 
@@ -923,13 +956,15 @@ def test_both_readers_show_the_redacted_versions_and_who_removed_what_on_which_d
     assert python.report is not None
     assert python.report.text == browser["objects"][0]["text"]
     assert [o["redacted"] for o in browser["objects"]] == [
-        {"on": ACKNOWLEDGED_ON, "by": "member:alice"},
+        {"on": ACKNOWLEDGED_ON, "by": "member:alice", "filesRemoved": 0},
         None,
-        {"on": ACKNOWLEDGED_ON, "by": "member:bob"},
+        {"on": ACKNOWLEDGED_ON, "by": "member:bob", "filesRemoved": 2},
         None,
     ]
     assert [
-        None if o.redacted is None else {"on": o.redacted.on, "by": o.redacted.by}
+        None
+        if o.redacted is None
+        else {"on": o.redacted.on, "by": o.redacted.by, "filesRemoved": len(o.redacted.files)}
         for o in python.thread()
     ] == [o["redacted"] for o in browser["objects"]]
     assert browser["head"] == python.heads["thread"][0] == 3

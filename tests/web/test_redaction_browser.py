@@ -47,3 +47,55 @@ def test_the_reporter_sees_the_kept_text_and_the_day_part_of_it_was_removed(
     assert canary not in page.content()
     answer(page, "Yes, she did.")
     page.close()
+
+
+def test_the_reporter_sees_how_many_attached_files_the_committee_removed(
+    conversation: Conversation, chromium: Chromium, tmp_path: Path
+) -> None:
+    photo = tmp_path / "badge-photo.txt"
+    photo.write_text("A colleague's badge.", encoding="utf-8")
+    conversation.cli.safevoice(
+        "cases",
+        "reply",
+        conversation.case_id,
+        "--text-file",
+        "-",
+        "--attach",
+        str(photo),
+        stdin="Is this the badge?",
+        env={"SAFEVOICE_HOME": str(conversation.cli.home / "alice")},
+    )
+    kept = tmp_path / "kept.txt"
+    kept.write_text("Is this the badge? [photo removed]", encoding="utf-8")
+    done: Any = conversation.member(
+        "cases",
+        "redact",
+        conversation.case_id,
+        "1",
+        "--text-file",
+        str(kept),
+        "--remove-file",
+        "1",
+        "--yes",
+        "--json",
+    )
+    day = json.loads(done.stdout)["on"]
+
+    page = chromium.page()
+    open_case(page, conversation.server, conversation.code)
+
+    expect(page.locator("#thread-problems")).to_be_hidden()
+    assert all(e["verified"] for e in entries(page))
+    notices = page.locator('#thread > li[data-seq="1"] .redacted')
+    expect(notices).to_have_text(
+        [
+            t("Part of this message was removed by the committee on %(day)s.", day=t.day(day)),
+            t(
+                "%(count)s attached file(s) removed by the committee on %(day)s.",
+                count=1,
+                day=t.day(day),
+            ),
+        ]
+    )
+    assert "badge-photo.txt" not in page.content()
+    page.close()

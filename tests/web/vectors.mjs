@@ -248,11 +248,21 @@ const checks = {
       assert.equal(x(record.hash), x(sv.transcriptHash(original)));
       assert.equal(x(record.digest), x(sv.transcriptHash(env)));
       const fields = sv.redactionFields(env, record);
-      assert.equal(x(sv.lp("safevoice-redaction-v1", ...fields)), v.message_hex);
-      const signed = sv.sign(h(v.sign_seed_hex), "safevoice-redaction-v1", ...fields);
+      assert.equal(sv.redactionContext(record), v.context);
+      assert.deepEqual(record.files.map((f) => x(f.digest)), v.descriptor_digests_hex);
+      assert.deepEqual(record.files.map((f) => f.id), v.removed.map((d) => d.upload_id));
+      assert.equal(x(sv.lp(v.context, ...fields)), v.message_hex);
+      const signed = sv.sign(h(v.sign_seed_hex), v.context, ...fields);
       assert.equal(sv.b64e(signed), v.record.sig);
-      assert.ok(sv.verifies(h(v.sign_public_hex), record.sig, "safevoice-redaction-v1", ...fields));
+      assert.ok(sv.verifies(h(v.sign_public_hex), record.sig, v.context, ...fields));
       throwsReason(() => sv.redactionOf({ redaction: { ...v.record, extra: 1 } }), "envelope");
+      throwsReason(() => sv.redactionOf({ redaction: { ...v.record, files: [] } }), "envelope");
+      if (record.files.length > 0) {
+        // Without its files, the record's signature covers other bytes: a hidden removal.
+        const { files: _files, ...bare } = v.record;
+        const hidden = sv.redactionOf({ redaction: bare });
+        assert.ok(!sv.verifies(h(v.sign_public_hex), hidden.sig, sv.redactionContext(hidden), ...sv.redactionFields(env, hidden)));
+      }
     }
   },
   audit_hash(group) {

@@ -36,3 +36,7 @@ class Attachment(Base):
         ForeignKey("upload.id", ondelete="CASCADE"), primary_key=True
     )
     case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    # The position in the thread of the report or message that carries the file's key, so a
+    # redaction of that object may remove it (cases/redaction.py); None for files attached
+    # before SafeVoice recorded it (migration 0018), which belong to some object of the case.
+    seq: Mapped[int | None] = mapped_column(Integer)

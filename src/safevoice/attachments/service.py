@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from safevoice.attachments.models import Attachment, Upload
 from safevoice.attachments.schemas import UploadCreateIn
 from safevoice.cases import service as cases
-from safevoice.cases.models import Case
+from safevoice.cases.models import Case, CaseObject
 from safevoice.clock import DAY, aware, round_up
 from safevoice.crypto import pow as powmod
 from safevoice.crypto.login import digest, random_id
@@ -38,7 +38,7 @@ from safevoice.instance.challenges import check_work, spend_challenge
 from safevoice.instance.service import Snapshot
 from safevoice.members.service import Principal
 from safevoice.protocol.wire import UploadOut
-from safevoice.storage.blobs import BlobStore, ChunkData, chunk_size
+from safevoice.storage.blobs import BlobStore, ChunkData, chunk_size, delete_uploads
 from safevoice.storage.db import Database
 from safevoice.storage.dialect import single_statement_reader
 from safevoice.storage.idempotency import IdempotencyKey, earlier_answer
@@ -383,13 +383,14 @@ def check_bindable(session: Session, *, case_id: str, upload_ids: list[str], now
             raise Conflict("A file is already attached.")
 
 
-def attachment_rows(case_id: str, upload_ids: list[str]) -> list[dict[str, object]]:
-    return [{"upload_id": upload_id, "case_id": case_id} for upload_id in upload_ids]
+def attachment_rows(case_id: str, upload_ids: list[str], *, seq: int) -> list[dict[str, object]]:
+    """The attachments of the thread object at ``seq`` (the report is 0)."""
+    return [{"upload_id": upload_id, "case_id": case_id, "seq": seq} for upload_id in upload_ids]
 
 
-def bind(session: Session, *, case_id: str, upload_ids: list[str], now: datetime) -> None:
+def bind(session: Session, *, case_id: str, upload_ids: list[str], seq: int, now: datetime) -> None:
     check_bindable(session, case_id=case_id, upload_ids=upload_ids, now=now)
-    for row in attachment_rows(case_id, upload_ids):
+    for row in attachment_rows(case_id, upload_ids, seq=seq):
         session.add(Attachment(**row))
 
 
@@ -422,6 +423,35 @@ def read_chunk(
     if upload is None or not 0 <= index < (upload.total or 0):
         raise NotFound("There is no such chunk.")
     return store.get_chunk(upload_id, index)
+
+
+def remove_from_object(
+    session: Session, obj: CaseObject, upload_ids: list[str], *, store: BlobStore
+) -> None:
+    """A redaction removes files of the object it redacts (cases/redaction.py): refuse any
+    that is not attached to ``obj`` (files attached before their position was recorded belong
+    to any object of the case), then delete their chunks and rows in the caller's transaction
+    (a folder's or S3's chunks go at once, as in a purge)."""
+    if obj.chain != "thread":
+        raise BadRequest("Files go with the report and messages; a note has none to remove.")
+    rows = session.execute(
+        select(Attachment.upload_id, Attachment.seq).where(
+            Attachment.case_id == obj.case_id, Attachment.upload_id.in_(upload_ids)
+        )
+    ).all()
+    positions: dict[str, int | None] = dict(rows)
+    for upload_id in upload_ids:
+        if upload_id not in positions:
+            raise BadRequest("A file to remove is not attached to this case; nothing was changed.")
+        seq = positions[upload_id]
+        if seq is not None and seq != obj.seq:
+            raise BadRequest(
+                f"A file to remove is attached to thread #{seq}, not to thread #{obj.seq}; "
+                "redact that message to remove it. Nothing was changed."
+            )
+    delete_uploads(store, session, upload_ids)
+    session.execute(delete(Attachment).where(Attachment.upload_id.in_(upload_ids)))
+    session.execute(delete(Upload).where(Upload.id.in_(upload_ids)))
 
 
 def discard(database: Database, store: BlobStore, upload_id: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, status
 from pydantic import Field
 
+from safevoice.attachments import service as attachments
 from safevoice.cases import redaction, service, stats, workflow
 from safevoice.cases.schemas import (
     ActionIn,
@@ -31,6 +33,7 @@ from safevoice.protocol.wire import (
 )
 from safevoice.web.answers import DeclaredRoute, refusals
 from safevoice.web.deps import (
+    BlobsDep,
     DatabaseDep,
     MemberDep,
     MemberOrAuditorDep,
@@ -198,12 +201,21 @@ def post_redaction(
     session: SessionDep,
     snap: SnapshotDep,
     now: NowDep,
+    blobs: BlobsDep,
 ) -> ObjectOut:
-    """Replace a report, message or note by the member's redacted version (COMPLIANCE.md D9);
-    an audit entry without content. Once the transaction committed, the database is made to
-    forget the overwritten ciphertext."""
-    answer = redaction.redact(session, snap, principal=member, case_id=case_id, body=body, now=now)
-    background.add_task(redaction.forget, database)
+    """Replace a report, message or note by the member's redacted version (COMPLIANCE.md D9),
+    deleting the attached files its record removes; an audit entry without content. Once the
+    transaction committed, the database is made to forget the overwritten ciphertext."""
+    answer = redaction.redact(
+        session,
+        snap,
+        principal=member,
+        case_id=case_id,
+        body=body,
+        now=now,
+        remove_files=partial(attachments.remove_from_object, store=blobs),
+    )
+    background.add_task(redaction.forget, database, files=body.redaction.files is not None)
     return answer
 
 

@@ -575,6 +575,15 @@ def redact_command(
             "for them (`cases show --json` prints the report's answers)."
         ),
     ] = None,
+    remove_file: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--remove-file",
+            min=1,
+            help="Also remove this attached file of the report or message, numbered as "
+            "`cases files` lists them (repeat for several).",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     server: Server = None,
     key: KeyOption = None,
@@ -583,10 +592,12 @@ def redact_command(
     """Remove personal data that is manifestly irrelevant from a report, message or note.
 
     The text you keep replaces the original for everyone who reads the case (the reporter
-    too), encrypted and signed here; the server deletes the original for good and the audit
-    log records the removal without any content (COMPLIANCE.md D9). Readers see "Part of this
-    message was removed by the committee on <day>"."""
+    too), encrypted and signed here; the server deletes the original, and the files you
+    remove, for good and the audit log records the removal without any content (COMPLIANCE.md
+    D9). Readers see "Part of this message was removed by the committee on <day>" and "N
+    attached file(s) removed by the committee on <day>"."""
     chain = "committee" if committee else "thread"
+    files = remove_file or []
     answers = _answers_to_keep(answers_file)
     context = logged_in(server)
     with context.api:
@@ -598,11 +609,12 @@ def redact_command(
             opened = open_for_writing(context, case_id, key)
             current = guarded(partial(member.redactable_text, opened.read, chain=chain, seq=number))
             text = edit_text(current)
-            if text == current and answers is None:
+            if text == current and answers is None and not files:
                 fail("The text was not changed, so nothing was removed.")
+        dropping = f" and delete {len(files)} attached file(s)" if files else ""
         if not yes and not typer.confirm(
-            f"Replace {chain} #{number} of case {case_id} by the text you kept? The original "
-            "is deleted for good, for every reader",
+            f"Replace {chain} #{number} of case {case_id} by the text you kept{dropping}? The "
+            "original is deleted for good, for every reader",
             default=False,
             err=True,
         ):
@@ -617,15 +629,25 @@ def redact_command(
                 seq=number,
                 text=text,
                 answers=answers,
+                remove_files=files,
             )
         )
     if as_json:
-        print_json({"case_id": case_id, "chain": chain, "seq": number, "on": on.isoformat()})
+        print_json(
+            {
+                "case_id": case_id,
+                "chain": chain,
+                "seq": number,
+                "on": on.isoformat(),
+                "files_removed": len(files),
+            }
+        )
         return
+    deleted = f" and {len(files)} attached file(s)" if files else ""
     console.print(
         f"Removed on {on}: {chain} #{number} of case {case_id} now shows the text you kept, "
-        "marked as redacted; the server deleted the original and the audit log records the "
-        "removal without content."
+        f"marked as redacted; the server deleted the original{deleted} and the audit log "
+        "records the removal without content."
     )
 
 
@@ -801,22 +823,25 @@ def files_command(
         print_json(
             [
                 {
+                    "number": number,
                     "name": f.name,
                     "type": f.type,
                     "size": f.size,
                     "message": f.seq,
                     "id": f.upload_id,
                 }
-                for f in files
+                for number, f in enumerate(files, start=1)
             ]
         )
         return
     if not files:
         console.print("No attachments.")
         return
-    table = Table("message", "name", "type", "size")
-    for f in files:
-        table.add_row(f"#{f.seq}", untrusted(f.name), untrusted(f.type), f"{f.size:,} bytes")
+    table = Table("file", "message", "name", "type", "size")
+    for number, f in enumerate(files, start=1):
+        table.add_row(
+            str(number), f"#{f.seq}", untrusted(f.name), untrusted(f.type), f"{f.size:,} bytes"
+        )
     console.print(table)
 
 

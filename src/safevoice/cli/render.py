@@ -77,11 +77,21 @@ def redaction_notice(o: ReadObject) -> str | None:
     return f"Part of this message was removed by the committee on {o.redacted.on}."
 
 
+def files_removed_notice(o: ReadObject) -> str | None:
+    """What the reader is told when the redaction removed attached files too."""
+    if o.redacted is None or not o.redacted.files:
+        return None
+    return f"{len(o.redacted.files)} attached file(s) removed by the committee on {o.redacted.on}."
+
+
 def _print_redaction(o: ReadObject, manifest: Manifest) -> None:
     notice = redaction_notice(o)
     if notice is not None and o.redacted is not None:
         by = untrusted(sender_name(o.redacted.by, manifest))
         console.print(f"{BODY_INDENT}[italic]{untrusted(notice)} ({by})[/]")
+        files = files_removed_notice(o)
+        if files is not None:
+            console.print(f"{BODY_INDENT}[italic]{untrusted(files)} ({by})[/]")
 
 
 def print_thread(read: ReadCase, manifest: Manifest) -> None:
@@ -137,7 +147,11 @@ def read_json(read: ReadCase) -> dict[str, Any]:
                 "problem": o.problem,
                 "redacted": None
                 if o.redacted is None
-                else {"on": o.redacted.on, "by": o.redacted.by},
+                else {
+                    "on": o.redacted.on,
+                    "by": o.redacted.by,
+                    "files_removed": len(o.redacted.files),
+                },
             }
             for o in read.objects
         ],

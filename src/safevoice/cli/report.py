@@ -887,6 +887,13 @@ def _print_thread(read: ReadCase, manifest: Manifest) -> None:
             )
             by = _sender(o.redacted.by, manifest)
             console.print(f"{render.BODY_INDENT}[italic]{notice} ({by})[/]")
+            if o.redacted.files:
+                files = t(
+                    "%(count)s attached file(s) removed by the committee on %(day)s.",
+                    count=len(o.redacted.files),
+                    day=_day(o.redacted.on),
+                )
+                console.print(f"{render.BODY_INDENT}[italic]{files} ({by})[/]")
 
 
 def _sender(sender: str, manifest: Manifest) -> str:

@@ -10,7 +10,7 @@ remembered, so evidence of tampering is never overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -483,12 +483,15 @@ def redact(
     seq: int,
     text: str,
     answers: dict[str, str] | None = None,
+    remove_files: Sequence[int] = (),
 ) -> date:
     """Replace an object by a version whose text is ``text`` (and a report's answers
-    ``answers``; COMPLIANCE.md D9): encrypted and signed here, with the signed redaction
-    record; returns the day it carries."""
+    ``answers``; COMPLIANCE.md D9) and which drops the files numbered ``remove_files`` as
+    ``attachments_of`` lists them (from 1): encrypted and signed here, with the signed
+    redaction record; returns the day it carries."""
     opened = open_for_writing(session, case_id, keys)
     today = opened.detail.case.today
+    upload_ids = files_to_remove(opened.read, chain=chain, seq=seq, numbers=remove_files)
     body = redaction_body(
         opened.read,
         opened.detail,
@@ -499,9 +502,33 @@ def redact(
         manifest=opened.manifest,
         on=today.isoformat(),
         answers=answers,
+        remove_files=upload_ids,
     )
     session.api.redact(case_id, body)
     return today
+
+
+def files_to_remove(read: ReadCase, *, chain: str, seq: int, numbers: Sequence[int]) -> list[str]:
+    """The upload ids of the files numbered ``numbers`` (from 1, as ``cases files`` lists
+    them), each of which must be attached to the object being redacted."""
+    listed = attachments_of(read)
+    chosen = []
+    for number in numbers:
+        if not 1 <= number <= len(listed):
+            raise BadRequest(
+                f"The case has no file {number}; `safevoice cases files` numbers them from 1 "
+                f"to {len(listed)}."
+            )
+        attachment = listed[number - 1]
+        if chain != "thread" or attachment.seq != seq:
+            raise BadRequest(
+                f"File {number} is attached to thread #{attachment.seq}, not to {chain} #{seq}; "
+                "a redaction removes only the files of the object it redacts."
+            )
+        chosen.append(attachment.upload_id)
+    if len(set(chosen)) != len(chosen):
+        raise BadRequest("The same file is named twice to be removed.")
+    return chosen
 
 
 def attachments_of(read: ReadCase) -> list[Attachment]:

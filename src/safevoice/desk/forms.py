@@ -79,3 +79,11 @@ def text(form: FormData, name: str) -> str:
 
 def files(form: FormData, name: str) -> list[UploadFile]:
     return [f for f in form.getlist(name) if isinstance(f, UploadFile) and f.filename]
+
+
+def numbers(form: FormData, name: str) -> list[int]:
+    """The whole numbers a field carries (checked boxes of one name); anything else is refused."""
+    values = [v for v in form.getlist(name) if isinstance(v, str)]
+    if not all(v.isdigit() and len(v) <= 6 for v in values):
+        raise BadRequest("A chosen file is not one of the case's numbered files.")
+    return [int(v) for v in values]

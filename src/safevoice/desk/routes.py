@@ -29,7 +29,7 @@ from safevoice.client.member import OUTCOMES, RISKS, Closure, Upload
 from safevoice.crypto.casefile import REPORTER
 from safevoice.crypto.keys import format_fingerprint
 from safevoice.desk import queries
-from safevoice.desk.forms import FormDep, files, text
+from safevoice.desk.forms import FormDep, files, numbers, text
 from safevoice.desk.security import DOWNLOAD_CSP, Admission
 from safevoice.desk.state import CaseEntry, Desk, today
 from safevoice.errors import BadRequest, ClientError, NotFound, SafeVoiceError
@@ -558,16 +558,19 @@ def redact(request: Request, desk: UnlockedDep, case_id: str, form: FormDep) -> 
             seq=int(seq),
             text=text(form, "text"),
             answers=answers or None,
+            remove_files=numbers(form, "remove_file"),
         )
 
+    removed = len(form.getlist("remove_file"))
     where = "note" if chain == "committee" else "message"
+    files_gone = f" and {removed} attached file(s) were" if removed else " was"
     return _act(
         request,
         desk,
         case_id,
         step,
         f"Part of {where} #{seq} was removed: every reader now sees the text you kept, marked "
-        "as redacted; the original was deleted and the audit log records the removal.",
+        f"as redacted; the original{files_gone} deleted and the audit log records the removal.",
     )
 
 

@@ -221,7 +221,7 @@ def append_object(
     if uploads:
         if envelope.chain != "thread":
             raise BadRequest("Files go with messages in the thread.")
-        attachments.bind(session, case_id=case.id, upload_ids=uploads, now=now)
+        attachments.bind(session, case_id=case.id, upload_ids=uploads, seq=posted.seq, now=now)
     if feedback and not author.is_reporter and envelope.chain == "thread":
         if case.acknowledged_on is None:
             raise Conflict("Acknowledge the case before giving feedback.")

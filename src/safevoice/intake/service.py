@@ -437,7 +437,7 @@ def case_rows(
         (CaseObject, [object_row]),
         (WrappedKey, wrap_rows),
         (AuditStaging, [audit_row]),
-        (Attachment, attachments.attachment_rows(case_id, uploads or [])),
+        (Attachment, attachments.attachment_rows(case_id, uploads or [], seq=0)),
     ]
     return rows, answer
 

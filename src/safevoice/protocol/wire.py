@@ -11,9 +11,16 @@ Request bodies that only one domain accepts stay in that domain's ``schemas.py``
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    model_serializer,
+)
 
 from safevoice.protocol.numbers import Count
 
@@ -260,15 +267,31 @@ class WrappedKeyOut(BaseModel):
     sealed: str
 
 
+class RemovedFileRecord(Strict):
+    """A file a redaction removed: its upload id and its descriptor's digest (7.6)."""
+
+    id: Annotated[str, Field(min_length=22, max_length=22, pattern=ID_PATTERN)]
+    digest: Annotated[B64, Field(min_length=43, max_length=43)]
+
+
 class RedactionRecord(Strict):
     """A member's signed record that an object was replaced by a redacted version
-    (docs/protocol/workflow.md 7.7)."""
+    (docs/protocol/workflow.md 7.6), and which attached files went with the original."""
 
     hash: Annotated[B64, Field(min_length=43, max_length=43)]
     digest: Annotated[B64, Field(min_length=43, max_length=43)]
     on: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     by: Annotated[str, Field(min_length=1, max_length=64)]
     sig: Annotated[B64, Field(min_length=86, max_length=86)]
+    files: Annotated[list[RemovedFileRecord], Field(min_length=1, max_length=20)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_files(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A record that removed no file has no "files" at all, as it was signed.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("files") is None:
+            data.pop("files", None)
+        return data
 
 
 class CaseObjectOut(BaseModel):

@@ -8,6 +8,7 @@ list the reporter signed inside the first report, never from anything the server
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from safevoice.crypto.casefile import (
@@ -159,6 +160,22 @@ def rekey_body(
     return {"envelope": envelope.to_json(), "wrapped_keys": wraps}, labels
 
 
+def _removed_descriptors(
+    body: dict[str, Any], upload_ids: Sequence[str], *, where: str
+) -> list[dict[str, Any]]:
+    """The descriptors, inside the object, of the files a redaction removes."""
+    if len(set(upload_ids)) != len(upload_ids):
+        raise BadRequest("The same file is named twice to be removed.")
+    described = body.get("attachments") or []
+    removed = []
+    for upload_id in upload_ids:
+        found = [d for d in described if isinstance(d, dict) and d.get("upload_id") == upload_id]
+        if not found:
+            raise BadRequest(f"{where} carries no file {upload_id}; only its own files go with it.")
+        removed.append(found[0])
+    return removed
+
+
 def redaction_body(
     read: ReadCase,
     detail: CaseDetail,
@@ -170,12 +187,15 @@ def redaction_body(
     manifest: Manifest,
     on: str,
     answers: dict[str, str] | None = None,
+    remove_files: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The request that replaces one verified report, message or note by a version whose text
     is ``text`` (and, for a report, whose answers to the questions ``answers`` names are the
-    ones given): everything else inside it (the reporter's keys and signed
-    recipient list, attachments) is kept as it was, sealed under the same epoch's key of the
-    same chain and signed with the member's key, with the signed redaction record."""
+    ones given) and which no longer carries the attachments whose upload ids ``remove_files``
+    lists: everything else inside it (the reporter's keys and signed recipient list, the other
+    attachments) is kept as it was, sealed under the same epoch's key of the same chain and
+    signed with the member's key, with the signed redaction record (which names the removed
+    files, so the server deletes them)."""
     shown = next((o for o in read.objects if o.chain == chain and o.seq == seq), None)
     if shown is None or shown.kind not in REDACTABLE_KINDS:
         raise BadRequest(f"The case has no report, message or note at {chain} #{seq}.")
@@ -189,6 +209,9 @@ def redaction_body(
         if shown.kind != "report" or not set(answers) <= set(kept):
             raise BadRequest("Only a report's answers can be redacted, for its own questions.")
         body["answers"] = {**kept, **answers}
+    removed = _removed_descriptors(body, remove_files, where=f"{chain} #{seq}")
+    if removed:
+        body["attachments"] = [d for d in body["attachments"] if d not in removed]
     item = next(o for o in detail.objects if o.chain == chain and o.seq == seq)
     original = Envelope.from_json(item.envelope.model_dump())
     epoch_key = _epoch_keys(read, detail, manifest).keys.get(original.epoch)
@@ -205,6 +228,7 @@ def redaction_body(
         by=sender_label(keys),
         on=on,
         sign_seed=keys.sign_seed,
+        removed=removed,
     )
     return {
         "chain": chain,

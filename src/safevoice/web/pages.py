@@ -706,6 +706,13 @@ def _sealed_thread(
                 )
                 if o.redacted is not None
                 else "",
+                "files_removed": t(
+                    "%(count)s attached file(s) removed by the committee on %(day)s.",
+                    count=len(o.redacted.files),
+                    day=t.day(o.redacted.on),
+                )
+                if o.redacted is not None and o.redacted.files
+                else "",
             }
         )
     # As on the JavaScript page: a deadline that passed is said plainly.

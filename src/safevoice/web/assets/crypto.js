@@ -25,6 +25,7 @@ export function createCrypto(sodium, options = {}) {
   const RECIPIENTS_CONTEXT = "safevoice-recipients-v1";
   const RECEIPT_CONTEXT = "safevoice-receipt-v1";
   const REDACTION_CONTEXT = "safevoice-redaction-v1";
+  const REDACTION_FILES_CONTEXT = "safevoice-redaction-v2";
   const LOGIN_CONTEXT = "safevoice-login-v1";
   const MANIFEST_CONTEXT = "safevoice-manifest-v1";
   const FINGERPRINT_CONTEXT = "safevoice-fingerprint-v1";
@@ -1261,11 +1262,31 @@ export function createCrypto(sodium, options = {}) {
   // the original's transcript hash, which the record names (reader.py _redaction_of).
   const REDACTABLE_KINDS = ["report", "message", "note"];
   const REDACTION_FIELDS = ["by", "digest", "hash", "on", "sig"];
+  const MAX_REMOVED_FILES = 20;
+  const UPLOAD_ID = /^[A-Za-z0-9_-]{22}$/;
+
+  // The attached files a redaction removed (protocol 7.6): upload ids and descriptor digests.
+  function removedFiles(listed) {
+    if (!Array.isArray(listed) || listed.length < 1 || listed.length > MAX_REMOVED_FILES) {
+      fail("envelope", "The redaction record lists from 1 to 20 removed files, or none at all.");
+    }
+    const files = listed.map((f) => {
+      if (!isPlainObject(f) || Object.keys(f).sort().join() !== "digest,id" || typeof f.id !== "string" || !UPLOAD_ID.test(f.id)) {
+        fail("envelope", "A removed file in the redaction record is malformed.");
+      }
+      return { id: f.id, digest: b64d(f.digest, 32, "digest") };
+    });
+    if (new Set(files.map((f) => f.id)).size !== files.length) {
+      fail("envelope", "The redaction record lists the same file twice.");
+    }
+    return files;
+  }
 
   function redactionOf(item) {
     const r = item.redaction;
     if (r === undefined || r === null) return null;
-    if (!isPlainObject(r) || Object.keys(r).sort().join() !== REDACTION_FIELDS.join()) {
+    const named = isPlainObject(r) ? Object.keys(r).filter((k) => k !== "files") : [];
+    if (!isPlainObject(r) || named.sort().join() !== REDACTION_FIELDS.join()) {
       fail("envelope", "The redaction record does not have the expected fields.");
     }
     if (typeof r.on !== "string" || r.on.length !== 10 || typeof r.by !== "string" || r.by.length > 64) {
@@ -1277,12 +1298,23 @@ export function createCrypto(sodium, options = {}) {
       on: r.on,
       by: r.by,
       sig: b64d(r.sig, 64, "signature"),
+      files: Object.hasOwn(r, "files") ? removedFiles(r.files) : [],
     };
   }
 
   // What the member's record signature covers (protocol 7.6); the browser reads the thread only.
+  // A record that removed files is signed under its own context, with the files after the rest.
   function redactionFields(env, redaction) {
-    return [env.caseId, "thread", u32(env.seq), redaction.hash, redaction.digest, redaction.on, redaction.by];
+    const fields = [env.caseId, "thread", u32(env.seq), redaction.hash, redaction.digest, redaction.on, redaction.by];
+    if (redaction.files.length > 0) {
+      fields.push(u32(redaction.files.length));
+      for (const f of redaction.files) fields.push(f.id, f.digest);
+    }
+    return fields;
+  }
+
+  function redactionContext(redaction) {
+    return redaction.files.length > 0 ? REDACTION_FILES_CONTEXT : REDACTION_CONTEXT;
   }
 
   // The redacted version counts only with its record, both signed by the committee member the
@@ -1294,12 +1326,12 @@ export function createCrypto(sodium, options = {}) {
       REDACTABLE_KINDS.includes(env.kind) &&
       equalBytes(redaction.digest, transcriptHash(env)) &&
       signedByAny(keys, env) &&
-      keys.some((key) => verifies(key, redaction.sig, REDACTION_CONTEXT, ...fields));
+      keys.some((key) => verifies(key, redaction.sig, redactionContext(redaction), ...fields));
     if (!valid) {
       read.problem = read.problem || "redaction_invalid";
       return false;
     }
-    read.redacted = { on: redaction.on, by: redaction.by };
+    read.redacted = { on: redaction.on, by: redaction.by, filesRemoved: redaction.files.length };
     return true;
   }
 
@@ -1839,6 +1871,7 @@ export function createCrypto(sodium, options = {}) {
     readThread,
     redactionOf,
     redactionFields,
+    redactionContext,
     signedState,
     serverFieldProblems,
     verifyReceipt,

@@ -372,6 +372,9 @@ function renderItem(item) {
   }
   if (item.redactedOn !== null) {
     entry.append(element("p", "hint redacted", t("Part of this message was removed by the committee on %(day)s.", { day: formatDay(item.redactedOn) })));
+    if (item.filesRemoved > 0) {
+      entry.append(element("p", "hint redacted", t("%(count)s attached file(s) removed by the committee on %(day)s.", { count: String(item.filesRemoved), day: formatDay(item.redactedOn) })));
+    }
   }
   if (item.kind === "epoch" && item.verified) {
     entry.append(element("p", "hint", t("The committee changed the keys of your case, for example because someone stepped aside, left the committee or replaced their key. Only the members you chose who still serve can read it from now on.")));

@@ -558,6 +558,7 @@ function display(read, view) {
         verified: o.verified,
         problem: o.problem,
         redactedOn: o.redacted ? o.redacted.on : null,
+        filesRemoved: o.redacted ? o.redacted.filesRemoved : 0,
         text: typeof o.body.text === "string" ? o.body.text : null,
         status: typeof o.body.status === "string" ? o.body.status : null,
         outcome: typeof o.body.outcome === "string" ? o.body.outcome : null,
