@@ -27,12 +27,14 @@ from sqlalchemy import text
 from safevoice.settings import Settings
 from safevoice.storage.db import Database
 from safevoice.web.app import create_app
+from safevoice.web.bundle import Bundle
 from tests.support.asgi import client_for
 from tests.support.cluster import Cluster
 from tests.support.databases import populate
 from tests.support.filesystem import fill, small_filesystem
 from tests.support.reporter import build_submission
 from tests.support.world import World
+from tests.web.test_sealed_forms_once import form_token
 
 # The report's ciphertext is larger than what a page of a table or an index has left, so
 # storing it needs new pages: on a full disk it cannot fit in space PostgreSQL already holds.
@@ -87,9 +89,17 @@ def _case_ids(url: str) -> set[str]:
 
 
 @contextmanager
-def _app(url: str, blobs: Path) -> Iterator[httpx.Client]:
-    """The application in-process, with the server's own bounded database engine."""
-    app = create_app(Settings(database_url=url, snapshot_ttl_seconds=0, blob_store=f"fs:{blobs}"))
+def _app(url: str, blobs: Path, bundle: Bundle | None = None) -> Iterator[httpx.Client]:
+    """The application in-process, with the server's own bounded database engine (and, given
+    the pages' bundle, the pages with the no-JavaScript form)."""
+    settings = Settings(
+        database_url=url,
+        snapshot_ttl_seconds=0,
+        blob_store=f"fs:{blobs}",
+        bundle_dir=bundle.folder if bundle is not None else None,
+        nojs_enabled=bundle is not None,
+    )
+    app = create_app(settings)
     try:
         with client_for(app) as http:
             yield http
@@ -129,3 +139,29 @@ def test_a_full_postgresql_disk_refuses_with_507_loses_nothing_and_recovers(
     assert "No space left on device" in said
     assert "storage full (OperationalError)" in caplog.text
     assert "unexpected error" not in caplog.text
+
+
+def test_the_no_javascript_form_on_a_full_postgresql_disk_says_so_and_stores_nothing(
+    own_cluster: Cluster, world: World, web_bundle: Bundle, tmp_path: Path
+) -> None:
+    with (
+        _database_on_a_small_disk(own_cluster, world) as full,
+        _app(full.url, tmp_path / "blobs", web_bundle) as http,
+    ):
+        form = {"form_token": form_token(http.get("/report/general").text), "text": REPORT}
+        form["answer.where"] = "Line 3"
+        filler = fill(full.disk)
+
+        refused = http.post("/report/general", data=form)
+        assert refused.status_code == 507, refused.text[:500]
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "nothing was stored" in refused.text
+        assert "follow-up-code" not in refused.text
+        assert _case_ids(full.url) == set()
+
+        filler.unlink()
+        form["form_token"] = form_token(http.get("/report/general").text)
+        landed = http.post("/report/general", data=form)
+        assert landed.status_code == 200, landed.text[:500]
+        assert 'id="follow-up-code"' in landed.text
+        assert len(_case_ids(full.url)) == 1
