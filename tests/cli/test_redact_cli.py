@@ -138,25 +138,33 @@ def test_the_text_to_keep_is_edited_in_the_editor_and_confirmed(
     assert "not changed" in unchanged.stderr
 
 
-def test_a_member_removes_an_attached_file_numbered_as_cases_files_lists_it(
-    cli: Cli, server: ServerProcess, world: World, tmp_path: Path
-) -> None:
-    kept_file, gone_file = tmp_path / "rota.txt", tmp_path / "home-address.txt"
+def submit_with_two_files(
+    cli: Cli, server: ServerProcess, world: World, folder: Path, text: str
+) -> dict[str, Any]:
+    """A report sent with the reporter CLI carrying two files: 1 "rota.txt" and 2
+    "home-address.txt" (the one with personal data), numbered as `cases files` lists them."""
+    kept_file, gone_file = folder / "rota.txt", folder / "home-address.txt"
     kept_file.write_text("Shift rota.", encoding="utf-8")
     gone_file.write_text("Home address of a witness.", encoding="utf-8")
-    answers = tmp_path / "answers.json"
+    answers = folder / "answers.json"
     answers.write_text(json.dumps({"where": "Depot"}), encoding="utf-8")
-    submitted = submit_with_cli(
+    return submit_with_cli(
         cli,
         server,
         world,
-        KEPT,
+        text,
         "--attach",
         str(kept_file),
         "--attach",
         str(gone_file),
         answers=answers,
     )
+
+
+def test_a_member_removes_an_attached_file_numbered_as_cases_files_lists_it(
+    cli: Cli, server: ServerProcess, world: World, tmp_path: Path
+) -> None:
+    submitted = submit_with_two_files(cli, server, world, tmp_path, KEPT)
     conversation = Conversation(cli, server, world, submitted["case_id"], submitted["code"])
     conversation.login()
     conversation.reply("Thank you, we look into it.")  # thread #1 carries no file

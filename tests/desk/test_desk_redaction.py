@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.cli.test_redact_cli import submit_with_two_files
 from tests.conftest import Cli
 from tests.desk.conftest import DeskHarness, Reported
 from tests.desk.test_desk_pages import follow_up
-from tests.e2e.test_intake_e2e import submit_with_cli
 from tests.support.server import ServerProcess
 from tests.support.world import World
 
@@ -72,22 +72,7 @@ def test_a_redaction_of_something_that_is_not_there_is_a_sentence(
 def test_a_member_ticks_an_attached_file_to_delete_with_the_redaction(
     unlocked: DeskHarness, cli: Cli, server: ServerProcess, world: World, tmp_path: Path
 ) -> None:
-    kept_file, gone_file = tmp_path / "rota.txt", tmp_path / "home-address.txt"
-    kept_file.write_text("Shift rota.", encoding="utf-8")
-    gone_file.write_text("Home address of a witness.", encoding="utf-8")
-    answers = tmp_path / "answers.json"
-    answers.write_text(json.dumps({"where": "Depot"}), encoding="utf-8")
-    submitted = submit_with_cli(
-        cli,
-        server,
-        world,
-        "See the two files.",
-        "--attach",
-        str(kept_file),
-        "--attach",
-        str(gone_file),
-        answers=answers,
-    )
+    submitted = submit_with_two_files(cli, server, world, tmp_path, "See the two files.")
     case = f"/cases/{submitted['case_id']}"
     page = unlocked.http.get(case).text
     assert 'name="remove_file" value="2"> Delete the attached file' in page
